@@ -1,0 +1,53 @@
+"""党员中心户服务平台 — application factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app import config
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure the app: defaults, then the environment, then ``test_config``."""
+    app = Flask(__name__, instance_relative_config=True)
+    instance = Path(
+        (test_config or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH") or app.instance_path
+    )
+    app.instance_path = str(instance)
+    app.config.from_mapping(config.load(Path(app.root_path), instance, test_config))
+    instance.mkdir(parents=True, exist_ok=True)
+
+    if app.config["TRUSTED_PROXIES"]:
+        n = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    from app import cli, errors, web
+    from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=web.select_locale, timezone_selector=lambda: "Asia/Shanghai")
+    login_manager.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            from app.database import configure_sqlite
+
+            configure_sqlite(db.engine)
+
+    web.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+
+    from app.auth.views import bp as auth_bp
+    from app.main.views import bp as main_bp
+    from app.structure.views import bp as structure_bp
+
+    for bp in (auth_bp, main_bp, structure_bp):
+        app.register_blueprint(bp)
+    return app

@@ -1,0 +1,106 @@
+"""Home pages per role, the language switch, pages for areas still to come, and the PWA files."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from app.auth.views import safe_next
+from app.models import Role
+from app.services import structure
+from app.web import LOCALE_COOKIE, SUPPORTED
+
+bp = Blueprint("main", __name__)
+
+# Areas of the product that are planned but not built yet, and what they will do.
+COMING = {
+    "checkin": (_l("驿站扫码签到"), _l("党员扫描驿站平板或海报上的二维码签到，主题党日自动记录出勤。")),
+    "activities": (_l("服务记录与民情日记"), _l("记录送学上门、矛盾调解等服务（可附照片），写民情日记，定期走访提醒。")),
+    "needs": (_l("群众诉求"), _l("群众扫联系卡或挂牌二维码反映急难愁盼，诉求直达联系党员，超时自动上报。")),
+    "nominations": (_l("中心户创建审核"), _l("自荐、联荐、组织推荐，村审定、乡镇审核联审、公示、创建，全程留痕。")),
+    "training": (_l("培训"), _l("微实训、微党课、微分享、微实践、微朗读，线上线下出勤。")),
+    "points": (_l("积分与评先"), _l("党员积分台账与年度评先选优。")),
+}
+
+
+@bp.route("/")
+def index():
+    """The public landing page, or the home page of the logged-in user's roles."""
+    if not current_user.is_authenticated:
+        return render_template("main/landing.html")
+    roles = current_user.role_set
+    admin_summary = None
+    if Role.ORG_ADMIN in roles:
+        admin_summary = structure.scope_summary(current_user)
+    member_summary = None
+    if Role.MEMBER in roles:
+        member_summary = structure.member_summary(current_user.member)
+    return render_template(
+        "main/home.html", roles=roles, admin_summary=admin_summary, member_summary=member_summary
+    )
+
+
+@bp.route("/coming/<area>")
+@login_required
+def coming(area: str):
+    """Say what an area not yet built will do — no invented numbers."""
+    if area not in COMING:
+        abort(404)
+    title, text = COMING[area]
+    return render_template("main/coming.html", title=title, text=text)
+
+
+@bp.post("/lang/<code>")
+def set_language(code: str):
+    """Switch the interface language (a cookie, so it works before logging in too)."""
+    if code not in SUPPORTED:
+        abort(404)
+    target = safe_next(request.form.get("next")) or url_for("main.index")
+    response = redirect(target, 303)
+    response.set_cookie(
+        LOCALE_COOKIE,
+        code,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return response
+
+
+@bp.route("/offline")
+def offline():
+    """Shown by the service worker when there is no network."""
+    return render_template("main/offline.html")
+
+
+@bp.route("/manifest.webmanifest")
+def manifest():
+    response = send_from_directory(current_app.static_folder, "manifest.webmanifest")
+    response.mimetype = "application/manifest+json"
+    return response
+
+
+@bp.route("/sw.js")
+def service_worker():
+    """Served from the root so that its scope is the whole app."""
+    response = send_from_directory(current_app.static_folder, "js/sw.js", max_age=0)
+    response.headers["Service-Worker-Allowed"] = "/"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.route("/healthz")
+def healthz():
+    """For load balancers and the run script."""
+    return {"ok": True}

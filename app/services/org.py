@@ -1,0 +1,33 @@
+"""Building the org tree."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import OrgLevel, OrgNode
+
+
+class OrgError(ValueError):
+    """A change to the tree that would break its shape."""
+
+
+def create_node(name: str, level: OrgLevel, parent: OrgNode | None = None) -> OrgNode:
+    """Add a node below ``parent`` (None for the district) and give it its path."""
+    if (parent is None) != (level is OrgLevel.DISTRICT):
+        raise OrgError("only the district has no parent")
+    if parent is not None and parent.level.child is not level:
+        raise OrgError(f"a {level.value} cannot sit below a {parent.level.value}")
+    node = OrgNode(name=name, level=level, parent=parent)
+    db.session.add(node)
+    db.session.flush()
+    node.path = f"{parent.path if parent else ''}{node.id}/"
+    return node
+
+
+def descendants(node: OrgNode, level: OrgLevel | None = None) -> sa.Select[tuple[OrgNode]]:
+    """Nodes below ``node`` (and the node itself), optionally of one level, ordered for display."""
+    stmt = sa.select(OrgNode).where(OrgNode.under(node.path))
+    if level is not None:
+        stmt = stmt.where(OrgNode.level == level)
+    return stmt.order_by(OrgNode.path)

@@ -1,0 +1,25 @@
+"""Mainland mobile numbers."""
+
+from __future__ import annotations
+
+import re
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_STRIP = re.compile(r"[\s\-()（）]")
+
+
+def normalize_phone(raw: str | None) -> str | None:
+    """Return the 11-digit number, or None when ``raw`` is not a mainland mobile number.
+
+    Accepts spaces, dashes and a +86 / 0086 prefix, as people type and rosters contain them.
+    """
+    if raw is None:
+        return None
+    s = _STRIP.sub("", str(raw)).strip()
+    if s.endswith(".0"):  # Excel turns a number column into floats
+        s = s[:-2]
+    for prefix in ("+86", "0086", "86"):
+        if s.startswith(prefix) and len(s) == 11 + len(prefix):
+            s = s[len(prefix) :]
+            break
+    return s if _MOBILE.match(s) else None

@@ -1,0 +1,113 @@
+"""Request-wide behaviour: locale, the login loader, idle timeout, security headers, template globals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from flask import Flask, Response, current_app, flash, request, session
+from flask_babel import format_datetime
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, logout_user
+
+from app.extensions import db, login_manager
+from app.htmx import is_partial
+from app.models import User
+from app.services.privacy import mask_phone
+
+LOCALE_COOKIE = "dy_lang"
+SUPPORTED = {"zh_Hans_CN", "en"}
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "manifest-src 'self'",
+        "worker-src 'self'",
+    ]
+)
+
+
+def select_locale() -> str:
+    """The language chosen with the switch (a cookie), else simplified Chinese."""
+    chosen = request.cookies.get(LOCALE_COOKIE)
+    return chosen if chosen in SUPPORTED else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+@login_manager.user_loader
+def load_user(token: str) -> User | None:
+    """Look the user up by the session token, which changes at logout (see User.session_token)."""
+    return db.session.scalar(sa.select(User).where(User.session_token == token))
+
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = _l("请先登录。")
+login_manager.login_message_category = "info"
+# "basic" marks the session non-fresh when the client changes; mobile networks change IP often,
+# so "strong" would log members out on the way to a station.
+login_manager.session_protection = "basic"
+login_manager.refresh_view = "auth.login"
+login_manager.needs_refresh_message = _l("为了安全，请重新输入密码。")
+
+
+def _enforce_admin_idle_timeout() -> None:
+    """Sign admins out after a spell of inactivity: kiosks and office tablets are shared."""
+    if not current_user.is_authenticated or not current_user.is_admin:
+        return
+    now = datetime.now(UTC)
+    last = session.get("seen")
+    limit: timedelta = current_app.config["ADMIN_IDLE_TIMEOUT"]
+    if last is not None and now - datetime.fromtimestamp(last, UTC) > limit:
+        logout_user()
+        session.clear()
+        flash(_l("长时间未操作，已自动退出，请重新登录。"), "info")
+        return
+    session["seen"] = now.timestamp()
+
+
+def _security_headers(response: Response) -> Response:
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("Referrer-Policy", "same-origin")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Permissions-Policy", "geolocation=(), microphone=()")
+    if response.mimetype == "text/html":
+        response.vary.add("HX-Request")
+        # Personal pages must not linger in caches on shared devices.
+        if current_user.is_authenticated:
+            h["Cache-Control"] = "no-store"
+    return response
+
+
+def local_time(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    """Format a UTC datetime in the user's time zone (Asia/Shanghai)."""
+    if value is None:
+        return ""
+    return format_datetime(value, fmt)
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_enforce_admin_idle_timeout)
+    app.after_request(_security_headers)
+    app.jinja_env.filters["mask_phone"] = mask_phone
+    app.jinja_env.filters["local_time"] = local_time
+
+    @app.context_processor
+    def _globals() -> dict:
+        from app import nav
+
+        roles = current_user.role_set if current_user.is_authenticated else set()
+        return {
+            "nav_items": nav.items_for(roles),
+            "is_partial": is_partial,
+            "current_locale": select_locale(),
+        }

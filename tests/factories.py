@@ -1,0 +1,184 @@
+"""Small factory functions for tests: each makes one thing with sensible defaults and flushes."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from flask.testing import FlaskClient
+
+from app.extensions import db
+from app.models import (
+    CentralHousehold,
+    CheckinMode,
+    HouseholdStatus,
+    Member,
+    MemberCategory,
+    OrgLevel,
+    OrgNode,
+    ResidentHousehold,
+    Role,
+    RoleAssignment,
+    Station,
+    StationKind,
+    User,
+)
+from app.services.org import create_node
+from app.services.passwords import hash_password
+
+PASSWORD = "correct-horse-9"
+_phones = itertools.count(13800000001)
+_rooms = itertools.count(101)
+
+
+def next_phone() -> str:
+    return str(next(_phones))
+
+
+@dataclass
+class Tree:
+    """Two branches of the org tree, so that "the other community" always exists in tests."""
+
+    district: OrgNode
+    township: OrgNode
+    community: OrgNode
+    grid: OrgNode
+    grid_b: OrgNode  # same community, another grid
+    township2: OrgNode
+    community2: OrgNode
+    grid2: OrgNode
+
+
+def make_tree(name: str = "宜秀区") -> Tree:
+    district = create_node(name, OrgLevel.DISTRICT)
+    township = create_node("大龙山镇", OrgLevel.TOWNSHIP, district)
+    community = create_node("龙山社区", OrgLevel.COMMUNITY, township)
+    grid = create_node("第一网格", OrgLevel.GRID, community)
+    grid_b = create_node("第二网格", OrgLevel.GRID, community)
+    township2 = create_node("杨桥镇", OrgLevel.TOWNSHIP, district)
+    community2 = create_node("杨桥社区", OrgLevel.COMMUNITY, township2)
+    grid2 = create_node("杨桥一网格", OrgLevel.GRID, community2)
+    db.session.commit()
+    return Tree(district, township, community, grid, grid_b, township2, community2, grid2)
+
+
+def make_user(name: str = "张三", phone: str | None = None, password: str | None = PASSWORD,
+              active: bool = True) -> User:
+    user = User(phone=phone or next_phone(), name=name, active=active,
+                password_hash=hash_password(password) if password else None)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def make_admin(node: OrgNode, name: str = "管理员", **kw: object) -> User:
+    user = make_user(name=name, **kw)  # type: ignore[arg-type]
+    db.session.add(RoleAssignment(user=user, role=Role.ORG_ADMIN, org_node_id=node.id))
+    db.session.commit()
+    return user
+
+
+def make_member(grid: OrgNode, name: str = "李党员", household: CentralHousehold | None = None,
+                category: MemberCategory = MemberCategory.EMPLOYED, user: User | None = None,
+                **kw: object) -> Member:
+    user = user or make_user(name=name, **kw)  # type: ignore[arg-type]
+    member = Member(user=user, grid_id=grid.id, category=category,
+                    central_household_id=household.id if household else None)
+    db.session.add(member)
+    db.session.commit()
+    return member
+
+
+def make_household(grid: OrgNode, head: Member | None = None, number: str | None = None,
+                   address: str = "龙山路1号") -> CentralHousehold:
+    head = head or make_member(grid, name="王户长")
+    household = CentralHousehold(head_member_id=head.id, grid_id=grid.id, address=address,
+                                 status=HouseholdStatus.ESTABLISHED,
+                                 number=number or f"T-{head.id:04d}")
+    db.session.add(household)
+    db.session.flush()
+    head.central_household_id = household.id
+    db.session.commit()
+    return household
+
+
+def make_resident(grid: OrgNode, member: Member | None = None, head_name: str = "赵大爷",
+                  phone: str | None = None, building: str = "1", unit: str = "1",
+                  room: str | None = None, care_tags: str = "") -> ResidentHousehold:
+    room = room or str(next(_rooms))
+    resident = ResidentHousehold(
+        grid_id=grid.id, building=building, unit=unit, room=room,
+        address=f"{grid.name}{building}栋{unit}单元{room}室", head_name=head_name, phone=phone,
+        covering_member_id=member.id if member else None, care_tags=care_tags,
+    )
+    db.session.add(resident)
+    db.session.commit()
+    return resident
+
+
+def make_station(node: OrgNode, name: str = "龙山党群驿站",
+                 kind: StationKind = StationKind.PARTY_MASS,
+                 mode: CheckinMode = CheckinMode.KIOSK) -> Station:
+    station = Station(name=name, kind=kind, org_node_id=node.id, checkin_mode=mode,
+                      address="龙山路8号", opening_hours="08:30-17:30")
+    db.session.add(station)
+    db.session.commit()
+    return station
+
+
+def make_station_admin(station: Station, name: str = "驿站管理员", **kw: object) -> User:
+    user = make_user(name=name, **kw)  # type: ignore[arg-type]
+    db.session.add(RoleAssignment(user=user, role=Role.STATION_ADMIN, station_id=station.id))
+    db.session.commit()
+    return user
+
+
+def make_resident_user(name: str = "群众甲", **kw: object) -> User:
+    user = make_user(name=name, **kw)  # type: ignore[arg-type]
+    db.session.add(RoleAssignment(user=user, role=Role.RESIDENT))
+    db.session.commit()
+    return user
+
+
+def login(client: FlaskClient, user: User, password: str = PASSWORD, remember: bool = False):
+    """Log ``user`` in through the login form; returns the response."""
+    data = {"phone": user.phone, "password": password}
+    if remember:
+        data["remember"] = "y"
+    response = client.post("/login", data=data)
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    return response
+
+
+@dataclass
+class Personas:
+    """One user per role, plus the same roles in another branch of the tree."""
+
+    tree: Tree
+    district_admin: User
+    community_admin: User
+    other_community_admin: User
+    station: Station
+    station_admin: User
+    member: Member
+    other_member: Member
+    resident: User
+    nobody: User  # an account with no role at all
+
+
+def make_personas() -> Personas:
+    tree = make_tree()
+    station = make_station(tree.community)
+    household = make_household(tree.grid)
+    return Personas(
+        tree=tree,
+        district_admin=make_admin(tree.district, name="区管理员"),
+        community_admin=make_admin(tree.community, name="社区管理员"),
+        other_community_admin=make_admin(tree.community2, name="杨桥社区管理员"),
+        station=station,
+        station_admin=make_station_admin(station),
+        member=make_member(tree.grid, name="李党员", household=household),
+        other_member=make_member(tree.grid2, name="周党员"),
+        resident=make_resident_user(),
+        nobody=make_user(name="无角色"),
+    )
