@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, flash, request, session
+from flask import Flask, Response, current_app, flash, has_request_context, request, session
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
@@ -38,7 +38,7 @@ CSP = "; ".join(
 
 def select_locale() -> str:
     """The language chosen with the switch (a cookie), else simplified Chinese."""
-    chosen = request.cookies.get(LOCALE_COOKIE)
+    chosen = request.cookies.get(LOCALE_COOKIE) if has_request_context() else None
     return chosen if chosen in SUPPORTED else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 

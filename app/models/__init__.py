@@ -1,6 +1,7 @@
 """All models, importable from one place (Alembic and the app import this package)."""
 
 from app.models.audit import AuditEntry
+from app.models.common import EntryKind, EntryToken, Notification, Photo
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
 from app.models.org import OrgLevel, OrgNode
 from app.models.people import (
@@ -28,6 +29,8 @@ __all__ = [
     "CentralHousehold",
     "CheckinMode",
     "Duty",
+    "EntryKind",
+    "EntryToken",
     "HouseholdDuty",
     "HouseholdStatus",
     "HouseholdType",
@@ -37,6 +40,8 @@ __all__ = [
     "MIN_HOUSEHOLDS_PER_MEMBER",
     "MIN_MEMBERS_PER_HOUSEHOLD",
     "Member",
+    "Notification",
+    "Photo",
     "MemberCategory",
     "MemberStatus",
     "OrgLevel",

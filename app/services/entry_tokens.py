@@ -1,0 +1,79 @@
+"""Tokens behind the QR codes on contact cards (/c/<token>) and door plaques (/p/<token>).
+
+A token only lets a resident *submit* a need to that household. 16 random bytes (128 bits) in
+base64url make 22 characters, so the URL stays short and the QR small.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+from flask import current_app, has_request_context, request
+
+from app.extensions import db
+from app.models import CentralHousehold, EntryKind, EntryToken, ResidentHousehold, utcnow
+
+PATHS = {EntryKind.CARD: "/c/", EntryKind.PLAQUE: "/p/"}
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _target(obj: ResidentHousehold | CentralHousehold) -> tuple[EntryKind, dict[str, int]]:
+    if isinstance(obj, ResidentHousehold):
+        return EntryKind.CARD, {"resident_household_id": obj.id}
+    return EntryKind.PLAQUE, {"central_household_id": obj.id}
+
+
+def current_token(obj: ResidentHousehold | CentralHousehold) -> EntryToken:
+    """The household's live token, created on first use (added to the session, not committed)."""
+    kind, target = _target(obj)
+    column = getattr(EntryToken, next(iter(target)))
+    found = db.session.scalar(
+        sa.select(EntryToken).where(column == obj.id, EntryToken.revoked_at.is_(None))
+    )
+    if found is None:
+        found = EntryToken(token=new_token(), kind=kind, **target)
+        db.session.add(found)
+        db.session.flush()
+    return found
+
+
+def reissue(obj: ResidentHousehold | CentralHousehold) -> EntryToken:
+    """Revoke the household's token (a lost or misused card) and issue a new one."""
+    kind, target = _target(obj)
+    column = getattr(EntryToken, next(iter(target)))
+    db.session.execute(
+        sa.update(EntryToken)
+        .where(column == obj.id, EntryToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    token = EntryToken(token=new_token(), kind=kind, **target)
+    db.session.add(token)
+    db.session.flush()
+    return token
+
+
+def resolve(kind: EntryKind, token: str) -> EntryToken | None:
+    """The live token for a scanned code, or None (unknown, malformed, revoked)."""
+    if not token or len(token) > 32:
+        return None
+    return db.session.scalar(
+        sa.select(EntryToken).where(
+            EntryToken.token == token, EntryToken.kind == kind, EntryToken.revoked_at.is_(None)
+        )
+    )
+
+
+def public_url(path: str) -> str:
+    """An absolute URL for a QR code: PUBLIC_BASE_URL when configured, else this request's host."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if not base and has_request_context():
+        base = request.host_url
+    return (base or "http://127.0.0.1:5000/").rstrip("/") + path
+
+
+def entry_url(token: EntryToken) -> str:
+    return public_url(PATHS[token.kind] + token.token)

@@ -1,0 +1,162 @@
+"""Photos from phones: accepted only if Pillow decodes them as JPEG, PNG or WebP; re-encoded to
+JPEG without EXIF (GPS!), orientation applied, resized, thumbnailed, stored by content hash.
+
+Nothing here trusts the file name or the declared type: the bytes are decoded, and only what
+decoded is kept. ``process()`` is pure; ``store()`` writes the files and the row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import sqlalchemy as sa
+from flask import Response, current_app, send_file
+from flask_babel import lazy_gettext as _l
+from PIL import Image, ImageOps
+
+from app.extensions import db
+from app.models import Photo
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_PIXELS = 50_000_000  # a 48-megapixel phone photo passes; a decompression bomb does not
+LONG_SIDE = 1600
+THUMB_SIDE = 320
+ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "MPO"}  # MPO: JPEG with extra frames (some phones)
+JPEG_QUALITY = 82
+
+
+class PhotoError(ValueError):
+    """A file that is not an acceptable photo; ``str()`` is the message for the user."""
+
+
+TOO_BIG = _l("照片不能超过 10 MB，请换一张或压缩后再传。")
+NOT_AN_IMAGE = _l("无法识别这个文件：请上传 JPG、PNG 或 WebP 格式的照片。")
+TOO_MANY_PIXELS = _l("照片尺寸过大（超过 5000 万像素），请换一张。")
+BROKEN = _l("照片文件不完整或已损坏，请重新拍摄或选择。")
+
+
+@dataclass(frozen=True)
+class ProcessedPhoto:
+    jpeg: bytes
+    thumb: bytes
+    sha256: str
+    width: int
+    height: int
+
+
+def process(stream: IO[bytes]) -> ProcessedPhoto:
+    """Decode, check and re-encode one uploaded photo, or raise PhotoError."""
+    data = stream.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise PhotoError(str(TOO_BIG))
+    if not data:
+        raise PhotoError(str(NOT_AN_IMAGE))
+    with warnings.catch_warnings():
+        # Pillow warns before it raises for huge images; we check the size ourselves below.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError as e:
+            raise PhotoError(str(TOO_MANY_PIXELS)) from e
+        except Exception as e:  # noqa: BLE001 — any failure to identify means "not an image"
+            raise PhotoError(str(NOT_AN_IMAGE)) from e
+        if image.format not in ACCEPTED_FORMATS:
+            raise PhotoError(str(NOT_AN_IMAGE))
+        width, height = image.size
+        if width * height > MAX_PIXELS or width <= 0 or height <= 0:
+            raise PhotoError(str(TOO_MANY_PIXELS))
+        try:
+            image.load()
+            image = ImageOps.exif_transpose(image) or image
+        except Exception as e:  # noqa: BLE001 — truncated or corrupt data
+            raise PhotoError(str(BROKEN)) from e
+    image = _to_rgb(image)
+    image.thumbnail((LONG_SIDE, LONG_SIDE), Image.Resampling.LANCZOS)
+    jpeg = _encode(image)
+    thumb_image = image.copy()
+    thumb_image.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+    return ProcessedPhoto(
+        jpeg=jpeg,
+        thumb=_encode(thumb_image),
+        sha256=hashlib.sha256(jpeg).hexdigest(),
+        width=image.width,
+        height=image.height,
+    )
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def _encode(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    # A fresh save with no exif/icc arguments writes no metadata at all.
+    image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+    return out.getvalue()
+
+
+def photo_dir() -> Path:
+    return Path(current_app.config["UPLOAD_DIR"]) / "photos"
+
+
+def photo_path(photo: Photo, thumb: bool = False) -> Path:
+    suffix = "_t.jpg" if thumb else ".jpg"
+    return photo_dir() / photo.sha256[:2] / f"{photo.sha256}{suffix}"
+
+
+def store(processed: ProcessedPhoto, uploaded_by_id: int | None) -> Photo:
+    """Write the files (once per content) and return the Photo row (added, not committed)."""
+    existing = db.session.scalar(sa.select(Photo).where(Photo.sha256 == processed.sha256))
+    photo = existing or Photo(
+        sha256=processed.sha256,
+        width=processed.width,
+        height=processed.height,
+        size_bytes=len(processed.jpeg),
+        uploaded_by_id=uploaded_by_id,
+    )
+    for thumb, content in ((False, processed.jpeg), (True, processed.thumb)):
+        path = photo_path(photo, thumb)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(content)
+            os.replace(tmp, path)  # atomic: a reader never sees half a file
+    if existing is None:
+        db.session.add(photo)
+    return photo
+
+
+def process_many(files: list, limit: int) -> list[ProcessedPhoto]:
+    """Process every non-empty upload of a multi-file field, or raise PhotoError naming the
+    first bad one. Nothing is stored until all are good, so a form never saves half its photos."""
+    chosen = [f for f in files if f and getattr(f, "filename", "")]
+    if len(chosen) > limit:
+        raise PhotoError(str(_l("最多上传 %(n)d 张照片。", n=limit)))
+    processed = []
+    for index, upload in enumerate(chosen, start=1):
+        try:
+            processed.append(process(upload.stream))
+        except PhotoError as e:
+            if len(chosen) == 1:
+                raise
+            raise PhotoError(str(_l("第 %(i)d 张：%(msg)s", i=index, msg=str(e)))) from e
+    return processed
+
+
+def send_photo(photo: Photo, thumb: bool = False) -> Response:
+    """Serve a stored photo. Call only after checking the user may see what it belongs to."""
+    response = send_file(photo_path(photo, thumb), mimetype="image/jpeg", max_age=0)
+    # Private: a shared cache must never keep it; the browser may, for a day.
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response

@@ -1,0 +1,47 @@
+"""QR images (the ``qrcode`` package + Pillow), sized and error-corrected for their use.
+
+Screens (kiosk) use level M; print (posters, plaques, contact cards) Q or H, since paper gets
+dirty and folded. ``box_size`` is pixels per module for PNG; SVG scales freely.
+"""
+
+from __future__ import annotations
+
+import io
+
+import qrcode
+import qrcode.constants
+import qrcode.image.svg
+
+LEVELS = {
+    "L": qrcode.constants.ERROR_CORRECT_L,
+    "M": qrcode.constants.ERROR_CORRECT_M,
+    "Q": qrcode.constants.ERROR_CORRECT_Q,
+    "H": qrcode.constants.ERROR_CORRECT_H,
+}
+
+
+def build(data: str, ec: str = "M", border: int = 4, box_size: int = 10) -> qrcode.QRCode:
+    """The smallest QR code holding ``data`` at error-correction level ``ec``."""
+    code = qrcode.QRCode(error_correction=LEVELS[ec], border=border, box_size=box_size)
+    code.add_data(data)
+    code.make(fit=True)
+    return code
+
+
+def version(data: str, ec: str = "M") -> int:
+    return build(data, ec).version
+
+
+def png(data: str, ec: str = "M", box_size: int = 10, border: int = 4) -> bytes:
+    image = build(data, ec, border, box_size).make_image(fill_color="black", back_color="white")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def svg(data: str, ec: str = "M", border: int = 4) -> str:
+    """An SVG document (one path), to be sized by CSS or the print layout."""
+    image = build(data, ec, border).make_image(image_factory=qrcode.image.svg.SvgPathImage)
+    out = io.BytesIO()
+    image.save(out)
+    return out.getvalue().decode()
