@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from app import create_app
@@ -89,7 +89,8 @@ class FreshContextClient(FlaskClient):
     stale one to a write) and expires what it holds, so objects are re-read after the request."""
 
     def open(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        db.session.commit()
+        if has_app_context():
+            db.session.commit()
         with self.application.app_context():
             return super().open(*args, **kwargs)
 
@@ -99,6 +100,7 @@ def make_app(tmp_path: Path, template: str, **overrides: object) -> Flask:
     if _is_postgres():
         uri = template
     else:
+        tmp_path.mkdir(parents=True, exist_ok=True)
         target = tmp_path / "test.sqlite"
         shutil.copyfile(template, target)
         uri = f"sqlite:///{target}"

@@ -38,3 +38,31 @@ def test_one_address_is_limited_across_accounts(client):
     for i in range(6):
         client.post("/login", data={"phone": f"1370000000{i}", "password": "bad"})
     assert client.post("/login", data={"phone": "13912345678", "password": PASSWORD}).status_code == 429
+
+
+def test_limits_are_shared_through_redis_when_configured(tmp_path, _template_db):
+    """Two app instances (two workers) count failures together when storage is Redis."""
+    import os
+
+    from tests.conftest import make_app, skip_or_fail
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).flushdb()
+    except Exception:  # noqa: BLE001 — no Redis here
+        skip_or_fail(f"Redis not reachable at {url}")
+    config = {
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": url,
+        "LOGIN_LIMIT_PER_ACCOUNT": "2 per 10 minutes",
+        "LOGIN_LIMIT_PER_IP": "100 per 10 minutes",
+    }
+    worker_a = make_app(tmp_path / "a", _template_db, **config)
+    worker_b = make_app(tmp_path / "b", _template_db, **config)
+    form = {"phone": "13912345678", "password": "bad"}
+    assert worker_a.test_client().post("/login", data=form).status_code == 422
+    assert worker_b.test_client().post("/login", data=form).status_code == 422
+    assert worker_a.test_client().post("/login", data=form).status_code == 429
+    redis.Redis.from_url(url).flushdb()
