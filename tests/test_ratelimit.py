@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.extensions import db
+
 from tests.factories import PASSWORD, make_user
 
 
@@ -62,7 +64,12 @@ def test_limits_are_shared_through_redis_when_configured(tmp_path, _template_db)
     worker_a = make_app(tmp_path / "a", _template_db, **config)
     worker_b = make_app(tmp_path / "b", _template_db, **config)
     form = {"phone": "13912345678", "password": "bad"}
-    assert worker_a.test_client().post("/login", data=form).status_code == 422
-    assert worker_b.test_client().post("/login", data=form).status_code == 422
-    assert worker_a.test_client().post("/login", data=form).status_code == 429
-    redis.Redis.from_url(url).flushdb()
+    try:
+        assert worker_a.test_client().post("/login", data=form).status_code == 422
+        assert worker_b.test_client().post("/login", data=form).status_code == 422
+        assert worker_a.test_client().post("/login", data=form).status_code == 429
+    finally:
+        redis.Redis.from_url(url).flushdb()
+        for worker in (worker_a, worker_b):
+            with worker.app_context():
+                db.engine.dispose()
