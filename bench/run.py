@@ -1,0 +1,156 @@
+"""Benchmark: server time per page on a district-scale dataset (DESIGN.md §9).
+
+    .venv/bin/python bench/run.py                 # scale 1 on SQLite, 30 requests per page
+    .venv/bin/python bench/run.py --scale 0.2 -n 10
+    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench .venv/bin/python bench/run.py --scale 10
+
+It builds the demo district in a scratch database (never the app's own), logs in as the demo
+account of each role, requests every page in PAGES ``-n`` times in-process (the Flask test client:
+server time without the network) and prints p50/p95, the SQL query count of one request, and the
+gzip weight of the HTML. Targets: pages p95 ≤ 50 ms, dashboards ≤ 200 ms, member/resident pages
+≤ 60 KB gzip including htmx, CSS and JS (first load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app import create_app  # noqa: E402
+from app.database import writing  # noqa: E402
+from app.extensions import db  # noqa: E402
+
+PASSWORD = "dangyuan2024"
+ACCOUNTS = {
+    "district": "13900000001",
+    "township": "13900000002",
+    "community": "13900000003",
+    "station": "13900000004",
+    "head": "13900000005",
+    "member": "13900000006",
+    "resident": "13900000007",
+}
+
+
+@dataclass
+class Page:
+    who: str  # a key of ACCOUNTS, or "" for anonymous
+    url: str | Callable[[], str | None]
+    dashboard: bool = False
+    light: bool = False  # a member's or resident's page: the 60 KB weight target applies
+
+
+def first_id(stmt: sa.Select) -> int | None:
+    return db.session.scalar(stmt.limit(1))
+
+
+# Each area adds its pages here.
+PAGES: list[Page] = [
+    Page("", "/", light=True),
+    Page("", "/login", light=True),
+    Page("member", "/", light=True),
+    Page("head", "/", light=True),
+    Page("district", "/", dashboard=True),
+    Page("community", "/", dashboard=True),
+    Page("district", "/structure/"),
+]
+
+def static_weight(client) -> int:  # type: ignore[no-untyped-def]
+    total = 0
+    for path in ("/static/vendor/htmx-2.0.11.min.js", "/static/css/app.css", "/static/js/app.js"):
+        with client.get(path) as r:
+            total += len(gzip.compress(r.get_data()))
+    return total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("-n", type=int, default=30, help="requests per page")
+    parser.add_argument("--seed", type=int, default=2024)
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="dy-bench-"))
+    uri = os.environ.get("DATABASE_URL") or f"sqlite:///{scratch / 'bench.sqlite'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "INSTANCE_PATH": str(scratch),
+                      "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False, "ADMIN_IDLE_TIMEOUT":
+                      __import__("datetime").timedelta(days=1)})
+    from flask_migrate import upgrade
+
+    from app.services import demo
+
+    with app.app_context():
+        if uri.startswith("postgresql"):
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+                conn.execute(sa.text("CREATE SCHEMA public"))
+        upgrade()
+        started = time.perf_counter()
+        with writing():
+            stats = demo.generate(seed=args.seed, scale=args.scale)
+        print(f"demo district at scale {args.scale}: {time.perf_counter() - started:.1f} s "
+              f"({', '.join(f'{k} {v}' for k, v in stats.items())})")
+
+    queries = 0
+
+    def count(*_a):  # type: ignore[no-untyped-def]
+        nonlocal queries
+        queries += 1
+
+    rows = []
+    clients: dict[str, object] = {}
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        weight_static = static_weight(app.test_client())
+        for page in PAGES:
+            client = clients.get(page.who)
+            if client is None:
+                client = app.test_client()
+                if page.who:
+                    r = client.post("/login", data={"phone": ACCOUNTS[page.who], "password": PASSWORD})
+                    assert r.status_code == 303, f"login {page.who}: {r.status_code}"
+                clients[page.who] = client
+            url = page.url() if callable(page.url) else page.url
+            if url is None:
+                rows.append((page.who or "anon", str(page.url), "n/a", "", "", "", ""))
+                continue
+            times = []
+            status = 0
+            body = b""
+            for i in range(args.n):
+                queries = 0
+                t0 = time.perf_counter()
+                r = client.get(url)
+                times.append((time.perf_counter() - t0) * 1000)
+                status, body = r.status_code, r.get_data()
+                one = queries
+            p50 = statistics.median(times)
+            p95 = sorted(times)[max(0, int(round(0.95 * len(times))) - 1)]
+            target = 200 if page.dashboard else 50
+            weight = len(gzip.compress(body)) + (weight_static if page.light else 0)
+            ok = "ok" if p95 <= target and (not page.light or weight <= 60_000) else "OVER"
+            rows.append((page.who or "anon", url, status, f"{p50:.1f}", f"{p95:.1f}", one,
+                         f"{weight / 1000:.1f} kB", ok))
+    print()
+    print("| who | url | status | p50 ms | p95 ms | queries | gzip | target |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(str(c) for c in row) + " |")
+    return 0 if all(r[-1] == "ok" for r in rows if len(r) == 8) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
