@@ -16,6 +16,7 @@ from app.models import User
 from app.services.privacy import mask_phone
 
 LOCALE_COOKIE = "dy_lang"
+DISPLAY_COOKIE = "dy_display"
 SUPPORTED = {"zh_Hans_CN", "en"}
 
 CSP = "; ".join(
@@ -110,4 +111,5 @@ def init_app(app: Flask) -> None:
             "nav_items": nav.items_for(roles),
             "is_partial": is_partial,
             "current_locale": select_locale(),
+            "large_type": request.cookies.get(DISPLAY_COOKIE) == "large",
         }

@@ -130,7 +130,7 @@ def main() -> int:
             times = []
             status = 0
             body = b""
-            for i in range(args.n):
+            for _i in range(args.n):
                 queries = 0
                 t0 = time.perf_counter()
                 r = client.get(url)

@@ -26,7 +26,7 @@ def test_member_logs_in_and_sees_home(client, app):
 
 
 def test_phone_with_spaces_and_country_code_logs_in(client):
-    user = make_user(phone="13912345678")
+    make_user(phone="13912345678")
     response = client.post("/login", data={"phone": "+86 139 1234 5678", "password": PASSWORD})
     assert response.status_code == 303
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from app.extensions import db
-
 from tests.factories import PASSWORD, make_user
 
 

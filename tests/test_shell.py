@@ -98,3 +98,11 @@ def test_coming_soon_page_says_what_is_coming_and_shows_no_numbers(client):
 
 def test_coming_soon_requires_login(client):
     assert client.get("/coming/training").status_code == 302
+
+
+def test_large_type_can_be_switched_on_without_an_account(client):
+    response = client.post("/display/large", data={"next": "/login"})
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert 'class="large-type' in client.get("/login").get_data(as_text=True)
+    client.post("/display/normal")
+    assert 'class="large-type' not in client.get("/login").get_data(as_text=True)

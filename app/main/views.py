@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 from app.auth.views import safe_next
 from app.models import Role
 from app.services import structure
-from app.web import LOCALE_COOKIE, SUPPORTED
+from app.web import DISPLAY_COOKIE, LOCALE_COOKIE, SUPPORTED
 
 bp = Blueprint("main", __name__)
 
@@ -70,6 +70,24 @@ def set_language(code: str):
     response.set_cookie(
         LOCALE_COOKIE,
         code,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return response
+
+
+@bp.post("/display/<mode>")
+def set_display(mode: str):
+    """Large type for elderly readers, kept in a cookie (no account needed)."""
+    if mode not in ("large", "normal"):
+        abort(404)
+    target = safe_next(request.form.get("next")) or url_for("main.index")
+    response = redirect(target, 303)
+    response.set_cookie(
+        DISPLAY_COOKIE,
+        mode,
         max_age=365 * 24 * 3600,
         httponly=True,
         samesite="Lax",

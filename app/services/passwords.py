@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
@@ -27,10 +29,8 @@ def verify_password(stored: str | None, password: str) -> bool:
     missing account cannot be told apart by timing."""
     hasher = _hasher()
     if not stored:
-        try:
+        with contextlib.suppress(VerificationError, InvalidHashError):
             hasher.verify(_dummy_hash(), password + "\x00")
-        except (VerificationError, InvalidHashError):
-            pass
         return False
     try:
         return hasher.verify(stored, password)
