@@ -24,6 +24,7 @@ from app.models import (
     User,
 )
 from app.services import demo
+from app.services.demo_context import demo_extension
 from app.services.structure import scope_summary
 from tests.conftest import _is_postgres, _truncate_all, make_app
 
@@ -241,16 +242,19 @@ def test_rows_added_after_generation_get_fresh_ids(app):
     assert user.id == before + 1
 
 
-def test_extensions_get_the_context_and_add_their_stats(app, monkeypatch):
+def test_extensions_get_the_context_and_add_their_stats(app):
     seen = {}
 
+    @demo_extension
     def extension(ctx: demo.DemoContext) -> dict[str, int]:
         seen["ctx"] = ctx
         seen["next_user"] = ctx.next_id("users")
         return {"members": 1000, "extra_rows": 3}
 
-    monkeypatch.setattr(demo, "EXTENSIONS", [extension])
-    output = run_demo(app).output
+    try:
+        output = run_demo(app).output
+    finally:
+        demo.EXTENSIONS.remove(extension)
     ctx = seen["ctx"]
     members = count(Member)
     assert f"members: {members + 1000}" in output and "extra_rows: 3" in output

@@ -12,21 +12,17 @@ of resident households have no covering member, and a few members belong to no c
 Rows are written with bulk Core inserts and ids assigned here, in dependency order, so that the
 full district (about 40,000 rows) takes seconds.
 
-Extending it: later features add their own history (check-ins, activities, needs…) by writing a
-function ``generate_<area>(ctx: DemoContext) -> dict[str, int]`` in ``app/services/demo_<area>.py``
-that appends itself to :data:`EXTENSIONS` when imported, and by importing that module at the bottom
-of the import block below. Each extension gets the :class:`DemoContext` (the seeded ``rng``, the
-connection and every id generated here), inserts its rows through ``ctx.conn`` with ids from
-``ctx.next_id``/``ctx.reserve_ids`` and returns its counts, which are merged into the stats.
-Extensions run in list order, inside the same transaction; PostgreSQL sequences are reset after
-all of them.
+Extending it: later features add their own history (check-ins, activities, needs…) in
+``app/services/demo_<area>.py``: a function ``(ctx: DemoContext) -> dict[str, int]`` decorated with
+``@demo_extension`` (from :mod:`app.services.demo_context`, which appends it to ``EXTENSIONS``), and
+one import line here. See :mod:`app.services.demo_context`.
 """
 
 from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
@@ -55,6 +51,7 @@ from app.models import (
     StationKind,
     User,
 )
+from app.services.demo_context import EXTENSIONS, DemoContext, max_id
 from app.services.demo_names import (
     ESTATE_SUFFIX,
     TOWNSHIPS,
@@ -67,6 +64,11 @@ from app.services.demo_names import (
     village_addresses,
 )
 from app.services.passwords import hash_password
+
+# Extensions (app/services/demo_<area>.py) register themselves when imported: add one line per
+# area to the import block above, e.g. ``from app.services import demo_checkins`` (marked noqa F401).
+# They run in import order (alphabetical once ruff sorts the block).
+__all__ = ["EXTENSIONS", "DemoContext", "DemoError", "generate"]
 
 DISTRICT_NAME = "宜秀区"
 DEMO_PASSWORD = "dangyuan2024"
@@ -122,62 +124,6 @@ class DemoError(ValueError):
     """The demo district cannot be generated here (the message is for the operator, in Chinese)."""
 
 
-@dataclass
-class DemoContext:
-    """What an extension needs to add its own demo rows next to the generated district.
-
-    ``rng`` continues the seeded sequence (use it, not ``random``, so the district stays
-    deterministic); ``now`` is the real current time in UTC; ``conn`` is the session's connection
-    (same transaction). Ids are listed in generation order; the first of each list belongs to the
-    demo accounts' branch of the tree.
-    """
-
-    rng: random.Random
-    scale: float
-    now: datetime
-    conn: sa.Connection
-    district_id: int
-    township_ids: list[int]
-    community_ids: list[int]
-    grid_ids: list[int]
-    station_ids: list[int]
-    member_ids: list[int]
-    household_ids: list[int]
-    resident_ids: list[int]
-    member_user_ids: dict[int, int]  # member id → user id
-    grid_of_member: dict[int, int]
-    members_of_household: dict[int, list[int]]  # household id → member ids, head first
-    residents_of_member: dict[int, list[int]]  # member id → covered resident household ids
-    admin_user_ids: dict[str, int]  # 'district', 'township', 'community', 'station' (demo accounts)
-    demo_user_ids: dict[str, int]  # every DEMO_ACCOUNTS key → user id
-    parent_of: dict[int, int] = field(default_factory=dict)  # org node id → parent id
-    head_of_household: dict[int, int] = field(default_factory=dict)
-    household_of_member: dict[int, int] = field(default_factory=dict)  # linked members and heads
-    node_admin_user_ids: dict[int, int] = field(default_factory=dict)  # org node → its admin
-    station_admin_user_ids: dict[int, int] = field(default_factory=dict)  # station → its admin
-    station_node: dict[int, int] = field(default_factory=dict)  # station → org node
-    _next: dict[str, int] = field(default_factory=dict, repr=False)
-
-    def reserve_ids(self, table: str, n: int) -> range:
-        """``n`` fresh ids for ``table`` (insert them explicitly; sequences are reset at the end)."""
-        if table not in self._next:
-            self._next[table] = _max_id(self.conn, table) + 1
-        start = self._next[table]
-        self._next[table] = start + n
-        return range(start, start + n)
-
-    def next_id(self, table: str) -> int:
-        return self.reserve_ids(table, 1)[0]
-
-    def scaled(self, count: float, minimum: int = 1) -> int:
-        """``count`` at scale 1, scaled, and never below ``minimum``."""
-        return max(minimum, round(count * self.scale))
-
-
-# Later features append their generators here from app/services/demo_<area>.py.
-EXTENSIONS: list[Callable[[DemoContext], dict[str, int]]] = []
-
-
 def generate(seed: int, scale: float) -> dict[str, int]:
     """Generate the demo district into an empty database, commit, and return what was made."""
     if not scale > 0:
@@ -198,10 +144,6 @@ def generate(seed: int, scale: float) -> dict[str, int]:
     _reset_sequences(conn)
     db.session.commit()
     return stats
-
-
-def _max_id(conn: sa.Connection, table: str) -> int:
-    return conn.execute(sa.text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar_one()
 
 
 def _reset_sequences(conn: sa.Connection) -> None:
@@ -276,7 +218,7 @@ class _Builder:
         used_phones = {phone for phone, _ in DEMO_ACCOUNTS.values()}
         # One pool for users and residents: every generated number is distinct.
         self.phones = PhonePool(rng, used_phones)
-        self.next_ids = {t: _max_id(conn, t) + 1 for t in (
+        self.next_ids = {t: max_id(conn, t) + 1 for t in (
             "org_nodes", "users", "members", "central_households", "resident_households",
             "stations", "role_assignments", "household_types")}
         # What the context hands on to extensions.
