@@ -227,8 +227,9 @@ def test_generation_refuses_a_database_that_has_an_org_tree(app):
     assert count(User) == users
 
 
-def test_generation_refuses_a_scale_of_zero(app):
-    result = app.test_cli_runner().invoke(args=["demo-district", "--scale", "0"])
+@pytest.mark.parametrize("scale", ["0", "-1", "nan", "1000"])
+def test_generation_refuses_a_scale_out_of_range(app, scale):
+    result = app.test_cli_runner().invoke(args=["demo-district", "--scale", scale])
     assert result.exit_code != 0 and "规模" in result.output
     assert count(OrgNode) == 0
 

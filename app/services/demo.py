@@ -118,6 +118,7 @@ OPENING_HOURS = (
     "每天 08:00-12:00, 14:30-17:30", "每周二、四 14:30-17:00",
 )
 INSERT_CHUNK = 5000
+MAX_SCALE = 100  # about four million resident households
 
 
 class DemoError(ValueError):
@@ -126,8 +127,8 @@ class DemoError(ValueError):
 
 def generate(seed: int, scale: float) -> dict[str, int]:
     """Generate the demo district into an empty database, commit, and return what was made."""
-    if not scale > 0:
-        raise DemoError("规模必须大于 0。")
+    if not 0 < scale <= MAX_SCALE:  # also refuses NaN
+        raise DemoError(f"规模必须大于 0 且不超过 {MAX_SCALE}。")
     if db.session.scalar(sa.select(sa.func.count(OrgNode.id))):
         raise DemoError("数据库中已有组织架构数据，演示区只能生成到空数据库中。")
     conn = db.session.connection()
