@@ -71,7 +71,10 @@ def demo_district(scale: float, seed: int, if_empty: bool) -> None:
         return
     started = time.perf_counter()
     with writing():
-        stats = demo.generate(seed=seed, scale=scale)
+        try:
+            stats = demo.generate(seed=seed, scale=scale)
+        except demo.DemoError as error:
+            raise click.ClickException(str(error)) from error
     elapsed = time.perf_counter() - started
     click.echo(f"演示区已生成（{elapsed:.1f} 秒）：")
     for key, value in stats.items():
