@@ -54,6 +54,20 @@ def _migrate(app: Flask) -> None:
         db.engine.dispose()
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the translation catalogues (the .mo files are build output, not in git)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in (Path(__file__).parent.parent / "app" / "translations").glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            with po.open("rb") as f:
+                catalog = read_po(f)
+            with mo.open("wb") as f:
+                write_mo(f, catalog)
+
+
 @pytest.fixture(scope="session")
 def _template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Run the migrations once; return the database URL tests start from."""
