@@ -86,7 +86,7 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="dy-bench-"))
     uri = os.environ.get("DATABASE_URL") or f"sqlite:///{scratch / 'bench.sqlite'}"
     app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "INSTANCE_PATH": str(scratch),
-                      "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False, "ADMIN_IDLE_TIMEOUT":
+                      "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False, "ADMIN_IDLE_TIMEOUT":
                       __import__("datetime").timedelta(days=1)})
     from flask_migrate import upgrade
 
