@@ -19,12 +19,18 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, ValidationError, InputRequired, Length, NumberRange, Optional
 
 from app.models import MAX_DURATION_MINUTES, ActivityKind, VerifyState
 from app.services.activities import ActivityInput
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def select_choices(pairs: object) -> list[SelectChoice]:
+    """WTForms 3.3 wants SelectChoice objects rather than (value, label) tuples."""
+    return [SelectChoice(value, label) for value, label in pairs]  # type: ignore[attr-defined]
 
 
 def _int_or_none(value: object) -> int | None:
@@ -44,7 +50,7 @@ def local_now() -> datetime:
 class ActivityRecordForm(FlaskForm):
     kind = RadioField(
         _l("服务类型"),
-        choices=ActivityKind.choices(),
+        choices=select_choices(ActivityKind.choices()),
         default=ActivityKind.VISIT.value,
         validators=[InputRequired(_l("请选择服务类型"))],
     )
@@ -101,7 +107,7 @@ class ActivityRecordForm(FlaskForm):
 
     def validate_address(self, field: StringField) -> None:
         if self.station_id.data is None and not (field.data or "").strip():
-            raise ValueError(_l("请选择驿站或填写地址"))
+            raise ValidationError(_l("请选择驿站或填写地址"))
 
 
 class ActivityEditForm(ActivityRecordForm):
@@ -120,20 +126,20 @@ class ActivityFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    kind = SelectField(_l("类型"), choices=[("", _l("全部类型")), *ActivityKind.choices()],
+    kind = SelectField(_l("类型"), choices=select_choices([("", _l("全部类型")), *ActivityKind.choices()]),
                        validators=[Optional()])
     date_from = DateField(_l("开始日期"), validators=[Optional()])
     date_to = DateField(_l("结束日期"), validators=[Optional()])
     grid = SelectField(_l("网格"), coerce=_int_or_none, validate_choice=False)
     state = SelectField(
         _l("审核状态"),
-        choices=[("", _l("全部状态")), *VerifyState.choices()],
+        choices=select_choices([("", _l("全部状态")), *VerifyState.choices()]),
         validators=[Optional()],
     )
 
     def validate_date_to(self, field: DateField) -> None:
         if field.data and self.date_from.data and field.data < self.date_from.data:
-            raise ValueError(_l("结束日期不能早于开始日期"))
+            raise ValidationError(_l("结束日期不能早于开始日期"))
 
 
 class VerifyFilterForm(FlaskForm):
@@ -142,10 +148,10 @@ class VerifyFilterForm(FlaskForm):
 
     state = SelectField(
         _l("审核状态"),
-        choices=[(VerifyState.PENDING.value, VerifyState.PENDING.label),
-                 (VerifyState.VERIFIED.value, VerifyState.VERIFIED.label),
-                 (VerifyState.RETURNED.value, VerifyState.RETURNED.label),
-                 ("", _l("全部"))],
+        choices=select_choices([(VerifyState.PENDING.value, VerifyState.PENDING.label),
+                                (VerifyState.VERIFIED.value, VerifyState.VERIFIED.label),
+                                (VerifyState.RETURNED.value, VerifyState.RETURNED.label),
+                                ("", _l("全部"))]),
         default=VerifyState.PENDING.value,
         validators=[Optional()],
     )

@@ -17,6 +17,7 @@ from app.activities.forms import (
     ActivityRecordForm,
     ActivityReturnForm,
     VerifyFilterForm,
+    select_choices,
 )
 from app.authz import admin_required, current_member, node_in_scope, roles_required
 from app.extensions import db
@@ -76,7 +77,8 @@ def activity_or_404(activity_id: int) -> Activity:
 def _prepare(form: ActivityRecordForm, member: Member, activity: Activity | None = None) -> dict:
     """Choices and the picker lists for the form of ``member`` (the author)."""
     stations = service.stations_for(member)
-    form.station_id.choices = [("", _("其他地址（在下方填写）"))] + [(s.id, s.name) for s in stations]
+    form.station_id.choices = select_choices(
+        [("", _("其他地址（在下方填写）"))] + [(s.id, s.name) for s in stations])
     chosen_residents = set(form.residents.data or [])
     chosen_fellows = set(form.fellows.data or [])
     resident_list = _resident_options(member, form.resident_q.data or "", chosen_residents)
@@ -189,7 +191,7 @@ def mine():
     member = current_member()
     page = paginate_rows(service.mine(member))
     household = service.headed_household(member)
-    return render("activities/mine.html", "activities/_items.html", page=page, household=household,
+    return render("activities/mine.html", "activities/_items.html", listing=page, household=household,
                   list_endpoint="activities.mine", list_args={})
 
 
@@ -212,7 +214,7 @@ def household(household_id: int):
     """A central household's activities: its members' and those recorded on its behalf."""
     household = _household_or_404(household_id)
     page = paginate_rows(service.of_household(household))
-    return render("activities/household.html", "activities/_items.html", page=page,
+    return render("activities/household.html", "activities/_items.html", listing=page,
                   household=household, list_endpoint="activities.household",
                   list_args={"household_id": household.id})
 
@@ -346,7 +348,7 @@ def verify_queue():
     form = VerifyFilterForm(request.args)
     state = VerifyState(form.state.data) if form.state.data else None
     page = paginate_rows(service.to_verify(current_user, state))
-    return render("activities/verify.html", "activities/_items.html", page=page, form=form,
+    return render("activities/verify.html", "activities/_items.html", listing=page, form=form,
                   list_endpoint="activities.verify_queue",
                   list_args={"state": form.state.data or ""})
 
@@ -354,7 +356,7 @@ def verify_queue():
 def _ledger_filter() -> tuple[ActivityFilterForm, service.LedgerFilter]:
     form = ActivityFilterForm(request.args)
     grids = service.grids_in_scope(current_user)
-    form.grid.choices = [("", _("全部网格"))] + [(g.id, g.name) for g in grids]
+    form.grid.choices = select_choices([("", _("全部网格"))] + [(g.id, g.name) for g in grids])
     flt = service.LedgerFilter()
     if form.validate():
         flt.kind = ActivityKind(form.kind.data) if form.kind.data else None
@@ -372,7 +374,7 @@ def ledger_view():
     form, flt = _ledger_filter()
     page = paginate_rows(service.in_scope(current_user, flt))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render("activities/ledger.html", "activities/_ledger_table.html", page=page, form=form,
+    return render("activities/ledger.html", "activities/_ledger_table.html", listing=page, form=form,
                   list_endpoint="activities.ledger_view", list_args=args)
 
 

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.activities.forms import select_choices
 from app.activities.views import paginate_rows
 from app.authz import current_member, node_in_scope, roles_required
 from app.diary.forms import DiaryEntryCreateForm
@@ -32,7 +33,7 @@ def index():
     """The member's diary, newest first."""
     member = current_member()
     page = paginate_rows(service.mine(member))
-    return render("diary/index.html", "diary/_entries.html", page=page,
+    return render("diary/index.html", "diary/_entries.html", listing=page,
                   household=activity_service.headed_household(member),
                   list_endpoint="diary.index", list_args={})
 
@@ -44,7 +45,8 @@ def new():
     member = current_member()
     form = DiaryEntryCreateForm()
     residents = list(db.session.scalars(activity_service.covered_residents(member)))
-    form.resident_id.choices = [(r.id, f"{r.address} · {r.head_name}") for r in residents]
+    form.resident_id.choices = select_choices(
+        [(r.id, f"{r.address} · {r.head_name}") for r in residents])
     today = today_local()
     if request.method == "GET":
         form.entry_date.data = today
@@ -102,5 +104,5 @@ def household(household_id: int):
     if household is None or not (is_head or node_in_scope(current_user, household.grid)):
         abort(404)
     page = paginate_rows(service.of_household(household))
-    return render("diary/household.html", "diary/_entries.html", page=page, household=household,
+    return render("diary/household.html", "diary/_entries.html", listing=page, household=household,
                   list_endpoint="diary.household", list_args={"household_id": household.id})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -307,7 +307,7 @@ def _snapshot_fields(activity: Activity, residents: list[ResidentHousehold],
                      fellows: list[Member]) -> dict[str, object]:
     return {
         "kind": activity.kind.value,
-        "started_at": activity.started_at.isoformat(),
+        "started_at": activity.started_at.astimezone(UTC).isoformat(),
         "duration_minutes": activity.duration_minutes,
         "station_id": activity.station_id,
         "address": activity.address,

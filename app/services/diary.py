@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from collections.abc import Callable
 from datetime import date
 
@@ -66,9 +67,10 @@ def can_view(user: User, entry: DiaryEntry) -> bool:
 
 def need_submitter() -> Callable[[DiaryEntry], object] | None:
     """``app.services.needs.submit_from_diary`` when the needs area is present, else None."""
-    if importlib.util.find_spec("app.services.needs") is None:
+    name = "app.services.needs"
+    if name not in sys.modules and importlib.util.find_spec(name) is None:
         return None
-    module = importlib.import_module("app.services.needs")
+    module = importlib.import_module(name)
     func = getattr(module, "submit_from_diary", None)
     return func if callable(func) else None
 

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.validators import InputRequired
 
+from app.activities.forms import select_choices
 from app.models import VISIT_PERIOD_MONTHS
 
 
@@ -15,6 +16,6 @@ class VisitPolicyEditForm(FlaskForm):
     months = SelectField(
         _l("走访周期"),
         coerce=int,
-        choices=[(m, _l("%(n)d 个月", n=m)) for m in VISIT_PERIOD_MONTHS],
+        choices=select_choices([(m, _l("%(n)d 个月", n=m)) for m in VISIT_PERIOD_MONTHS]),
         validators=[InputRequired(_l("请选择走访周期"))],
     )

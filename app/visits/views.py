@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.activities.forms import select_choices
 from app.authz import admin_required, current_member, node_in_scope, roles_required, scope_condition
 from app.extensions import db
 from app.models import CentralHousehold, Member, MemberStatus, OrgNode, Role, User
@@ -69,7 +70,7 @@ def policy():
     """Set how often households should be visited, for a node the admin holds."""
     form = VisitPolicyEditForm()
     nodes = current_user.admin_nodes
-    form.node_id.choices = [(n.id, n.name) for n in nodes]
+    form.node_id.choices = select_choices([(n.id, n.name) for n in nodes])
     policies = service.policy_months()
     current = [(n, service.months_for_path(n.path, policies)) for n in nodes]
     if form.validate_on_submit():
