@@ -16,8 +16,8 @@ from app.models.activities import (
     activity_residents,
 )
 from app.models.audit import AuditEntry
-from app.models.common import EntryKind, EntryToken, Notification, Photo
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
+from app.models.common import EntryKind, EntryToken, Notification, Photo
 from app.models.org import OrgLevel, OrgNode
 from app.models.people import (
     BUILTIN_HOUSEHOLD_TYPES,
