@@ -44,10 +44,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     cli.init_app(app)
 
+    from app.activities.views import bp as activities_bp
     from app.auth.views import bp as auth_bp
+    from app.diary.views import bp as diary_bp
     from app.main.views import bp as main_bp
     from app.structure.views import bp as structure_bp
+    from app.visits.views import bp as visits_bp
 
-    for bp in (auth_bp, main_bp, structure_bp):
+    for bp in (auth_bp, main_bp, structure_bp, activities_bp, diary_bp, visits_bp):
         app.register_blueprint(bp)
     return app

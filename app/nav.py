@@ -28,7 +28,11 @@ STATION = frozenset({Role.STATION_ADMIN, Role.ORG_ADMIN})
 ITEMS: list[NavItem] = [
     NavItem("main.index", _l("首页"), frozenset(Role)),
     NavItem("main.coming", _l("签到"), MEMBER | STATION, (("area", "checkin"),)),
-    NavItem("main.coming", _l("服务记录"), MEMBER, (("area", "activities"),)),
+    NavItem("activities.mine", _l("服务记录"), MEMBER),
+    NavItem("diary.index", _l("民情日记"), MEMBER),
+    NavItem("visits.index", _l("我的联系户"), MEMBER),
+    NavItem("activities.verify_queue", _l("待核实"), frozenset({Role.STATION_ADMIN})),
+    NavItem("activities.ledger_view", _l("服务台账"), ADMIN),
     NavItem("main.coming", _l("群众诉求"), MEMBER | ADMIN, (("area", "needs"),)),
     NavItem("structure.index", _l("组织架构"), ADMIN),
     NavItem("main.coming", _l("建户审核"), ADMIN, (("area", "nominations"),)),

@@ -182,3 +182,66 @@ def make_personas() -> Personas:
         resident=make_resident_user(),
         nobody=make_user(name="无角色"),
     )
+
+
+# --- activities (recording service, diary, visits) ---------------------------------------
+
+def make_activity(author: Member, kind: str = "visit", station: Station | None = None,
+                  address: str = "龙山路1号", residents: list[ResidentHousehold] | None = None,
+                  fellows: list[Member] | None = None, started_at=None, created_at=None,  # type: ignore[no-untyped-def]
+                  duration: int = 30, note: str = ""):
+    """An activity recorded by ``author`` (pending when at a station)."""
+    from datetime import UTC, datetime
+
+    from app.models import Activity, ActivityKind, VerifyState
+
+    when = started_at or datetime.now(UTC)
+    activity = Activity(
+        author_member_id=author.id, grid_id=author.grid_id, kind=ActivityKind(kind),
+        started_at=when, duration_minutes=duration,
+        station_id=station.id if station else None, address="" if station else address,
+        note=note, verify_state=VerifyState.PENDING if station else VerifyState.NONE,
+        created_by_id=author.user_id, created_at=created_at or when,
+    )
+    activity.residents = residents or []
+    activity.fellows = fellows or []
+    db.session.add(activity)
+    db.session.commit()
+    return activity
+
+
+def make_diary_entry(member: Member, resident: ResidentHousehold, entry_date=None,  # type: ignore[no-untyped-def]
+                     text: str = "反映楼道灯坏了"):
+    from datetime import date
+
+    from app.models import DiaryEntry
+
+    entry = DiaryEntry(member_id=member.id, resident_household_id=resident.id,
+                       entry_date=entry_date or date.today(), text=text)
+    db.session.add(entry)
+    db.session.commit()
+    return entry
+
+
+def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), color: str = "red",
+                exif_gps: bool = False) -> bytes:
+    """A small generated image; with ``exif_gps`` a JPEG carrying GPS tags, as phones write them."""
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", size, color)
+    out = io.BytesIO()
+    if exif_gps:
+        exif = Image.Exif()
+        exif[0x010F] = "PhoneMaker"  # Make
+        exif[0x0112] = 1  # Orientation
+        gps = exif.get_ifd(0x8825)
+        gps[1] = "N"
+        gps[2] = (31.0, 30.0, 15.0)
+        gps[3] = "E"
+        gps[4] = (117.0, 2.0, 30.0)
+        image.save(out, format=fmt, exif=exif)
+    else:
+        image.save(out, format=fmt)
+    return out.getvalue()

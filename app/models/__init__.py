@@ -1,5 +1,20 @@
 """All models, importable from one place (Alembic and the app import this package)."""
 
+from app.models.activities import (
+    DEFAULT_VISIT_MONTHS,
+    MAX_DURATION_MINUTES,
+    MAX_PHOTOS,
+    VISIT_PERIOD_MONTHS,
+    Activity,
+    ActivityKind,
+    ActivityPhoto,
+    ActivityRevision,
+    DiaryEntry,
+    VerifyState,
+    VisitPolicy,
+    activity_members,
+    activity_residents,
+)
 from app.models.audit import AuditEntry
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
 from app.models.common import EntryKind, EntryToken, Notification, Photo
@@ -24,6 +39,19 @@ from app.models.stations import CheckinMode, Station, StationKind
 from app.models.users import Role, RoleAssignment, User
 
 __all__ = [
+    "Activity",
+    "ActivityKind",
+    "ActivityPhoto",
+    "ActivityRevision",
+    "DEFAULT_VISIT_MONTHS",
+    "DiaryEntry",
+    "MAX_DURATION_MINUTES",
+    "MAX_PHOTOS",
+    "VISIT_PERIOD_MONTHS",
+    "VerifyState",
+    "VisitPolicy",
+    "activity_members",
+    "activity_residents",
     "AuditEntry",
     "BUILTIN_HOUSEHOLD_TYPES",
     "CentralHousehold",

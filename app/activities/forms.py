@@ -1,0 +1,164 @@
+"""Forms for recording, editing, verifying and filtering activities."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    IntegerField,
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from app.models import MAX_DURATION_MINUTES, ActivityKind, VerifyState
+from app.services.activities import ActivityInput
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def select_choices(pairs: object) -> list[SelectChoice]:
+    """WTForms 3.3 wants SelectChoice objects rather than (value, label) tuples."""
+    return [SelectChoice(value, label) for value, label in pairs]  # type: ignore[attr-defined]
+
+
+def _int_or_none(value: object) -> int | None:
+    if value in (None, "", "None"):
+        return None
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def local_now() -> datetime:
+    """Now on the wall clock in Shanghai, to the minute (what a datetime-local input shows)."""
+    return datetime.now(SHANGHAI).replace(second=0, microsecond=0, tzinfo=None)
+
+
+class ActivityRecordForm(FlaskForm):
+    kind = RadioField(
+        _l("服务类型"),
+        choices=select_choices(ActivityKind.choices()),
+        default=ActivityKind.VISIT.value,
+        validators=[InputRequired(_l("请选择服务类型"))],
+    )
+    started_at = DateTimeLocalField(
+        _l("时间"),
+        format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+        default=local_now,
+        validators=[InputRequired(_l("请填写时间"))],
+    )
+    duration_minutes = IntegerField(
+        _l("时长（分钟）"),
+        default=30,
+        validators=[
+            InputRequired(_l("请填写时长")),
+            NumberRange(1, MAX_DURATION_MINUTES, _l("时长应在 1 到 1440 分钟之间")),
+        ],
+        render_kw={"inputmode": "numeric", "min": 1, "max": MAX_DURATION_MINUTES},
+    )
+    station_id = SelectField(_l("地点"), coerce=_int_or_none, validate_choice=False)
+    address = StringField(
+        _l("地址（不在驿站时填写）"),
+        validators=[Length(max=255, message=_l("地址最多 255 个字"))],
+        render_kw={"maxlength": 255, "autocomplete": "off"},
+    )
+    resident_q = StringField(_l("查找联系户"), render_kw={"type": "search", "autocomplete": "off"})
+    # Choices are checked by the service against the member's own households and community.
+    residents = SelectMultipleField(_l("服务的群众户"), coerce=int, validate_choice=False)
+    member_q = StringField(_l("按姓名查找同行党员"), render_kw={"type": "search", "autocomplete": "off"})
+    fellows = SelectMultipleField(_l("同行党员"), coerce=int, validate_choice=False)
+    note = TextAreaField(
+        _l("做了什么"),
+        validators=[Length(max=1000, message=_l("最多 1000 字"))],
+        render_kw={"maxlength": 1000, "rows": 3},
+    )
+    photos = MultipleFileField(
+        _l("照片（最多 6 张）"),
+        render_kw={"accept": "image/*", "capture": "environment", "multiple": True},
+    )
+    on_behalf = BooleanField(_l("代表中心户记录"))
+
+    def to_input(self) -> ActivityInput:
+        started = self.started_at.data.replace(tzinfo=SHANGHAI)
+        return ActivityInput(
+            kind=ActivityKind(self.kind.data),
+            started_at=started,
+            duration_minutes=self.duration_minutes.data,
+            station_id=self.station_id.data,
+            address=self.address.data or "",
+            note=self.note.data or "",
+            resident_ids=list(self.residents.data or []),
+            fellow_ids=list(self.fellows.data or []),
+            on_behalf=bool(self.on_behalf.data),
+        )
+
+    def validate_address(self, field: StringField) -> None:
+        if self.station_id.data is None and not (field.data or "").strip():
+            raise ValidationError(_l("请选择驿站或填写地址"))
+
+
+class ActivityEditForm(ActivityRecordForm):
+    remove_photos = SelectMultipleField(_l("删除照片"), coerce=int, validate_choice=False)
+
+
+class ActivityReturnForm(FlaskForm):
+    reason = StringField(
+        _l("退回原因"),
+        validators=[DataRequired(_l("请填写退回原因")), Length(max=255, message=_l("最多 255 字"))],
+        render_kw={"maxlength": 255},
+    )
+
+
+class ActivityFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    kind = SelectField(_l("类型"), choices=select_choices([("", _l("全部类型")), *ActivityKind.choices()]),
+                       validators=[Optional()])
+    date_from = DateField(_l("开始日期"), validators=[Optional()])
+    date_to = DateField(_l("结束日期"), validators=[Optional()])
+    grid = SelectField(_l("网格"), coerce=_int_or_none, validate_choice=False)
+    state = SelectField(
+        _l("审核状态"),
+        choices=select_choices([("", _l("全部状态")), *VerifyState.choices()]),
+        validators=[Optional()],
+    )
+
+    def validate_date_to(self, field: DateField) -> None:
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError(_l("结束日期不能早于开始日期"))
+
+
+class VerifyFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    state = SelectField(
+        _l("审核状态"),
+        choices=select_choices([(VerifyState.PENDING.value, VerifyState.PENDING.label),
+                                (VerifyState.VERIFIED.value, VerifyState.VERIFIED.label),
+                                (VerifyState.RETURNED.value, VerifyState.RETURNED.label),
+                                ("", _l("全部"))]),
+        default=VerifyState.PENDING.value,
+        validators=[Optional()],
+    )

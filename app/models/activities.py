@@ -1,0 +1,233 @@
+"""Recording service: activities (with photos, verification and edit history), the
+public-sentiment diary (民情日记) and the regular-visit policy (定期走访)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import LabeledEnum, UTCDateTime, enum_column, utcnow
+from app.models.common import Photo
+from app.models.org import OrgNode
+from app.models.people import CentralHousehold, Member, ResidentHousehold
+from app.models.stations import Station
+from app.models.users import User
+
+MAX_PHOTOS = 6
+MAX_DURATION_MINUTES = 24 * 60
+
+
+class ActivityKind(LabeledEnum):
+    STUDY_VISIT = "study_visit"
+    TEACHING = "teaching"
+    MEDIATION = "mediation"
+    TECH_GUIDANCE = "tech_guidance"
+    ERRAND = "errand"
+    GROUP_STUDY = "group_study"
+    VISIT = "visit"
+    PARTY_DAY = "party_day"
+    OTHER = "other"
+
+    @classmethod
+    def labels(cls) -> dict:
+        return {
+            cls.STUDY_VISIT: _l("送学上门"),
+            cls.TEACHING: _l("送教到家"),
+            cls.MEDIATION: _l("矛盾调解"),
+            cls.TECH_GUIDANCE: _l("技术指导"),
+            cls.ERRAND: _l("为民办事"),
+            cls.GROUP_STUDY: _l("集中学习"),
+            cls.VISIT: _l("走访"),
+            cls.PARTY_DAY: _l("主题党日"),
+            cls.OTHER: _l("其他"),
+        }
+
+
+class VerifyState(LabeledEnum):
+    """Only activities held at a station can be verified (by its administrator); the others are
+    recorded as ``none``."""
+
+    PENDING = "pending"
+    VERIFIED = "verified"
+    RETURNED = "returned"
+    NONE = "none"
+
+    @classmethod
+    def labels(cls) -> dict:
+        return {
+            cls.PENDING: _l("待审核"),
+            cls.VERIFIED: _l("已核实"),
+            cls.RETURNED: _l("已退回"),
+            cls.NONE: _l("非驿站活动"),
+        }
+
+    @property
+    def badge(self) -> str:
+        return {"pending": "badge-warn", "verified": "badge-ok", "returned": "badge-bad"}.get(
+            self.value, ""
+        )
+
+
+class Activity(db.Model):
+    """One service a member did. ``grid_id`` is the author's grid when it was recorded: admins'
+    scope and the ledger's grid filter use it without joining through members."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        sa.CheckConstraint(
+            f"duration_minutes > 0 AND duration_minutes <= {MAX_DURATION_MINUTES}",
+            name="duration_in_range",
+        ),
+        sa.CheckConstraint(
+            "station_id IS NOT NULL OR length(address) > 0", name="has_place"
+        ),
+        sa.CheckConstraint(
+            "(station_id IS NULL) = (verify_state = 'none')", name="verifiable_iff_at_station"
+        ),
+        sa.CheckConstraint(
+            "verify_state <> 'returned' OR length(return_reason) > 0", name="return_has_reason"
+        ),
+        sa.Index("ix_activities_author_started", "author_member_id", "started_at"),
+        sa.Index("ix_activities_grid_started", "grid_id", "started_at"),
+        sa.Index("ix_activities_station_state", "station_id", "verify_state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id"))
+    # Set when a central-household head records on behalf of the household.
+    central_household_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("central_households.id"), index=True
+    )
+    grid_id: Mapped[int] = mapped_column(sa.ForeignKey("org_nodes.id"))
+    kind: Mapped[ActivityKind] = mapped_column(enum_column(ActivityKind, "kind"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_minutes: Mapped[int]
+    station_id: Mapped[int | None] = mapped_column(sa.ForeignKey("stations.id"))
+    address: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
+    note: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    verify_state: Mapped[VerifyState] = mapped_column(
+        enum_column(VerifyState, "verify_state"), default=VerifyState.NONE
+    )
+    verified_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    return_reason: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    author: Mapped[Member] = relationship(foreign_keys=[author_member_id], lazy="joined")
+    central_household: Mapped[CentralHousehold | None] = relationship(lazy="raise_on_sql")
+    grid: Mapped[OrgNode] = relationship(lazy="joined")
+    station: Mapped[Station | None] = relationship(lazy="joined")
+    verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])
+    residents: Mapped[list[ResidentHousehold]] = relationship(
+        secondary="activity_residents", lazy="raise_on_sql", order_by="ResidentHousehold.id"
+    )
+    fellows: Mapped[list[Member]] = relationship(
+        secondary="activity_members", lazy="raise_on_sql", order_by="Member.id"
+    )
+    photos: Mapped[list[Photo]] = relationship(
+        secondary="activity_photos", lazy="raise_on_sql", order_by="ActivityPhoto.position",
+        viewonly=True,
+    )
+
+    def __repr__(self) -> str:
+        return f"<Activity {self.id} {self.kind}>"
+
+    @property
+    def place(self) -> str:
+        return self.station.name if self.station else self.address
+
+
+activity_residents = sa.Table(
+    "activity_residents",
+    db.metadata,
+    sa.Column("activity_id", sa.ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("resident_household_id", sa.ForeignKey("resident_households.id"), primary_key=True,
+              index=True),
+)
+
+activity_members = sa.Table(
+    "activity_members",
+    db.metadata,
+    sa.Column("activity_id", sa.ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("member_id", sa.ForeignKey("members.id"), primary_key=True, index=True),
+)
+
+
+class ActivityPhoto(db.Model):
+    __tablename__ = "activity_photos"
+    __table_args__ = (
+        sa.CheckConstraint(f"position >= 0 AND position < {MAX_PHOTOS}", name="position_in_range"),
+    )
+
+    activity_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True
+    )
+    photo_id: Mapped[int] = mapped_column(sa.ForeignKey("photos.id"), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class ActivityRevision(db.Model):
+    """One edit of an activity: who, when, and for each changed field its value before and after
+    (``{"field": [before, after]}``). Append-only."""
+
+    __tablename__ = "activity_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("activities.id", ondelete="CASCADE"), index=True
+    )
+    edited_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    edited_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changes: Mapped[dict] = mapped_column(sa.JSON)
+
+    edited_by: Mapped[User] = relationship(lazy="joined")
+
+
+class DiaryEntry(db.Model):
+    """A short dated note of what a member heard about one of the households they cover.
+    ``need_id`` links to the need made from it (no FK yet: the needs area is merged separately)."""
+
+    __tablename__ = "diary_entries"
+    __table_args__ = (
+        sa.CheckConstraint("length(text) > 0", name="text_not_empty"),
+        sa.Index("ix_diary_entries_member_date", "member_id", "entry_date"),
+        sa.Index("ix_diary_entries_resident_date", "resident_household_id", "entry_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id"))
+    resident_household_id: Mapped[int] = mapped_column(sa.ForeignKey("resident_households.id"))
+    entry_date: Mapped[date] = mapped_column(sa.Date)
+    text: Mapped[str] = mapped_column(sa.String(500))
+    need_id: Mapped[int | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    member: Mapped[Member] = relationship(lazy="joined")
+    resident: Mapped[ResidentHousehold] = relationship(lazy="joined")
+
+
+VISIT_PERIOD_MONTHS = (1, 2, 3, 4, 6, 12)  # each divides the year, so periods align to it
+DEFAULT_VISIT_MONTHS = 3
+
+
+class VisitPolicy(db.Model):
+    """How often each covered household should be visited, set on an org node; the nearest
+    ancestor's policy applies, and a quarter where none is set."""
+
+    __tablename__ = "visit_policies"
+    __table_args__ = (
+        sa.CheckConstraint(
+            f"months IN ({', '.join(str(m) for m in VISIT_PERIOD_MONTHS)})", name="months_divide_year"
+        ),
+    )
+
+    org_node_id: Mapped[int] = mapped_column(sa.ForeignKey("org_nodes.id"), primary_key=True)
+    months: Mapped[int]
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,540 @@
+"""Recording service: who may record, see, edit and verify an activity, and the lists of them.
+
+Plain functions; the view commits. Rule breaks raise ``ActivityError`` whose text is the message
+for the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
+
+from app.authz import node_in_scope, scope_condition, station_in_scope
+from app.extensions import db
+from app.models import (
+    MAX_PHOTOS,
+    Activity,
+    ActivityKind,
+    ActivityPhoto,
+    ActivityRevision,
+    CentralHousehold,
+    HouseholdStatus,
+    Member,
+    MemberStatus,
+    OrgNode,
+    Photo,
+    ResidentHousehold,
+    Role,
+    Station,
+    User,
+    VerifyState,
+    activity_members,
+    activity_residents,
+)
+from app.services import photos as photo_service
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+EDIT_WINDOW = timedelta(hours=24)
+# A phone's clock may run a little ahead; anything later than this is a typing mistake.
+FUTURE_SLACK = timedelta(minutes=10)
+
+
+class ActivityError(ValueError):
+    """A rule of the recording workflow was broken; ``str()`` is the message for the user."""
+
+
+@dataclass
+class ActivityInput:
+    kind: ActivityKind
+    started_at: datetime
+    duration_minutes: int
+    station_id: int | None
+    address: str
+    note: str
+    resident_ids: list[int] = field(default_factory=list)
+    fellow_ids: list[int] = field(default_factory=list)
+    on_behalf: bool = False
+
+
+# --- what a member may pick ----------------------------------------------------------------
+
+
+def covered_residents(member: Member, q: str = "") -> sa.Select[tuple[ResidentHousehold]]:
+    """The resident households ``member`` covers, optionally matching ``q`` (address or name)."""
+    stmt = sa.select(ResidentHousehold).where(ResidentHousehold.covering_member_id == member.id)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(
+            sa.or_(
+                ResidentHousehold.address.ilike(like, escape="\\"),
+                ResidentHousehold.head_name.ilike(like, escape="\\"),
+            )
+        )
+    return stmt.order_by(ResidentHousehold.building, ResidentHousehold.unit, ResidentHousehold.room,
+                         ResidentHousehold.id)
+
+
+def _community_path(member: Member) -> str:
+    """The member's community (the grid's parent): fellow members are found within it."""
+    ids = member.grid.ancestor_ids
+    return "".join(f"{i}/" for i in ids[:-1]) if len(ids) > 1 else member.grid.path
+
+
+def fellow_candidates(member: Member, q: str = "") -> sa.Select[tuple[Member]]:
+    """Active members of the member's community other than the member: by name when ``q`` is
+    given, else those of the member's own central household (the usual companions)."""
+    stmt = (
+        sa.select(Member)
+        .join(User, User.id == Member.user_id)
+        .join(OrgNode, OrgNode.id == Member.grid_id)
+        .where(
+            Member.id != member.id,
+            Member.status == MemberStatus.ACTIVE,
+            OrgNode.under(_community_path(member)),
+        )
+    )
+    if q:
+        stmt = stmt.where(User.name.contains(q, autoescape=True))
+    elif member.central_household_id is not None:
+        stmt = stmt.where(Member.central_household_id == member.central_household_id)
+    else:
+        stmt = stmt.where(sa.false())
+    return stmt.order_by(User.name, Member.id).limit(30)
+
+
+def stations_for(member: Member) -> list[Station]:
+    """Active stations in the member's township (the places a member goes to)."""
+    ids = member.grid.ancestor_ids
+    township_path = "".join(f"{i}/" for i in ids[:2])
+    return list(
+        db.session.scalars(
+            sa.select(Station)
+            .join(OrgNode, OrgNode.id == Station.org_node_id)
+            .where(Station.active, OrgNode.under(township_path))
+            .order_by(Station.name)
+        )
+    )
+
+
+def headed_household(member: Member) -> CentralHousehold | None:
+    """The established central household this member heads, if any."""
+    return db.session.scalar(
+        sa.select(CentralHousehold).where(
+            CentralHousehold.head_member_id == member.id,
+            CentralHousehold.status != HouseholdStatus.REVOKED,
+        )
+    )
+
+
+# --- recording and editing ---------------------------------------------------------------
+
+
+def _check(author: Member, data: ActivityInput, now: datetime) -> tuple[list[ResidentHousehold], list[Member]]:
+    if data.started_at > now + FUTURE_SLACK:
+        raise ActivityError(str(_l("活动时间不能晚于现在。")))
+    if data.station_id is not None:
+        if data.station_id not in {s.id for s in stations_for(author)}:
+            raise ActivityError(str(_l("请选择本镇（街道）的驿站，或填写地址。")))
+    elif not data.address.strip():
+        raise ActivityError(str(_l("请选择驿站或填写地址。")))
+    residents: list[ResidentHousehold] = []
+    if data.resident_ids:
+        residents = list(
+            db.session.scalars(
+                sa.select(ResidentHousehold).where(
+                    ResidentHousehold.id.in_(set(data.resident_ids)),
+                    ResidentHousehold.covering_member_id == author.id,
+                )
+            )
+        )
+        if len(residents) != len(set(data.resident_ids)):
+            raise ActivityError(str(_l("只能选择自己联系的群众户。")))
+    fellows: list[Member] = []
+    if data.fellow_ids:
+        # Any active member of the community may be named, not only the household's.
+        allowed = (
+            sa.select(Member)
+            .join(OrgNode, OrgNode.id == Member.grid_id)
+            .where(
+                Member.id.in_(set(data.fellow_ids)),
+                Member.id != author.id,
+                Member.status == MemberStatus.ACTIVE,
+                OrgNode.under(_community_path(author)),
+            )
+        )
+        fellows = list(db.session.scalars(allowed))
+        if len(fellows) != len(set(data.fellow_ids)):
+            raise ActivityError(str(_l("同行党员只能选择本社区的党员。")))
+    return residents, fellows
+
+
+def _state_for(station_id: int | None) -> VerifyState:
+    return VerifyState.PENDING if station_id is not None else VerifyState.NONE
+
+
+def record(
+    author: Member,
+    data: ActivityInput,
+    processed: Sequence[photo_service.ProcessedPhoto],
+    user: User,
+    now: datetime,
+) -> Activity:
+    """Add an activity with its links and photos (photos already processed, so nothing is written
+    when one of them is bad)."""
+    residents, fellows = _check(author, data, now)
+    household_id = None
+    if data.on_behalf:
+        household = headed_household(author)
+        if household is None:
+            raise ActivityError(str(_l("只有中心户户长可以代表中心户记录。")))
+        household_id = household.id
+    if len(processed) > MAX_PHOTOS:
+        raise ActivityError(str(_l("最多上传 %(n)d 张照片。", n=MAX_PHOTOS)))
+    activity = Activity(
+        author_member_id=author.id,
+        central_household_id=household_id,
+        grid_id=author.grid_id,
+        kind=data.kind,
+        started_at=data.started_at,
+        duration_minutes=data.duration_minutes,
+        station_id=data.station_id,
+        address="" if data.station_id else data.address.strip(),
+        note=data.note.strip(),
+        verify_state=_state_for(data.station_id),
+        created_by_id=user.id,
+        created_at=now,
+    )
+    activity.residents = residents
+    activity.fellows = fellows
+    db.session.add(activity)
+    db.session.flush()
+    _attach_photos(activity, processed, user, start=0)
+    return activity
+
+
+def _attach_photos(activity: Activity, processed: Sequence[photo_service.ProcessedPhoto],
+                   user: User, start: int, already: Sequence[int] = ()) -> list[int]:
+    seen: set[int] = set(already)
+    ids: list[int] = []
+    for p in processed:
+        photo = photo_service.store(p, uploaded_by_id=user.id)
+        db.session.flush()
+        if photo.id in seen:
+            continue  # the same picture chosen twice is kept once
+        seen.add(photo.id)
+        db.session.add(ActivityPhoto(activity_id=activity.id, photo_id=photo.id,
+                                     position=start + len(ids)))
+        ids.append(photo.id)
+    return ids
+
+
+def load_for_edit(activity_id: int) -> Activity | None:
+    return db.session.scalar(
+        sa.select(Activity)
+        .where(Activity.id == activity_id)
+        .options(selectinload(Activity.residents), selectinload(Activity.fellows),
+                 selectinload(Activity.photos))
+    )
+
+
+def _snapshot(activity: Activity) -> dict[str, object]:
+    return {**_snapshot_fields(activity, activity.residents, activity.fellows),
+            "photo_ids": [p.id for p in activity.photos]}
+
+
+def edit(
+    activity: Activity,
+    data: ActivityInput,
+    processed: Sequence[photo_service.ProcessedPhoto],
+    remove_photo_ids: Sequence[int],
+    user: User,
+    now: datetime,
+) -> ActivityRevision | None:
+    """Change an activity (loaded with ``load_for_edit``) and keep what it was in a revision.
+    The caller has checked ``can_edit``. An edit by the author sends a decided activity back to
+    its station for verification; nothing changed records nothing."""
+    author = activity.author
+    residents, fellows = _check(author, data, now)
+    before = _snapshot(activity)
+    kept = [p for p in activity.photos if p.id not in set(remove_photo_ids)]
+    if len(kept) + len(processed) > MAX_PHOTOS:
+        raise ActivityError(str(_l("最多上传 %(n)d 张照片。", n=MAX_PHOTOS)))
+    activity.kind = data.kind
+    activity.started_at = data.started_at
+    activity.duration_minutes = data.duration_minutes
+    activity.station_id = data.station_id
+    activity.address = "" if data.station_id else data.address.strip()
+    activity.note = data.note.strip()
+    activity.residents = residents
+    activity.fellows = fellows
+    db.session.execute(sa.delete(ActivityPhoto).where(ActivityPhoto.activity_id == activity.id))
+    db.session.flush()
+    for position, photo in enumerate(kept):
+        db.session.add(ActivityPhoto(activity_id=activity.id, photo_id=photo.id, position=position))
+    db.session.flush()
+    new_ids = _attach_photos(activity, processed, user, start=len(kept), already=[p.id for p in kept])
+    after = {**_snapshot_fields(activity, residents, fellows),
+             "photo_ids": [p.id for p in kept] + new_ids}
+    changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+    if not changes:
+        return None
+    state_before = activity.verify_state
+    if activity.station_id is None:
+        activity.verify_state = VerifyState.NONE
+    elif is_author(user, activity) or state_before is VerifyState.NONE:
+        activity.verify_state = VerifyState.PENDING
+    if activity.verify_state is not state_before:
+        activity.verified_by_id = None
+        activity.verified_at = None
+        activity.return_reason = ""
+        changes["verify_state"] = [state_before.value, activity.verify_state.value]
+    activity.updated_at = now
+    revision = ActivityRevision(activity_id=activity.id, edited_by_id=user.id, edited_at=now,
+                                changes=changes)
+    db.session.add(revision)
+    # The photos relationship is view-only: reload it on next access.
+    db.session.expire(activity, ["photos"])
+    return revision
+
+
+def _snapshot_fields(activity: Activity, residents: list[ResidentHousehold],
+                     fellows: list[Member]) -> dict[str, object]:
+    return {
+        "kind": activity.kind.value,
+        "started_at": activity.started_at.astimezone(UTC).isoformat(),
+        "duration_minutes": activity.duration_minutes,
+        "station_id": activity.station_id,
+        "address": activity.address,
+        "note": activity.note,
+        "resident_ids": sorted(r.id for r in residents),
+        "fellow_ids": sorted(m.id for m in fellows),
+    }
+
+
+# --- who may do what ---------------------------------------------------------------------
+
+
+def is_author(user: User, activity: Activity) -> bool:
+    return user.member is not None and user.member.id == activity.author_member_id
+
+
+def is_scope_admin(user: User, activity: Activity) -> bool:
+    return Role.ORG_ADMIN in user.role_set and node_in_scope(user, activity.grid)
+
+
+def can_view(user: User, activity: Activity) -> bool:
+    """The author, fellow members, the covering members of the households served, the head of the
+    author's (or the recorded) central household, the station's admins, org admins in scope."""
+    if is_author(user, activity) or is_scope_admin(user, activity):
+        return True
+    if activity.station is not None and any(s.id == activity.station_id for s in user.admin_stations):
+        return True
+    member = user.member
+    if member is None or not member.is_active:
+        return False
+    fellow = sa.select(activity_members.c.activity_id).where(
+        activity_members.c.activity_id == activity.id, activity_members.c.member_id == member.id
+    )
+    covering = (
+        sa.select(activity_residents.c.activity_id)
+        .join(ResidentHousehold, ResidentHousehold.id == activity_residents.c.resident_household_id)
+        .where(activity_residents.c.activity_id == activity.id,
+               ResidentHousehold.covering_member_id == member.id)
+    )
+    household_ids = [i for i in (activity.author.central_household_id, activity.central_household_id) if i]
+    head = sa.select(CentralHousehold.id).where(
+        CentralHousehold.id.in_(household_ids), CentralHousehold.head_member_id == member.id
+    )
+    return bool(db.session.scalar(sa.select(sa.or_(sa.exists(fellow), sa.exists(covering),
+                                                   sa.exists(head)))))
+
+
+def can_edit(user: User, activity: Activity, now: datetime) -> bool:
+    """The author within 24 hours of recording it; after that only an org admin in scope."""
+    if is_scope_admin(user, activity):
+        return True
+    return is_author(user, activity) and now - activity.created_at <= EDIT_WINDOW
+
+
+def can_verify(user: User, activity: Activity) -> bool:
+    return activity.station is not None and station_in_scope(user, activity.station)
+
+
+def verify(activity: Activity, user: User, now: datetime) -> None:
+    _decide(activity, user, now)
+    activity.verify_state = VerifyState.VERIFIED
+    activity.return_reason = ""
+
+
+def return_(activity: Activity, user: User, reason: str, now: datetime) -> None:
+    reason = reason.strip()
+    if not reason:
+        raise ActivityError(str(_l("请填写退回原因。")))
+    _decide(activity, user, now)
+    activity.verify_state = VerifyState.RETURNED
+    activity.return_reason = reason[:255]
+
+
+def _decide(activity: Activity, user: User, now: datetime) -> None:
+    if activity.verify_state is not VerifyState.PENDING:
+        raise ActivityError(str(_l("这条记录已处理过（%(state)s），不能再次审核。",
+                                   state=activity.verify_state.label)))
+    if is_author(user, activity):
+        raise ActivityError(str(_l("不能审核自己记录的活动。")))
+    activity.verified_by_id = user.id
+    activity.verified_at = now
+
+
+# --- lists -------------------------------------------------------------------------------
+
+
+def _counts() -> tuple[sa.ScalarSelect, sa.ScalarSelect]:
+    n_residents = (
+        sa.select(sa.func.count())
+        .select_from(activity_residents)
+        .where(activity_residents.c.activity_id == Activity.id)
+        .scalar_subquery()
+    )
+    n_photos = (
+        sa.select(sa.func.count())
+        .select_from(ActivityPhoto)
+        .where(ActivityPhoto.activity_id == Activity.id)
+        .scalar_subquery()
+    )
+    return n_residents.label("n_residents"), n_photos.label("n_photos")
+
+
+def _listing(where: sa.ColumnElement[bool]) -> sa.Select:
+    n_residents, n_photos = _counts()
+    return (
+        sa.select(Activity, n_residents, n_photos)
+        .where(where)
+        .order_by(Activity.started_at.desc(), Activity.id.desc())
+    )
+
+
+def mine(member: Member) -> sa.Select:
+    """Activities the member recorded or took part in, newest first."""
+    fellow = sa.select(activity_members.c.activity_id).where(activity_members.c.member_id == member.id)
+    return _listing(sa.or_(Activity.author_member_id == member.id, Activity.id.in_(fellow)))
+
+
+def of_household(household: CentralHousehold) -> sa.Select:
+    """Activities of a central household: its members' and those recorded on its behalf."""
+    members = sa.select(Member.id).where(
+        sa.or_(Member.central_household_id == household.id, Member.id == household.head_member_id)
+    )
+    return _listing(sa.or_(Activity.author_member_id.in_(members),
+                           Activity.central_household_id == household.id))
+
+
+def to_verify(user: User, state: VerifyState | None) -> sa.Select:
+    """Activities held at the stations the user administers (station admins) or holds in scope."""
+    station_ids = [s.id for s in user.admin_stations]
+    in_reach = Activity.station_id.in_(station_ids) if station_ids else sa.false()
+    if user.admin_nodes:
+        in_reach = sa.or_(
+            in_reach,
+            Activity.station_id.in_(
+                sa.select(Station.id).join(OrgNode, OrgNode.id == Station.org_node_id)
+                .where(scope_condition(user))
+            ),
+        )
+    stmt = _listing(in_reach)
+    if state is not None:
+        stmt = stmt.where(Activity.verify_state == state)
+    return stmt
+
+
+@dataclass
+class LedgerFilter:
+    kind: ActivityKind | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    grid_id: int | None = None
+    state: VerifyState | None = None
+
+    def period_label(self) -> str:
+        if not self.date_from and not self.date_to:
+            return str(_l("全部"))
+        return f"{self.date_from or '…'} — {self.date_to or '…'}"
+
+
+def local_day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, SHANGHAI)
+
+
+def in_scope(user: User, flt: LedgerFilter) -> sa.Select:
+    """The org admin's activities (by the author's grid) with the ledger filters."""
+    grid = sa.select(OrgNode.id).where(scope_condition(user))
+    stmt = _listing(Activity.grid_id.in_(grid))
+    if flt.kind is not None:
+        stmt = stmt.where(Activity.kind == flt.kind)
+    if flt.state is not None:
+        stmt = stmt.where(Activity.verify_state == flt.state)
+    if flt.grid_id is not None:
+        stmt = stmt.where(Activity.grid_id == flt.grid_id)
+    if flt.date_from is not None:
+        stmt = stmt.where(Activity.started_at >= local_day_start(flt.date_from))
+    if flt.date_to is not None:
+        stmt = stmt.where(Activity.started_at < local_day_start(flt.date_to + timedelta(days=1)))
+    return stmt
+
+
+def grids_in_scope(user: User) -> list[OrgNode]:
+    from app.models import OrgLevel
+
+    return list(db.session.scalars(
+        sa.select(OrgNode).where(scope_condition(user), OrgNode.level == OrgLevel.GRID)
+        .order_by(OrgNode.path)
+    ))
+
+
+def resident_addresses(activity_ids: sa.Select) -> dict[int, list[str]]:
+    """For the activities selected by ``activity_ids`` (a select of ids): the addresses served."""
+    rows = db.session.execute(
+        sa.select(activity_residents.c.activity_id, ResidentHousehold.address)
+        .join(ResidentHousehold, ResidentHousehold.id == activity_residents.c.resident_household_id)
+        .where(activity_residents.c.activity_id.in_(activity_ids))
+        .order_by(activity_residents.c.activity_id, ResidentHousehold.id)
+    )
+    found: dict[int, list[str]] = {}
+    for activity_id, address in rows:
+        found.setdefault(activity_id, []).append(address)
+    return found
+
+
+def revisions(activity: Activity) -> list[ActivityRevision]:
+    return list(db.session.scalars(
+        sa.select(ActivityRevision).where(ActivityRevision.activity_id == activity.id)
+        .order_by(ActivityRevision.edited_at.desc(), ActivityRevision.id.desc())
+    ))
+
+
+def activity_photo(activity: Activity, photo_id: int) -> Photo | None:
+    """The photo if it belongs to this activity (a photo id alone proves nothing)."""
+    return db.session.scalar(
+        sa.select(Photo).join(ActivityPhoto, ActivityPhoto.photo_id == Photo.id)
+        .where(ActivityPhoto.activity_id == activity.id, Photo.id == photo_id)
+    )
+
+
+def fellow_names(activity_ids: sa.Select) -> dict[int, list[str]]:
+    """For the activities selected by ``activity_ids``: the names of the fellow members."""
+    rows = db.session.execute(
+        sa.select(activity_members.c.activity_id, User.name)
+        .join(Member, Member.id == activity_members.c.member_id)
+        .join(User, User.id == Member.user_id)
+        .where(activity_members.c.activity_id.in_(activity_ids))
+        .order_by(activity_members.c.activity_id, Member.id)
+    )
+    found: dict[int, list[str]] = {}
+    for activity_id, name in rows:
+        found.setdefault(activity_id, []).append(name)
+    return found

@@ -1,0 +1,89 @@
+"""The public-sentiment diary (民情日记): short dated notes about a covered household, and the
+hand-over of one to the needs workflow (built in its own area; linked when both are present)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from datetime import date
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from app.authz import node_in_scope
+from app.extensions import db
+from app.models import CentralHousehold, DiaryEntry, Member, ResidentHousehold, Role, User
+
+MAX_TEXT = 500
+
+
+class DiaryError(ValueError):
+    pass
+
+
+def create(member: Member, resident_id: int, entry_date: date, text: str, today: date) -> DiaryEntry:
+    resident = db.session.get(ResidentHousehold, resident_id)
+    if resident is None or resident.covering_member_id != member.id:
+        raise DiaryError(str(_l("只能为自己联系的群众户写日记。")))
+    if entry_date > today:
+        raise DiaryError(str(_l("日期不能晚于今天。")))
+    text = text.strip()
+    if not text:
+        raise DiaryError(str(_l("请填写日记内容。")))
+    entry = DiaryEntry(member_id=member.id, resident_household_id=resident.id,
+                       entry_date=entry_date, text=text[:MAX_TEXT])
+    db.session.add(entry)
+    return entry
+
+
+def mine(member: Member) -> sa.Select[tuple[DiaryEntry]]:
+    return (sa.select(DiaryEntry).where(DiaryEntry.member_id == member.id)
+            .order_by(DiaryEntry.entry_date.desc(), DiaryEntry.id.desc()))
+
+
+def of_household(household: CentralHousehold) -> sa.Select[tuple[DiaryEntry]]:
+    members = sa.select(Member.id).where(
+        sa.or_(Member.central_household_id == household.id, Member.id == household.head_member_id)
+    )
+    return (sa.select(DiaryEntry).where(DiaryEntry.member_id.in_(members))
+            .order_by(DiaryEntry.entry_date.desc(), DiaryEntry.id.desc()))
+
+
+def can_view(user: User, entry: DiaryEntry) -> bool:
+    """The author, the head of the author's central household, admins in scope of the household."""
+    member = user.member
+    if member is not None and member.is_active:
+        if member.id == entry.member_id:
+            return True
+        household_id = entry.member.central_household_id
+        if household_id is not None and db.session.scalar(
+            sa.select(CentralHousehold.head_member_id).where(CentralHousehold.id == household_id)
+        ) == member.id:
+            return True
+    return Role.ORG_ADMIN in user.role_set and node_in_scope(user, entry.resident.grid)
+
+
+def need_submitter() -> Callable[[DiaryEntry], object] | None:
+    """``app.services.needs.submit_from_diary`` when the needs area is present, else None."""
+    name = "app.services.needs"
+    if name not in sys.modules and importlib.util.find_spec(name) is None:
+        return None
+    module = importlib.import_module(name)
+    func = getattr(module, "submit_from_diary", None)
+    return func if callable(func) else None
+
+
+def to_need(entry: DiaryEntry) -> object:
+    """Turn the entry into a need on the resident's behalf (once)."""
+    if entry.need_id is not None:
+        raise DiaryError(str(_l("这条日记已经转为诉求。")))
+    submit = need_submitter()
+    if submit is None:
+        raise DiaryError(str(_l("诉求功能即将上线。")))
+    need = submit(entry)
+    need_id = getattr(need, "id", None)
+    if entry.need_id is None and isinstance(need_id, int):
+        entry.need_id = need_id
+    return need
