@@ -31,6 +31,7 @@ ITEMS: list[NavItem] = [
     NavItem("main.coming", _l("服务记录"), MEMBER, (("area", "activities"),)),
     NavItem("main.coming", _l("群众诉求"), MEMBER | ADMIN, (("area", "needs"),)),
     NavItem("structure.index", _l("组织架构"), ADMIN),
+    NavItem("structure.import_roster", _l("名册导入"), ADMIN),
     NavItem("main.coming", _l("建户审核"), ADMIN, (("area", "nominations"),)),
 ]
 
