@@ -183,7 +183,7 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
-def read_table(data: bytes, max_rows: int = MAX_ROWS) -> Table:
+def read_table(data: bytes, max_rows: int | None = None) -> Table:
     """Read the first sheet of an .xlsx, or a .csv (UTF-8 with or without BOM, else GB18030).
 
     The content decides the format, not the file name: a renamed picture is refused.
@@ -196,7 +196,7 @@ def read_table(data: bytes, max_rows: int = MAX_ROWS) -> Table:
         raise ImportFileError(_("这是旧版 Excel（.xls）文件，请在 Excel 中另存为 .xlsx 或 .csv 后再导入。"))
     else:
         raw_rows = _csv_rows(data)
-    return _collect(raw_rows, max_rows)
+    return _collect(raw_rows, MAX_ROWS if max_rows is None else max_rows)
 
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
@@ -301,7 +301,7 @@ def to_records(kind: str, table: Table) -> list[dict[str, object]]:
     return records
 
 
-def parse(kind: str, data: bytes, max_rows: int = MAX_ROWS) -> list[dict[str, object]]:
+def parse(kind: str, data: bytes, max_rows: int | None = None) -> list[dict[str, object]]:
     """Bytes → checked header → records. Raises ImportFileError for a file refused as a whole."""
     table = read_table(data, max_rows)
     check_columns(kind, table.headers)
@@ -476,7 +476,7 @@ def _validate_members(plan: Plan, records: list[dict], user: User, grids: GridRe
                 sa.select(CentralHousehold.number, CentralHousehold.id)
                 .join(OrgNode, OrgNode.id == CentralHousehold.grid_id)
                 .where(CentralHousehold.number.in_(chunk), scope_condition(user))
-            ).tuples().all())
+            ).all())
     for rec in records:
         row = rec["_row"]
         name = _required(plan, rec, "name", "姓名", 32)
@@ -511,13 +511,13 @@ def _validate_households(plan: Plan, records: list[dict], user: User, grids: Gri
             CentralHousehold.head_member_id.in_([m.id for m in members.values()] or [0]),
             CentralHousehold.status != HouseholdStatus.REVOKED,
         )
-    ).tuples().all())
+    ).all())
     numbers = [n for r in records if (n := str(r.get("number", "")).strip())]
     used_numbers: set[str] = set()
     for chunk in _chunks(numbers):
         used_numbers.update(db.session.scalars(
             sa.select(CentralHousehold.number).where(CentralHousehold.number.in_(chunk))))
-    types = dict(db.session.execute(sa.select(HouseholdType.name, HouseholdType.id)).tuples().all())
+    types = dict(db.session.execute(sa.select(HouseholdType.name, HouseholdType.id)).all())
 
     for rec in records:
         row = rec["_row"]
@@ -597,7 +597,7 @@ def _validate_residents(plan: Plan, records: list[dict], user: User, grids: Grid
     used_addresses = set(db.session.execute(
         sa.select(ResidentHousehold.grid_id, ResidentHousehold.address).where(
             ResidentHousehold.grid_id.in_(list(grids.names) or [0]))
-    ).tuples().all())
+    ).all())
 
     for rec in records:
         row = rec["_row"]
@@ -672,7 +672,7 @@ def _insert_members(rows: list[dict]) -> dict[str, int]:
         return {}
     by_user = dict(db.session.execute(
         sa.select(Member.user_id, Member.id).where(Member.user_id.in_(list(ids.values())))
-    ).tuples().all())
+    ).all())
     return {phone: by_user[uid] for phone, uid in ids.items()}
 
 

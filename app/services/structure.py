@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import aliased, contains_eager, joinedload, noload
+from sqlalchemy.orm import aliased, contains_eager, joinedload, lazyload
 
 from app.authz import scope_condition
 from app.extensions import db
@@ -237,7 +237,7 @@ def child_counts(nodes: Sequence[OrgNode]) -> dict[int, int]:
         .where(OrgNode.parent_id.in_(ids))
         .group_by(OrgNode.parent_id)
     )
-    found = dict(rows.tuples().all())
+    found = dict(rows.all())
     return {i: found.get(i, 0) for i in ids}
 
 
@@ -285,7 +285,6 @@ def members_query(user: User, f: ListFilters) -> sa.Select[tuple[Member]]:
         .options(
             contains_eager(Member.user),
             contains_eager(Member.grid),
-            joinedload(Member.central_household).noload(CentralHousehold.duties),
         )
         .where(_grid_filter(user, f))
     )
@@ -314,8 +313,22 @@ def covered_counts(member_ids: Sequence[int]) -> dict[int, int]:
         .where(ResidentHousehold.covering_member_id.in_(list(member_ids)))
         .group_by(ResidentHousehold.covering_member_id)
     )
-    found = dict(rows.tuples().all())
+    found = dict(rows.all())
     return {i: found.get(i, 0) for i in member_ids}
+
+
+def household_labels(household_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """(head's name, number) of each central household given (one query)."""
+    ids = sorted({i for i in household_ids if i is not None})
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(CentralHousehold.id, User.name, CentralHousehold.number)
+        .join(Member, Member.id == CentralHousehold.head_member_id)
+        .join(User, User.id == Member.user_id)
+        .where(CentralHousehold.id.in_(ids))
+    )
+    return {i: (name, number or "") for i, name, number in rows}
 
 
 def households_query(user: User, f: ListFilters) -> sa.Select[tuple[CentralHousehold]]:
@@ -325,7 +338,7 @@ def households_query(user: User, f: ListFilters) -> sa.Select[tuple[CentralHouse
         .options(
             contains_eager(CentralHousehold.grid),
             joinedload(CentralHousehold.mentor),
-            noload(CentralHousehold.duties),
+            lazyload(CentralHousehold.duties),
         )
         .where(_grid_filter(user, f))
     )
@@ -361,7 +374,7 @@ def linked_counts(household_ids: Sequence[int]) -> dict[int, int]:
     rows = db.session.execute(
         sa.select(lm.c.household_id, lm.c.n).where(lm.c.household_id.in_(list(household_ids)))
     )
-    found = dict(rows.tuples().all())
+    found = dict(rows.all())
     return {i: found.get(i, 0) for i in household_ids}
 
 
@@ -441,7 +454,7 @@ def linked_members(household: CentralHousehold) -> list[tuple[Member, int]]:
         .where(Member.central_household_id == household.id)
         .order_by((Member.id == household.head_member_id).desc(), User.name)
     )
-    return [(m, n) for m, n in rows.tuples()]
+    return [(m, n) for m, n in rows]
 
 
 def covering_candidates(grid_id: int, limit: int = 5) -> list[tuple[Member, int]]:
@@ -456,7 +469,7 @@ def covering_candidates(grid_id: int, limit: int = 5) -> list[tuple[Member, int]
         .order_by(n, Member.id)
         .limit(limit)
     )
-    return [(m, c) for m, c in rows.tuples()]
+    return [(m, c) for m, c in rows]
 
 
 # --- Accounts of imported members -------------------------------------------------------------

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Regexp
 
 from app.services.importer import SPECS
@@ -16,7 +17,7 @@ TOKEN_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 class RosterUploadForm(FlaskForm):
     kind = SelectField(
         _l("名册类型"),
-        choices=[(k, s.label) for k, s in SPECS.items()],
+        choices=[SelectChoice(k, s.label) for k, s in SPECS.items()],
         validators=[DataRequired(message=_l("请选择名册类型"))],
     )
     file = FileField(

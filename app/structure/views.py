@@ -137,9 +137,9 @@ class ListKind:
 
 
 def _member_row(m: Member, x: dict) -> list:
-    hh = m.central_household
+    hh = x["households"].get(m.central_household_id)
     return [m.name, mask_phone(m.phone), m.grid.name, m.category.label,
-            hh.name if hh else "", x["covered"][m.id], m.status.label]
+            hh[0] if hh else "", x["covered"][m.id], m.status.label]
 
 
 def _household_row(h: CentralHousehold, x: dict) -> list:
@@ -162,7 +162,8 @@ def _station_row(s, x: dict) -> list:  # type: ignore[no-untyped-def]
 LISTS: dict[str, ListKind] = {
     "members": ListKind(
         _l("党员"), svc.members_query,
-        lambda items: {"covered": svc.covered_counts([m.id for m in items])},
+        lambda items: {"covered": svc.covered_counts([m.id for m in items]),
+                       "households": svc.household_labels([m.central_household_id for m in items])},
         ("姓名", "手机号", "网格", "党员类别", "所属中心户", "联系群众户数", "状态"), _member_row),
     "households": ListKind(
         _l("中心户"), svc.households_query,
@@ -198,7 +199,7 @@ def _list(kind: str):  # type: ignore[no-untyped-def]
     f = _filters()
     page = db.paginate(spec.query(current_user, f), per_page=PER_PAGE, max_per_page=PER_PAGE,
                        error_out=False)
-    context = {"kind": kind, "title": spec.title, "page": page, "filters": f, "args": _args(),
+    context = {"kind": kind, "title": spec.title, "pagination": page, "filters": f, "args": _args(),
                **spec.extras(page.items)}
     if not is_partial():
         context.update(_options(kind))
