@@ -33,6 +33,7 @@ from openpyxl import Workbook, load_workbook
 from app.authz import scope_condition
 from app.extensions import db
 from app.models import (
+    BUILTIN_HOUSEHOLD_TYPES,
     CentralHousehold,
     Duty,
     HouseholdDuty,
@@ -218,9 +219,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
-    not_a_table = _("这不是表格文件：请上传 .xlsx 或 .csv 格式的名册（可先下载模板）。")
+    not_a_table = _l("这不是表格文件：请上传 .xlsx 或 .csv 格式的名册（可先下载模板）。")
     if b"\x00" in data[:4096] or data.startswith(b"\x89PNG"):
-        raise ImportFileError(not_a_table)
+        raise ImportFileError(str(not_a_table))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -228,9 +229,9 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
             # Chinese Excel saves CSV in GBK; GB18030 is its superset.
             text = data.decode("gb18030")
         except UnicodeDecodeError as e:
-            raise ImportFileError(not_a_table) from e
+            raise ImportFileError(str(not_a_table)) from e
     if _CONTROL.search(text[:4096]):
-        raise ImportFileError(not_a_table)
+        raise ImportFileError(str(not_a_table))
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -238,7 +239,7 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
         for number, row in enumerate(reader, start=1):
             yield number, [c.strip() for c in row]
     except csv.Error as e:
-        raise ImportFileError(not_a_table) from e
+        raise ImportFileError(str(not_a_table)) from e
 
 
 def _collect(raw_rows: Iterable[tuple[int, list[str]]], max_rows: int) -> Table:
@@ -558,9 +559,11 @@ def _validate_households(plan: Plan, records: list[dict], user: User, grids: Gri
         type_id = None
         if type_name:
             type_id = types.get(type_name)
-            if type_id is None:
+            # The built-in types exist from their first use on.
+            if type_id is None and type_name not in BUILTIN_HOUSEHOLD_TYPES:
                 plan.error(row, "类型", _("类型“%(v)s”不存在，可选：%(choices)s",
-                                         v=type_name, choices="、".join(types) or "—"))
+                                         v=type_name,
+                                         choices="、".join(dict.fromkeys([*BUILTIN_HOUSEHOLD_TYPES, *types]))))
         duties: list[Duty] = []
         for label in re.split(r"[、,，;；\s]+", str(rec.get("duties", "")).strip()):
             if not label:
@@ -579,6 +582,7 @@ def _validate_households(plan: Plan, records: list[dict], user: User, grids: Gri
             plan.households.append({
                 "number": number or None, "head_member_id": head_id, "head_phone": phone,
                 "grid_id": grid_id, "address": address, "type_id": type_id,
+                "type_name": type_name,
                 "duties": sorted(set(duties)), "is_model": model_raw in YES,
             })
             plan.by_grid[grid_id] += 1
@@ -678,7 +682,15 @@ def _insert_members(rows: list[dict]) -> dict[str, int]:
 
 def _insert_households(rows: list[dict], new_members: dict[str, int], user: User) -> None:
     now = datetime.now(UTC)
+    types = dict(db.session.execute(sa.select(HouseholdType.name, HouseholdType.id)).all())
     for r in rows:
+        if r["type_name"] and r["type_id"] is None:
+            if r["type_name"] not in types:
+                new_type = HouseholdType(name=r["type_name"], builtin=True)
+                db.session.add(new_type)
+                db.session.flush()
+                types[new_type.name] = new_type.id
+            r["type_id"] = types[r["type_name"]]
         head_id = r["head_member_id"] or new_members[r["head_phone"]]
         household = CentralHousehold(
             number=r["number"], head_member_id=head_id, address=r["address"], grid_id=r["grid_id"],
