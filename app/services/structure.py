@@ -166,8 +166,8 @@ class Standing:
 def node_standings(nodes: Sequence[OrgNode]) -> dict[int, Standing]:
     """Standing of each node (and what lies below it), in three queries whatever the number.
 
-    Each counted row is attributed to the node whose path prefixes its grid's path; the nodes given
-    are siblings or disjoint subtrees, so a row counts for at most one of them.
+    Each counted row is joined to every given node whose path prefixes its grid's path and grouped
+    by that node, so a node and its children may be asked for together.
     """
     result = {n.id: Standing() for n in nodes}
     if not nodes:
