@@ -429,3 +429,10 @@ def test_category_labels_match_the_model(app):
 
     with app.test_request_context():
         assert {c: str(c.label) for c in MemberCategory} == {v: k for k, v in CATEGORY_BY_LABEL.items()}
+
+
+def test_resident_list_filters_by_covering_member_in_scope_only(client, p):
+    login(client, p.community_admin)
+    html = client.get(f"/structure/residents?member={p.member.id}", headers=HX).get_data(as_text=True)
+    assert p.resident_home.address in html and "共 1 户群众户" in html
+    assert client.get(f"/structure/residents?member={p.other_member.id}").status_code == 404
