@@ -35,6 +35,7 @@ ITEMS: list[NavItem] = [
     NavItem("activities.ledger_view", _l("服务台账"), ADMIN),
     NavItem("main.coming", _l("群众诉求"), MEMBER | ADMIN, (("area", "needs"),)),
     NavItem("structure.index", _l("组织架构"), ADMIN),
+    NavItem("structure.import_roster", _l("名册导入"), ADMIN),
     NavItem("main.coming", _l("建户审核"), ADMIN, (("area", "nominations"),)),
 ]
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import aliased, contains_eager, joinedload, lazyload
 
 from app.authz import scope_condition
 from app.extensions import db
@@ -14,12 +18,19 @@ from app.models import (
     CentralHousehold,
     HouseholdStatus,
     Member,
+    MemberCategory,
     MemberStatus,
+    OrgLevel,
     OrgNode,
     ResidentHousehold,
+    Role,
+    RoleAssignment,
     Station,
+    StationKind,
     User,
+    utcnow,
 )
+from app.services.passwords import hash_password
 
 
 def linked_member_counts() -> sa.Subquery:
@@ -131,3 +142,356 @@ def member_summary(member: Member | None) -> MemberSummary | None:
         )
     )
     return MemberSummary(member=member, covered=covered or 0, household=member.central_household)
+
+
+# --- Standings per node: the org-tree page ---------------------------------------------------
+
+
+@dataclass
+class Standing:
+    """A node's 1+10+15 standing: everything at or below it."""
+
+    households: int = 0
+    households_below: int = 0
+    members: int = 0
+    members_below: int = 0
+    residents: int = 0
+    residents_uncovered: int = 0
+
+    @property
+    def has_gap(self) -> bool:
+        return bool(self.households_below or self.members_below or self.residents_uncovered)
+
+
+def node_standings(nodes: Sequence[OrgNode]) -> dict[int, Standing]:
+    """Standing of each node (and what lies below it), in three queries whatever the number.
+
+    Each counted row is joined to every given node whose path prefixes its grid's path and grouped
+    by that node, so a node and its children may be asked for together.
+    """
+    result = {n.id: Standing() for n in nodes}
+    if not nodes:
+        return result
+    anc = aliased(OrgNode, name="anc")
+    match = sa.and_(anc.id.in_(list(result)), OrgNode.path.startswith(anc.path))
+
+    lm = linked_member_counts()
+    for node_id, total, below in db.session.execute(
+        sa.select(
+            anc.id,
+            sa.func.count(CentralHousehold.id),
+            sa.func.count(CentralHousehold.id).filter(
+                sa.func.coalesce(lm.c.n, 0) < MIN_MEMBERS_PER_HOUSEHOLD
+            ),
+        )
+        .join(OrgNode, OrgNode.id == CentralHousehold.grid_id)
+        .join(anc, match)
+        .outerjoin(lm, lm.c.household_id == CentralHousehold.id)
+        .where(CentralHousehold.status != HouseholdStatus.REVOKED)
+        .group_by(anc.id)
+    ):
+        result[node_id].households, result[node_id].households_below = total, below
+
+    cc = covered_household_counts()
+    for node_id, total, below in db.session.execute(
+        sa.select(
+            anc.id,
+            sa.func.count(Member.id),
+            sa.func.count(Member.id).filter(sa.func.coalesce(cc.c.n, 0) < MIN_HOUSEHOLDS_PER_MEMBER),
+        )
+        .join(OrgNode, OrgNode.id == Member.grid_id)
+        .join(anc, match)
+        .outerjoin(cc, cc.c.member_id == Member.id)
+        .where(Member.status == MemberStatus.ACTIVE)
+        .group_by(anc.id)
+    ):
+        result[node_id].members, result[node_id].members_below = total, below
+
+    for node_id, total, uncovered in db.session.execute(
+        sa.select(
+            anc.id,
+            sa.func.count(ResidentHousehold.id),
+            sa.func.count(ResidentHousehold.id).filter(ResidentHousehold.covering_member_id.is_(None)),
+        )
+        .join(OrgNode, OrgNode.id == ResidentHousehold.grid_id)
+        .join(anc, match)
+        .group_by(anc.id)
+    ):
+        result[node_id].residents, result[node_id].residents_uncovered = total, uncovered
+    return result
+
+
+def children_of(node: OrgNode) -> list[OrgNode]:
+    return list(
+        db.session.scalars(sa.select(OrgNode).where(OrgNode.parent_id == node.id).order_by(OrgNode.id))
+    )
+
+
+def child_counts(nodes: Sequence[OrgNode]) -> dict[int, int]:
+    """How many children each node has (to know which can be expanded), in one query."""
+    ids = [n.id for n in nodes]
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(OrgNode.parent_id, sa.func.count(OrgNode.id))
+        .where(OrgNode.parent_id.in_(ids))
+        .group_by(OrgNode.parent_id)
+    )
+    found = dict(rows.all())
+    return {i: found.get(i, 0) for i in ids}
+
+
+def grids_in_scope(user: User) -> list[OrgNode]:
+    """Grids and communities the admin may filter on, in tree order."""
+    return list(
+        db.session.scalars(
+            sa.select(OrgNode)
+            .where(scope_condition(user), OrgNode.level.in_([OrgLevel.COMMUNITY, OrgLevel.GRID]))
+            .order_by(OrgNode.path)
+        )
+    )
+
+
+# --- Lists: each a select (the view paginates it) plus one query for the page's counts ---------
+
+
+@dataclass
+class ListFilters:
+    """What an admin typed and picked above a list; ``node`` is already checked to be in scope."""
+
+    q: str = ""
+    node: OrgNode | None = None
+    below: bool = False
+    category: MemberCategory | None = None
+    status: HouseholdStatus | None = None
+    type_id: int | None = None
+    model: bool = False
+    kind: StationKind | None = None
+    member_id: int | None = None
+
+
+def _grid_filter(user: User, f: ListFilters) -> sa.ColumnElement[bool]:
+    cond = scope_condition(user)
+    if f.node is not None:
+        cond = sa.and_(cond, OrgNode.under(f.node.path))
+    return cond
+
+
+def members_query(user: User, f: ListFilters) -> sa.Select[tuple[Member]]:
+    stmt = (
+        sa.select(Member)
+        .join(Member.user)
+        .join(Member.grid)
+        .options(
+            contains_eager(Member.user),
+            contains_eager(Member.grid),
+        )
+        .where(_grid_filter(user, f))
+    )
+    if f.q:
+        cond = User.name.contains(f.q, autoescape=True)
+        if f.q.isdigit():
+            cond = sa.or_(cond, User.phone.contains(f.q, autoescape=True))
+        stmt = stmt.where(cond)
+    if f.category is not None:
+        stmt = stmt.where(Member.category == f.category)
+    if f.below:
+        cc = covered_household_counts()
+        stmt = stmt.outerjoin(cc, cc.c.member_id == Member.id).where(
+            Member.status == MemberStatus.ACTIVE,
+            sa.func.coalesce(cc.c.n, 0) < MIN_HOUSEHOLDS_PER_MEMBER,
+        )
+    return stmt.order_by(User.name, Member.id)
+
+
+def covered_counts(member_ids: Sequence[int]) -> dict[int, int]:
+    """Resident households covered, per member id given (one query)."""
+    if not member_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(ResidentHousehold.covering_member_id, sa.func.count(ResidentHousehold.id))
+        .where(ResidentHousehold.covering_member_id.in_(list(member_ids)))
+        .group_by(ResidentHousehold.covering_member_id)
+    )
+    found = dict(rows.all())
+    return {i: found.get(i, 0) for i in member_ids}
+
+
+def household_labels(household_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """(head's name, number) of each central household given (one query)."""
+    ids = sorted({i for i in household_ids if i is not None})
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(CentralHousehold.id, User.name, CentralHousehold.number)
+        .join(Member, Member.id == CentralHousehold.head_member_id)
+        .join(User, User.id == Member.user_id)
+        .where(CentralHousehold.id.in_(ids))
+    )
+    return {i: (name, number or "") for i, name, number in rows}
+
+
+def households_query(user: User, f: ListFilters) -> sa.Select[tuple[CentralHousehold]]:
+    stmt = (
+        sa.select(CentralHousehold)
+        .join(CentralHousehold.grid)
+        .options(
+            contains_eager(CentralHousehold.grid),
+            joinedload(CentralHousehold.mentor),
+            lazyload(CentralHousehold.duties),
+        )
+        .where(_grid_filter(user, f))
+    )
+    if f.q:
+        heads = sa.select(Member.id).join(Member.user).where(User.name.contains(f.q, autoescape=True))
+        stmt = stmt.where(
+            sa.or_(
+                CentralHousehold.head_member_id.in_(heads),
+                CentralHousehold.number.contains(f.q, autoescape=True),
+                CentralHousehold.address.contains(f.q, autoescape=True),
+            )
+        )
+    if f.status is not None:
+        stmt = stmt.where(CentralHousehold.status == f.status)
+    if f.type_id is not None:
+        stmt = stmt.where(CentralHousehold.type_id == f.type_id)
+    if f.model:
+        stmt = stmt.where(CentralHousehold.is_model)
+    if f.below:
+        lm = linked_member_counts()
+        stmt = stmt.outerjoin(lm, lm.c.household_id == CentralHousehold.id).where(
+            CentralHousehold.status != HouseholdStatus.REVOKED,
+            sa.func.coalesce(lm.c.n, 0) < MIN_MEMBERS_PER_HOUSEHOLD,
+        )
+    return stmt.order_by(OrgNode.path, CentralHousehold.number, CentralHousehold.id)
+
+
+def linked_counts(household_ids: Sequence[int]) -> dict[int, int]:
+    """Active members linked to each household given, its head not counted (one query)."""
+    if not household_ids:
+        return {}
+    lm = linked_member_counts()
+    rows = db.session.execute(
+        sa.select(lm.c.household_id, lm.c.n).where(lm.c.household_id.in_(list(household_ids)))
+    )
+    found = dict(rows.all())
+    return {i: found.get(i, 0) for i in household_ids}
+
+
+def residents_query(user: User, f: ListFilters) -> sa.Select[tuple[ResidentHousehold]]:
+    stmt = (
+        sa.select(ResidentHousehold)
+        .join(ResidentHousehold.grid)
+        .options(contains_eager(ResidentHousehold.grid), joinedload(ResidentHousehold.covering_member))
+        .where(_grid_filter(user, f))
+    )
+    if f.q:
+        stmt = stmt.where(
+            sa.or_(
+                ResidentHousehold.address.contains(f.q, autoescape=True),
+                ResidentHousehold.head_name.contains(f.q, autoescape=True),
+            )
+        )
+    if f.below:  # "below the rule" for a resident household: nobody covers it
+        stmt = stmt.where(ResidentHousehold.covering_member_id.is_(None))
+    if f.member_id is not None:
+        stmt = stmt.where(ResidentHousehold.covering_member_id == f.member_id)
+    return stmt.order_by(OrgNode.path, ResidentHousehold.address, ResidentHousehold.id)
+
+
+def stations_query(user: User, f: ListFilters) -> sa.Select[tuple[Station]]:
+    stmt = (
+        sa.select(Station)
+        .join(Station.org_node)
+        .options(contains_eager(Station.org_node))
+        .where(_grid_filter(user, f))
+    )
+    if f.q:
+        stmt = stmt.where(Station.name.contains(f.q, autoescape=True))
+    if f.kind is not None:
+        stmt = stmt.where(Station.kind == f.kind)
+    return stmt.order_by(OrgNode.path, Station.name)
+
+
+def station_admin_names(station_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Names of each station's administrators (one query)."""
+    result: dict[int, list[str]] = {i: [] for i in station_ids}
+    if not station_ids:
+        return result
+    rows = db.session.execute(
+        sa.select(RoleAssignment.station_id, User.name)
+        .join(User, User.id == RoleAssignment.user_id)
+        .where(RoleAssignment.role == Role.STATION_ADMIN, RoleAssignment.station_id.in_(list(station_ids)))
+        .order_by(User.name)
+    )
+    for station_id, name in rows:
+        result[station_id].append(name)
+    return result
+
+
+# --- Detail pages -----------------------------------------------------------------------------
+
+
+def covered_residents(member: Member, limit: int = 500) -> list[ResidentHousehold]:
+    return list(
+        db.session.scalars(
+            sa.select(ResidentHousehold)
+            .where(ResidentHousehold.covering_member_id == member.id)
+            .order_by(ResidentHousehold.address)
+            .limit(limit)
+        )
+    )
+
+
+def linked_members(household: CentralHousehold) -> list[tuple[Member, int]]:
+    """The household's members (head first), each with the resident households they cover."""
+    cc = covered_household_counts()
+    rows = db.session.execute(
+        sa.select(Member, sa.func.coalesce(cc.c.n, 0))
+        .join(Member.user)
+        .outerjoin(cc, cc.c.member_id == Member.id)
+        .options(contains_eager(Member.user))
+        .where(Member.central_household_id == household.id)
+        .order_by((Member.id == household.head_member_id).desc(), User.name)
+    )
+    return [(m, n) for m, n in rows]
+
+
+def covering_candidates(grid_id: int, limit: int = 5) -> list[tuple[Member, int]]:
+    """Active members of a grid with the fewest households ("地缘相近、居住相邻"): who could take
+    on an uncovered household."""
+    cc = covered_household_counts()
+    n = sa.func.coalesce(cc.c.n, 0)
+    rows = db.session.execute(
+        sa.select(Member, n)
+        .outerjoin(cc, cc.c.member_id == Member.id)
+        .where(Member.grid_id == grid_id, Member.status == MemberStatus.ACTIVE)
+        .order_by(n, Member.id)
+        .limit(limit)
+    )
+    return [(m, c) for m, c in rows]
+
+
+# --- Accounts of imported members -------------------------------------------------------------
+
+# No 0/O, 1/l/I: the password is read out or copied by hand from the admin's screen.
+_PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+class StructureError(ValueError):
+    """A change the structure rules do not allow; the message is for the admin."""
+
+
+def set_initial_password(user: User, length: int = 10) -> str:
+    """Give ``user`` a random password and end every session they have; returns it (shown once).
+
+    Accounts holding an admin role are refused: an org admin must not take over another admin's
+    account (possibly one with a wider scope) through this button.
+    """
+    if any(r.role in (Role.ORG_ADMIN, Role.STATION_ADMIN) for r in user.roles):
+        raise StructureError(_("该账号是管理员账号，不能在这里设置密码。"))
+    password = "".join(secrets.choice(_PASSWORD_ALPHABET) for _i in range(length))
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    user.end_sessions()
+    return password
