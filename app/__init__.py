@@ -45,9 +45,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
 
     from app.auth.views import bp as auth_bp
+    from app.households.views import bp as households_bp
     from app.main.views import bp as main_bp
+    from app.nominations.views import bp as nominations_bp
     from app.structure.views import bp as structure_bp
 
-    for bp in (auth_bp, main_bp, structure_bp):
+    for bp in (auth_bp, main_bp, structure_bp, nominations_bp, households_bp):
         app.register_blueprint(bp)
     return app

@@ -31,7 +31,9 @@ ITEMS: list[NavItem] = [
     NavItem("main.coming", _l("服务记录"), MEMBER, (("area", "activities"),)),
     NavItem("main.coming", _l("群众诉求"), MEMBER | ADMIN, (("area", "needs"),)),
     NavItem("structure.index", _l("组织架构"), ADMIN),
-    NavItem("main.coming", _l("建户审核"), ADMIN, (("area", "nominations"),)),
+    NavItem("nominations.index", _l("建户审核"), ADMIN),
+    NavItem("households.index", _l("中心户"), ADMIN),
+    NavItem("nominations.self_nominate", _l("我要自荐"), MEMBER),
 ]
 
 

@@ -1,8 +1,31 @@
 """All models, importable from one place (Alembic and the app import this package)."""
 
 from app.models.audit import AuditEntry
-from app.models.common import EntryKind, EntryToken, Notification, Photo
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
+from app.models.common import EntryKind, EntryToken, Notification, Photo
+from app.models.households import (
+    AdjustmentOutcome,
+    AdjustmentStatus,
+    AdjustmentStep,
+    AdjustmentStepKind,
+    HouseholdAdjustment,
+    HouseholdEvent,
+    HouseholdEventKind,
+)
+from app.models.nominations import (
+    CRITERIA,
+    Decision,
+    JointReviewDepartment,
+    JointReviewSignoff,
+    Nomination,
+    NominationStatus,
+    NominationStep,
+    NominationWay,
+    NoticeObjection,
+    ObjectionStatus,
+    StepKind,
+    TownshipSetting,
+)
 from app.models.org import OrgLevel, OrgNode
 from app.models.people import (
     BUILTIN_HOUSEHOLD_TYPES,
@@ -24,6 +47,25 @@ from app.models.stations import CheckinMode, Station, StationKind
 from app.models.users import Role, RoleAssignment, User
 
 __all__ = [
+    "AdjustmentOutcome",
+    "AdjustmentStatus",
+    "AdjustmentStep",
+    "AdjustmentStepKind",
+    "CRITERIA",
+    "Decision",
+    "HouseholdAdjustment",
+    "HouseholdEvent",
+    "HouseholdEventKind",
+    "JointReviewDepartment",
+    "JointReviewSignoff",
+    "Nomination",
+    "NominationStatus",
+    "NominationStep",
+    "NominationWay",
+    "NoticeObjection",
+    "ObjectionStatus",
+    "StepKind",
+    "TownshipSetting",
     "AuditEntry",
     "BUILTIN_HOUSEHOLD_TYPES",
     "CentralHousehold",
