@@ -343,9 +343,10 @@ def township_review(actor: User, nom: Nomination, approve: bool, comment: str,
         _reject(nom, _("乡镇（街道）审核未通过：%(c)s", c=comment))
         return
     now = now or utcnow()
+    last_day = notice_last_day(local_today(now), notice_days(nom.township))  # reads before writing
     nom.status = NominationStatus.NOTICE
     nom.notice_started_at = now
-    nom.notice_last_day = notice_last_day(local_today(now), notice_days(nom.township))
+    nom.notice_last_day = last_day
     tell([nom.candidate.user_id], _("中心户提名进入公示"),
          _("您的中心户提名已进入村级公示，公示至 %(day)s。", day=nom.notice_last_day.isoformat()),
          url_for_nomination(nom), "nomination")
