@@ -5,10 +5,12 @@ covering households in that building), then whoever has the fewest households; t
 lower id, so the same data always gives the same plan. The plan is built greedily and once, so two
 suggestions never hand the same member or resident household to two places:
 
-1. households with fewer than 10 linked members (fewest first) take unlinked members;
-2. members with no central household follow step 1, else join the household with fewest members;
-3. members covering fewer than 15 households (fewest first) take uncovered households of their grid;
-4. the remaining uncovered households go to the best member of the node.
+1. households with fewer than 10 linked members (fewest first) take unlinked members, same grid
+   first;
+2. members with no central household follow step 1, else join the household of their grid with
+   fewest members;
+3. uncovered resident households, in address order, each go to the best member of the node;
+4. members covering fewer than 15 households are listed with what step 3 gives them.
 
 The whole node is read in four queries; a community holds hundreds of rows, not thousands.
 """
@@ -152,35 +154,25 @@ def find_gaps(node: OrgNode) -> GapReport:
             planned[target.id] += 1
         report.unlinked_members.append(UnlinkedMember(m, target))
 
-    # 3. Members below 15 take uncovered households of their own grid, their buildings first.
+    # 3. Every uncovered household goes to the best member of the node: same grid, then a member
+    # already covering its building, then the fewest households. The plan updates as it goes, so
+    # neighbours in a building follow one another to the same member.
     uncovered = sorted((r for r in residents if r.covering_member_id is None), key=_resident_order)
-    given: dict[int, Member] = {}
-    for m in sorted(members, key=lambda m: (covered[m.id], m.id)):
-        if covered[m.id] >= MIN_HOUSEHOLDS_PER_MEMBER:
-            continue
-        ranked = sorted(
-            (r for r in uncovered if r.grid_id == m.grid_id and r.id not in given),
-            key=lambda r, m=m: ((r.grid_id, r.building) not in buildings[m.id], *_resident_order(r)),
-        )
-        take_r = ranked[: MIN_HOUSEHOLDS_PER_MEMBER - covered[m.id]]
-        for r in take_r:
-            given[r.id] = m
-        report.members_below.append(MemberGap(m, covered[m.id], take_r))
     counts = dict(covered)
-    for m in given.values():
-        counts[m.id] += 1
-
-    # 4. Every uncovered household: the member step 3 gave it to, else the best member of the node.
     groups: dict[int, CoverFix] = {}
     for r in uncovered:
-        m = given.get(r.id)
-        if m is None and members:
-            m = min(members, key=lambda m, r=r: (
-                m.grid_id != r.grid_id, (r.grid_id, r.building) not in buildings[m.id], counts[m.id], m.id))
-            counts[m.id] += 1
-        if m is None:
+        if not members:
             report.uncovered_without_member.append(r)
             continue
+        m = min(members, key=lambda m, r=r: (
+            m.grid_id != r.grid_id, (r.grid_id, r.building) not in buildings[m.id], counts[m.id], m.id))
+        counts[m.id] += 1
+        buildings[m.id].add((r.grid_id, r.building))
         groups.setdefault(m.id, CoverFix(m, [])).residents.append(r)
+
+    # 4. Members below 15, fewest first, with what the plan gives them.
+    for m in sorted(members, key=lambda m: (covered[m.id], m.id)):
+        if covered[m.id] < MIN_HOUSEHOLDS_PER_MEMBER:
+            report.members_below.append(MemberGap(m, covered[m.id], groups[m.id].residents if m.id in groups else []))
     report.uncovered = list(groups.values())
     return report
