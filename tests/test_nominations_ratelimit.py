@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from app.extensions import limiter
-from tests.factories import advance_to_notice, make_admin, make_member, make_nomination, make_personas
+from tests.factories import (
+    advance_to_notice,
+    make_admin,
+    make_member,
+    make_nomination,
+    make_personas,
+)
 
 
 @pytest.fixture
