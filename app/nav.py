@@ -35,8 +35,14 @@ ITEMS: list[NavItem] = [
     NavItem("activities.ledger_view", _l("服务台账"), ADMIN),
     NavItem("main.coming", _l("群众诉求"), MEMBER | ADMIN, (("area", "needs"),)),
     NavItem("structure.index", _l("组织架构"), ADMIN),
+<<<<<<< HEAD
     NavItem("structure.import_roster", _l("名册导入"), ADMIN),
     NavItem("main.coming", _l("建户审核"), ADMIN, (("area", "nominations"),)),
+=======
+    NavItem("nominations.index", _l("建户审核"), ADMIN),
+    NavItem("households.index", _l("中心户"), ADMIN),
+    NavItem("nominations.self_nominate", _l("我要自荐"), MEMBER),
+>>>>>>> nominations
 ]
 
 

@@ -245,3 +245,35 @@ def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), color: str 
     else:
         image.save(out, format=fmt)
     return out.getvalue()
+# --- nominations & households ---------------------------------------------------------------------
+
+REASONS = {"reason_political": "政治立场坚定", "reason_service": "热心为群众办事"}
+
+
+def make_nomination(candidate: Member, opener: User | None = None, way: str = "self",
+                    category: MemberCategory = MemberCategory.EMPLOYED, **kw: object):
+    """A nomination opened through the service (自荐 by default), committed."""
+    from app.models import NominationWay
+    from app.services import nominations as svc
+
+    data = svc.NominationInput(
+        way=NominationWay(way), candidate=candidate, category=category,
+        address=str(kw.pop("address", "龙山路2号")), reasons=dict(kw.pop("reasons", REASONS)),  # type: ignore[arg-type]
+        nominator_members=str(kw.pop("nominator_members", "")),
+        nominator_residents=str(kw.pop("nominator_residents", "")),
+    )
+    nom = svc.open_nomination(opener or candidate.user, data)
+    db.session.commit()
+    return nom
+
+
+def advance_to_notice(nom, community_admin: User, township_admin: User):  # type: ignore[no-untyped-def]
+    """Village approval, every department's 无异议, township approval: the notice starts now."""
+    from app.services import nominations as svc
+
+    svc.community_review(community_admin, nom, True, "同意")
+    for dept in svc.pending_departments(nom):
+        svc.record_signoff(township_admin, nom, dept.id, True, "")
+    svc.township_review(township_admin, nom, True, "同意公示")
+    db.session.commit()
+    return nom

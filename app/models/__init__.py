@@ -18,6 +18,32 @@ from app.models.activities import (
 from app.models.audit import AuditEntry
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
 from app.models.common import EntryKind, EntryToken, Notification, Photo
+<<<<<<< HEAD
+=======
+from app.models.households import (
+    AdjustmentOutcome,
+    AdjustmentStatus,
+    AdjustmentStep,
+    AdjustmentStepKind,
+    HouseholdAdjustment,
+    HouseholdEvent,
+    HouseholdEventKind,
+)
+from app.models.nominations import (
+    CRITERIA,
+    Decision,
+    JointReviewDepartment,
+    JointReviewSignoff,
+    Nomination,
+    NominationStatus,
+    NominationStep,
+    NominationWay,
+    NoticeObjection,
+    ObjectionStatus,
+    StepKind,
+    TownshipSetting,
+)
+>>>>>>> nominations
 from app.models.org import OrgLevel, OrgNode
 from app.models.people import (
     BUILTIN_HOUSEHOLD_TYPES,
@@ -39,6 +65,7 @@ from app.models.stations import CheckinMode, Station, StationKind
 from app.models.users import Role, RoleAssignment, User
 
 __all__ = [
+<<<<<<< HEAD
     "Activity",
     "ActivityKind",
     "ActivityPhoto",
@@ -52,6 +79,27 @@ __all__ = [
     "VisitPolicy",
     "activity_members",
     "activity_residents",
+=======
+    "AdjustmentOutcome",
+    "AdjustmentStatus",
+    "AdjustmentStep",
+    "AdjustmentStepKind",
+    "CRITERIA",
+    "Decision",
+    "HouseholdAdjustment",
+    "HouseholdEvent",
+    "HouseholdEventKind",
+    "JointReviewDepartment",
+    "JointReviewSignoff",
+    "Nomination",
+    "NominationStatus",
+    "NominationStep",
+    "NominationWay",
+    "NoticeObjection",
+    "ObjectionStatus",
+    "StepKind",
+    "TownshipSetting",
+>>>>>>> nominations
     "AuditEntry",
     "BUILTIN_HOUSEHOLD_TYPES",
     "CentralHousehold",

@@ -1,0 +1,63 @@
+"""Pieces the creation and adjustment workflows share: the domain error, "today" in the
+district's time zone, who administers a node, and who should be told to act next."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from app.authz import node_in_scope
+from app.extensions import db
+from app.models import OrgNode, Role, RoleAssignment, User
+from app.services.notify import notify
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class WorkflowError(ValueError):
+    """A step the workflow does not allow here, now, or to this person. The message is Chinese
+    (a lazy string) and is shown to the user as it is."""
+
+    def __init__(self, message: object) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
+class NotAllowed(WorkflowError):
+    """The actor holds no role at the node this step belongs to."""
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today's date in Asia/Shanghai."""
+    return (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI).date()
+
+
+def administers(user: User, node: OrgNode) -> bool:
+    """Whether ``user`` is an org admin of ``node`` or of a node above it."""
+    return user.has_role(Role.ORG_ADMIN) and node_in_scope(user, node)
+
+
+def admins_for(node: OrgNode) -> list[int]:
+    """User ids of the admins nearest to ``node``: its own admins, else the next level up."""
+    ids = node.ancestor_ids
+    rows = db.session.execute(
+        sa.select(RoleAssignment.user_id, RoleAssignment.org_node_id)
+        .join(User, User.id == RoleAssignment.user_id)
+        .where(RoleAssignment.role == Role.ORG_ADMIN, RoleAssignment.org_node_id.in_(ids), User.active)
+        .order_by(RoleAssignment.user_id)
+    ).all()
+    for node_id in reversed(ids):
+        found = [uid for uid, nid in rows if nid == node_id]
+        if found:
+            return found
+    return []
+
+
+def tell(user_ids: list[int], title: str, body: str, url: str, kind: str) -> None:
+    for uid in dict.fromkeys(user_ids):
+        notify(uid, title, body, url, kind=kind)
