@@ -3,6 +3,22 @@
 from app.models.audit import AuditEntry
 from app.models.common import EntryKind, EntryToken, Notification, Photo
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
+from app.models.needs import (
+    TEXT_MAX,
+    BreachKind,
+    EventKind,
+    Need,
+    NeedBreach,
+    NeedCategory,
+    NeedEvent,
+    NeedHandler,
+    NeedOrigin,
+    NeedOutcome,
+    NeedRating,
+    NeedSla,
+    NeedStatus,
+    OwnerLevel,
+)
 from app.models.org import OrgLevel, OrgNode
 from app.models.people import (
     BUILTIN_HOUSEHOLD_TYPES,
@@ -24,6 +40,20 @@ from app.models.stations import CheckinMode, Station, StationKind
 from app.models.users import Role, RoleAssignment, User
 
 __all__ = [
+    "TEXT_MAX",
+    "BreachKind",
+    "EventKind",
+    "Need",
+    "NeedBreach",
+    "NeedCategory",
+    "NeedEvent",
+    "NeedHandler",
+    "NeedOrigin",
+    "NeedOutcome",
+    "NeedRating",
+    "NeedSla",
+    "NeedStatus",
+    "OwnerLevel",
     "AuditEntry",
     "BUILTIN_HOUSEHOLD_TYPES",
     "CentralHousehold",
