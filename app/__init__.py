@@ -46,8 +46,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app.auth.views import bp as auth_bp
     from app.main.views import bp as main_bp
+    from app.needs.views import bp as needs_bp
+    from app.notifications.views import bp as notifications_bp
     from app.structure.views import bp as structure_bp
 
-    for bp in (auth_bp, main_bp, structure_bp):
+    for bp in (auth_bp, main_bp, structure_bp, needs_bp, notifications_bp):
         app.register_blueprint(bp)
     return app

@@ -29,7 +29,10 @@ ITEMS: list[NavItem] = [
     NavItem("main.index", _l("首页"), frozenset(Role)),
     NavItem("main.coming", _l("签到"), MEMBER | STATION, (("area", "checkin"),)),
     NavItem("main.coming", _l("服务记录"), MEMBER, (("area", "activities"),)),
-    NavItem("main.coming", _l("群众诉求"), MEMBER | ADMIN, (("area", "needs"),)),
+    NavItem("needs.inbox", _l("我的诉求"), MEMBER),
+    NavItem("needs.mine", _l("我的诉求"), frozenset({Role.RESIDENT})),
+    NavItem("needs.dispatch", _l("诉求调度"), ADMIN),
+    NavItem("needs.dashboard", _l("诉求看板"), ADMIN),
     NavItem("structure.index", _l("组织架构"), ADMIN),
     NavItem("main.coming", _l("建户审核"), ADMIN, (("area", "nominations"),)),
 ]

@@ -1,8 +1,8 @@
 """All models, importable from one place (Alembic and the app import this package)."""
 
 from app.models.audit import AuditEntry
-from app.models.common import EntryKind, EntryToken, Notification, Photo
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
+from app.models.common import EntryKind, EntryToken, Notification, Photo
 from app.models.needs import (
     TEXT_MAX,
     BreachKind,
