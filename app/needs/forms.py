@@ -31,6 +31,7 @@ from app.services.needs import NOTE_MAX, RATING_COMMENT_MAX
 from app.services.passwords import MIN_LENGTH
 from app.services.phones import normalize_phone
 
+
 def options(pairs: list[tuple]) -> list[SelectChoice]:
     """Choices in the shape wtforms ≥ 3.3 asks for (tuples are deprecated)."""
     return [SelectChoice(value, label) for value, label in pairs]
