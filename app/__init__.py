@@ -46,20 +46,26 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app.activities.views import bp as activities_bp
     from app.auth.views import bp as auth_bp
-<<<<<<< HEAD
     from app.diary.views import bp as diary_bp
-=======
     from app.households.views import bp as households_bp
->>>>>>> nominations
     from app.main.views import bp as main_bp
+    from app.needs.views import bp as needs_bp
     from app.nominations.views import bp as nominations_bp
+    from app.notifications.views import bp as notifications_bp
     from app.structure.views import bp as structure_bp
     from app.visits.views import bp as visits_bp
 
-<<<<<<< HEAD
-    for bp in (auth_bp, main_bp, structure_bp, activities_bp, diary_bp, visits_bp):
-=======
-    for bp in (auth_bp, main_bp, structure_bp, nominations_bp, households_bp):
->>>>>>> nominations
+    for bp in (
+        auth_bp,
+        main_bp,
+        structure_bp,
+        activities_bp,
+        diary_bp,
+        visits_bp,
+        nominations_bp,
+        households_bp,
+        needs_bp,
+        notifications_bp,
+    ):
         app.register_blueprint(bp)
     return app

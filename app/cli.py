@@ -20,7 +20,7 @@ from app.services.phones import normalize_phone
 
 
 def init_app(app: Flask) -> None:
-    for command in (create_admin, demo_district, backup):
+    for command in (create_admin, demo_district, backup, escalate_needs):
         app.cli.add_command(command)
 
 
@@ -96,3 +96,17 @@ def backup(target: Path | None) -> None:
         src.backup(dst)
     shutil.copymode(source, target) if source.exists() else None
     click.echo(f"已备份到 {target}")
+
+
+@click.command("escalate-needs")
+def escalate_needs() -> None:
+    """Escalate needs past their SLA one level up (run from cron, e.g. every 10 minutes).
+
+    Idempotent: each breach restarts the deadline for the new owner, so a second run at the same
+    moment changes nothing."""
+    from app.services import needs
+
+    with writing():
+        count = needs.escalate_overdue()
+        db.session.commit()
+    click.echo(f"已上报超时诉求：{count} 件")

@@ -28,21 +28,20 @@ STATION = frozenset({Role.STATION_ADMIN, Role.ORG_ADMIN})
 ITEMS: list[NavItem] = [
     NavItem("main.index", _l("首页"), frozenset(Role)),
     NavItem("main.coming", _l("签到"), MEMBER | STATION, (("area", "checkin"),)),
+    NavItem("needs.inbox", _l("我的诉求"), MEMBER),
+    NavItem("needs.mine", _l("我的诉求"), frozenset({Role.RESIDENT})),
     NavItem("activities.mine", _l("服务记录"), MEMBER),
     NavItem("diary.index", _l("民情日记"), MEMBER),
     NavItem("visits.index", _l("我的联系户"), MEMBER),
-    NavItem("activities.verify_queue", _l("待核实"), frozenset({Role.STATION_ADMIN})),
-    NavItem("activities.ledger_view", _l("服务台账"), ADMIN),
-    NavItem("main.coming", _l("群众诉求"), MEMBER | ADMIN, (("area", "needs"),)),
-    NavItem("structure.index", _l("组织架构"), ADMIN),
-<<<<<<< HEAD
-    NavItem("structure.import_roster", _l("名册导入"), ADMIN),
-    NavItem("main.coming", _l("建户审核"), ADMIN, (("area", "nominations"),)),
-=======
-    NavItem("nominations.index", _l("建户审核"), ADMIN),
-    NavItem("households.index", _l("中心户"), ADMIN),
     NavItem("nominations.self_nominate", _l("我要自荐"), MEMBER),
->>>>>>> nominations
+    NavItem("activities.verify_queue", _l("待核实"), frozenset({Role.STATION_ADMIN})),
+    NavItem("needs.dispatch", _l("诉求调度"), ADMIN),
+    NavItem("needs.dashboard", _l("诉求看板"), ADMIN),
+    NavItem("structure.index", _l("组织架构"), ADMIN),
+    NavItem("households.index", _l("中心户"), ADMIN),
+    NavItem("nominations.index", _l("建户审核"), ADMIN),
+    NavItem("activities.ledger_view", _l("服务台账"), ADMIN),
+    NavItem("structure.import_roster", _l("名册导入"), ADMIN),
 ]
 
 

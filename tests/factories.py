@@ -277,3 +277,41 @@ def advance_to_notice(nom, community_admin: User, township_admin: User):  # type
     svc.township_review(township_admin, nom, True, "同意公示")
     db.session.commit()
     return nom
+# --- needs (群众诉求) ---
+
+
+@dataclass
+class NeedWorld:
+    """A community with a central household (head + two members), a covered resident household,
+    and admins at community and township level; plus the other branch from make_personas."""
+
+    p: Personas
+    head: Member
+    member: Member
+    fellow: Member
+    household: ResidentHousehold
+    township_admin: User
+
+
+def make_need_world() -> NeedWorld:
+    p = make_personas()
+    central = db.session.get(CentralHousehold, p.member.central_household_id)
+    head = central.head
+    fellow = make_member(p.tree.grid, name="钱党员", household=central)
+    household = make_resident(p.tree.grid, member=p.member, head_name="赵大爷", phone="13911112222",
+                              building="3", unit="2", room="501")
+    township_admin = make_admin(p.tree.township, name="镇管理员")
+    return NeedWorld(p, head, p.member, fellow, household, township_admin)
+
+
+def make_need(household: ResidentHousehold | None = None, *, category=None, text: str = "楼道灯坏了",
+              phone: str | None = "13911112222", now=None, **kw: object):
+    """A need filed from the household's contact card (or with ``central=``/``community=``)."""
+    from app.models import NeedCategory, NeedOrigin
+    from app.services.needs import submit_need
+
+    origin = kw.pop("origin", NeedOrigin.CARD if household is not None else NeedOrigin.PUBLIC)
+    need = submit_need(category or NeedCategory.REPAIR, text, origin=origin, household=household,
+                       contact_phone=phone, consent=True, now=now, **kw)  # type: ignore[arg-type]
+    db.session.commit()
+    return need

@@ -18,8 +18,6 @@ from app.models.activities import (
 from app.models.audit import AuditEntry
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
 from app.models.common import EntryKind, EntryToken, Notification, Photo
-<<<<<<< HEAD
-=======
 from app.models.households import (
     AdjustmentOutcome,
     AdjustmentStatus,
@@ -28,6 +26,22 @@ from app.models.households import (
     HouseholdAdjustment,
     HouseholdEvent,
     HouseholdEventKind,
+)
+from app.models.needs import (
+    TEXT_MAX,
+    BreachKind,
+    EventKind,
+    Need,
+    NeedBreach,
+    NeedCategory,
+    NeedEvent,
+    NeedHandler,
+    NeedOrigin,
+    NeedOutcome,
+    NeedRating,
+    NeedSla,
+    NeedStatus,
+    OwnerLevel,
 )
 from app.models.nominations import (
     CRITERIA,
@@ -43,7 +57,6 @@ from app.models.nominations import (
     StepKind,
     TownshipSetting,
 )
->>>>>>> nominations
 from app.models.org import OrgLevel, OrgNode
 from app.models.people import (
     BUILTIN_HOUSEHOLD_TYPES,
@@ -65,7 +78,6 @@ from app.models.stations import CheckinMode, Station, StationKind
 from app.models.users import Role, RoleAssignment, User
 
 __all__ = [
-<<<<<<< HEAD
     "Activity",
     "ActivityKind",
     "ActivityPhoto",
@@ -79,7 +91,6 @@ __all__ = [
     "VisitPolicy",
     "activity_members",
     "activity_residents",
-=======
     "AdjustmentOutcome",
     "AdjustmentStatus",
     "AdjustmentStep",
@@ -99,7 +110,20 @@ __all__ = [
     "ObjectionStatus",
     "StepKind",
     "TownshipSetting",
->>>>>>> nominations
+    "TEXT_MAX",
+    "BreachKind",
+    "EventKind",
+    "Need",
+    "NeedBreach",
+    "NeedCategory",
+    "NeedEvent",
+    "NeedHandler",
+    "NeedOrigin",
+    "NeedOutcome",
+    "NeedRating",
+    "NeedSla",
+    "NeedStatus",
+    "OwnerLevel",
     "AuditEntry",
     "BUILTIN_HOUSEHOLD_TYPES",
     "CentralHousehold",

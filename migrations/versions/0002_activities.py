@@ -1,6 +1,6 @@
 """activities, diary, visit policies
 
-Revision ID: 0003_activities
+Revision ID: 0002_activities
 Revises: 0001_foundation
 Create Date: 2026-11-26 17:40:51.471513
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0003_activities'
+revision = '0002_activities'
 down_revision = '0001_foundation'
 branch_labels = None
 depends_on = None

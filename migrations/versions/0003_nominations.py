@@ -1,7 +1,7 @@
 """nominations and household life
 
-Revision ID: 0005_nominations
-Revises: 0001_foundation
+Revision ID: 0003_nominations
+Revises: 0002_activities
 Create Date: 2026-11-26 17:41:34.150108
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0005_nominations'
-down_revision = '0003_activities'
+revision = '0003_nominations'
+down_revision = '0002_activities'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,175 @@
+"""Forms for residents (submit, track, rate, register) and for those who handle needs."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from app.models import TEXT_MAX, NeedCategory, NeedOutcome, NeedRating
+from app.services.needs import NOTE_MAX, RATING_COMMENT_MAX
+from app.services.passwords import MIN_LENGTH
+from app.services.phones import normalize_phone
+
+
+def options(pairs: list[tuple]) -> list[SelectChoice]:
+    """Choices in the shape wtforms ≥ 3.3 asks for (tuples are deprecated)."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+PHOTO_HINT = _l("可不传。只接受照片（JPG、PNG、WebP），不超过 10 MB。")
+
+
+def mobile(form: FlaskForm, field: StringField) -> None:
+    """A mainland mobile number, when one is given."""
+    if field.data and normalize_phone(field.data) is None:
+        raise ValidationError(_l("手机号格式不对，请填写 11 位手机号。"))
+
+
+class NeedSubmitForm(FlaskForm):
+    """What a resident fills in. Card pages may leave the contact empty (the household's
+    registered contact is used); plaque and public pages ask for a phone."""
+
+    category = RadioField(_l("是哪方面的事？"), choices=options(NeedCategory.choices()),
+                          validators=[InputRequired(_l("请选择一类"))])
+    text = TextAreaField(
+        _l("遇到了什么困难？"),
+        validators=[DataRequired(_l("请写下遇到了什么困难。")),
+                    Length(max=TEXT_MAX, message=_l("内容不能超过 %(max)d 字，请精简后再提交。"))],
+        render_kw={"rows": 5, "maxlength": TEXT_MAX},
+    )
+    photo = FileField(_l("照片"), render_kw={"accept": "image/*"})
+    contact_name = StringField(_l("怎么称呼您"), validators=[Optional(), Length(max=32, message=_l("称呼太长了"))],
+                               render_kw={"autocomplete": "name", "maxlength": 32})
+    contact_phone = StringField(
+        _l("联系电话"),
+        validators=[DataRequired(_l("请留下联系电话，方便党员联系您。")), mobile],
+        render_kw={"inputmode": "tel", "autocomplete": "tel", "maxlength": 20},
+    )
+    consent = BooleanField(
+        _l("我同意为办理本诉求使用我的联系方式"),
+        validators=[DataRequired(_l("请勾选同意，否则党员无法联系您。"))],
+    )
+    confirm_duplicate = HiddenField()
+
+
+class CardNeedForm(NeedSubmitForm):
+    contact_phone = StringField(
+        _l("联系电话"),
+        validators=[Optional(), mobile],
+        render_kw={"inputmode": "tel", "autocomplete": "tel", "maxlength": 20},
+    )
+
+
+class PlaqueNeedForm(NeedSubmitForm):
+    address = StringField(_l("您家住址（可不填）"), validators=[Optional(), Length(max=120, message=_l("住址太长了"))],
+                          render_kw={"maxlength": 120})
+
+
+class PublicNeedForm(NeedSubmitForm):
+    community = SelectField(_l("所在村/社区"), coerce=int, validate_choice=True,
+                            validators=[InputRequired(_l("请选择所在村/社区"))])
+    address = StringField(
+        _l("您家住址"),
+        validators=[DataRequired(_l("请填写住址，例如：3栋2单元501室")), Length(max=120, message=_l("住址太长了"))],
+        render_kw={"maxlength": 120, "placeholder": _l("例如：3栋2单元501室")},
+    )
+
+
+class TrackForm(FlaskForm):
+    code = StringField(_l("查询码"), validators=[DataRequired(_l("请输入查询码"))],
+                       render_kw={"autocomplete": "off", "maxlength": 12, "autocapitalize": "characters"})
+    phone = StringField(_l("提交时留的手机号"), validators=[DataRequired(_l("请输入手机号")), mobile],
+                        render_kw={"inputmode": "tel", "maxlength": 20})
+
+
+class NeedRateForm(FlaskForm):
+    rating = RadioField(_l("您对办理结果满意吗？"), choices=options(NeedRating.choices()),
+                        validators=[InputRequired(_l("请选择满意程度"))])
+    comment = TextAreaField(_l("还想说的话（可不填）"),
+                            validators=[Optional(), Length(max=RATING_COMMENT_MAX, message=_l("不能超过 %(max)d 字"))],
+                            render_kw={"rows": 3, "maxlength": RATING_COMMENT_MAX})
+
+
+class NeedProgressForm(FlaskForm):
+    text = TextAreaField(_l("办理进展"), validators=[DataRequired(_l("请填写进展情况。")),
+                         Length(max=NOTE_MAX, message=_l("不能超过 %(max)d 字"))],
+                         render_kw={"rows": 3, "maxlength": NOTE_MAX})
+    internal = BooleanField(_l("内部备注（群众看不到）"))
+    photo = FileField(_l("照片"), render_kw={"accept": "image/*"})
+
+
+class NeedResolveForm(FlaskForm):
+    outcome = RadioField(_l("办理结果"), choices=options(NeedOutcome.choices()), validators=[InputRequired(_l("请选择办理结果"))])
+    referred_to = StringField(_l("转交给哪个部门"), validators=[Optional(), Length(max=64)],
+                              render_kw={"maxlength": 64})
+    note = TextAreaField(_l("情况说明"), validators=[DataRequired(_l("请写明办理结果。")),
+                         Length(max=NOTE_MAX, message=_l("不能超过 %(max)d 字"))],
+                         render_kw={"rows": 3, "maxlength": NOTE_MAX})
+    photo = FileField(_l("照片"), render_kw={"accept": "image/*"})
+
+    def validate_referred_to(self, field: StringField) -> None:
+        if self.outcome.data == NeedOutcome.REFERRED.value and not (field.data or "").strip():
+            raise ValidationError(_l("请写明转交给了哪个部门。"))
+
+
+class NeedPassOnForm(FlaskForm):
+    member = SelectField(_l("转交给"), coerce=int, validators=[InputRequired(_l("请选择党员"))])
+
+
+class NeedAssignForm(FlaskForm):
+    member = SelectField(_l("指派给"), coerce=int, validators=[InputRequired(_l("请选择党员"))])
+
+
+class NeedHideForm(FlaskForm):
+    reason = StringField(_l("屏蔽原因"), validators=[DataRequired(_l("请写明屏蔽原因。")), Length(max=255)],
+                         render_kw={"maxlength": 255})
+
+
+class NeedSlaForm(FlaskForm):
+    node = SelectField(_l("适用范围"), coerce=int, validators=[InputRequired()])
+    category = SelectField(_l("诉求类别"), choices=options([("", _l("全部类别"))] + NeedCategory.choices()))
+    accept_hours = IntegerField(_l("接单时限（小时）"), validators=[
+        InputRequired(_l("请填写接单时限")), NumberRange(1, 720, _l("应在 1 到 720 小时之间"))])
+    resolve_hours = IntegerField(_l("办结时限（小时）"), validators=[
+        InputRequired(_l("请填写办结时限")), NumberRange(1, 8760, _l("应在 1 到 8760 小时之间"))])
+
+    def validate_resolve_hours(self, field: IntegerField) -> None:
+        if self.accept_hours.data and field.data and field.data < self.accept_hours.data:
+            raise ValidationError(_l("办结时限不能短于接单时限"))
+
+
+class ResidentRegisterForm(FlaskForm):
+    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请输入手机号")), mobile],
+                        render_kw={"inputmode": "tel", "autocomplete": "username", "maxlength": 20})
+    code = StringField(_l("任一诉求的查询码"), validators=[DataRequired(_l("请输入查询码"))],
+                       render_kw={"autocomplete": "off", "maxlength": 12})
+    name = StringField(_l("怎么称呼您"), validators=[DataRequired(_l("请填写称呼")), Length(max=32)],
+                       render_kw={"maxlength": 32})
+    password = PasswordField(_l("设置密码"), validators=[
+        DataRequired(_l("请设置密码")),
+        Length(min=MIN_LENGTH, max=128, message=_l("密码至少 %(n)d 位", n=MIN_LENGTH))],
+        render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(_l("再次输入密码"), validators=[
+        DataRequired(_l("请再次输入密码")), EqualTo("password", _l("两次输入的密码不一致"))],
+        render_kw={"autocomplete": "new-password"})
