@@ -1,6 +1,7 @@
 """All models, importable from one place (Alembic and the app import this package)."""
 
 from app.models.audit import AuditEntry
+from app.models.checkin import Checkin, CheckinMethod, EventKind, PosterToken, StationEvent
 from app.models.common import EntryKind, EntryToken, Notification, Photo
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
 from app.models.org import OrgLevel, OrgNode
@@ -27,10 +28,13 @@ __all__ = [
     "AuditEntry",
     "BUILTIN_HOUSEHOLD_TYPES",
     "CentralHousehold",
+    "Checkin",
+    "CheckinMethod",
     "CheckinMode",
     "Duty",
     "EntryKind",
     "EntryToken",
+    "EventKind",
     "HouseholdDuty",
     "HouseholdStatus",
     "HouseholdType",
@@ -42,6 +46,7 @@ __all__ = [
     "Member",
     "Notification",
     "Photo",
+    "PosterToken",
     "MemberCategory",
     "MemberStatus",
     "OrgLevel",
@@ -50,6 +55,7 @@ __all__ = [
     "Role",
     "RoleAssignment",
     "Station",
+    "StationEvent",
     "StationKind",
     "UTCDateTime",
     "User",
