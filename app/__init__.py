@@ -45,9 +45,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
 
     from app.auth.views import bp as auth_bp
+    from app.checkin.views import bp as checkin_bp
     from app.main.views import bp as main_bp
+    from app.stations.views import bp as stations_bp
     from app.structure.views import bp as structure_bp
 
-    for bp in (auth_bp, main_bp, structure_bp):
+    for bp in (auth_bp, main_bp, structure_bp, stations_bp, checkin_bp):
         app.register_blueprint(bp)
     return app

@@ -27,7 +27,8 @@ STATION = frozenset({Role.STATION_ADMIN, Role.ORG_ADMIN})
 
 ITEMS: list[NavItem] = [
     NavItem("main.index", _l("首页"), frozenset(Role)),
-    NavItem("main.coming", _l("签到"), MEMBER | STATION, (("area", "checkin"),)),
+    NavItem("checkin.mine", _l("我的签到"), MEMBER),
+    NavItem("stations.index", _l("驿站"), STATION),
     NavItem("main.coming", _l("服务记录"), MEMBER, (("area", "activities"),)),
     NavItem("main.coming", _l("群众诉求"), MEMBER | ADMIN, (("area", "needs"),)),
     NavItem("structure.index", _l("组织架构"), ADMIN),

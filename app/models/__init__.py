@@ -1,9 +1,9 @@
 """All models, importable from one place (Alembic and the app import this package)."""
 
 from app.models.audit import AuditEntry
+from app.models.base import LabeledEnum, UTCDateTime, utcnow
 from app.models.checkin import Checkin, CheckinMethod, EventKind, PosterToken, StationEvent
 from app.models.common import EntryKind, EntryToken, Notification, Photo
-from app.models.base import LabeledEnum, UTCDateTime, utcnow
 from app.models.org import OrgLevel, OrgNode
 from app.models.people import (
     BUILTIN_HOUSEHOLD_TYPES,
