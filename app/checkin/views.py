@@ -45,6 +45,8 @@ def _scan(station: Station, method: CheckinMethod):
     member = current_user.member
     if member is None:
         return render_template("checkin/not_member.html", station=station), 403
+    if not member.is_active:
+        return _refused(_("您的党员信息已停用，不能签到；如有疑问请联系所在社区。"), 403)
     try:
         db.session.commit()  # end the read transaction: the write below takes the lock at once
         with writing():
