@@ -14,17 +14,23 @@ from wtforms import (
     SelectField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.models import CheckinMethod, CheckinMode, EventKind, StationKind
 
 
+def options(pairs: list[tuple[object, object]]) -> list[SelectChoice]:
+    """Choices as WTForms 3.3 wants them (tuples are deprecated)."""
+    return [SelectChoice(value, label) for value, label in pairs]  # type: ignore[arg-type]
+
+
 class StationEditForm(FlaskForm):
     name = StringField(_l("驿站名称"), validators=[DataRequired(_l("请填写驿站名称")), Length(max=64)])
-    kind = SelectField(_l("类型"), choices=StationKind.choices(), validators=[DataRequired()])
+    kind = SelectField(_l("类型"), choices=options(StationKind.choices()), validators=[DataRequired()])
     org_node_id = SelectField(_l("所属组织"), coerce=int, validators=[InputRequired(_l("请选择所属组织"))])
     address = StringField(_l("地址"), validators=[Optional(), Length(max=255)])
-    checkin_mode = RadioField(_l("签到方式"), choices=CheckinMode.choices(), default=CheckinMode.KIOSK.value)
+    checkin_mode = RadioField(_l("签到方式"), choices=options(CheckinMode.choices()), default=CheckinMode.KIOSK.value)
     opening_hours = StringField(
         _l("开放时间"), validators=[Optional(), Length(max=64)],
         render_kw={"placeholder": "周一至周五 08:30-17:30"},
@@ -41,7 +47,7 @@ class StationAdminAddForm(FlaskForm):
 
 class EventEditForm(FlaskForm):
     title = StringField(_l("活动名称"), validators=[DataRequired(_l("请填写活动名称")), Length(max=64)])
-    kind = SelectField(_l("类型"), choices=EventKind.choices(), default=EventKind.THEME_DAY.value)
+    kind = SelectField(_l("类型"), choices=options(EventKind.choices()), default=EventKind.THEME_DAY.value)
     starts_at = DateTimeLocalField(
         _l("开始时间"), format="%Y-%m-%dT%H:%M",
         validators=[DataRequired(_l("请填写开始时间（年-月-日 时:分）"))],
@@ -70,7 +76,7 @@ class LedgerFilterForm(FlaskForm):
     start = DateField(_l("开始日期"), validators=[Optional()])
     end = DateField(_l("结束日期"), validators=[Optional()])
     method = SelectField(
-        _l("签到方式"), choices=[("", _l("全部"))] + CheckinMethod.choices(), validators=[Optional()]
+        _l("签到方式"), choices=options([("", _l("全部")), *CheckinMethod.choices()]), validators=[Optional()]
     )
     event = SelectField(_l("活动"), coerce=str, validators=[Optional()])
 

@@ -24,6 +24,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from app.authz import node_in_scope, roles_required, scope_condition, station_or_404
 from app.database import writing
@@ -55,6 +56,7 @@ from app.stations.forms import (
     ManualCheckinForm,
     StationAdminAddForm,
     StationEditForm,
+    options,
 )
 
 bp = Blueprint("stations", __name__, url_prefix="/stations")
@@ -76,11 +78,11 @@ def _manageable_or_404(station_id: int) -> Station:
     return station
 
 
-def _node_choices() -> list[tuple[int, str]]:
+def _node_choices() -> list[SelectChoice]:
     nodes = db.session.scalars(
         sa.select(OrgNode).where(scope_condition(current_user)).order_by(OrgNode.path)
     )
-    return [(n.id, "　" * n.level.depth + n.name) for n in nodes]
+    return options([(n.id, "　" * n.level.depth + n.name) for n in nodes])
 
 
 def _write_now() -> None:
@@ -519,9 +521,9 @@ def _ledger_filter(station: Station) -> tuple[LedgerFilterForm, date, date, Chec
         .order_by(StationEvent.starts_at.desc())
         .limit(100)
     ).all()
-    form.event.choices = [("", _("全部"))] + [
+    form.event.choices = options([("", _("全部"))] + [
         (str(e.id), f"{_local_naive(e.starts_at):%Y-%m-%d} {e.title}") for e in recent
-    ]
+    ])
     form.validate()
     start = form.start.data if not form.start.errors and form.start.data else today.replace(day=1)
     end = form.end.data if not form.end.errors and form.end.data else today
