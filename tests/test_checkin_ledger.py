@@ -23,7 +23,6 @@ from tests.factories import (
     make_event,
     make_member,
     make_personas,
-    make_user,
 )
 
 # 2025-03-10 10:00 in Shanghai.
@@ -337,4 +336,23 @@ def test_scan_then_history_end_to_end(client, p):
         page = client.get("/me/checkins").get_data(as_text=True)
     assert "龙山党群驿站" in page and "平板扫码" in page
     assert date(2025, 3, 10) == db.session.scalar(sa.select(Checkin.day))
-    assert make_user  # imported for symmetry with other modules
+
+
+def test_my_check_ins_and_the_events_list_run_a_fixed_number_of_queries(client, p):
+    login(client, p.member.user)
+    make_checkin(p.member, p.station, T0, event=make_event(p.station, T0, T0 + timedelta(hours=1)))
+    with count_queries() as few_mine:
+        client.get("/me/checkins?month=2025-03")
+    for i in range(1, 12):
+        at = T0 + timedelta(days=i)
+        make_checkin(p.member, p.station, at, event=make_event(p.station, at, at + timedelta(hours=1)))
+    with count_queries() as many_mine:
+        client.get("/me/checkins?month=2025-03")
+    assert many_mine.count == few_mine.count
+    login(client, p.station_admin)
+    with count_queries() as events_list:
+        client.get(f"/stations/{p.station.id}/events")
+    make_event(p.station, T0 - timedelta(days=3), T0 - timedelta(days=3, hours=-1), title="更多")
+    with count_queries() as more_events:
+        client.get(f"/stations/{p.station.id}/events")
+    assert more_events.count == events_list.count

@@ -10,7 +10,14 @@ from app.models import CheckinMethod
 from app.services import checkin as svc
 from app.services.checkin_tokens import kiosk_token
 from tests.browser.conftest import browser_login, screenshot
-from tests.factories import PASSWORD, make_event, make_member, make_station, make_station_admin, make_tree
+from tests.factories import (
+    PASSWORD,
+    make_event,
+    make_member,
+    make_station,
+    make_station_admin,
+    make_tree,
+)
 
 
 def test_member_scans_a_kiosk_code_logged_out_logs_in_and_lands_on_success(live_server, phone):
