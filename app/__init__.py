@@ -46,12 +46,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app.activities.views import bp as activities_bp
     from app.auth.views import bp as auth_bp
+    from app.checkin.views import bp as checkin_bp
     from app.diary.views import bp as diary_bp
     from app.households.views import bp as households_bp
     from app.main.views import bp as main_bp
     from app.needs.views import bp as needs_bp
     from app.nominations.views import bp as nominations_bp
     from app.notifications.views import bp as notifications_bp
+    from app.stations.views import bp as stations_bp
     from app.structure.views import bp as structure_bp
     from app.visits.views import bp as visits_bp
 
@@ -59,6 +61,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         auth_bp,
         main_bp,
         structure_bp,
+        stations_bp,
+        checkin_bp,
         activities_bp,
         diary_bp,
         visits_bp,

@@ -27,13 +27,14 @@ STATION = frozenset({Role.STATION_ADMIN, Role.ORG_ADMIN})
 
 ITEMS: list[NavItem] = [
     NavItem("main.index", _l("首页"), frozenset(Role)),
-    NavItem("main.coming", _l("签到"), MEMBER | STATION, (("area", "checkin"),)),
+    NavItem("checkin.mine", _l("我的签到"), MEMBER),
     NavItem("needs.inbox", _l("我的诉求"), MEMBER),
     NavItem("needs.mine", _l("我的诉求"), frozenset({Role.RESIDENT})),
     NavItem("activities.mine", _l("服务记录"), MEMBER),
     NavItem("diary.index", _l("民情日记"), MEMBER),
     NavItem("visits.index", _l("我的联系户"), MEMBER),
     NavItem("nominations.self_nominate", _l("我要自荐"), MEMBER),
+    NavItem("stations.index", _l("驿站"), STATION),
     NavItem("activities.verify_queue", _l("待核实"), frozenset({Role.STATION_ADMIN})),
     NavItem("needs.dispatch", _l("诉求调度"), ADMIN),
     NavItem("needs.dashboard", _l("诉求看板"), ADMIN),

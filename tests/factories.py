@@ -315,3 +315,28 @@ def make_need(household: ResidentHousehold | None = None, *, category=None, text
                        contact_phone=phone, consent=True, now=now, **kw)  # type: ignore[arg-type]
     db.session.commit()
     return need
+# ---- check-in ----------------------------------------------------------------------------------
+
+
+def make_event(station: Station, starts_at, ends_at, title: str = "主题党日",  # type: ignore[no-untyped-def]
+               kind: str = "theme_day") -> object:
+    from app.models import StationEvent, StationEventKind
+
+    event = StationEvent(station_id=station.id, title=title, kind=StationEventKind(kind),
+                         starts_at=starts_at, ends_at=ends_at)
+    db.session.add(event)
+    db.session.commit()
+    return event
+
+
+def make_checkin(member: Member, station: Station, at, method: str = "kiosk",  # type: ignore[no-untyped-def]
+                 recorded_by: User | None = None, event=None) -> object:  # type: ignore[no-untyped-def]
+    from app.models import Checkin, CheckinMethod
+    from app.services.checkin import local_day
+
+    row = Checkin(member_id=member.id, station_id=station.id, day=local_day(at), checked_in_at=at,
+                  method=CheckinMethod(method), recorded_by_id=recorded_by.id if recorded_by else None,
+                  event_id=event.id if event else None)
+    db.session.add(row)
+    db.session.commit()
+    return row

@@ -17,6 +17,7 @@ from app.models.activities import (
 )
 from app.models.audit import AuditEntry
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
+from app.models.checkin import Checkin, CheckinMethod, PosterToken, StationEvent, StationEventKind
 from app.models.common import EntryKind, EntryToken, Notification, Photo
 from app.models.households import (
     AdjustmentOutcome,
@@ -127,10 +128,13 @@ __all__ = [
     "AuditEntry",
     "BUILTIN_HOUSEHOLD_TYPES",
     "CentralHousehold",
+    "Checkin",
+    "CheckinMethod",
     "CheckinMode",
     "Duty",
     "EntryKind",
     "EntryToken",
+    "StationEventKind",
     "HouseholdDuty",
     "HouseholdStatus",
     "HouseholdType",
@@ -142,6 +146,7 @@ __all__ = [
     "Member",
     "Notification",
     "Photo",
+    "PosterToken",
     "MemberCategory",
     "MemberStatus",
     "OrgLevel",
@@ -150,6 +155,7 @@ __all__ = [
     "Role",
     "RoleAssignment",
     "Station",
+    "StationEvent",
     "StationKind",
     "UTCDateTime",
     "User",

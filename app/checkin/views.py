@@ -1,0 +1,122 @@
+"""A member's side of check-in: scanning a station's code, and "我的签到".
+
+A scan is a GET (the phone's camera opens the URL) that records the check-in. That is safe here:
+the token proves presence at the station within the last 60–90 s, and the session cookie is
+SameSite=Lax, so another site cannot make a member's browser check in from an <img> or a form.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from app.authz import current_member
+from app.database import writing
+from app.extensions import db
+from app.models import CheckinMethod, Station, utcnow
+from app.services import checkin as svc
+from app.services import checkin_tokens as tokens
+
+bp = Blueprint("checkin", __name__)
+
+# How long a scan made while logged out waits for the login to finish (elderly members typing a
+# password on a phone need more than the code's 90 s; the scan itself was checked when it happened).
+RESUME_MAX_AGE = 600
+
+
+def _resume_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="checkin-resume-v1")
+
+
+def _refused(message: str, status: int):
+    return render_template("checkin/refused.html", message=message), status
+
+
+def _scan(station: Station, method: CheckinMethod):
+    """Record the scan for the logged-in member, or send the visitor to log in first."""
+    if not current_user.is_authenticated:
+        signed = _resume_serializer().dumps({"s": station.id, "m": method.value})
+        flash(_("请先登录，登录后将自动完成签到。"), "info")
+        return redirect(url_for("auth.login", next=url_for("checkin.resume", signed=signed)), 303)
+    member = current_user.member
+    if member is None:
+        return render_template("checkin/not_member.html", station=station), 403
+    if not member.is_active:
+        return _refused(_("您的党员信息已停用，不能签到；如有疑问请联系所在社区。"), 403)
+    try:
+        db.session.commit()  # end the read transaction: the write below takes the lock at once
+        with writing():
+            result = svc.check_in(member, station, method)
+            db.session.commit()
+    except svc.CheckinError as e:
+        db.session.rollback()
+        return _refused(str(e), 422)
+    return render_template("checkin/result.html", result=result, station=station)
+
+
+@bp.route("/k/<token>")
+def kiosk_scan(token: str):
+    """The URL in a kiosk's rotating QR code."""
+    try:
+        checked = tokens.verify_kiosk_token(token)
+    except tokens.TokenExpired:
+        return _refused(_("二维码已过期，请重新扫描。"), 410)
+    except tokens.TokenInvalid:
+        return _refused(_("这不是有效的驿站签到二维码，请扫描驿站平板上的二维码。"), 400)
+    station = db.session.get(Station, checked.station_id)
+    if station is None or not station.active:
+        return _refused(_("这不是有效的驿站签到二维码，请扫描驿站平板上的二维码。"), 400)
+    return _scan(station, CheckinMethod.KIOSK)
+
+
+@bp.route("/s/<token>")
+def poster_scan(token: str):
+    """The URL on a station's printed poster."""
+    station = tokens.resolve_poster_token(token)
+    if station is None:
+        return _refused(_("这张海报上的二维码已失效，请联系驿站管理员。"), 404)
+    return _scan(station, CheckinMethod.POSTER)
+
+
+@bp.route("/checkin/resume/<signed>")
+@login_required
+def resume(signed: str):
+    """Where login sends a member who scanned while logged out: the check-in completes here."""
+    try:
+        data = _resume_serializer().loads(signed, max_age=RESUME_MAX_AGE)
+        station = db.session.get(Station, int(data["s"]))
+        method = CheckinMethod(data["m"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return _refused(_("签到链接已失效，请重新扫描驿站二维码。"), 410)
+    if station is None or not station.active or method is CheckinMethod.MANUAL:
+        return _refused(_("签到链接已失效，请重新扫描驿站二维码。"), 410)
+    return _scan(station, method)
+
+
+def _parse_month(raw: str | None, today: date) -> tuple[int, int]:
+    try:
+        year, month = (int(p) for p in (raw or "").split("-"))
+        date(year, month, 1)
+    except ValueError:
+        return today.year, today.month
+    return year, month
+
+
+@bp.route("/me/checkins")
+@login_required
+def mine():
+    """My check-ins, month by month, with station, event and how I checked in."""
+    member = current_member()
+    today = svc.local_day(utcnow())
+    year, month = _parse_month(request.args.get("month"), today)
+    return render_template(
+        "checkin/mine.html",
+        rows=svc.member_history(member.id, year, month),
+        months=svc.member_months(member.id),
+        year=year,
+        month=month,
+    )

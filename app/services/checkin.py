@@ -1,0 +1,271 @@
+"""Checking in at a station, the events held there, and the lists built from check-ins.
+
+"Today" at a station is the Asia/Shanghai date, stored on the row (``Checkin.day``) so that the
+one-per-day rule is a UNIQUE constraint the database enforces under any concurrency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from app.extensions import db
+from app.models import (
+    Checkin,
+    CheckinMethod,
+    Member,
+    MemberStatus,
+    OrgNode,
+    Station,
+    StationEvent,
+    StationEventKind,
+    User,
+    utcnow,
+)
+
+TZ = ZoneInfo("Asia/Shanghai")
+SEARCH_LIMIT = 20
+
+
+class CheckinError(ValueError):
+    """A check-in or event change the rules refuse; ``str(e)`` is the message for the user."""
+
+
+def local_day(at: datetime) -> date:
+    return at.astimezone(TZ).date()
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC instants a local (Asia/Shanghai) day starts and ends."""
+    start = datetime.combine(day, time.min, TZ)
+    return start, start + timedelta(days=1)
+
+
+@dataclass
+class CheckinResult:
+    checkin: Checkin
+    created: bool  # False: the member had already checked in here today
+
+
+def running_event(station_id: int, at: datetime) -> StationEvent | None:
+    """The event running at the station at ``at`` (the latest started, if several overlap)."""
+    return db.session.scalar(
+        sa.select(StationEvent)
+        .where(
+            StationEvent.station_id == station_id,
+            StationEvent.starts_at <= at,
+            StationEvent.ends_at > at,
+        )
+        .order_by(StationEvent.starts_at.desc(), StationEvent.id.desc())
+        .limit(1)
+    )
+
+
+def _existing(member_id: int, station_id: int, day: date) -> Checkin | None:
+    return db.session.scalar(
+        sa.select(Checkin).where(
+            Checkin.member_id == member_id, Checkin.station_id == station_id, Checkin.day == day
+        )
+    )
+
+
+def check_in(
+    member: Member,
+    station: Station,
+    method: CheckinMethod,
+    now: datetime | None = None,
+    recorded_by: User | None = None,
+) -> CheckinResult:
+    """Record the member's check-in at the station today, once. A second scan returns the first
+    check-in (``created`` False); if an event started since, the first check-in now counts for it.
+    Two simultaneous scans: the UNIQUE constraint refuses the second insert, which then reads the
+    row the first one wrote."""
+    now = now or utcnow()
+    if not member.is_active:
+        raise CheckinError(_l("党员状态为停用，不能签到。"))
+    if not station.active:
+        raise CheckinError(_l("该驿站已停用。"))
+    if method is CheckinMethod.MANUAL and recorded_by is None:
+        raise CheckinError(_l("人工补签需要记录操作人。"))
+    day = local_day(now)
+    event = running_event(station.id, now)
+    found = _existing(member.id, station.id, day)
+    if found is None:
+        row = Checkin(
+            station_id=station.id,
+            member_id=member.id,
+            day=day,
+            checked_in_at=now,
+            method=method,
+            event_id=event.id if event else None,
+            recorded_by_id=recorded_by.id if recorded_by else None,
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(row)
+        except sa.exc.IntegrityError:
+            found = _existing(member.id, station.id, day)
+            if found is None:  # not the double scan: some other constraint failed
+                raise
+        else:
+            return CheckinResult(row, True)
+    if event is not None and found.event_id is None:
+        found.event_id = event.id
+    return CheckinResult(found, False)
+
+
+# Events ----------------------------------------------------------------------------------------
+
+
+def save_event(
+    station: Station,
+    title: str,
+    kind: StationEventKind,
+    starts_at: datetime,
+    ends_at: datetime,
+    by: User | None = None,
+    event: StationEvent | None = None,
+) -> StationEvent:
+    """Create (or change) an event at the station."""
+    title = (title or "").strip()
+    if not title:
+        raise CheckinError(_l("请填写活动名称。"))
+    if ends_at <= starts_at:
+        raise CheckinError(_l("结束时间必须晚于开始时间。"))
+    if ends_at - starts_at > timedelta(days=7):
+        raise CheckinError(_l("一次活动最长7天。"))
+    if event is None:
+        event = StationEvent(station_id=station.id, created_by_id=by.id if by else None)
+        db.session.add(event)
+    event.title, event.kind, event.starts_at, event.ends_at = title, kind, starts_at, ends_at
+    db.session.flush()
+    return event
+
+
+def events_between(station_id: int, start: datetime, end: datetime) -> list[StationEvent]:
+    """Events overlapping [start, end), in order."""
+    return list(
+        db.session.scalars(
+            sa.select(StationEvent)
+            .where(
+                StationEvent.station_id == station_id,
+                StationEvent.starts_at < end,
+                StationEvent.ends_at > start,
+            )
+            .order_by(StationEvent.starts_at)
+        )
+    )
+
+
+def todays_events(station_id: int, now: datetime | None = None) -> list[StationEvent]:
+    return events_between(station_id, *day_bounds(local_day(now or utcnow())))
+
+
+def attendance_counts(event_ids: list[int]) -> dict[int, int]:
+    if not event_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Checkin.event_id, sa.func.count(Checkin.id))
+        .where(Checkin.event_id.in_(event_ids))
+        .group_by(Checkin.event_id)
+    )
+    return {event_id: n for event_id, n in rows}
+
+
+# Lists -----------------------------------------------------------------------------------------
+
+
+def todays_checkins(station_id: int, now: datetime | None = None) -> list[Checkin]:
+    """Today's check-ins at the station, newest first (member, user, event joined in one query)."""
+    day = local_day(now or utcnow())
+    return list(
+        db.session.scalars(
+            sa.select(Checkin)
+            .where(Checkin.station_id == station_id, Checkin.day == day)
+            .order_by(Checkin.checked_in_at.desc(), Checkin.id.desc())
+        ).unique()
+    )
+
+
+def ledger_query(
+    station_id: int,
+    start: date,
+    end: date,
+    method: CheckinMethod | None = None,
+    event_id: int | None = None,
+) -> sa.Select[tuple[Checkin]]:
+    """The station's check-ins from ``start`` to ``end`` (local dates, inclusive), oldest first."""
+    stmt = sa.select(Checkin).where(
+        Checkin.station_id == station_id, Checkin.day >= start, Checkin.day <= end
+    )
+    if method is not None:
+        stmt = stmt.where(Checkin.method == method)
+    if event_id is not None:
+        stmt = stmt.where(Checkin.event_id == event_id)
+    return stmt.order_by(Checkin.checked_in_at, Checkin.id)
+
+
+def member_history(member_id: int, year: int, month: int) -> list[Checkin]:
+    """The member's check-ins in one month, newest first."""
+    first = date(year, month, 1)
+    last = date(year + (month == 12), month % 12 + 1, 1)
+    return list(
+        db.session.scalars(
+            sa.select(Checkin)
+            .where(Checkin.member_id == member_id, Checkin.day >= first, Checkin.day < last)
+            .order_by(Checkin.checked_in_at.desc())
+        ).unique()
+    )
+
+
+def member_months(member_id: int) -> list[tuple[int, int, int]]:
+    """(year, month, count) of the months the member checked in, newest first."""
+    rows = db.session.execute(
+        sa.select(Checkin.day).where(Checkin.member_id == member_id)
+    ).scalars()
+    counts: dict[tuple[int, int], int] = {}
+    for d in rows:
+        counts[(d.year, d.month)] = counts.get((d.year, d.month), 0) + 1
+    return [(y, m, n) for (y, m), n in sorted(counts.items(), reverse=True)]
+
+
+def search_members(station: Station, q: str) -> list[Member]:
+    """Active members within the station's org node whose name contains ``q`` or whose phone
+    contains its digits (at least four, so one digit does not list everyone)."""
+    q = (q or "").strip()
+    if not q:
+        raise CheckinError(_l("请输入姓名或手机号。"))
+    digits = "".join(ch for ch in q if ch.isdigit())
+    if digits and len(digits) == len(q.replace(" ", "")):
+        if len(digits) < 4:
+            raise CheckinError(_l("手机号请至少输入4位数字。"))
+        match = User.phone.contains(digits, autoescape=True)
+    else:
+        match = User.name.contains(q, autoescape=True)
+    return list(
+        db.session.scalars(
+            sa.select(Member)
+            .join(User, User.id == Member.user_id)
+            .join(OrgNode, OrgNode.id == Member.grid_id)
+            .where(
+                OrgNode.under(station.org_node.path),
+                Member.status == MemberStatus.ACTIVE,
+                User.active,
+                match,
+            )
+            .order_by(User.name, Member.id)
+            .limit(SEARCH_LIMIT)
+        ).unique()
+    )
+
+
+def member_in_station_scope(station: Station, member_id: int) -> Member | None:
+    member = db.session.get(Member, member_id)
+    if member is None or not member.grid.path.startswith(station.org_node.path):
+        return None
+    return member
+
