@@ -275,9 +275,9 @@ def test_ledger_export_is_an_xlsx_with_chinese_headers_station_period_and_escape
     ws = openpyxl.load_workbook(io.BytesIO(response.data)).active
     rows = list(ws.iter_rows(values_only=True))
     assert "龙山党群驿站" in rows[0][0] and "龙山党群驿站" in rows[1][0]
-    assert rows[2][0] == "期间：2025-03-01 至 2025-03-31"
-    assert list(rows[3]) == ["日期", "时间", "姓名", "网格", "签到方式", "活动", "补签人"]
-    body = rows[4:]
+    assert rows[1][1] == "期间：2025-03-01 至 2025-03-31"
+    assert list(rows[2]) == ["日期", "时间", "姓名", "网格", "签到方式", "活动", "补签人"]
+    body = rows[3:]
     assert body[0][2] == "李党员" and body[0][1] == "10:01" and body[0][5] == "三月主题党日"
     assert body[1][2] == "'=HYPERLINK(\"http://x\")" and body[1][4] == "海报扫码"
     assert body[2][4] == "人工补签" and body[2][6] == "驿站管理员"
@@ -290,7 +290,7 @@ def test_ledger_export_filtered_by_method(client, p):
     make_checkin(make_member(p.tree.grid_b, name="海报党员"), p.station, T0, method="poster")
     login(client, p.community_admin)
     response = client.get(f"/stations/{p.station.id}/ledger.xlsx?start=2025-03-01&end=2025-03-31&method=poster")
-    rows = list(openpyxl.load_workbook(io.BytesIO(response.data)).active.iter_rows(values_only=True))[4:]
+    rows = list(openpyxl.load_workbook(io.BytesIO(response.data)).active.iter_rows(values_only=True))[3:]
     assert [r[2] for r in rows] == ["海报党员"]
 
 

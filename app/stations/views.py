@@ -295,7 +295,9 @@ def kiosk_live(station_id: int):
     if not current_user.is_authenticated:
         # A signed-out kiosk must not swap the login page into its live region: reload instead.
         target = url_for("auth.login", next=url_for("stations.kiosk", station_id=station_id))
-        return "", 204, {"HX-Redirect": target} if is_partial() else {}
+        if is_partial():
+            return "", 204, {"HX-Redirect": target}
+        return redirect(target)
     if not current_user.role_set & {Role.STATION_ADMIN, Role.ORG_ADMIN}:
         abort(403)
     station = station_or_404(station_id)
