@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -73,30 +71,11 @@ def test_a_diary_entry_is_seen_by_its_author_the_head_and_admins_in_scope(app):
     assert app.test_client().get(f"/diary/{entry.id}").status_code == 302
 
 
-def test_turning_an_entry_into_a_need_waits_for_the_needs_feature(client, app, monkeypatch):
+def test_turning_an_entry_into_a_need_files_it_to_the_covering_member_once(client, app):
+    from app.models import Need, NeedOrigin, NeedStatus
+
     w = make_world()
     entry = make_diary_entry(w.member, w.r1)
-    login(client, user_of(w.member))
-    page = client.get(f"/diary/{entry.id}").get_data(as_text=True)
-    assert "诉求功能即将上线" in page and "disabled" in page
-    response = client.post(f"/diary/{entry.id}/to-need", follow_redirects=True)
-    assert "诉求功能即将上线" in response.get_data(as_text=True)
-    db.session.expire_all()
-    assert db.session.get(DiaryEntry, entry.id).need_id is None
-
-
-def test_turning_an_entry_into_a_need_calls_the_needs_service_once(client, app, monkeypatch):
-    w = make_world()
-    entry = make_diary_entry(w.member, w.r1)
-    calls = []
-
-    def submit_from_diary(e):  # type: ignore[no-untyped-def]
-        calls.append(e.id)
-        return types.SimpleNamespace(id=4242)
-
-    fake = types.ModuleType("app.services.needs")
-    fake.submit_from_diary = submit_from_diary  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "app.services.needs", fake)
     other = app.test_client()
     login(other, user_of(w.head))  # sees the entry, is not its author
     assert other.post(f"/diary/{entry.id}/to-need").status_code == 403
@@ -104,10 +83,16 @@ def test_turning_an_entry_into_a_need_calls_the_needs_service_once(client, app, 
     assert "转为诉求" in client.get(f"/diary/{entry.id}").get_data(as_text=True)
     assert client.post(f"/diary/{entry.id}/to-need").status_code == 303
     db.session.expire_all()
-    assert db.session.get(DiaryEntry, entry.id).need_id == 4242
+    need_id = db.session.get(DiaryEntry, entry.id).need_id
+    need = db.session.get(Need, need_id)
+    assert need.origin is NeedOrigin.MEMBER and need.status is NeedStatus.SUBMITTED
+    assert need.resident_household_id == w.r1.id
+    assert entry.text in need.text
+    page = client.get(f"/diary/{entry.id}").get_data(as_text=True)
+    assert f"/needs/{need_id}" in page
     again = client.post(f"/diary/{entry.id}/to-need", follow_redirects=True)
     assert "已经转为诉求" in again.get_data(as_text=True)
-    assert calls == [entry.id]
+    assert db.session.scalar(sa.select(sa.func.count(Need.id))) == 1
 
 
 # --- visits ------------------------------------------------------------------------------

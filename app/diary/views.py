@@ -70,7 +70,6 @@ def detail(entry_id: int):
     """One entry, with the action that turns it into a need."""
     entry = entry_or_404(entry_id)
     return render_template("diary/detail.html", entry=entry,
-                           can_convert=service.need_submitter() is not None,
                            is_author=current_user.member is not None
                            and current_user.member.id == entry.member_id)
 

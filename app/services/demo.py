@@ -51,6 +51,7 @@ from app.models import (
     StationKind,
     User,
 )
+from app.services import demo_activities, demo_checkin, demo_needs
 from app.services.demo_context import EXTENSIONS, DemoContext, max_id
 from app.services.demo_names import (
     ESTATE_SUFFIX,
@@ -69,6 +70,24 @@ from app.services.passwords import hash_password
 # area to the import block above, e.g. ``from app.services import demo_checkins`` (marked noqa F401).
 # They run in import order (alphabetical once ruff sorts the block).
 __all__ = ["EXTENSIONS", "DemoContext", "DemoError", "generate"]
+
+
+def _area(generate_area):  # type: ignore[no-untyped-def]
+    """Adapt an area's ``generate(conn, rng, now, scale)`` to an extension."""
+
+    def extension(ctx: DemoContext) -> dict[str, int]:
+        return generate_area(ctx.conn, ctx.rng, ctx.now, ctx.scale)
+
+    extension.__name__ = f"{generate_area.__module__}.generate"
+    return extension
+
+
+# Two years of history for each area, in this order, after the district is written.
+AREA_EXTENSIONS = [
+    _area(demo_checkin.generate),
+    _area(demo_activities.generate),
+    _area(demo_needs.generate),
+]
 
 DISTRICT_NAME = "宜秀区"
 DEMO_PASSWORD = "dangyuan2024"
@@ -139,7 +158,7 @@ def generate(seed: int, scale: float) -> dict[str, int]:
     builder = _Builder(conn, random.Random(seed), scale, datetime.now(UTC))
     stats = builder.build()
     ctx = builder.context()
-    for extension in EXTENSIONS:
+    for extension in [*AREA_EXTENSIONS, *EXTENSIONS]:
         for key, value in extension(ctx).items():
             stats[key] = stats.get(key, 0) + value
     _reset_sequences(conn)

@@ -3,10 +3,6 @@ hand-over of one to the needs workflow (built in its own area; linked when both 
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
-from collections.abc import Callable
 from datetime import date
 
 import sqlalchemy as sa
@@ -14,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.authz import node_in_scope
 from app.extensions import db
-from app.models import CentralHousehold, DiaryEntry, Member, ResidentHousehold, Role, User
+from app.models import CentralHousehold, DiaryEntry, Member, Need, ResidentHousehold, Role, User
 
 MAX_TEXT = 500
 
@@ -65,25 +61,13 @@ def can_view(user: User, entry: DiaryEntry) -> bool:
     return Role.ORG_ADMIN in user.role_set and node_in_scope(user, entry.resident.grid)
 
 
-def need_submitter() -> Callable[[DiaryEntry], object] | None:
-    """``app.services.needs.submit_from_diary`` when the needs area is present, else None."""
-    name = "app.services.needs"
-    if name not in sys.modules and importlib.util.find_spec(name) is None:
-        return None
-    module = importlib.import_module(name)
-    func = getattr(module, "submit_from_diary", None)
-    return func if callable(func) else None
-
-
-def to_need(entry: DiaryEntry) -> object:
+def to_need(entry: DiaryEntry) -> Need:
     """Turn the entry into a need on the resident's behalf (once)."""
     if entry.need_id is not None:
         raise DiaryError(str(_l("这条日记已经转为诉求。")))
-    submit = need_submitter()
-    if submit is None:
-        raise DiaryError(str(_l("诉求功能即将上线。")))
-    need = submit(entry)
-    need_id = getattr(need, "id", None)
-    if entry.need_id is None and isinstance(need_id, int):
-        entry.need_id = need_id
-    return need
+    from app.services.needs import submit_from_diary  # needs imports models this module uses
+
+    try:
+        return submit_from_diary(entry)
+    except ValueError as e:  # the needs workflow refused it (e.g. a bad registered phone)
+        raise DiaryError(str(e)) from e

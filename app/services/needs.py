@@ -28,6 +28,7 @@ from app.models import (
     TEXT_MAX,
     BreachKind,
     CentralHousehold,
+    DiaryEntry,
     EventKind,
     HouseholdStatus,
     Member,
@@ -804,3 +805,21 @@ def deliver_sms() -> int:
 
 def discard_sms() -> None:
     db.session.info.pop("need_sms", None)
+
+
+def submit_from_diary(entry: DiaryEntry, now: datetime | None = None) -> Need:
+    """The diary's "turn into a need": the member files what they heard on the resident's behalf,
+    routed like a contact-card need (to the member covering the household). The diary entry keeps
+    the need's id and the need's first timeline entry names the diary, so the link reads both ways."""
+    author = entry.member
+    need = submit_need(
+        NeedCategory.OTHER,
+        _("（民情日记 %(date)s）%(text)s", date=entry.entry_date.isoformat(), text=entry.text),
+        origin=NeedOrigin.MEMBER,
+        household=entry.resident,
+        consent=True,
+        submitted_by=author.user,
+        now=now,
+    )
+    entry.need_id = need.id
+    return need
