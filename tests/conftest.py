@@ -131,9 +131,39 @@ def app_config() -> dict:
     return {}
 
 
+@pytest.fixture(scope="session")
+def _shared_app(tmp_path_factory: pytest.TempPathFactory, _template_db: str) -> Iterator[tuple]:
+    """One app for the whole session: building an app registers ~500 URL rules, which costs more
+    than most tests. Each test still gets a fresh database (a new copy of the template file, or
+    a truncated PostgreSQL database) and the configuration as it was at the start."""
+    base = tmp_path_factory.mktemp("shared")
+    app = make_app(base, _template_db)
+    yield app, base / "test.sqlite", dict(app.config)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _fresh_sqlite(app: Flask, target: Path, template: str) -> None:
+    with app.app_context():
+        db.engine.dispose()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(template, target)
+
+
 @pytest.fixture
-def app(tmp_path: Path, _template_db: str, app_config: dict) -> Iterator[Flask]:
-    app = make_app(tmp_path, _template_db, **app_config)
+def app(tmp_path: Path, _template_db: str, app_config: dict, _shared_app: tuple) -> Iterator[Flask]:
+    if app_config:  # a module that needs another configuration gets its own app
+        app = make_app(tmp_path, _template_db, **app_config)
+        own = True
+    else:
+        app, target, snapshot = _shared_app
+        app.config.clear()
+        app.config.update(snapshot)
+        app.config["UPLOAD_DIR"] = str(tmp_path / "instance" / "uploads")
+        if not _is_postgres():
+            _fresh_sqlite(app, target, _template_db)
+        own = False
     ctx = app.app_context()
     ctx.push()
     try:
@@ -143,8 +173,9 @@ def app(tmp_path: Path, _template_db: str, app_config: dict) -> Iterator[Flask]:
         ctx.pop()
         if _is_postgres():
             _truncate_all(app)
-        with app.app_context():
-            db.engine.dispose()
+        if own:
+            with app.app_context():
+                db.engine.dispose()
 
 
 @pytest.fixture
