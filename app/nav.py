@@ -43,6 +43,8 @@ ITEMS: list[NavItem] = [
     NavItem("nominations.index", _l("建户审核"), ADMIN),
     NavItem("activities.ledger_view", _l("服务台账"), ADMIN),
     NavItem("structure.import_roster", _l("名册导入"), ADMIN),
+    NavItem("main.coming", _l("培训"), ADMIN, (("area", "training"),)),
+    NavItem("main.coming", _l("积分评先"), ADMIN, (("area", "points"),)),
 ]
 
 

@@ -57,16 +57,105 @@ def first_id(stmt: sa.Select) -> int | None:
     return db.session.scalar(stmt.limit(1))
 
 
-# Each area adds its pages here.
+def _member_id(phone: str) -> int | None:
+    from app.models import Member, User
+
+    return db.session.scalar(sa.select(Member.id).join(User).where(User.phone == phone))
+
+
+def _station_id() -> int | None:
+    from app.models import RoleAssignment, User
+
+    return first_id(sa.select(RoleAssignment.station_id).join(User)
+                    .where(User.phone == ACCOUNTS["station"], RoleAssignment.station_id.is_not(None)))
+
+
+def _url(template: str, value: Callable[[], int | None]) -> Callable[[], str | None]:
+    def build() -> str | None:
+        found = value()
+        return None if found is None else template.format(found)
+
+    return build
+
+
+def _need_of(phone: str) -> int | None:
+    from app.models import Need
+
+    return first_id(sa.select(Need.id).where(Need.member_id == _member_id(phone)).order_by(Need.id))
+
+
+def _activity_of(phone: str) -> int | None:
+    from app.models import Activity
+
+    return first_id(sa.select(Activity.id).where(Activity.author_member_id == _member_id(phone))
+                    .order_by(Activity.id.desc()))
+
+
+def _household_of(phone: str) -> int | None:
+    from app.models import Member
+
+    return db.session.scalar(sa.select(Member.central_household_id).where(Member.id == _member_id(phone)))
+
+
+def _any(model_name: str) -> Callable[[], int | None]:
+    def pick() -> int | None:
+        import app.models as m
+
+        model = getattr(m, model_name)
+        return first_id(sa.select(model.id).order_by(model.id))
+
+    return pick
+
+
+# Every main page of every area, as the demo account of the role that uses it.
 PAGES: list[Page] = [
     Page("", "/", light=True),
     Page("", "/login", light=True),
+    Page("", "/nominations/notice", light=True),
+    Page("", "/track", light=True),
     Page("member", "/", light=True),
+    Page("member", "/needs/", light=True),
+    Page("member", _url("/needs/{}", lambda: _need_of(ACCOUNTS["member"])), light=True),
+    Page("member", "/activities/", light=True),
+    Page("member", "/activities/new", light=True),
+    Page("member", _url("/activities/{}", lambda: _activity_of(ACCOUNTS["member"])), light=True),
+    Page("member", "/diary/", light=True),
+    Page("member", "/visits/", light=True),
+    Page("member", "/me/checkins", light=True),
+    Page("member", "/notifications/", light=True),
+    Page("member", "/needs/cards"),
     Page("head", "/", light=True),
+    Page("head", "/needs/", light=True),
+    Page("head", _url("/activities/household/{}", lambda: _household_of(ACCOUNTS["head"]))),
+    Page("head", "/visits/coverage"),
+    Page("resident", "/needs/mine", light=True),
+    Page("station", "/stations/"),
+    Page("station", _url("/stations/{}/", _station_id)),
+    Page("station", _url("/stations/{}/kiosk", _station_id)),
+    Page("station", _url("/stations/{}/kiosk/live", _station_id)),
+    Page("station", _url("/stations/{}/ledger", _station_id)),
+    Page("station", _url("/stations/{}/events", _station_id)),
+    Page("station", "/activities/verify"),
     Page("district", "/", dashboard=True),
     Page("community", "/", dashboard=True),
     Page("district", "/structure/"),
+    Page("district", "/structure/members"),
+    Page("district", "/structure/members?q=王"),
+    Page("district", "/structure/households"),
+    Page("district", "/structure/residents"),
+    Page("district", "/structure/stations"),
+    Page("district", _url("/structure/members/{}", lambda: _member_id(ACCOUNTS["member"]))),
+    Page("district", "/households/"),
+    Page("district", _url("/households/{}", lambda: _household_of(ACCOUNTS["head"]))),
+    Page("community", "/households/gaps", dashboard=True),
+    Page("district", "/households/mentors"),
+    Page("district", "/nominations/"),
+    Page("district", "/activities/ledger"),
+    Page("district", "/needs/dispatch"),
+    Page("district", "/needs/dashboard", dashboard=True),
+    Page("community", "/needs/dashboard", dashboard=True),
 ]
+
 
 def static_weight(client) -> int:  # type: ignore[no-untyped-def]
     total = 0
@@ -127,6 +216,7 @@ def main() -> int:
             if url is None:
                 rows.append((page.who or "anon", str(page.url), "n/a", "", "", "", ""))
                 continue
+            client.get(url)  # warm-up: template compilation is not what we measure
             times = []
             status = 0
             body = b""

@@ -24,9 +24,6 @@ bp = Blueprint("main", __name__)
 
 # Areas of the product that are planned but not built yet, and what they will do.
 COMING = {
-    "activities": (_l("服务记录与民情日记"), _l("记录送学上门、矛盾调解等服务（可附照片），写民情日记，定期走访提醒。")),
-    "needs": (_l("群众诉求"), _l("群众扫联系卡或挂牌二维码反映急难愁盼，诉求直达联系党员，超时自动上报。")),
-    "nominations": (_l("中心户创建审核"), _l("自荐、联荐、组织推荐，村审定、乡镇审核联审、公示、创建，全程留痕。")),
     "training": (_l("培训"), _l("微实训、微党课、微分享、微实践、微朗读，线上线下出勤。")),
     "points": (_l("积分与评先"), _l("党员积分台账与年度评先选优。")),
 }

@@ -646,10 +646,10 @@ def cards():
         sa.select(ResidentHousehold).where(ResidentHousehold.covering_member_id == member.id)
         .order_by(ResidentHousehold.building, ResidentHousehold.unit, ResidentHousehold.room)
     ).all()
-    items = []
-    for h in households:
-        token = entry_tokens.current_token(h)
-        items.append({"household": h, "qr": _qr_data_uri(entry_tokens.entry_url(token))})
+    tokens = entry_tokens.current_card_tokens(households)
+    items = [
+        {"household": h, "qr": _qr_data_uri(entry_tokens.entry_url(tokens[h.id]))} for h in households
+    ]
     db.session.commit()  # tokens created on first print are kept
     sheets = [items[i:i + CARDS_PER_SHEET] for i in range(0, len(items), CARDS_PER_SHEET)]
     return render_template("needs/cards.html", sheets=sheets, member=member,

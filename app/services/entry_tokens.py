@@ -77,3 +77,23 @@ def public_url(path: str) -> str:
 
 def entry_url(token: EntryToken) -> str:
     return public_url(PATHS[token.kind] + token.token)
+
+
+def current_card_tokens(households: list[ResidentHousehold]) -> dict[int, EntryToken]:
+    """Live card tokens for many households in one query (a member prints all their cards);
+    those without one get one (added to the session, not committed)."""
+    ids = [h.id for h in households]
+    found = {
+        t.resident_household_id: t
+        for t in db.session.scalars(
+            sa.select(EntryToken).where(
+                EntryToken.resident_household_id.in_(ids), EntryToken.revoked_at.is_(None)
+            )
+        )
+    }
+    for household_id in ids:
+        if household_id not in found:
+            token = EntryToken(token=new_token(), kind=EntryKind.CARD, resident_household_id=household_id)
+            db.session.add(token)
+            found[household_id] = token
+    return found
