@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from wtforms.fields.choices import SelectChoice
 
 
-def opts(pairs: Iterable[tuple[object, object]]) -> list[SelectChoice]:
-    """``[(value, label), ...]`` → SelectChoice list; labels may be lazy strings."""
-    return [SelectChoice(value=v, label=str(label)) for v, label in pairs]  # type: ignore[arg-type]
+def options(pairs: Iterable[tuple[object, object]]) -> list[SelectChoice]:
+    """``[(value, label), ...]`` → SelectChoice list. Labels may be lazy strings: they are left
+    lazy so that a choice list built at import time still renders in the visitor's language."""
+    return [SelectChoice(value, label) for value, label in pairs]  # type: ignore[arg-type]

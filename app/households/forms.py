@@ -16,7 +16,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.forms_choices import opts
+from app.forms_choices import options
 from app.models import AdjustmentOutcome, Duty
 
 
@@ -26,7 +26,7 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class HouseholdProfileForm(FlaskForm):
-    duties = MultiCheckboxField(_l("职责（七员）"), choices=lambda: opts(Duty.choices()), validate_choice=True)
+    duties = MultiCheckboxField(_l("职责（七员）"), choices=lambda: options(Duty.choices()), validate_choice=True)
     type_id = SelectField(_l("类型"), coerce=int)
     is_model = BooleanField(_l("示范中心户"))
 
@@ -51,7 +51,7 @@ class AdjustmentOpenForm(FlaskForm):
 
 
 class AdjustmentReviewForm(FlaskForm):
-    decision = RadioField(_l("审查意见"), choices=lambda: opts([("approve", _l("同意调整，报乡镇决定")),
+    decision = RadioField(_l("审查意见"), choices=lambda: options([("approve", _l("同意调整，报乡镇决定")),
                                                         ("reject", _l("不需调整，保留"))]),
                           validators=[InputRequired(_l("请选择审查意见"))])
     comment = TextAreaField(_l("意见说明"), validators=[DataRequired(_l("请填写审查意见")), Length(max=1000)],
@@ -59,7 +59,7 @@ class AdjustmentReviewForm(FlaskForm):
 
 
 class AdjustmentDecideForm(FlaskForm):
-    outcome = RadioField(_l("决定"), choices=lambda: opts(AdjustmentOutcome.choices()),
+    outcome = RadioField(_l("决定"), choices=lambda: options(AdjustmentOutcome.choices()),
                          validators=[InputRequired(_l("请选择决定"))])
     new_head_id = SelectField(_l("新户主（更换户主时）"), coerce=int)
     comment = TextAreaField(_l("决定意见"), validators=[DataRequired(_l("请填写决定意见")), Length(max=1000)],
@@ -79,7 +79,7 @@ class ResidentAssignForm(FlaskForm):
 
 
 class GapApplyForm(FlaskForm):
-    kind = SelectField(choices=lambda: opts([("cover", "cover"), ("link", "link")]))
+    kind = SelectField(choices=lambda: options([("cover", "cover"), ("link", "link")]))
     target = IntegerField(validators=[InputRequired()])
     # The suggested ids arrive as repeated hidden "ids" inputs, read with request.form.getlist.
 

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 
 from app.authz import admin_required, node_or_404, scope_condition, scope_roots
 from app.extensions import db
-from app.forms_choices import opts
+from app.forms_choices import options
 from app.households.forms import (
     AdjustmentDecideForm,
     AdjustmentOpenForm,
@@ -137,13 +137,13 @@ def _detail(hh: CentralHousehold, status: int = 200, error: str | None = None, *
     if manage:
         profile = forms.get("profile_form") or HouseholdProfileForm(formdata=None, data={
             "duties": [d.value for d in hh.duty_set], "type_id": hh.type_id or 0, "is_model": hh.is_model})
-        profile.type_id.choices = opts([(0, _("未设置"))] + [(t.id, t.name) for t in svc.types()])
+        profile.type_id.choices = options([(0, _("未设置"))] + [(t.id, t.name) for t in svc.types()])
         mentor = forms.get("mentor_form") or MentorForm(formdata=None, data={"mentor_id": hh.mentor_id or 0})
         mentor.mentor_id.choices = _mentor_choices()
         bulk = forms.get("bulk_form") or BulkLinkForm(formdata=None)
         bulk.member_ids.choices = _unlinked_choices(hh)
         decide = forms.get("decide_form") or AdjustmentDecideForm(formdata=None)
-        decide.new_head_id.choices = opts([(0, "—")] + [(m.id, m.name) for m, _n in linked if m.id != hh.head_member_id])
+        decide.new_head_id.choices = options([(0, "—")] + [(m.id, m.name) for m, _n in linked if m.id != hh.head_member_id])
         ctx.update(
             profile_form=profile, mentor_form=mentor, bulk_form=bulk,
             link_form=forms.get("link_form") or MemberLinkForm(formdata=None),
@@ -159,7 +159,7 @@ def _detail(hh: CentralHousehold, status: int = 200, error: str | None = None, *
 def _mentor_choices() -> list[tuple[int, str]]:
     secretaries = list(db.session.scalars(_members_in_scope().where(Member.is_secretary).order_by(Member.id)).unique())
     counts = svc.mentored_counts(m.id for m in secretaries)
-    return opts([(0, _("无"))] + [(m.id, _("%(name)s（%(grid)s，已帮带 %(n)d 户）", name=m.name, grid=m.grid.name,
+    return options([(0, _("无"))] + [(m.id, _("%(name)s（%(grid)s，已帮带 %(n)d 户）", name=m.name, grid=m.grid.name,
                                            n=counts.get(m.id, 0))) for m in secretaries])
 
 
@@ -172,7 +172,7 @@ def _unlinked_choices(hh: CentralHousehold) -> list[tuple[int, str]]:
                Member.central_household_id.is_(None), Member.id.not_in(heads))
         .order_by(OrgNode.id != hh.grid_id, Member.id).limit(200)
     ).unique()
-    return opts((m.id, f"{m.name}（{m.grid.name}）") for m in found)
+    return options((m.id, f"{m.name}（{m.grid.name}）") for m in found)
 
 
 @bp.route("/<int:hh_id>")
@@ -203,7 +203,7 @@ def profile(hh_id: int):
     hh = manageable_or_403(hh_id)
     svc.ensure_builtin_types()
     form = HouseholdProfileForm()
-    form.type_id.choices = opts([(0, "")] + [(t.id, t.name) for t in svc.types()])
+    form.type_id.choices = options([(0, "")] + [(t.id, t.name) for t in svc.types()])
     if not form.validate_on_submit():
         return _detail(hh, 422, profile_form=form)
     return _run(hh, lambda: svc.set_profile(current_user, hh, [Duty(d) for d in form.duties.data],
@@ -301,7 +301,7 @@ def decide_adjustment(adj_id: int):
     adj = adjustment_or_404(adj_id)
     hh = adj.household
     form = AdjustmentDecideForm()
-    form.new_head_id.choices = opts([(0, "—")] + [(m.id, m.name) for m, _n in _linked(hh) if m.id != hh.head_member_id])
+    form.new_head_id.choices = options([(0, "—")] + [(m.id, m.name) for m, _n in _linked(hh) if m.id != hh.head_member_id])
     if not form.validate_on_submit():
         return _detail(hh, 422, decide_form=form)
     new_head = db.session.get(Member, form.new_head_id.data) if form.new_head_id.data else None
@@ -383,7 +383,7 @@ def residents():
     grid = _grid_or_404(grid_id)
     only_uncovered = request.values.get("uncovered") == "1"
     form = ResidentAssignForm()
-    form.member_id.choices = opts([(0, _("（取消联系）"))] + _member_choices(grid))
+    form.member_id.choices = options([(0, _("（取消联系）"))] + _member_choices(grid))
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():

@@ -15,7 +15,6 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     EqualTo,
@@ -26,16 +25,11 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from app.forms_choices import options
 from app.models import TEXT_MAX, NeedCategory, NeedOutcome, NeedRating
 from app.services.needs import NOTE_MAX, RATING_COMMENT_MAX
 from app.services.passwords import MIN_LENGTH
 from app.services.phones import normalize_phone
-
-
-def options(pairs: list[tuple]) -> list[SelectChoice]:
-    """Choices in the shape wtforms ≥ 3.3 asks for (tuples are deprecated)."""
-    return [SelectChoice(value, label) for value, label in pairs]
-
 
 PHOTO_HINT = _l("可不传。只接受照片（JPG、PNG、WebP），不超过 10 MB。")
 

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from app.forms_choices import opts
+from app.forms_choices import options
 from app.models import CRITERIA, NominationWay
 from app.services.nominations import CANDIDATE_CATEGORIES
 from app.services.phones import normalize_phone
@@ -16,7 +16,7 @@ REASON_KW = {"rows": 3, "maxlength": 1000}
 
 
 def _category_choices() -> list:
-    return opts([("", _l("请选择"))] + [(c.value, c.label) for c in CANDIDATE_CATEGORIES])
+    return options([("", _l("请选择"))] + [(c.value, c.label) for c in CANDIDATE_CATEGORIES])
 
 
 class _ReasonsMixin:
@@ -55,7 +55,7 @@ class NominationSelfForm(_ReasonsMixin, FlaskForm):
 
 
 class NominationOpenForm(_ReasonsMixin, FlaskForm):
-    way = RadioField(_l("推荐方式"), choices=lambda: opts([(w.value, w.label) for w in (NominationWay.JOINT, NominationWay.ORGANISATION)]),
+    way = RadioField(_l("推荐方式"), choices=lambda: options([(w.value, w.label) for w in (NominationWay.JOINT, NominationWay.ORGANISATION)]),
                      validators=[InputRequired(_l("请选择推荐方式"))], default=NominationWay.ORGANISATION.value)
     candidate = StringField(_l("候选党员（手机号或姓名）"),
                             validators=[DataRequired(_l("请填写候选党员的手机号或姓名")), Length(max=32)])
@@ -76,7 +76,7 @@ class NominationOpenForm(_ReasonsMixin, FlaskForm):
 
 
 class ReviewForm(FlaskForm):
-    decision = RadioField(_l("审批意见"), choices=lambda: opts([("approve", _l("同意")), ("reject", _l("不同意"))]),
+    decision = RadioField(_l("审批意见"), choices=lambda: options([("approve", _l("同意")), ("reject", _l("不同意"))]),
                           validators=[InputRequired(_l("请选择同意或不同意"))])
     comment = TextAreaField(_l("意见说明"), validators=[Length(max=1000)], render_kw={"rows": 2})
 
@@ -90,7 +90,7 @@ class ReviewForm(FlaskForm):
 
 class SignoffForm(FlaskForm):
     department = SelectField(_l("联审部门"), coerce=int, validators=[InputRequired(_l("请选择部门"))])
-    decision = RadioField(_l("部门意见"), choices=lambda: opts([("no_objection", _l("无异议")), ("objection", _l("有异议"))]),
+    decision = RadioField(_l("部门意见"), choices=lambda: options([("no_objection", _l("无异议")), ("objection", _l("有异议"))]),
                           validators=[InputRequired(_l("请选择无异议或有异议"))])
     note = TextAreaField(_l("说明"), validators=[Length(max=1000)], render_kw={"rows": 2})
 
@@ -121,7 +121,7 @@ class ObjectionForm(FlaskForm):
 
 
 class ObjectionResolveForm(FlaskForm):
-    outcome = RadioField(_l("核实结果"), choices=lambda: opts([("dismissed", _l("异议不成立，继续公示")),
+    outcome = RadioField(_l("核实结果"), choices=lambda: options([("dismissed", _l("异议不成立，继续公示")),
                                                        ("upheld", _l("异议成立，提名不通过"))]),
                          validators=[InputRequired(_l("请选择核实结果"))])
     resolution = TextAreaField(_l("核实处理情况"), validators=[DataRequired(_l("请填写核实处理情况")),

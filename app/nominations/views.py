@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from app.authz import admin_required, current_member, node_or_404, roles_required, scope_condition
 from app.extensions import db, limiter
-from app.forms_choices import opts
+from app.forms_choices import options
 from app.models import (
     Member,
     MemberCategory,
@@ -152,7 +152,7 @@ def new():
 
 def _signoff_form(nom: Nomination, form: SignoffForm | None = None) -> SignoffForm:
     form = form or SignoffForm(formdata=None)
-    form.department.choices = opts((d.id, d.name) for d in svc.pending_departments(nom))
+    form.department.choices = options((d.id, d.name) for d in svc.pending_departments(nom))
     return form
 
 

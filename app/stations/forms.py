@@ -14,15 +14,10 @@ from wtforms import (
     SelectField,
     StringField,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from app.forms_choices import options
 from app.models import CheckinMethod, CheckinMode, StationEventKind, StationKind
-
-
-def options(pairs: list[tuple[object, object]]) -> list[SelectChoice]:
-    """Choices as WTForms 3.3 wants them (tuples are deprecated)."""
-    return [SelectChoice(value, label) for value, label in pairs]  # type: ignore[arg-type]
 
 
 class StationEditForm(FlaskForm):
