@@ -329,6 +329,19 @@ def plaque(hh_id: int):
     return render_template("households/plaque.html", hh=hh, url=url, svg=qr.svg(url, ec="H", border=2))
 
 
+@bp.post("/<int:hh_id>/plaque/reissue")
+@admin_required
+def plaque_reissue(hh_id: int):
+    """Revoke the plaque's QR (a stolen or defaced plaque) and issue a new one to print."""
+    hh = manageable_or_403(hh_id)
+    if hh.status is HouseholdStatus.REVOKED:
+        abort(404)
+    entry_tokens.reissue(hh)
+    db.session.commit()
+    flash(_("旧挂牌二维码已作废，请打印新的挂牌。"), "success")
+    return redirect(url_for("households.plaque", hh_id=hh.id), 303)
+
+
 @bp.route("/<int:hh_id>/plaque.png")
 @admin_required
 def plaque_png(hh_id: int):
