@@ -16,7 +16,10 @@ from tests.factories import PASSWORD, make_need_world
 
 
 def _fits(page) -> None:  # type: ignore[no-untyped-def]
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > 361)
+        .map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 5)""")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360, wide
 
 
 def _jpeg() -> bytes:
