@@ -21,8 +21,11 @@ class LabeledEnum(enum.StrEnum):
         return str(self.__class__.labels()[self])  # type: ignore[attr-defined]
 
     @classmethod
-    def choices(cls) -> list[tuple[str, str]]:
-        return [(m.value, m.label) for m in cls]
+    def choices(cls) -> list[tuple[str, object]]:
+        """(value, lazy label) pairs: lazy, so a form built at import time still renders each
+        label in the visitor's language."""
+        labels = cls.labels()  # type: ignore[attr-defined]
+        return [(m.value, labels[m]) for m in cls]
 
 
 def enum_column(enum_cls: type[enum.Enum], name: str) -> sa.Enum:
