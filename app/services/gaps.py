@@ -114,16 +114,24 @@ def find_gaps(node: OrgNode) -> GapReport:
             .group_by(Member.central_household_id)
         ).all()
         linked.update({hid: n for hid, n in rows})
-    residents = list(db.session.scalars(
-        sa.select(ResidentHousehold).join(OrgNode, OrgNode.id == ResidentHousehold.grid_id).where(under)
-    ).unique())
+    # Counting needs four columns of every household; only the uncovered ones become objects
+    # (a community has thousands of households, a handful uncovered).
+    resident_rows = db.session.execute(
+        sa.select(ResidentHousehold.id, ResidentHousehold.grid_id, ResidentHousehold.building,
+                  ResidentHousehold.covering_member_id)
+        .join(OrgNode, OrgNode.id == ResidentHousehold.grid_id).where(under)
+    ).all()
     covered: dict[int, int] = {m.id: 0 for m in members}
     buildings: dict[int, set[tuple[int, str]]] = {m.id: set() for m in members}
     member_ids = set(covered)
-    for r in residents:
-        if r.covering_member_id in member_ids:
-            covered[r.covering_member_id] += 1
-            buildings[r.covering_member_id].add((r.grid_id, r.building))
+    for row in resident_rows:
+        if row.covering_member_id in member_ids:
+            covered[row.covering_member_id] += 1
+            buildings[row.covering_member_id].add((row.grid_id, row.building))
+    uncovered_ids = [row.id for row in resident_rows if row.covering_member_id is None]
+    residents = list(db.session.scalars(
+        sa.select(ResidentHousehold).where(ResidentHousehold.id.in_(uncovered_ids))
+    ).unique()) if uncovered_ids else []
     report = GapReport(node=node)
     established = [h for h in households if h.status is HouseholdStatus.ESTABLISHED]
 

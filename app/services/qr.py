@@ -7,6 +7,7 @@ dirty and folded. ``box_size`` is pixels per module for PNG; SVG scales freely.
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 
 import qrcode
 import qrcode.constants
@@ -32,6 +33,9 @@ def version(data: str, ec: str = "M") -> int:
     return build(data, ec).version
 
 
+# A code is a pure function of its text: cards and plaques keep their token for years, and a
+# kiosk's code is the same for its whole 30-second step while the kiosk polls every 5 s.
+@lru_cache(maxsize=4096)
 def png(data: str, ec: str = "M", box_size: int = 10, border: int = 4) -> bytes:
     image = build(data, ec, border, box_size).make_image(fill_color="black", back_color="white")
     out = io.BytesIO()
@@ -39,6 +43,7 @@ def png(data: str, ec: str = "M", box_size: int = 10, border: int = 4) -> bytes:
     return out.getvalue()
 
 
+@lru_cache(maxsize=4096)
 def svg(data: str, ec: str = "M", border: int = 4) -> str:
     """An SVG document (one path), to be sized by CSS or the print layout."""
     image = build(data, ec, border).make_image(image_factory=qrcode.image.svg.SvgPathImage)
