@@ -57,3 +57,34 @@ def test_plaque_reissue_is_refused_outside_scope_and_to_members(client, app):
     login(member_client, p.member.user)
     assert member_client.post(f"/households/{household.id}/plaque/reissue").status_code == 403
     assert entry_tokens.resolve(EntryKind.PLAQUE, old) is not None
+
+
+def test_printing_cards_runs_the_same_queries_for_2_or_12_households(app):
+    import sqlalchemy as sa
+
+    from tests.factories import make_member
+
+    p = make_personas()
+    few, many = make_member(p.tree.grid, name="少户党员"), make_member(p.tree.grid, name="多户党员")
+    for _ in range(2):
+        make_resident(p.tree.grid, member=few)
+    for _ in range(12):
+        make_resident(p.tree.grid, member=many)
+
+    def queries_for(member) -> int:  # type: ignore[no-untyped-def]
+        client = app.test_client()
+        login(client, member.user)
+        client.get("/needs/cards")  # the first print creates the tokens
+        seen: list[str] = []
+
+        def count(*_a):  # type: ignore[no-untyped-def]
+            seen.append("q")
+
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert client.get("/needs/cards").status_code == 200
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+        return len(seen)
+
+    assert queries_for(few) == queries_for(many)

@@ -650,7 +650,8 @@ def cards():
     items = [
         {"household": h, "qr": _qr_data_uri(entry_tokens.entry_url(tokens[h.id]))} for h in households
     ]
-    db.session.commit()  # tokens created on first print are kept
+    if db.session.new:  # tokens created on first print are kept (only then: a commit expires
+        db.session.commit()  # every household and the template would load each one again)
     sheets = [items[i:i + CARDS_PER_SHEET] for i in range(0, len(items), CARDS_PER_SHEET)]
     return render_template("needs/cards.html", sheets=sheets, member=member,
                            central=member.central_household)
