@@ -17,7 +17,7 @@ from flask import abort
 from flask_login import current_user, login_required
 
 from app.extensions import db
-from app.models import Member, OrgNode, Role, Station, User
+from app.models import Member, OrgNode, Role, RoleAssignment, Station, User
 
 F = TypeVar("F", bound=Callable)
 
@@ -108,3 +108,20 @@ def current_member() -> Member:
     if member is None or not member.is_active:
         abort(403)
     return member
+
+
+def nearest_admin_ids(node: OrgNode) -> list[int]:
+    """User ids of the active org admins nearest to ``node``: its own, else those of the closest
+    ancestor that has any (who must act on, or be told about, something at this node)."""
+    ids = node.ancestor_ids
+    rows = db.session.execute(
+        sa.select(RoleAssignment.user_id, RoleAssignment.org_node_id)
+        .join(User, User.id == RoleAssignment.user_id)
+        .where(RoleAssignment.role == Role.ORG_ADMIN, RoleAssignment.org_node_id.in_(ids), User.active)
+        .order_by(RoleAssignment.user_id)
+    ).all()
+    for node_id in reversed(ids):
+        found = [uid for uid, nid in rows if nid == node_id]
+        if found:
+            return found
+    return []

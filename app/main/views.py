@@ -56,40 +56,35 @@ def coming(area: str):
     return render_template("main/coming.html", title=title, text=text)
 
 
+def _remember_and_return(cookie: str, value: str):  # type: ignore[no-untyped-def]
+    """Keep a display preference for a year (no account needed) and go back where the form was."""
+    target = safe_next(request.form.get("next")) or url_for("main.index")
+    response = redirect(target, 303)
+    response.set_cookie(
+        cookie,
+        value,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return response
+
+
 @bp.post("/lang/<code>")
 def set_language(code: str):
     """Switch the interface language (a cookie, so it works before logging in too)."""
     if code not in SUPPORTED:
         abort(404)
-    target = safe_next(request.form.get("next")) or url_for("main.index")
-    response = redirect(target, 303)
-    response.set_cookie(
-        LOCALE_COOKIE,
-        code,
-        max_age=365 * 24 * 3600,
-        httponly=True,
-        samesite="Lax",
-        secure=current_app.config["SESSION_COOKIE_SECURE"],
-    )
-    return response
+    return _remember_and_return(LOCALE_COOKIE, code)
 
 
 @bp.post("/display/<mode>")
 def set_display(mode: str):
-    """Large type for elderly readers, kept in a cookie (no account needed)."""
+    """Large type for elderly readers."""
     if mode not in ("large", "normal"):
         abort(404)
-    target = safe_next(request.form.get("next")) or url_for("main.index")
-    response = redirect(target, 303)
-    response.set_cookie(
-        DISPLAY_COOKIE,
-        mode,
-        max_age=365 * 24 * 3600,
-        httponly=True,
-        samesite="Lax",
-        secure=current_app.config["SESSION_COOKIE_SECURE"],
-    )
-    return response
+    return _remember_and_return(DISPLAY_COOKIE, mode)
 
 
 @bp.route("/offline")

@@ -529,20 +529,8 @@ def progress(need_id: int):
     need = need_or_404(need_id)
     _act_or_403(need)
     form = NeedProgressForm(prefix="p")
-    if not form.validate_on_submit():
-        return _failed(need, _("请修改下面标红的内容后再提交。"), {"progress": form})
-    processed, photo_error = _read_photo(form.photo)
-    if photo_error:
-        form.photo.errors = [photo_error]
-        return _failed(need, photo_error, {"progress": form})
-    try:
-        photo = photos.store(processed, current_user.id) if processed else None
-        if photo is not None:
-            db.session.flush()
-        needs.add_progress(need, current_user, form.text.data, bool(form.internal.data), photo)
-    except NeedError as e:
-        return _failed(need, str(e), {"progress": form})
-    return _done(need, _("已记录。"))
+    return _with_photo(need, form, "progress", _("已记录。"), lambda photo: needs.add_progress(
+        need, current_user, form.text.data, bool(form.internal.data), photo))
 
 
 @bp.post("/needs/<int:need_id>/resolve")
@@ -552,21 +540,28 @@ def resolve(need_id: int):
     need = need_or_404(need_id)
     _act_or_403(need)
     form = NeedResolveForm(prefix="r")
+    return _with_photo(need, form, "resolve", _("已办结。"), lambda photo: needs.resolve(
+        need, current_user, NeedOutcome(form.outcome.data), form.note.data,
+        form.referred_to.data or "", photo))
+
+
+def _with_photo(need: Need, form, key: str, done: str, step):  # type: ignore[no-untyped-def]
+    """Validate a step's form and its optional photo, store the photo, then take the step; any
+    refusal re-renders the need with the form (and nothing stored in the database)."""
     if not form.validate_on_submit():
-        return _failed(need, _("请修改下面标红的内容后再提交。"), {"resolve": form})
+        return _failed(need, _("请修改下面标红的内容后再提交。"), {key: form})
     processed, photo_error = _read_photo(form.photo)
     if photo_error:
         form.photo.errors = [photo_error]
-        return _failed(need, photo_error, {"resolve": form})
+        return _failed(need, photo_error, {key: form})
     try:
         photo = photos.store(processed, current_user.id) if processed else None
         if photo is not None:
             db.session.flush()
-        needs.resolve(need, current_user, NeedOutcome(form.outcome.data), form.note.data,
-                      form.referred_to.data or "", photo)
+        step(photo)
     except NeedError as e:
-        return _failed(need, str(e), {"resolve": form})
-    return _done(need, _("已办结。"))
+        return _failed(need, str(e), {key: form})
+    return _done(need, done)
 
 
 @bp.post("/needs/<int:need_id>/pass")

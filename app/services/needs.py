@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from app.authz import node_in_scope
+from app.authz import nearest_admin_ids, node_in_scope
 from app.extensions import db
 from app.models import (
     TEXT_MAX,
@@ -47,8 +47,6 @@ from app.models import (
     OwnerLevel,
     Photo,
     ResidentHousehold,
-    Role,
-    RoleAssignment,
     User,
     utcnow,
 )
@@ -763,26 +761,12 @@ def _add_handler(need: Need, member: Member) -> None:
         db.session.add(NeedHandler(need_id=need.id, member_id=member.id))
 
 
-def admin_user_ids(node: OrgNode) -> list[int]:
-    """The org admins of ``node``; when it has none, those of the nearest ancestor that has some."""
-    ancestors = node.ancestor_ids
-    rows = db.session.execute(
-        sa.select(RoleAssignment.user_id, RoleAssignment.org_node_id)
-        .join(User, User.id == RoleAssignment.user_id)
-        .where(RoleAssignment.role == Role.ORG_ADMIN, RoleAssignment.org_node_id.in_(ancestors), User.active)
-    ).all()
-    if not rows:
-        return []
-    nearest = max(ancestors.index(n) for _, n in rows)
-    return sorted({u for u, n in rows if ancestors.index(n) == nearest})
-
-
 def _owner_user_ids(need: Need) -> list[int]:
     if need.owner_level.is_member_level:
         member = need.owner_member or db.session.get(Member, need.owner_member_id)
         return [member.user_id] if member else []
     node = need.owner_node or db.session.get(OrgNode, need.owner_node_id)
-    return admin_user_ids(node) if node else []
+    return nearest_admin_ids(node) if node else []
 
 
 def _notify_owner(need: Need, title: str, body: str) -> None:

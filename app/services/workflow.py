@@ -6,11 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-
-from app.authz import node_in_scope
-from app.extensions import db
-from app.models import OrgNode, Role, RoleAssignment, User
+from app.authz import nearest_admin_ids, node_in_scope
+from app.models import OrgNode, Role, User
 from app.services.notify import notify
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -42,20 +39,8 @@ def administers(user: User, node: OrgNode) -> bool:
     return user.has_role(Role.ORG_ADMIN) and node_in_scope(user, node)
 
 
-def admins_for(node: OrgNode) -> list[int]:
-    """User ids of the admins nearest to ``node``: its own admins, else the next level up."""
-    ids = node.ancestor_ids
-    rows = db.session.execute(
-        sa.select(RoleAssignment.user_id, RoleAssignment.org_node_id)
-        .join(User, User.id == RoleAssignment.user_id)
-        .where(RoleAssignment.role == Role.ORG_ADMIN, RoleAssignment.org_node_id.in_(ids), User.active)
-        .order_by(RoleAssignment.user_id)
-    ).all()
-    for node_id in reversed(ids):
-        found = [uid for uid, nid in rows if nid == node_id]
-        if found:
-            return found
-    return []
+# The admins who must act next at a node (kept under this name for the workflows that use it).
+admins_for = nearest_admin_ids
 
 
 def tell(user_ids: list[int], title: str, body: str, url: str, kind: str) -> None:
