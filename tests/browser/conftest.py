@@ -84,7 +84,7 @@ def browser():
 def _context(browser, viewport: dict, **kw):  # type: ignore[no-untyped-def]
     context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai",
                                   device_scale_factor=1, **kw)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(20_000)  # generous: CI machines have two cores
     return context
 
 
