@@ -171,6 +171,8 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("-n", type=int, default=30, help="requests per page")
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--keep", action="store_true",
+                        help="reuse the data already in DATABASE_URL instead of generating it again")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="dy-bench-"))
@@ -183,16 +185,19 @@ def main() -> int:
     from app.services import demo
 
     with app.app_context():
-        if uri.startswith("postgresql"):
+        if args.keep:
+            print("reusing the data in", uri)
+        elif uri.startswith("postgresql"):
             with db.engine.begin() as conn:
                 conn.execute(sa.text("DROP SCHEMA public CASCADE"))
                 conn.execute(sa.text("CREATE SCHEMA public"))
-        upgrade()
-        started = time.perf_counter()
-        with writing():
-            stats = demo.generate(seed=args.seed, scale=args.scale)
-        print(f"demo district at scale {args.scale}: {time.perf_counter() - started:.1f} s "
-              f"({', '.join(f'{k} {v}' for k, v in stats.items())})")
+        if not args.keep:
+            upgrade()
+            started = time.perf_counter()
+            with writing():
+                stats = demo.generate(seed=args.seed, scale=args.scale)
+            print(f"demo district at scale {args.scale}: {time.perf_counter() - started:.1f} s "
+                f"({', '.join(f'{k} {v}' for k, v in stats.items())})")
 
     queries = 0
 
@@ -215,7 +220,7 @@ def main() -> int:
                 clients[page.who] = client
             url = page.url() if callable(page.url) else page.url
             if url is None:
-                rows.append((page.who or "anon", str(page.url), "n/a", "", "", "", ""))
+                rows.append((page.who or "anon", "(nothing to show)", "n/a", "", "", "", ""))
                 continue
             client.get(url)  # warm-up: template compilation is not what we measure
             times = []

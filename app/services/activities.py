@@ -421,8 +421,13 @@ def _listing(where: sa.ColumnElement[bool]) -> sa.Select:
 
 def mine(member: Member) -> sa.Select:
     """Activities the member recorded or took part in, newest first."""
-    fellow = sa.select(activity_members.c.activity_id).where(activity_members.c.member_id == member.id)
-    return _listing(sa.or_(Activity.author_member_id == member.id, Activity.id.in_(fellow)))
+    # A union of two indexed lookups: an OR across the two would make PostgreSQL scan every
+    # activity (measured at city scale: 474 ms before).
+    ids = sa.union(
+        sa.select(Activity.id).where(Activity.author_member_id == member.id),
+        sa.select(activity_members.c.activity_id).where(activity_members.c.member_id == member.id),
+    )
+    return _listing(Activity.id.in_(ids))
 
 
 def of_household(household: CentralHousehold) -> sa.Select:
@@ -430,8 +435,11 @@ def of_household(household: CentralHousehold) -> sa.Select:
     members = sa.select(Member.id).where(
         sa.or_(Member.central_household_id == household.id, Member.id == household.head_member_id)
     )
-    return _listing(sa.or_(Activity.author_member_id.in_(members),
-                           Activity.central_household_id == household.id))
+    ids = sa.union(
+        sa.select(Activity.id).where(Activity.author_member_id.in_(members)),
+        sa.select(Activity.id).where(Activity.central_household_id == household.id),
+    )
+    return _listing(Activity.id.in_(ids))
 
 
 def to_verify(user: User, state: VerifyState | None) -> sa.Select:
