@@ -48,7 +48,7 @@ from app.services import entry_tokens, qr
 from app.services import households as svc
 from app.services.gaps import find_gaps
 from app.services.phones import normalize_phone
-from app.services.structure import covered_household_counts, linked_member_counts
+from app.services.structure import covered_count, linked_member_counts
 from app.services.workflow import NotAllowed, WorkflowError, administers
 
 bp = Blueprint("households", __name__, url_prefix="/households")
@@ -112,9 +112,8 @@ def index():
 
 
 def _linked(hh: CentralHousehold) -> list[tuple[Member, int]]:
-    cc = covered_household_counts()
     rows = db.session.execute(
-        sa.select(Member, sa.func.coalesce(cc.c.n, 0)).outerjoin(cc, cc.c.member_id == Member.id)
+        sa.select(Member, covered_count(Member.id))
         .where(Member.central_household_id == hh.id).order_by(Member.id)
     ).unique().all()
     return [(m, n) for m, n in rows]
@@ -375,10 +374,8 @@ def _grids_in_scope() -> list[OrgNode]:
 
 def _member_choices(grid: OrgNode) -> list[tuple[int, str]]:
     community = _community_of(grid)
-    cc = covered_household_counts()
     rows = db.session.execute(
-        sa.select(Member, sa.func.coalesce(cc.c.n, 0)).join(OrgNode, OrgNode.id == Member.grid_id)
-        .outerjoin(cc, cc.c.member_id == Member.id)
+        sa.select(Member, covered_count(Member.id)).join(OrgNode, OrgNode.id == Member.grid_id)
         .where(OrgNode.under(community.path), Member.status == MemberStatus.ACTIVE)
         .order_by(OrgNode.id != grid.id, Member.id)
     ).unique().all()

@@ -60,6 +60,16 @@ def covered_household_counts() -> sa.Subquery:
     )
 
 
+def covered_count(member_id: sa.ColumnElement[int]) -> sa.ScalarSelect[int]:
+    """Households one member covers, as a correlated subquery: for a page of members this is one
+    index lookup each, where ``covered_household_counts()`` would first count the whole table."""
+    return (
+        sa.select(sa.func.count(ResidentHousehold.id))
+        .where(ResidentHousehold.covering_member_id == member_id)
+        .scalar_subquery()
+    )
+
+
 @dataclass
 class ScopeSummary:
     households: int
