@@ -209,37 +209,40 @@ def main() -> int:
     clients: dict[str, object] = {}
     with app.app_context():
         sa.event.listen(db.engine, "before_cursor_execute", count)
-        weight_static = static_weight(app.test_client())
-        for page in PAGES:
-            client = clients.get(page.who)
-            if client is None:
-                client = app.test_client()
-                if page.who:
-                    r = client.post("/login", data={"phone": ACCOUNTS[page.who], "password": PASSWORD})
-                    assert r.status_code == 303, f"login {page.who}: {r.status_code}"
-                clients[page.who] = client
+    # Requests run outside any app context, as under a real server: each gets its own (a shared
+    # one would let Flask-Login's per-context user cache leak from one client to the next).
+    weight_static = static_weight(app.test_client())
+    for page in PAGES:
+        client = clients.get(page.who)
+        if client is None:
+            client = app.test_client()
+            if page.who:
+                r = client.post("/login", data={"phone": ACCOUNTS[page.who], "password": PASSWORD})
+                assert r.status_code == 303, f"login {page.who}: {r.status_code}"
+            clients[page.who] = client
+        with app.app_context():
             url = page.url() if callable(page.url) else page.url
-            if url is None:
-                rows.append((page.who or "anon", "(nothing to show)", "n/a", "", "", "", ""))
-                continue
-            client.get(url)  # warm-up: template compilation is not what we measure
-            times = []
-            status = 0
-            body = b""
-            for _i in range(args.n):
-                queries = 0
-                t0 = time.perf_counter()
-                r = client.get(url)
-                times.append((time.perf_counter() - t0) * 1000)
-                status, body = r.status_code, r.get_data()
-                one = queries
-            p50 = statistics.median(times)
-            p95 = sorted(times)[max(0, int(round(0.95 * len(times))) - 1)]
-            target = 200 if page.dashboard else 50
-            weight = len(gzip.compress(body)) + (weight_static if page.light else 0)
-            ok = "ok" if p95 <= target and (not page.light or weight <= 60_000) else "OVER"
-            rows.append((page.who or "anon", url, status, f"{p50:.1f}", f"{p95:.1f}", one,
-                         f"{weight / 1000:.1f} kB", ok))
+        if url is None:
+            rows.append((page.who or "anon", "(nothing to show)", "n/a", "", "", "", ""))
+            continue
+        client.get(url)  # warm-up: template compilation is not what we measure
+        times = []
+        status = 0
+        body = b""
+        for _i in range(args.n):
+            queries = 0
+            t0 = time.perf_counter()
+            r = client.get(url)
+            times.append((time.perf_counter() - t0) * 1000)
+            status, body = r.status_code, r.get_data()
+            one = queries
+        p50 = statistics.median(times)
+        p95 = sorted(times)[max(0, int(round(0.95 * len(times))) - 1)]
+        target = 200 if page.dashboard else 50
+        weight = len(gzip.compress(body)) + (weight_static if page.light else 0)
+        ok = "ok" if p95 <= target and (not page.light or weight <= 60_000) else "OVER"
+        rows.append((page.who or "anon", url, status, f"{p50:.1f}", f"{p95:.1f}", one,
+                     f"{weight / 1000:.1f} kB", ok))
     print()
     print("| who | url | status | p50 ms | p95 ms | queries | gzip | target |")
     print("|---|---|---|---|---|---|---|---|")

@@ -560,12 +560,16 @@ def test_the_ledger_filters_by_kind_dates_grid_and_state(client, app):
         page = client.get("/activities/ledger", query_string=args).get_data(as_text=True)
         return {x.id for x in (a, b, c, d) if f"/activities/{x.id}\"" in page}
 
-    assert ids() == {a.id, b.id, c.id}
+    # With no filter the ledger opens on this month (a ledger is kept by the month).
+    assert ids() == set()
+    first = datetime.now(ZoneInfo("Asia/Shanghai")).date().replace(day=1).isoformat()
+    assert f'value="{first}"' in client.get("/activities/ledger").get_data(as_text=True)
+    assert ids(date_from="2025-01-01") == {a.id, b.id, c.id}
     assert ids(kind="mediation") == {a.id, c.id}
     assert ids(date_from="2025-06-01") == {b.id}
     assert ids(date_to="2025-05-10") == {a.id, c.id}
     assert ids(grid=str(w.p.tree.grid_b.id)) == {c.id}
-    assert ids(grid=str(w.p.tree.grid2.id)) == {a.id, b.id, c.id}  # out of scope: ignored
+    assert ids(grid=str(w.p.tree.grid2.id), date_from="2025-01-01") == {a.id, b.id, c.id}  # out of scope: ignored
     assert ids(state="pending") == {c.id}
     bad = client.get("/activities/ledger", query_string={"date_from": "2025-06-01", "date_to": "2025-05-01"})
     assert "结束日期不能早于开始日期" in bad.get_data(as_text=True)

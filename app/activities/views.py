@@ -35,6 +35,7 @@ from app.models import (
 from app.services import activities as service
 from app.services import ledger, photos
 from app.services.privacy import audit
+from app.services.visits import today_local
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
 
@@ -355,6 +356,9 @@ def verify_queue():
 
 def _ledger_filter() -> tuple[ActivityFilterForm, service.LedgerFilter]:
     form = ActivityFilterForm(request.args)
+    if not request.args:
+        # A ledger is kept by the month: open on this month rather than counting two years.
+        form.date_from.data = today_local().replace(day=1)
     grids = service.grids_in_scope(current_user)
     form.grid.choices = select_choices([("", _("全部网格"))] + [(g.id, g.name) for g in grids])
     flt = service.LedgerFilter()
