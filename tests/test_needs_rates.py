@@ -142,3 +142,29 @@ def test_inbox_runs_a_fixed_number_of_queries(client):
     for i in range(8):
         make_need(make_resident(w.p.tree.grid, member=w.member), phone=f"137000003{i:02d}")
     assert _count_queries(client, "/needs/") == few
+
+
+def test_dashboard_exports_the_same_rates_as_a_ledger(client, app):
+    import io
+
+    import openpyxl
+
+    from app.models import AuditEntry
+
+    w = make_need_world()
+    _fixture(w)
+    login(client, w.p.community_admin)
+    response = client.get("/needs/dashboard.xlsx?by=member&from=2025-05-01&to=2025-05-31")
+    assert response.status_code == 200
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    rows = list(openpyxl.load_workbook(io.BytesIO(response.data)).active.iter_rows(values_only=True))
+    assert rows[0][0] == "接诉即办统计台账"
+    assert rows[1][1] == "期间：2025-05-01 至 2025-05-31"
+    assert rows[2][:4] == ("党员", "诉求数", "按时接单", "响应率")
+    cells = {c for row in rows[3:] for c in row}
+    assert "60.0%" in cells and "66.7%" in cells
+    assert db.session.scalar(sa.select(sa.func.count(AuditEntry.id)).where(AuditEntry.object_type == "needs_rates")) == 1
+    for user in (w.p.member.user, w.p.station_admin, w.p.resident):
+        other = app.test_client()
+        login(other, user)
+        assert other.get("/needs/dashboard.xlsx").status_code == 403

@@ -68,11 +68,11 @@ from app.needs.forms import (
     TrackForm,
     options,
 )
-from app.services import entry_tokens, needs, photos, qr
+from app.services import entry_tokens, ledger, needs, photos, qr
 from app.services.needs import NeedError
 from app.services.passwords import hash_password
 from app.services.phones import normalize_phone
-from app.services.privacy import mask_phone
+from app.services.privacy import audit, mask_phone
 
 bp = Blueprint("needs", __name__)
 
@@ -776,6 +776,39 @@ def dashboard():
     rows, total = needs.rates(scope_condition(current_user), group, s, e)
     return render_template("needs/dashboard.html", rows=rows, total=total, group=group,
                            start=start, end=end, groups=_group_labels())
+
+
+@bp.route("/needs/dashboard.xlsx")
+@admin_required
+def dashboard_export():
+    """The same rates as a ledger workbook (.xlsx), audited."""
+    group = request.args.get("by", "community")
+    if group not in needs.GROUPS:
+        group = "community"
+    start, end = _parse_period()
+    s, e = _local_date_bounds(start, end)
+    rows, total = needs.rates(scope_condition(current_user), group, s, e)
+
+    def pct(v: float | None) -> str:
+        return "—" if v is None else f"{v:.1f}%"
+
+    headers = [_group_labels()[group], _("诉求数"), _("按时接单"), _("响应率"), _("已办结"), _("办结率"),
+               _("已评价"), _("满意及基本满意"), _("满意率")]
+    body = [
+        [r.name, r.submitted, r.accepted_in_time, pct(r.response_rate), r.resolved, pct(r.resolution_rate),
+         r.rated, r.satisfied, pct(r.satisfaction_rate)]
+        for r in [*rows, total]
+    ]
+    node_name = "、".join(n.name for n in current_user.admin_nodes)
+    period = _("%(start)s 至 %(end)s", start=start.isoformat(), end=end.isoformat())
+    data = ledger.build_workbook(_("接诉即办统计台账"), node_name, period, headers, body)
+    audit(current_user.id, "export", "needs_rates", detail=f"by={group} {period}", ip=request.remote_addr or "")
+    db.session.commit()
+    response = make_response(data)
+    response.mimetype = ledger.XLSX_MIMETYPE
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=needs-rates-{start.isoformat()}-{end.isoformat()}.xlsx")
+    return response
 
 
 def _group_labels() -> dict[str, str]:
