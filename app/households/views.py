@@ -50,6 +50,7 @@ from app.services.gaps import find_gaps
 from app.services.phones import normalize_phone
 from app.services.structure import covered_count, linked_member_counts
 from app.services.workflow import NotAllowed, WorkflowError, administers
+from app.steps import run_step
 
 bp = Blueprint("households", __name__, url_prefix="/households")
 
@@ -182,17 +183,8 @@ def detail(hh_id: int):
 
 
 def _run(hh: CentralHousehold, action, form_name: str | None = None, form=None, done: str = ""):  # type: ignore[no-untyped-def]
-    try:
-        action()
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except WorkflowError as e:
-        db.session.rollback()
-        return _detail(hh, 422, error=str(e), **({form_name: form} if form_name else {}))
-    db.session.commit()
-    flash(done or _("已保存。"), "success")
-    return redirect(url_for("households.detail", hh_id=hh.id), 303)
+    return run_step(action, lambda error: _detail(hh, 422, error=error, **({form_name: form} if form_name else {})),
+                    url_for("households.detail", hh_id=hh.id), done or _("已保存。"))
 
 
 @bp.post("/<int:hh_id>/profile")

@@ -40,6 +40,7 @@ from app.services import nominations as svc
 from app.services.phones import normalize_phone
 from app.services.privacy import audit
 from app.services.workflow import NotAllowed, WorkflowError, administers, local_today
+from app.steps import run_step
 
 bp = Blueprint("nominations", __name__, url_prefix="/nominations")
 
@@ -189,17 +190,8 @@ def detail(nom_id: int):
 
 def _act(nom: Nomination, action, form_name: str, form) -> object:  # type: ignore[no-untyped-def]
     """Run a service step; a refused step re-renders the page with the reason (403 / 422)."""
-    try:
-        action()
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except WorkflowError as e:
-        db.session.rollback()
-        return _detail(nom, 422, error=str(e), **{form_name: form})
-    db.session.commit()
-    flash(_("已记录。"), "success")
-    return redirect(url_for("nominations.detail", nom_id=nom.id), 303)
+    return run_step(action, lambda error: _detail(nom, 422, error=error, **{form_name: form}),
+                    url_for("nominations.detail", nom_id=nom.id), _("已记录。"))
 
 
 @bp.post("/<int:nom_id>/community-review")
