@@ -36,11 +36,18 @@ def test_member_records_a_visit_with_a_photo_on_a_phone(live_server, phone, tmp_
     phone.wait_for_url(f"{live_server.url}/activities/new")
     phone.get_by_text("走访", exact=True).click()
     phone.get_by_label("地址（不在驿站时填写）").fill("龙山路12号")
-    phone.get_by_placeholder("地址或户主姓名").fill("赵")
-    phone.get_by_text("赵大爷").wait_for()
+    # Tick only after the active search has answered and swapped its list: a tick made on the
+    # list it is about to replace would be lost.
+    with phone.expect_response(lambda r: "/activities/pick/residents" in r.url):
+        phone.get_by_placeholder("地址或户主姓名").fill("赵")
+    phone.wait_for_timeout(200)  # htmx settles the swap
     phone.locator("#resident-options").get_by_text("赵大爷").click()
-    phone.get_by_placeholder("输入姓名").fill("陈")
+    phone.locator("#resident-options input:checked").wait_for()
+    with phone.expect_response(lambda r: "/activities/pick/members" in r.url):
+        phone.get_by_placeholder("输入姓名").fill("陈")
+    phone.wait_for_timeout(200)
     phone.locator("#fellow-options").get_by_text("陈同行").click()
+    phone.locator("#fellow-options input:checked").wait_for()
     phone.get_by_label("做了什么").fill("入户走访，了解老人身体情况")
     phone.locator("input[type=file]").set_input_files(str(picture))
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360
