@@ -16,7 +16,7 @@ from app.database import writing
 from app.extensions import db
 from app.models import OrgLevel, OrgNode, Role, RoleAssignment, User
 from app.services.passwords import MIN_LENGTH, hash_password
-from app.services.phones import normalize_phone
+from app.phones import normalize_phone
 
 
 def init_app(app: Flask) -> None:

@@ -47,7 +47,7 @@ from app.models import (
 from app.services import entry_tokens, qr
 from app.services import households as svc
 from app.services.gaps import find_gaps
-from app.services.phones import normalize_phone
+from app.phones import normalize_phone
 from app.services.structure import covered_count, linked_member_counts
 from app.services.workflow import NotAllowed, WorkflowError, administers
 from app.steps import run_step

@@ -1,24 +1,20 @@
 """All models, importable from one place (Alembic and the app import this package)."""
 
 from app.models.activities import (
-    DEFAULT_VISIT_MONTHS,
     MAX_DURATION_MINUTES,
     MAX_PHOTOS,
-    VISIT_PERIOD_MONTHS,
     Activity,
     ActivityKind,
     ActivityPhoto,
     ActivityRevision,
-    DiaryEntry,
     VerifyState,
-    VisitPolicy,
     activity_members,
     activity_residents,
 )
 from app.models.audit import AuditEntry
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
 from app.models.checkin import Checkin, CheckinMethod, PosterToken, StationEvent, StationEventKind
-from app.models.common import EntryKind, EntryToken, Notification, Photo
+from app.models.diary import DiaryEntry
 from app.models.households import (
     AdjustmentOutcome,
     AdjustmentStatus,
@@ -31,6 +27,8 @@ from app.models.households import (
 from app.models.needs import (
     TEXT_MAX,
     BreachKind,
+    EntryKind,
+    EntryToken,
     EventKind,
     Need,
     NeedBreach,
@@ -58,8 +56,11 @@ from app.models.nominations import (
     StepKind,
     TownshipSetting,
 )
+from app.models.notifications import Notification
 from app.models.org import OrgLevel, OrgNode
-from app.models.people import (
+from app.models.photos import Photo
+from app.models.stations import CheckinMode, Station, StationKind
+from app.models.structure import (
     BUILTIN_HOUSEHOLD_TYPES,
     MENTOR_MAX,
     MENTOR_MIN,
@@ -75,8 +76,8 @@ from app.models.people import (
     MemberStatus,
     ResidentHousehold,
 )
-from app.models.stations import CheckinMode, Station, StationKind
 from app.models.users import Role, RoleAssignment, User
+from app.models.visits import DEFAULT_VISIT_MONTHS, VISIT_PERIOD_MONTHS, VisitPolicy
 
 __all__ = [
     "Activity",

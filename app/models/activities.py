@@ -3,7 +3,7 @@ public-sentiment diary (民情日记) and the regular-visit policy (定期走访
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -11,10 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.base import LabeledEnum, UTCDateTime, enum_column, utcnow
-from app.models.common import Photo
 from app.models.org import OrgNode
-from app.models.people import CentralHousehold, Member, ResidentHousehold
+from app.models.photos import Photo
 from app.models.stations import Station
+from app.models.structure import CentralHousehold, Member, ResidentHousehold
 from app.models.users import User
 
 MAX_PHOTOS = 6
@@ -187,47 +187,3 @@ class ActivityRevision(db.Model):
     changes: Mapped[dict] = mapped_column(sa.JSON)
 
     edited_by: Mapped[User] = relationship(lazy="joined")
-
-
-class DiaryEntry(db.Model):
-    """A short dated note of what a member heard about one of the households they cover.
-    ``need_id`` links to the need made from it (no FK yet: the needs area is merged separately)."""
-
-    __tablename__ = "diary_entries"
-    __table_args__ = (
-        sa.CheckConstraint("length(text) > 0", name="text_not_empty"),
-        sa.Index("ix_diary_entries_member_date", "member_id", "entry_date"),
-        sa.Index("ix_diary_entries_resident_date", "resident_household_id", "entry_date"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id"))
-    resident_household_id: Mapped[int] = mapped_column(sa.ForeignKey("resident_households.id"))
-    entry_date: Mapped[date] = mapped_column(sa.Date)
-    text: Mapped[str] = mapped_column(sa.String(500))
-    need_id: Mapped[int | None] = mapped_column(index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    member: Mapped[Member] = relationship(lazy="joined")
-    resident: Mapped[ResidentHousehold] = relationship(lazy="joined")
-
-
-VISIT_PERIOD_MONTHS = (1, 2, 3, 4, 6, 12)  # each divides the year, so periods align to it
-DEFAULT_VISIT_MONTHS = 3
-
-
-class VisitPolicy(db.Model):
-    """How often each covered household should be visited, set on an org node; the nearest
-    ancestor's policy applies, and a quarter where none is set."""
-
-    __tablename__ = "visit_policies"
-    __table_args__ = (
-        sa.CheckConstraint(
-            f"months IN ({', '.join(str(m) for m in VISIT_PERIOD_MONTHS)})", name="months_divide_year"
-        ),
-    )
-
-    org_node_id: Mapped[int] = mapped_column(sa.ForeignKey("org_nodes.id"), primary_key=True)
-    months: Mapped[int]
-    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,7 +14,7 @@ from app.models.base import LabeledEnum, UTCDateTime, enum_column, utcnow
 from app.models.stations import Station
 
 if TYPE_CHECKING:
-    from app.models.people import Member
+    from app.models.structure import Member
     from app.models.users import User
 
 

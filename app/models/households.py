@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.base import LabeledEnum, UTCDateTime, enum_column, utcnow
-from app.models.people import CentralHousehold, Member
+from app.models.structure import CentralHousehold, Member
 from app.models.users import User
 
 

@@ -7,6 +7,7 @@ which is who the dashboards rate. Escalation moves the owner, never the attribut
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -15,9 +16,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.base import LabeledEnum, UTCDateTime, enum_column, utcnow
-from app.models.common import Photo
 from app.models.org import OrgNode
-from app.models.people import Member, ResidentHousehold
+from app.models.photos import Photo
+from app.models.structure import Member, ResidentHousehold
 
 TEXT_MAX = 500
 
@@ -373,3 +374,34 @@ __all__ = [
     "OwnerLevel",
     "TEXT_MAX",
 ]
+
+
+class EntryKind(enum.StrEnum):
+    CARD = "card"  # a resident household's contact card (联系卡)
+    PLAQUE = "plaque"  # a central household's door plaque (挂牌)
+
+
+class EntryToken(db.Model):
+    """The secret in a contact-card or plaque QR code. It lets someone *submit* a need to that
+    household, nothing more; 128 random bits, so ids cannot be walked; reissuing revokes it."""
+
+    __tablename__ = "entry_tokens"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(kind = 'card' AND resident_household_id IS NOT NULL AND central_household_id IS NULL)"
+            " OR (kind = 'plaque' AND central_household_id IS NOT NULL AND resident_household_id IS NULL)",
+            name="one_target",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    kind: Mapped[EntryKind] = mapped_column(enum_column(EntryKind, "kind"))
+    resident_household_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("resident_households.id"), index=True
+    )
+    central_household_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("central_households.id"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

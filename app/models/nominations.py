@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 from app.models.base import LabeledEnum, UTCDateTime, enum_column, utcnow
 from app.models.org import OrgNode
-from app.models.people import CentralHousehold, Member, MemberCategory
+from app.models.structure import CentralHousehold, Member, MemberCategory
 from app.models.users import User
 
 # The six criteria of the seed, as (column, label): one reason text per criterion.

@@ -71,7 +71,7 @@ from app.needs.forms import (
 from app.services import entry_tokens, ledger, needs, photos, qr
 from app.services.needs import NeedError
 from app.services.passwords import hash_password
-from app.services.phones import normalize_phone
+from app.phones import normalize_phone
 from app.services.privacy import audit, mask_phone
 
 bp = Blueprint("needs", __name__)

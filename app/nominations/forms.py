@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from app.forms_choices import options
 from app.models import CRITERIA, NominationWay
 from app.services.nominations import CANDIDATE_CATEGORIES
-from app.services.phones import normalize_phone
+from app.phones import normalize_phone
 
 REASON_KW = {"rows": 3, "maxlength": 1000}
 

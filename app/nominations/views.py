@@ -37,7 +37,7 @@ from app.nominations.forms import (
     TownshipSettingsForm,
 )
 from app.services import nominations as svc
-from app.services.phones import normalize_phone
+from app.phones import normalize_phone
 from app.services.privacy import audit
 from app.services.workflow import NotAllowed, WorkflowError, administers, local_today
 from app.steps import run_step

@@ -46,7 +46,7 @@ from app.models import (
     ResidentHousehold,
     User,
 )
-from app.services.phones import normalize_phone
+from app.phones import normalize_phone
 
 MAX_ROWS = 50_000
 MAX_REPORTED_ERRORS = 500

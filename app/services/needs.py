@@ -51,7 +51,7 @@ from app.models import (
     utcnow,
 )
 from app.services import notify
-from app.services.phones import normalize_phone
+from app.phones import normalize_phone
 from app.services.privacy import mask_phone
 
 DEFAULT_ACCEPT_HOURS = 24

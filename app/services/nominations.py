@@ -45,7 +45,7 @@ from app.models import (
 )
 from app.models.nominations import DEFAULT_DEPARTMENTS, DEFAULT_NOTICE_DAYS
 from app.services import entry_tokens
-from app.services.phones import normalize_phone
+from app.phones import normalize_phone
 from app.services.workflow import (
     NotAllowed,
     WorkflowError,

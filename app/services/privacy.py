@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 from app.extensions import db
-from app.models.audit import AuditEntry
+from app.models import AuditEntry
+from app.phones import mask_phone
 
-
-def mask_phone(phone: str | None) -> str:
-    """138****5678: the first three and last four digits of a mainland mobile number."""
-    if not phone:
-        return ""
-    if len(phone) != 11:
-        return "*" * len(phone)
-    return f"{phone[:3]}****{phone[-4:]}"
+__all__ = ["audit", "mask_name", "mask_phone"]
 
 
 def mask_name(name: str) -> str:

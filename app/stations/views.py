@@ -48,7 +48,7 @@ from app.services import checkin as svc
 from app.services import checkin_tokens as tokens
 from app.services import ledger, qr
 from app.services.entry_tokens import public_url
-from app.services.phones import normalize_phone
+from app.phones import normalize_phone
 from app.services.privacy import audit, mask_name
 from app.stations.forms import (
     EventEditForm,

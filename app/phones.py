@@ -1,4 +1,4 @@
-"""Mainland mobile numbers."""
+"""Mainland mobile numbers: the one place that reads and masks them."""
 
 from __future__ import annotations
 
@@ -23,3 +23,12 @@ def normalize_phone(raw: str | None) -> str | None:
             s = s[len(prefix) :]
             break
     return s if _MOBILE.match(s) else None
+
+
+def mask_phone(phone: str | None) -> str:
+    """138****5678: the first three and last four digits of a mainland mobile number."""
+    if not phone:
+        return ""
+    if len(phone) != 11:
+        return "*" * len(phone)
+    return f"{phone[:3]}****{phone[-4:]}"

@@ -1,4 +1,4 @@
-"""Party members, central households and the resident households they cover (1+10+15)."""
+"""The 1+10+15 structure: Party members, central households and the resident households they cover."""
 
 from __future__ import annotations
 
@@ -239,3 +239,7 @@ class ResidentHousehold(db.Model):
     @property
     def tags(self) -> list[str]:
         return [t for t in self.care_tags.split(",") if t]
+
+
+# A user's member record, declared here so that models/users.py needs nothing from this module.
+User.member = relationship(Member, back_populates="user", lazy="selectin", uselist=False)
