@@ -15,8 +15,8 @@ from flask import Flask, current_app
 from app.database import writing
 from app.extensions import db
 from app.models import OrgLevel, OrgNode, Role, RoleAssignment, User
-from app.services.passwords import MIN_LENGTH, hash_password
 from app.phones import normalize_phone
+from app.services.passwords import MIN_LENGTH, hash_password
 
 
 def init_app(app: Flask) -> None:

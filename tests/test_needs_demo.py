@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from app.authz import scope_condition
 from app.extensions import db
 from app.models import Need, NeedBreach, NeedCategory, NeedStatus
+from app.policy import scope_condition
 from app.services import demo_needs, needs
 from tests.factories import make_need_world, make_resident
 

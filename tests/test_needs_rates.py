@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from app.authz import scope_condition
 from app.extensions import db
 from app.models import NeedOutcome, NeedRating
+from app.policy import scope_condition
 from app.services import needs
 from tests.factories import login, make_need, make_need_world, make_resident
 

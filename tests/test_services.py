@@ -12,9 +12,9 @@ from PIL import Image
 
 from app.extensions import db
 from app.models import EntryKind, EntryToken, Notification
+from app.phones import normalize_phone
 from app.services import entry_tokens, photos, qr
 from app.services.notify import notify
-from app.services.phones import normalize_phone
 from app.services.privacy import mask_name, mask_phone
 from tests.factories import make_household, make_resident, make_tree, make_user
 

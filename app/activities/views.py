@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from app import policy
 from app.activities.forms import (
     ActivityEditForm,
     ActivityFilterForm,
@@ -19,7 +20,7 @@ from app.activities.forms import (
     VerifyFilterForm,
     select_choices,
 )
-from app.authz import admin_required, current_member, node_in_scope, roles_required
+from app.authz import admin_required, current_member, roles_required
 from app.extensions import db
 from app.htmx import render
 from app.models import (
@@ -32,6 +33,7 @@ from app.models import (
     VerifyState,
     utcnow,
 )
+from app.policy import node_in_scope
 from app.services import activities as service
 from app.services import ledger, photos
 from app.services.privacy import audit
@@ -70,7 +72,7 @@ def paginate_rows(stmt: sa.Select, per_page: int = PER_PAGE) -> Page:
 def activity_or_404(activity_id: int) -> Activity:
     """An activity the current user may see, else 404 (its existence is not revealed)."""
     activity = db.session.get(Activity, activity_id)
-    if activity is None or not service.can_view(current_user, activity):
+    if activity is None or not policy.can_view_activity(current_user, activity):
         abort(404)
     return activity
 
@@ -234,8 +236,8 @@ def _detail_page(activity: Activity, return_form: ActivityReturnForm, status: in
         "activities/detail.html",
         activity=loaded,
         revisions=service.revisions(activity),
-        can_edit=service.can_edit(current_user, activity, utcnow()),
-        can_verify=service.can_verify(current_user, activity)
+        can_edit=policy.can_edit_activity(current_user, activity, utcnow()),
+        can_verify=policy.can_verify_activity(current_user, activity)
         and activity.verify_state is VerifyState.PENDING,
         return_form=return_form,
     ), status
@@ -259,7 +261,7 @@ def edit(activity_id: int):
     """Change an activity: its author within 24 hours, an admin in scope at any time."""
     activity = activity_or_404(activity_id)
     now = utcnow()
-    if not service.can_edit(current_user, activity, now):
+    if not policy.can_edit_activity(current_user, activity, now):
         abort(403)
     activity = service.load_for_edit(activity.id)
     author = activity.author
@@ -308,7 +310,7 @@ def _fill(form: ActivityEditForm, activity: Activity) -> None:
 def verify(activity_id: int):
     """The station's administrator confirms the activity took place."""
     activity = activity_or_404(activity_id)
-    if not service.can_verify(current_user, activity):
+    if not policy.can_verify_activity(current_user, activity):
         abort(403)
     try:
         service.verify(activity, current_user, utcnow())
@@ -326,7 +328,7 @@ def verify(activity_id: int):
 def return_(activity_id: int):
     """The station's administrator sends the activity back with a reason."""
     activity = activity_or_404(activity_id)
-    if not service.can_verify(current_user, activity):
+    if not policy.can_verify_activity(current_user, activity):
         abort(403)
     form = ActivityReturnForm()
     if not form.validate_on_submit():

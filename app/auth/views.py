@@ -22,8 +22,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 from app.auth.forms import LoginForm, PasswordChangeForm
 from app.extensions import db, limiter
 from app.models import User
-from app.services.passwords import hash_password, needs_rehash, verify_password
 from app.phones import normalize_phone
+from app.services.passwords import hash_password, needs_rehash, verify_password
 from app.services.privacy import audit
 
 bp = Blueprint("auth", __name__)

@@ -6,13 +6,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app import policy
 from app.activities.forms import select_choices
 from app.activities.views import paginate_rows
-from app.authz import current_member, node_in_scope, roles_required
+from app.authz import current_member, roles_required
 from app.diary.forms import DiaryEntryCreateForm
 from app.extensions import db
 from app.htmx import render
 from app.models import CentralHousehold, DiaryEntry, Role
+from app.policy import node_in_scope
 from app.services import activities as activity_service
 from app.services import diary as service
 from app.services.visits import today_local
@@ -22,7 +24,7 @@ bp = Blueprint("diary", __name__, url_prefix="/diary")
 
 def entry_or_404(entry_id: int) -> DiaryEntry:
     entry = db.session.get(DiaryEntry, entry_id)
-    if entry is None or not service.can_view(current_user, entry):
+    if entry is None or not policy.can_view_diary_entry(current_user, entry):
         abort(404)
     return entry
 

@@ -9,7 +9,8 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.authz import admin_required, node_or_404, scope_condition, scope_roots
+from app import policy
+from app.authz import admin_required, node_or_404
 from app.extensions import db
 from app.forms_choices import options
 from app.households.forms import (
@@ -44,10 +45,11 @@ from app.models import (
     ResidentHousehold,
     User,
 )
+from app.phones import normalize_phone
+from app.policy import scope_condition, scope_roots
 from app.services import entry_tokens, qr
 from app.services import households as svc
 from app.services.gaps import find_gaps
-from app.phones import normalize_phone
 from app.services.structure import covered_count, linked_member_counts
 from app.services.workflow import NotAllowed, WorkflowError, administers
 from app.steps import run_step
@@ -71,7 +73,7 @@ def household_or_404(hh_id: int) -> CentralHousehold:
 
 def manageable_or_403(hh_id: int) -> CentralHousehold:
     hh = household_or_404(hh_id)
-    if not svc.can_manage(current_user, hh):
+    if not policy.can_manage_household(current_user, hh):
         abort(403)
     return hh
 
@@ -121,7 +123,7 @@ def _linked(hh: CentralHousehold) -> list[tuple[Member, int]]:
 
 
 def _detail(hh: CentralHousehold, status: int = 200, error: str | None = None, **forms: object):
-    manage = svc.can_manage(current_user, hh)
+    manage = policy.can_manage_household(current_user, hh)
     linked = _linked(hh)
     linked_count = sum(1 for m, _n in linked if m.id != hh.head_member_id and m.is_active)
     events = list(db.session.scalars(
@@ -150,8 +152,8 @@ def _detail(hh: CentralHousehold, status: int = 200, error: str | None = None, *
             open_form=forms.get("open_form") or AdjustmentOpenForm(formdata=None),
             review_form=forms.get("review_form") or AdjustmentReviewForm(formdata=None),
             decide_form=decide,
-            can_review=open_adj is not None and open_adj.status.value == "community_review" and svc.can_community_review(current_user, hh),
-            can_decide=open_adj is not None and open_adj.status.value == "township_decision" and svc.can_township_decide(current_user, hh),
+            can_review=open_adj is not None and open_adj.status.value == "community_review" and policy.can_review_adjustment(current_user, hh),
+            can_decide=open_adj is not None and open_adj.status.value == "township_decision" and policy.can_decide_adjustment(current_user, hh),
         )
     return render_template("households/detail.html", **ctx), status
 

@@ -27,9 +27,9 @@ from wtforms.validators import (
 
 from app.forms_choices import options
 from app.models import TEXT_MAX, NeedCategory, NeedOutcome, NeedRating
+from app.phones import normalize_phone
 from app.services.needs import NOTE_MAX, RATING_COMMENT_MAX
 from app.services.passwords import MIN_LENGTH
-from app.phones import normalize_phone
 
 PHOTO_HINT = _l("可不传。只接受照片（JPG、PNG、WebP），不超过 10 MB。")
 

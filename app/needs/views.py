@@ -24,7 +24,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 from sqlalchemy.orm import joinedload
 
-from app.authz import admin_required, node_in_scope, roles_required, scope_condition, scope_roots
+from app import policy
+from app.authz import admin_required, roles_required
 from app.extensions import db, limiter
 from app.htmx import hx_target, is_partial, trigger
 from app.models import (
@@ -68,10 +69,11 @@ from app.needs.forms import (
     TrackForm,
     options,
 )
+from app.phones import normalize_phone
+from app.policy import node_in_scope, scope_condition, scope_roots
 from app.services import entry_tokens, ledger, needs, photos, qr
 from app.services.needs import NeedError
 from app.services.passwords import hash_password
-from app.phones import normalize_phone
 from app.services.privacy import audit, mask_phone
 
 bp = Blueprint("needs", __name__)
@@ -134,7 +136,7 @@ def sla_left(need: Need) -> tuple[str, bool] | None:
 def need_or_404(need_id: int) -> Need:
     """A need the user may read, else 404. Hidden needs stay readable to admins in scope only."""
     need = db.session.get(Need, need_id)
-    if need is None or not needs.visible_to(current_user, need):
+    if need is None or not policy.can_view_need(current_user, need):
         abort(404)
     if need.hidden_at is not None and not node_in_scope(current_user, need.node):
         abort(404)
@@ -142,7 +144,7 @@ def need_or_404(need_id: int) -> Need:
 
 
 def _act_or_403(need: Need) -> None:
-    if not needs.can_act(current_user, need):
+    if not policy.can_act_on_need(current_user, need):
         abort(403)
 
 
@@ -434,7 +436,7 @@ def detail(need_id: int):
 
 def _forms_for(need: Need) -> dict:
     forms: dict = {}
-    if needs.can_act(current_user, need) and need.hidden_at is None:
+    if policy.can_act_on_need(current_user, need) and need.hidden_at is None:
         forms["progress"] = NeedProgressForm(prefix="p")
         forms["resolve"] = NeedResolveForm(prefix="r")
         if need.owner_level is OwnerLevel.HEAD and need.status.is_open:
@@ -477,7 +479,7 @@ def _detail_page(need: Need, status: int = 200, forms: dict | None = None, error
     merged.update(forms or {})
     context = {
         "need": need, "forms": merged, "error": error, "events": needs.timeline(need, public=False),
-        "phone": needs.shown_phone(current_user, need), "can_act": needs.can_act(current_user, need),
+        "phone": needs.shown_phone(current_user, need), "can_act": policy.can_act_on_need(current_user, need),
         "owner": needs.owner_label(need.owner_level, need.owner_member, need.owner_node),
         "photo_hint": PHOTO_HINT,
         "breaches": db.session.scalar(sa.select(sa.func.count(NeedBreach.id)).where(NeedBreach.need_id == need.id)),

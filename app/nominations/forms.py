@@ -9,8 +9,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from app.forms_choices import options
 from app.models import CRITERIA, NominationWay
-from app.services.nominations import CANDIDATE_CATEGORIES
 from app.phones import normalize_phone
+from app.services.nominations import CANDIDATE_CATEGORIES
 
 REASON_KW = {"rows": 3, "maxlength": 1000}
 

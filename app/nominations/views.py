@@ -8,7 +8,8 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.authz import admin_required, current_member, node_or_404, roles_required, scope_condition
+from app import policy
+from app.authz import admin_required, current_member, node_or_404, roles_required
 from app.extensions import db, limiter
 from app.forms_choices import options
 from app.models import (
@@ -36,8 +37,9 @@ from app.nominations.forms import (
     SignoffForm,
     TownshipSettingsForm,
 )
-from app.services import nominations as svc
 from app.phones import normalize_phone
+from app.policy import scope_condition
+from app.services import nominations as svc
 from app.services.privacy import audit
 from app.services.workflow import NotAllowed, WorkflowError, administers, local_today
 from app.steps import run_step
@@ -50,7 +52,7 @@ PER_PAGE = 30
 def nomination_or_404(nom_id: int) -> Nomination:
     """A nomination the current user may read (admin in scope, the candidate, the opener), else 404."""
     nom = db.session.get(Nomination, nom_id)
-    if nom is None or not svc.can_view(current_user, nom):
+    if nom is None or not policy.can_view_nomination(current_user, nom):
         abort(404)
     return nom
 
@@ -163,9 +165,9 @@ def _detail(nom: Nomination, status: int = 200, error: str | None = None, **form
     is_admin = administers(current_user, nom.community)
     context = {
         "nom": nom, "steps": steps, "error": error, "is_admin": is_admin,
-        "can_community": nom.status is NominationStatus.COMMUNITY_REVIEW and svc.can_community_review(current_user, nom),
-        "can_township": nom.status is NominationStatus.TOWNSHIP_REVIEW and svc.can_township_review(current_user, nom),
-        "can_establish": nom.status is NominationStatus.NOTICE and svc.can_township_review(current_user, nom),
+        "can_community": nom.status is NominationStatus.COMMUNITY_REVIEW and policy.can_community_review(current_user, nom),
+        "can_township": nom.status is NominationStatus.TOWNSHIP_REVIEW and policy.can_township_review(current_user, nom),
+        "can_establish": nom.status is NominationStatus.NOTICE and policy.can_township_review(current_user, nom),
         "establish_ready": svc.can_establish(nom),
         "notice_running": svc.notice_running(nom),
         "signoffs": svc.signoffs(nom) if nom.status is not NominationStatus.COMMUNITY_REVIEW else [],

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
-from app.authz import node_in_scope, scope_condition, station_in_scope
+from app import policy
 from app.extensions import db
 from app.models import (
     MAX_PHOTOS,
@@ -30,17 +30,16 @@ from app.models import (
     OrgNode,
     Photo,
     ResidentHousehold,
-    Role,
     Station,
     User,
     VerifyState,
     activity_members,
     activity_residents,
 )
+from app.policy import scope_condition
 from app.services import photos as photo_service
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-EDIT_WINDOW = timedelta(hours=24)
 # A phone's clock may run a little ahead; anything later than this is a typing mistake.
 FUTURE_SLACK = timedelta(minutes=10)
 
@@ -287,7 +286,7 @@ def edit(
     state_before = activity.verify_state
     if activity.station_id is None:
         activity.verify_state = VerifyState.NONE
-    elif is_author(user, activity) or state_before is VerifyState.NONE:
+    elif policy.is_activity_author(user, activity) or state_before is VerifyState.NONE:
         activity.verify_state = VerifyState.PENDING
     if activity.verify_state is not state_before:
         activity.verified_by_id = None
@@ -320,52 +319,6 @@ def _snapshot_fields(activity: Activity, residents: list[ResidentHousehold],
 # --- who may do what ---------------------------------------------------------------------
 
 
-def is_author(user: User, activity: Activity) -> bool:
-    return user.member is not None and user.member.id == activity.author_member_id
-
-
-def is_scope_admin(user: User, activity: Activity) -> bool:
-    return Role.ORG_ADMIN in user.role_set and node_in_scope(user, activity.grid)
-
-
-def can_view(user: User, activity: Activity) -> bool:
-    """The author, fellow members, the covering members of the households served, the head of the
-    author's (or the recorded) central household, the station's admins, org admins in scope."""
-    if is_author(user, activity) or is_scope_admin(user, activity):
-        return True
-    if activity.station is not None and any(s.id == activity.station_id for s in user.admin_stations):
-        return True
-    member = user.member
-    if member is None or not member.is_active:
-        return False
-    fellow = sa.select(activity_members.c.activity_id).where(
-        activity_members.c.activity_id == activity.id, activity_members.c.member_id == member.id
-    )
-    covering = (
-        sa.select(activity_residents.c.activity_id)
-        .join(ResidentHousehold, ResidentHousehold.id == activity_residents.c.resident_household_id)
-        .where(activity_residents.c.activity_id == activity.id,
-               ResidentHousehold.covering_member_id == member.id)
-    )
-    household_ids = [i for i in (activity.author.central_household_id, activity.central_household_id) if i]
-    head = sa.select(CentralHousehold.id).where(
-        CentralHousehold.id.in_(household_ids), CentralHousehold.head_member_id == member.id
-    )
-    return bool(db.session.scalar(sa.select(sa.or_(sa.exists(fellow), sa.exists(covering),
-                                                   sa.exists(head)))))
-
-
-def can_edit(user: User, activity: Activity, now: datetime) -> bool:
-    """The author within 24 hours of recording it; after that only an org admin in scope."""
-    if is_scope_admin(user, activity):
-        return True
-    return is_author(user, activity) and now - activity.created_at <= EDIT_WINDOW
-
-
-def can_verify(user: User, activity: Activity) -> bool:
-    return activity.station is not None and station_in_scope(user, activity.station)
-
-
 def verify(activity: Activity, user: User, now: datetime) -> None:
     _decide(activity, user, now)
     activity.verify_state = VerifyState.VERIFIED
@@ -385,7 +338,7 @@ def _decide(activity: Activity, user: User, now: datetime) -> None:
     if activity.verify_state is not VerifyState.PENDING:
         raise ActivityError(str(_l("这条记录已处理过（%(state)s），不能再次审核。",
                                    state=activity.verify_state.label)))
-    if is_author(user, activity):
+    if policy.is_activity_author(user, activity):
         raise ActivityError(str(_l("不能审核自己记录的活动。")))
     activity.verified_by_id = user.id
     activity.verified_at = now

@@ -8,9 +8,8 @@ from datetime import date
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app.authz import node_in_scope
 from app.extensions import db
-from app.models import CentralHousehold, DiaryEntry, Member, Need, ResidentHousehold, Role, User
+from app.models import CentralHousehold, DiaryEntry, Member, Need, ResidentHousehold
 
 MAX_TEXT = 500
 
@@ -45,20 +44,6 @@ def of_household(household: CentralHousehold) -> sa.Select[tuple[DiaryEntry]]:
     )
     return (sa.select(DiaryEntry).where(DiaryEntry.member_id.in_(members))
             .order_by(DiaryEntry.entry_date.desc(), DiaryEntry.id.desc()))
-
-
-def can_view(user: User, entry: DiaryEntry) -> bool:
-    """The author, the head of the author's central household, admins in scope of the household."""
-    member = user.member
-    if member is not None and member.is_active:
-        if member.id == entry.member_id:
-            return True
-        household_id = entry.member.central_household_id
-        if household_id is not None and db.session.scalar(
-            sa.select(CentralHousehold.head_member_id).where(CentralHousehold.id == household_id)
-        ) == member.id:
-            return True
-    return Role.ORG_ADMIN in user.role_set and node_in_scope(user, entry.resident.grid)
 
 
 def to_need(entry: DiaryEntry) -> Need:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app import policy
 from app.extensions import db
 from app.models import (
     BUILTIN_HOUSEHOLD_TYPES,
@@ -61,11 +62,6 @@ def _event(hh: CentralHousehold, kind: HouseholdEventKind, actor: User | None,
                                   member_id=member.id if member else None, detail=detail[:255]))
 
 
-def can_manage(user: User, hh: CentralHousehold) -> bool:
-    """Admins of the household's grid or above (the community organisation runs its households)."""
-    return administers(user, hh.grid)
-
-
 def _require_live(hh: CentralHousehold) -> None:
     if hh.status is HouseholdStatus.REVOKED:
         raise WorkflowError(_l("该中心户已撤销，不能再修改。"))
@@ -106,7 +102,7 @@ def add_type(actor: User, name: str) -> HouseholdType:
 
 def set_profile(actor: User, hh: CentralHousehold, duties: Iterable[Duty], type_id: int | None,
                 is_model: bool) -> None:
-    _require(can_manage(actor, hh))
+    _require(policy.can_manage_household(actor, hh))
     _require_live(hh)
     wanted = set(duties)
     if wanted != hh.duty_set:
@@ -154,7 +150,7 @@ def mentor_flag(count: int) -> str:
 def set_mentor(actor: User, hh: CentralHousehold, mentor: Member | None) -> None:
     """Link a Party-organisation secretary as the household's mentor (帮带). Going past five is
     allowed but flagged: the rule is a standard to report against, not a lock."""
-    _require(can_manage(actor, hh))
+    _require(policy.can_manage_household(actor, hh))
     _require_live(hh)
     if mentor is not None:
         if not mentor.is_secretary or not mentor.is_active:
@@ -171,7 +167,7 @@ def set_mentor(actor: User, hh: CentralHousehold, mentor: Member | None) -> None
 
 def link_members(actor: User, hh: CentralHousehold, members: Iterable[Member]) -> int:
     """Link members to the household (moving them from another one, which the history records)."""
-    _require(can_manage(actor, hh))
+    _require(policy.can_manage_household(actor, hh))
     _require_live(hh)
     n = 0
     for m in members:
@@ -194,7 +190,7 @@ def link_members(actor: User, hh: CentralHousehold, members: Iterable[Member]) -
 
 
 def unlink_member(actor: User, hh: CentralHousehold, member: Member) -> None:
-    _require(can_manage(actor, hh))
+    _require(policy.can_manage_household(actor, hh))
     if member.central_household_id != hh.id:
         raise WorkflowError(_l("该党员不在这个中心户。"))
     if member.id == hh.head_member_id:
@@ -234,16 +230,8 @@ def adjustments(hh: CentralHousehold) -> list[HouseholdAdjustment]:
         HouseholdAdjustment.household_id == hh.id).order_by(HouseholdAdjustment.id)))
 
 
-def can_community_review(user: User, hh: CentralHousehold) -> bool:
-    return administers(user, _node_at(hh.grid, OrgLevel.COMMUNITY))
-
-
-def can_township_decide(user: User, hh: CentralHousehold) -> bool:
-    return administers(user, _node_at(hh.grid, OrgLevel.TOWNSHIP))
-
-
 def open_adjustment(actor: User, hh: CentralHousehold, reason: str) -> HouseholdAdjustment:
-    _require(can_manage(actor, hh))
+    _require(policy.can_manage_household(actor, hh))
     if hh.status is not HouseholdStatus.ESTABLISHED:
         raise WorkflowError(_l("只有已创建的中心户才能启动调整（当前：%(s)s）。", s=hh.status.label))
     reason = (reason or "").strip()
@@ -273,7 +261,7 @@ def adjustment_community_review(actor: User, adj: HouseholdAdjustment, approve: 
     hh = adj.household
     if adj.status is not AdjustmentStatus.COMMUNITY_REVIEW:
         raise WorkflowError(_l("这项调整当前不在村党组织审查这一步。"))
-    if not can_community_review(actor, hh):
+    if not policy.can_review_adjustment(actor, hh):
         raise NotAllowed(_l("您没有在这一步审批的权限。"))
     comment = (comment or "").strip()
     if not comment:
@@ -301,7 +289,7 @@ def adjustment_decide(actor: User, adj: HouseholdAdjustment, outcome: Adjustment
     hh = adj.household
     if adj.status is not AdjustmentStatus.TOWNSHIP_DECISION:
         raise WorkflowError(_l("这项调整尚未经村党组织审查，或已办结。"))
-    if not can_township_decide(actor, hh):
+    if not policy.can_decide_adjustment(actor, hh):
         raise NotAllowed(_l("您没有在这一步审批的权限。"))
     comment = (comment or "").strip()
     if not comment:

@@ -30,7 +30,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook, load_workbook
 
-from app.authz import scope_condition
 from app.extensions import db
 from app.models import (
     BUILTIN_HOUSEHOLD_TYPES,
@@ -47,6 +46,7 @@ from app.models import (
     User,
 )
 from app.phones import normalize_phone
+from app.policy import scope_condition
 
 MAX_ROWS = 50_000
 MAX_REPORTED_ERRORS = 500

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from app.authz import nearest_admin_ids, node_in_scope
+from app import policy
 from app.extensions import db
 from app.models import (
     TEXT_MAX,
@@ -50,8 +50,10 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import notify
 from app.phones import normalize_phone
+from app.policy import node_in_scope
+from app.services import notify
+from app.services.org import nearest_admin_ids
 from app.services.privacy import mask_phone
 
 DEFAULT_ACCEPT_HOURS = 24
@@ -381,13 +383,6 @@ def _check(need: Need, action: str) -> None:
         raise NeedError(_("该诉求当前为“%(s)s”，不能进行此操作。", s=need.status.label))
 
 
-def can_act(user: User, need: Need) -> bool:
-    """The current owner acts: the member who holds it, or an admin over the node that holds it."""
-    if need.owner_level.is_member_level:
-        return user.member is not None and user.member.is_active and user.member.id == need.owner_member_id
-    return node_in_scope(user, need.owner_node)
-
-
 def accept(need: Need, actor: User, now: datetime | None = None) -> None:
     now = now or utcnow()
     _check(need, "accept")
@@ -599,36 +594,8 @@ def escalate_overdue(now: datetime | None = None) -> int:
 # --- Visibility ------------------------------------------------------------------------------
 
 
-def is_handler(user: User, need: Need) -> bool:
-    member = user.member
-    if member is None:
-        return False
-    return db.session.get(NeedHandler, (need.id, member.id)) is not None
-
-
-def visible_to(user: User, need: Need) -> bool:
-    """Members: needs they hold or held, and — except 矛盾纠纷 — those of their household's members
-    when they are its head. Admins: needs in their scope."""
-    if user.member is not None and user.member.is_active:
-        if is_handler(user, need):
-            return True
-        ch = user.member.central_household
-        if not need.is_dispute and ch is not None and ch.head_member_id == user.member.id \
-                and need.central_household_id == ch.id:
-            return True
-    return node_in_scope(user, need.node)
-
-
-def phone_visible_to(user: User, need: Need) -> bool:
-    """The owner chain sees the resident's number: members who held it, admins over the node that
-    holds it now. Everyone else sees it masked."""
-    if is_handler(user, need):
-        return True
-    return not need.owner_level.is_member_level and node_in_scope(user, need.owner_node)
-
-
 def shown_phone(user: User, need: Need) -> str:
-    return need.contact_phone or "" if phone_visible_to(user, need) else mask_phone(need.contact_phone)
+    return need.contact_phone or "" if policy.can_see_need_phone(user, need) else mask_phone(need.contact_phone)
 
 
 def member_needs_condition(member: Member) -> sa.ColumnElement[bool]:

@@ -18,6 +18,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app import policy
 from app.extensions import db
 from app.models import (
     CRITERIA,
@@ -44,8 +45,8 @@ from app.models import (
     utcnow,
 )
 from app.models.nominations import DEFAULT_DEPARTMENTS, DEFAULT_NOTICE_DAYS
-from app.services import entry_tokens
 from app.phones import normalize_phone
+from app.services import entry_tokens
 from app.services.workflow import (
     NotAllowed,
     WorkflowError,
@@ -81,22 +82,6 @@ def _ancestor(grid: OrgNode, level: OrgLevel) -> OrgNode:
         if node is not None and node.level is level:
             return node
     raise WorkflowError(_l("该党员的网格不在某个村/社区和乡镇之下，无法提名。"))
-
-
-def can_view(user: User, nom: Nomination) -> bool:
-    """Admins of the candidate's community or above; the candidate; whoever opened it."""
-    if administers(user, nom.community):
-        return True
-    member = user.member
-    return (member is not None and member.id == nom.candidate_id) or user.id == nom.opened_by_id
-
-
-def can_community_review(user: User, nom: Nomination) -> bool:
-    return administers(user, nom.community)
-
-
-def can_township_review(user: User, nom: Nomination) -> bool:
-    return administers(user, nom.township)
 
 
 def _require(allowed: bool) -> None:
@@ -274,7 +259,7 @@ def open_nomination_of(member: Member) -> Nomination | None:
 
 def community_review(actor: User, nom: Nomination, approve: bool, comment: str) -> None:
     _require_status(nom, NominationStatus.COMMUNITY_REVIEW)
-    _require(can_community_review(actor, nom))
+    _require(policy.can_community_review(actor, nom))
     comment = (comment or "").strip()
     if not approve and not comment:
         raise WorkflowError(_l("不同意时请填写理由。"))
@@ -308,7 +293,7 @@ def record_signoff(actor: User, nom: Nomination, department_id: int, no_objectio
                    note: str) -> None:
     """A township admin records a department's sign-off on its behalf. 有异议 ends the nomination."""
     _require_status(nom, NominationStatus.TOWNSHIP_REVIEW)
-    _require(can_township_review(actor, nom))
+    _require(policy.can_township_review(actor, nom))
     dept = db.session.get(JointReviewDepartment, department_id)
     if dept is None or dept.township_id != nom.township_id:
         raise WorkflowError(_l("该部门不在本乡镇的联审名单中。"))
@@ -329,7 +314,7 @@ def township_review(actor: User, nom: Nomination, approve: bool, comment: str,
                     now: datetime | None = None) -> None:
     """Approve (only once every department said 无异议) — the public notice starts — or reject."""
     _require_status(nom, NominationStatus.TOWNSHIP_REVIEW)
-    _require(can_township_review(actor, nom))
+    _require(policy.can_township_review(actor, nom))
     comment = (comment or "").strip()
     if not approve and not comment:
         raise WorkflowError(_l("不同意时请填写理由。"))
@@ -416,7 +401,7 @@ def resolve_objection(actor: User, objection: NoticeObjection, upheld: bool, res
     """Record the outcome: 成立 rejects the nomination; 不成立 lets the notice continue."""
     nom = db.session.get(Nomination, objection.nomination_id)
     assert nom is not None
-    _require(can_community_review(actor, nom))
+    _require(policy.can_community_review(actor, nom))
     if objection.status is not ObjectionStatus.OPEN:
         raise WorkflowError(_l("这条异议已经处理过了。"))
     _require_status(nom, NominationStatus.NOTICE)
@@ -458,7 +443,7 @@ def establish(actor: User, nom: Nomination, now: datetime | None = None) -> Cent
     """Create the household once the notice has ended with no open objection: number, head link,
     plaque token."""
     _require_status(nom, NominationStatus.NOTICE)
-    _require(can_township_review(actor, nom))
+    _require(policy.can_township_review(actor, nom))
     now = now or utcnow()
     today = local_today(now)
     if not notice_over(nom, today):

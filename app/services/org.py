@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import OrgLevel, OrgNode
+from app.models import OrgLevel, OrgNode, Role, RoleAssignment, User
 
 
 class OrgError(ValueError):
@@ -31,3 +31,20 @@ def descendants(node: OrgNode, level: OrgLevel | None = None) -> sa.Select[tuple
     if level is not None:
         stmt = stmt.where(OrgNode.level == level)
     return stmt.order_by(OrgNode.path)
+
+
+def nearest_admin_ids(node: OrgNode) -> list[int]:
+    """User ids of the active org admins nearest to ``node``: its own, else those of the closest
+    ancestor that has any (who must act on, or be told about, something at this node)."""
+    ids = node.ancestor_ids
+    rows = db.session.execute(
+        sa.select(RoleAssignment.user_id, RoleAssignment.org_node_id)
+        .join(User, User.id == RoleAssignment.user_id)
+        .where(RoleAssignment.role == Role.ORG_ADMIN, RoleAssignment.org_node_id.in_(ids), User.active)
+        .order_by(RoleAssignment.user_id)
+    ).all()
+    for node_id in reversed(ids):
+        found = [uid for uid, nid in rows if nid == node_id]
+        if found:
+            return found
+    return []

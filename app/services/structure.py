@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import aliased, contains_eager, joinedload, lazyload
 
-from app.authz import scope_condition
 from app.extensions import db
 from app.models import (
     MIN_HOUSEHOLDS_PER_MEMBER,
@@ -30,6 +29,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.policy import scope_condition
 from app.services.passwords import hash_password
 
 

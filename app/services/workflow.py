@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from app.authz import nearest_admin_ids, node_in_scope
 from app.models import OrgNode, Role, User
+from app.policy import node_in_scope
 from app.services.notify import notify
+from app.services.org import nearest_admin_ids
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

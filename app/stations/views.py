@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from app.authz import node_in_scope, roles_required, scope_condition, station_or_404
+from app.authz import roles_required, station_or_404
 from app.database import writing
 from app.extensions import db
 from app.htmx import is_partial
@@ -44,11 +44,12 @@ from app.models import (
     User,
     utcnow,
 )
+from app.phones import normalize_phone
+from app.policy import node_in_scope, scope_condition
 from app.services import checkin as svc
 from app.services import checkin_tokens as tokens
 from app.services import ledger, qr
 from app.services.entry_tokens import public_url
-from app.phones import normalize_phone
 from app.services.privacy import audit, mask_name
 from app.stations.forms import (
     EventEditForm,

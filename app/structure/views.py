@@ -26,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, fresh_login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.authz import admin_required, member_in_scope, node_in_scope, node_or_404, scope_roots
+from app.authz import admin_required, node_or_404
 from app.extensions import db
 from app.htmx import is_partial, render
 from app.models import (
@@ -40,6 +40,7 @@ from app.models import (
     ResidentHousehold,
     StationKind,
 )
+from app.policy import member_in_scope, node_in_scope, scope_roots
 from app.services import importer
 from app.services import structure as svc
 from app.services.ledger import XLSX_MIMETYPE, build_workbook, today_label

@@ -8,9 +8,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.activities.forms import select_choices
-from app.authz import admin_required, current_member, node_in_scope, roles_required, scope_condition
+from app.authz import admin_required, current_member, roles_required
 from app.extensions import db
 from app.models import CentralHousehold, Member, MemberStatus, OrgNode, Role, User
+from app.policy import node_in_scope, scope_condition
 from app.services import activities as activity_service
 from app.services import visits as service
 from app.visits.forms import VisitPolicyEditForm

@@ -1,0 +1,295 @@
+"""Who may see and do what: every access rule of the product, as plain predicates.
+
+A predicate takes the acting user and a domain object and answers yes or no; a ``*_condition``
+answers the same question in SQL for a list. Nothing here knows about requests, sessions or HTTP:
+services call these to refuse a step, and ``app/authz.py`` builds the views' ``*_or_404`` guards on
+top of them (404 for what the user may not see, 403 for what they may see but not change).
+
+Org admins hold a node and everything below it (a prefix of ``OrgNode.path``); station admins hold
+their stations; a member acts on what is theirs (and only while their member record is active).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import (
+    Activity,
+    CentralHousehold,
+    DiaryEntry,
+    Member,
+    Need,
+    NeedHandler,
+    Nomination,
+    OrgLevel,
+    OrgNode,
+    ResidentHousehold,
+    Role,
+    Station,
+    User,
+    activity_members,
+    activity_residents,
+)
+
+# An author may change an activity for a day after recording it; after that only an admin.
+ACTIVITY_EDIT_WINDOW = timedelta(hours=24)
+
+
+# --- who the user is -------------------------------------------------------------------------
+
+
+def active_member(user: User) -> Member | None:
+    """The user's member record while it is active (a stopped member acts on nothing)."""
+    member = user.member
+    return member if member is not None and member.is_active else None
+
+
+def is_org_admin(user: User) -> bool:
+    return Role.ORG_ADMIN in user.role_set
+
+
+def heads(user: User, household: CentralHousehold | None) -> bool:
+    """Whether the user is the active head of ``household``."""
+    member = active_member(user)
+    return member is not None and household is not None and household.head_member_id == member.id
+
+
+# --- the org tree ----------------------------------------------------------------------------
+
+
+def admin_paths(user: User) -> list[str]:
+    """The org paths the user administers (empty for non-admins)."""
+    return [n.path for n in user.admin_nodes]
+
+
+def node_in_scope(user: User, node: OrgNode | None) -> bool:
+    """Whether ``node`` is one of the user's admin nodes or below one."""
+    if node is None:
+        return False
+    return any(node.path.startswith(p) for p in admin_paths(user))
+
+
+def scope_condition(user: User, path_column: sa.ColumnElement[str] = OrgNode.path) -> sa.ColumnElement[bool]:
+    """SQL: ``path_column`` lies under one of the user's admin nodes (false for non-admins)."""
+    paths = admin_paths(user)
+    if not paths:
+        return sa.false()
+    return sa.or_(*(path_column.startswith(p, autoescape=True) for p in paths))
+
+
+def scope_roots(user: User) -> list[OrgNode]:
+    """The user's admin nodes without the ones already below another of them."""
+    nodes = sorted(user.admin_nodes, key=lambda n: len(n.path))
+    roots: list[OrgNode] = []
+    for n in nodes:
+        if not any(n.path.startswith(r.path) for r in roots):
+            roots.append(n)
+    return roots
+
+
+def node_at(node: OrgNode, level: OrgLevel) -> OrgNode | None:
+    """``node`` or its ancestor at ``level``."""
+    current: OrgNode | None = node
+    while current is not None and current.level is not level:
+        current = current.parent
+    return current
+
+
+# --- stations and members --------------------------------------------------------------------
+
+
+def station_in_scope(user: User, station: Station) -> bool:
+    """Station admins hold their station; org admins hold every station at or below their node."""
+    if any(s.id == station.id for s in user.admin_stations):
+        return True
+    return node_in_scope(user, station.org_node)
+
+
+def can_manage_station(user: User, station: Station) -> bool:
+    """Changing a station (details, admins, posters) is for org admins over it, not its own admins."""
+    return node_in_scope(user, station.org_node)
+
+
+def member_in_scope(user: User, member: Member) -> bool:
+    return node_in_scope(user, member.grid)
+
+
+# --- central and resident households ---------------------------------------------------------
+
+
+def can_view_household(user: User, household: CentralHousehold) -> bool:
+    """A central household's own page: admins in scope, its head and its linked members."""
+    member = active_member(user)
+    if member is not None and (member.central_household_id == household.id
+                               or household.head_member_id == member.id):
+        return True
+    return node_in_scope(user, household.grid)
+
+
+def can_oversee_household(user: User, household: CentralHousehold) -> bool:
+    """The work of a household's members (activities, diary, visits): its head, admins in scope."""
+    return heads(user, household) or node_in_scope(user, household.grid)
+
+
+def can_manage_household(user: User, household: CentralHousehold) -> bool:
+    """Admins of the household's grid or above (the community organisation runs its households)."""
+    return node_in_scope(user, household.grid)
+
+
+def can_review_adjustment(user: User, household: CentralHousehold) -> bool:
+    """The community's admins (or above) review an adjustment first."""
+    return node_in_scope(user, node_at(household.grid, OrgLevel.COMMUNITY) or household.grid)
+
+
+def can_decide_adjustment(user: User, household: CentralHousehold) -> bool:
+    """The township's admins (or above) decide it."""
+    return node_in_scope(user, node_at(household.grid, OrgLevel.TOWNSHIP) or household.grid)
+
+
+def can_print_card(user: User, resident: ResidentHousehold) -> bool:
+    """A resident household's contact card: its covering member, admins in scope."""
+    member = user.member
+    if member is not None and resident.covering_member_id == member.id:
+        return True
+    return node_in_scope(user, resident.grid)
+
+
+def can_print_plaque(user: User, household: CentralHousehold) -> bool:
+    """A central household's door plaque: its head, admins in scope."""
+    member = user.member
+    if member is not None and household.head_member_id == member.id:
+        return True
+    return node_in_scope(user, household.grid)
+
+
+# --- nominations -----------------------------------------------------------------------------
+
+
+def can_view_nomination(user: User, nom: Nomination) -> bool:
+    """Admins of the candidate's community or above; the candidate; whoever opened it."""
+    if node_in_scope(user, nom.community):
+        return True
+    member = user.member
+    return (member is not None and member.id == nom.candidate_id) or user.id == nom.opened_by_id
+
+
+def can_community_review(user: User, nom: Nomination) -> bool:
+    return node_in_scope(user, nom.community)
+
+
+def can_township_review(user: User, nom: Nomination) -> bool:
+    return node_in_scope(user, nom.township)
+
+
+# --- activities and the diary ----------------------------------------------------------------
+
+
+def is_activity_author(user: User, activity: Activity) -> bool:
+    return user.member is not None and user.member.id == activity.author_member_id
+
+
+def is_activity_admin(user: User, activity: Activity) -> bool:
+    return is_org_admin(user) and node_in_scope(user, activity.grid)
+
+
+def can_view_activity(user: User, activity: Activity) -> bool:
+    """The author, fellow members, the covering members of the households served, the head of the
+    author's (or the recorded) central household, the station's admins, org admins in scope."""
+    if is_activity_author(user, activity) or is_activity_admin(user, activity):
+        return True
+    if activity.station is not None and any(s.id == activity.station_id for s in user.admin_stations):
+        return True
+    member = active_member(user)
+    if member is None:
+        return False
+    fellow = sa.select(activity_members.c.activity_id).where(
+        activity_members.c.activity_id == activity.id, activity_members.c.member_id == member.id
+    )
+    covering = (
+        sa.select(activity_residents.c.activity_id)
+        .join(ResidentHousehold, ResidentHousehold.id == activity_residents.c.resident_household_id)
+        .where(activity_residents.c.activity_id == activity.id,
+               ResidentHousehold.covering_member_id == member.id)
+    )
+    household_ids = [i for i in (activity.author.central_household_id, activity.central_household_id) if i]
+    head = sa.select(CentralHousehold.id).where(
+        CentralHousehold.id.in_(household_ids), CentralHousehold.head_member_id == member.id
+    )
+    return bool(db.session.scalar(sa.select(sa.or_(sa.exists(fellow), sa.exists(covering),
+                                                   sa.exists(head)))))
+
+
+def can_edit_activity(user: User, activity: Activity, now: datetime) -> bool:
+    """The author within 24 hours of recording it; after that only an org admin in scope."""
+    if is_activity_admin(user, activity):
+        return True
+    return is_activity_author(user, activity) and now - activity.created_at <= ACTIVITY_EDIT_WINDOW
+
+
+def can_verify_activity(user: User, activity: Activity) -> bool:
+    return activity.station is not None and station_in_scope(user, activity.station)
+
+
+def can_view_diary_entry(user: User, entry: DiaryEntry) -> bool:
+    """The author, the head of the author's central household, admins in scope of the household."""
+    member = active_member(user)
+    if member is not None:
+        if member.id == entry.member_id:
+            return True
+        household_id = entry.member.central_household_id
+        if household_id is not None and db.session.scalar(
+            sa.select(CentralHousehold.head_member_id).where(CentralHousehold.id == household_id)
+        ) == member.id:
+            return True
+    return is_org_admin(user) and node_in_scope(user, entry.resident.grid)
+
+
+# --- needs -----------------------------------------------------------------------------------
+
+
+def is_need_handler(user: User, need: Need) -> bool:
+    """Whether the user's member record holds or held the need."""
+    member = user.member
+    if member is None:
+        return False
+    return db.session.get(NeedHandler, (need.id, member.id)) is not None
+
+
+def can_view_need(user: User, need: Need) -> bool:
+    """Members: needs they hold or held, and — except 矛盾纠纷 — those of their household's members
+    when they are its head. Admins: needs in their scope. A hidden need: admins in scope only."""
+    if need.hidden_at is not None:
+        return node_in_scope(user, need.node)
+    member = active_member(user)
+    if member is not None:
+        if is_need_handler(user, need):
+            return True
+        ch = member.central_household
+        if not need.is_dispute and ch is not None and ch.head_member_id == member.id \
+                and need.central_household_id == ch.id:
+            return True
+    return node_in_scope(user, need.node)
+
+
+def can_act_on_need(user: User, need: Need) -> bool:
+    """The current owner acts: the member who holds it, or an admin over the node that holds it."""
+    if need.owner_level.is_member_level:
+        member = active_member(user)
+        return member is not None and member.id == need.owner_member_id
+    return node_in_scope(user, need.owner_node)
+
+
+def can_administer_need(user: User, need: Need) -> bool:
+    """Assigning or hiding: org admins over the need's node."""
+    return node_in_scope(user, need.node)
+
+
+def can_see_need_phone(user: User, need: Need) -> bool:
+    """The owner chain sees the resident's number: members who held it, admins over the node that
+    holds it now. Everyone else sees it masked."""
+    if is_need_handler(user, need):
+        return True
+    return not need.owner_level.is_member_level and node_in_scope(user, need.owner_node)
