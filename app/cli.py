@@ -64,7 +64,7 @@ def create_admin(phone: str, name: str, district: str | None, password: str) -> 
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has data.")
 def demo_district(scale: float, seed: int, if_empty: bool) -> None:
     """Generate a realistic demo district (Yixiu-like) with demo accounts for every role."""
-    from app.services import demo
+    from app.demo import district
 
     if if_empty and db.session.scalar(sa.select(sa.func.count(OrgNode.id))):
         click.echo("数据库已有数据，跳过演示数据生成。")
@@ -72,8 +72,8 @@ def demo_district(scale: float, seed: int, if_empty: bool) -> None:
     started = time.perf_counter()
     with writing():
         try:
-            stats = demo.generate(seed=seed, scale=scale)
-        except demo.DemoError as error:
+            stats = district.generate(seed=seed, scale=scale)
+        except district.DemoError as error:
             raise click.ClickException(str(error)) from error
     elapsed = time.perf_counter() - started
     click.echo(f"演示区已生成（{elapsed:.1f} 秒）：")

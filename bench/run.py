@@ -182,7 +182,7 @@ def main() -> int:
                       __import__("datetime").timedelta(days=1)})
     from flask_migrate import upgrade
 
-    from app.services import demo
+    from app.demo import district
 
     with app.app_context():
         if args.keep:
@@ -195,7 +195,7 @@ def main() -> int:
             upgrade()
             started = time.perf_counter()
             with writing():
-                stats = demo.generate(seed=args.seed, scale=args.scale)
+                stats = district.generate(seed=args.seed, scale=args.scale)
             print(f"demo district at scale {args.scale}: {time.perf_counter() - started:.1f} s "
                 f"({', '.join(f'{k} {v}' for k, v in stats.items())})")
 

@@ -11,6 +11,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from app.demo import district as demo
+from app.demo.context import demo_extension
 from app.extensions import db
 from app.models import (
     CentralHousehold,
@@ -23,8 +25,6 @@ from app.models import (
     Station,
     User,
 )
-from app.services import demo
-from app.services.demo_context import demo_extension
 from app.services.structure import scope_summary
 from tests.conftest import _is_postgres, _truncate_all, make_app
 

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from app.demo import activities as demo_activities
 from app.extensions import db
 from app.models import Activity, ActivityPhoto, DiaryEntry, Photo, VerifyState
-from app.services import demo_activities, visits
+from app.services import visits
 from app.services.photos import photo_path
 from tests.factories import (
     make_household,

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from app.demo import checkin as demo_checkin
 from app.extensions import db
 from app.models import Checkin, CheckinMethod, CheckinMode, StationEvent, StationEventKind
-from app.services import demo_checkin
 from tests.factories import make_member, make_station, make_station_admin, make_tree
 
 NOW = datetime(2025, 6, 18, 7, 30, tzinfo=UTC)  # 15:30 in Shanghai

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from app.demo import needs as demo_needs
 from app.extensions import db
 from app.models import Need, NeedBreach, NeedCategory, NeedStatus
 from app.policy import scope_condition
-from app.services import demo_needs, needs
+from app.services import needs
 from tests.factories import make_need_world, make_resident
 
 

@@ -1,10 +1,10 @@
 """What demo-data extensions plug into: the :class:`DemoContext` and the :data:`EXTENSIONS` list.
 
-Kept apart from :mod:`app.services.demo` so that an extension module can import it while
-``demo`` imports the extension (no import cycle). An extension looks like this::
+Kept apart from :mod:`app.demo.district` so that an extension module can import it while
+``district`` imports the extension (no import cycle). An extension looks like this::
 
-    # app/services/demo_checkins.py
-    from app.services.demo_context import DemoContext, demo_extension
+    # app/demo/<area>.py
+    from app.demo.context import DemoContext, demo_extension
 
     @demo_extension
     def generate_checkins(ctx: DemoContext) -> dict[str, int]:
@@ -12,7 +12,7 @@ Kept apart from :mod:`app.services.demo` so that an extension module can import 
         ctx.conn.execute(sa.insert(Checkin.__table__), rows)   # explicit ids, bulk
         return {"checkins": n}
 
-and gets one import line in the marked block of ``app/services/demo.py``. Extensions run in that
+and gets one import line in the marked block of ``app/demo/district.py``. Extensions run in that
 order, after the district is written, inside the same transaction; scale your counts with
 ``ctx.scaled(...)``; draw every random choice from ``ctx.rng`` (never ``random``) so the same seed
 still gives the same data; date history back from ``ctx.now`` (the real current time, UTC) so
@@ -22,15 +22,55 @@ still gives the same data; date history back from ``ctx.now`` (the real current 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 
+INSERT_CHUNK = 5000  # rows per bulk INSERT
+
 
 def max_id(conn: sa.Connection, table: str) -> int:
     return conn.execute(sa.text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar_one()
+
+
+def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """Bulk-insert ``rows`` (already in memory) into ``table``, ``INSERT_CHUNK`` at a time."""
+    for start in range(0, len(rows), INSERT_CHUNK):
+        conn.execute(sa.insert(table), rows[start:start + INSERT_CHUNK])
+
+
+def reset_sequences(conn: sa.Connection, tables: Iterable[str]) -> None:
+    """PostgreSQL does not advance a serial's sequence for explicit ids: move each past MAX(id)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in tables:
+        conn.execute(sa.text(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+        ))
+
+
+class Bulk:
+    """Rows for one table, inserted in chunks so that city scale does not hold them all; a link
+    table flushes its ``parent`` first (FKs)."""
+
+    def __init__(self, conn: sa.Connection, table: sa.Table, parent: Bulk | None = None) -> None:
+        self.conn, self.table, self.parent, self.rows, self.count = conn, table, parent, [], 0
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= INSERT_CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.parent is not None:
+            self.parent.flush()
+        if self.rows:
+            self.conn.execute(sa.insert(self.table), self.rows)
+            self.count += len(self.rows)
+            self.rows = []
 
 
 @dataclass

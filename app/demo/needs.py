@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from app.demo.context import max_id, reset_sequences
 from app.models import (
     BreachKind,
     CentralHousehold,
@@ -85,7 +86,7 @@ def generate(conn: Connection, rng: random.Random, now: datetime, scale: float) 
         .join(User, User.id == Member.user_id)).all()}
     heads = dict(conn.execute(sa.select(CentralHousehold.id, CentralHousehold.head_member_id)).all())
     parents = dict(conn.execute(sa.select(OrgNode.id, OrgNode.parent_id)).all())
-    start_id = (conn.scalar(sa.select(sa.func.max(Need.id))) or 0) + 1
+    start_id = max_id(conn, "needs") + 1
     used_codes = set(conn.scalars(sa.select(Need.code)))
 
     def code() -> str:
@@ -223,8 +224,7 @@ def generate(conn: Connection, rng: random.Random, now: datetime, scale: float) 
                  [dict(t) for t in {tuple(sorted(h.items())) for h in handlers}])
     if breaches:
         conn.execute(sa.insert(NeedBreach.__table__), breaches)
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('needs', 'id'), (SELECT max(id) FROM needs))"))
+    reset_sequences(conn, ("needs",))
     by_status: dict[str, int] = {}
     for r in need_rows:
         by_status[r["status"].value] = by_status.get(r["status"].value, 0) + 1

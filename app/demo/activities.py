@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from PIL import Image, ImageDraw
 
+from app.demo.context import Bulk, max_id, reset_sequences
 from app.models import (
     Activity,
     ActivityKind,
@@ -40,7 +41,6 @@ from app.models import (
 from app.services import photos as photo_service
 
 DAYS = 730
-CHUNK = 5000
 OTHER_KINDS = [
     (ActivityKind.STUDY_VISIT, 14), (ActivityKind.TEACHING, 8), (ActivityKind.MEDIATION, 10),
     (ActivityKind.TECH_GUIDANCE, 8), (ActivityKind.ERRAND, 22), (ActivityKind.GROUP_STUDY, 12),
@@ -65,7 +65,7 @@ def _photo_pool(conn: sa.Connection, rng: random.Random, n: int = 20) -> list[in
     """Generate ``n`` small pictures, process them like uploads, write the files, return ids."""
     pool: list[int] = []
     existing = dict(conn.execute(sa.select(Photo.sha256, Photo.id)).all())
-    next_id = (conn.scalar(sa.select(sa.func.max(Photo.id))) or 0) + 1
+    next_id = max_id(conn, "photos") + 1
     for i in range(n):
         image = Image.new("RGB", (640, 480), tuple(rng.randrange(120, 250) for _ in range(3)))
         draw = ImageDraw.Draw(image)
@@ -97,26 +97,6 @@ def _photo_pool(conn: sa.Connection, rng: random.Random, n: int = 20) -> list[in
         pool.append(next_id)
         next_id += 1
     return pool
-
-
-class _Bulk:
-    """Rows for one table, inserted in chunks; a link table flushes its parent first (FKs)."""
-
-    def __init__(self, conn: sa.Connection, table: sa.Table, parent: _Bulk | None = None) -> None:
-        self.conn, self.table, self.parent, self.rows, self.count = conn, table, parent, [], 0
-
-    def add(self, row: dict) -> None:
-        self.rows.append(row)
-        if len(self.rows) >= CHUNK:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.parent is not None:
-            self.parent.flush()
-        if self.rows:
-            self.conn.execute(sa.insert(self.table), self.rows)
-            self.count += len(self.rows)
-            self.rows = []
 
 
 def generate(conn: sa.Connection, rng: random.Random, now: datetime, scale: float = 1.0) -> dict[str, int]:
@@ -160,13 +140,13 @@ def generate(conn: sa.Connection, rng: random.Random, now: datetime, scale: floa
         return stations_near[grid_id]
 
     photo_pool = _photo_pool(conn, rng)
-    next_activity = (conn.scalar(sa.select(sa.func.max(Activity.id))) or 0) + 1
-    next_diary = (conn.scalar(sa.select(sa.func.max(DiaryEntry.id))) or 0) + 1
-    acts = _Bulk(conn, Activity.__table__)
-    served = _Bulk(conn, activity_residents, acts)
-    fellows = _Bulk(conn, activity_members, acts)
-    pics = _Bulk(conn, ActivityPhoto.__table__, acts)
-    diary = _Bulk(conn, DiaryEntry.__table__)
+    next_activity = max_id(conn, "activities") + 1
+    next_diary = max_id(conn, "diary_entries") + 1
+    acts = Bulk(conn, Activity.__table__)
+    served = Bulk(conn, activity_residents, acts)
+    fellows = Bulk(conn, activity_members, acts)
+    pics = Bulk(conn, ActivityPhoto.__table__, acts)
+    diary = Bulk(conn, DiaryEntry.__table__)
     start = now - timedelta(days=DAYS)
     week_ago = now - timedelta(days=7)
     visit_links = 0
@@ -245,10 +225,6 @@ def generate(conn: sa.Connection, rng: random.Random, now: datetime, scale: floa
                 next_diary += 1
     for bulk in (acts, served, fellows, pics, diary):
         bulk.flush()
-    if conn.dialect.name == "postgresql":
-        for table in ("activities", "diary_entries", "photos"):
-            conn.execute(sa.text(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"))
+    reset_sequences(conn, ("activities", "diary_entries", "photos"))
     return {"activities": acts.count, "activity_photos": pics.count, "diary_entries": diary.count,
             "visits": visit_links, "photos": len(set(photo_pool))}

@@ -18,10 +18,10 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from app.demo.context import insert_rows
 from app.models import (
     Checkin,
     CheckinMethod,
@@ -35,10 +35,9 @@ from app.models import (
     StationEvent,
     StationEventKind,
 )
+from app.services.checkin import TZ, local_day
 
-TZ = ZoneInfo("Asia/Shanghai")
 MONTHS = 24
-CHUNK = 5000
 
 
 def _at(day: date, hh: int, mm: int = 0) -> datetime:
@@ -47,7 +46,7 @@ def _at(day: date, hh: int, mm: int = 0) -> datetime:
 
 def _months(now: datetime) -> list[date]:
     """The first day of each of the last MONTHS months, oldest first, ending with this month."""
-    today = now.astimezone(TZ).date()
+    today = local_day(now)
     y, m = today.year, today.month
     out = []
     for _ in range(MONTHS):
@@ -101,7 +100,7 @@ def generate(conn: sa.Connection, rng: random.Random, now: datetime, scale: floa
                 break
 
     months = _months(now)
-    today = now.astimezone(TZ).date()
+    today = local_day(now)
 
     # Events first (their ids are needed by the check-ins).
     event_rows: list[dict] = []
@@ -132,7 +131,7 @@ def generate(conn: sa.Connection, rng: random.Random, now: datetime, scale: floa
     event_days: set[tuple[int, date]] = set()
     for event_id, ev in zip(ids, event_rows, strict=True):
         sid, start = ev["station_id"], ev["starts_at"]
-        day = start.astimezone(TZ).date()
+        day = local_day(start)
         event_days.add((sid, day))
         rate_factor = 1.0 if ev["kind"] is StationEventKind.THEME_DAY else 0.45
         for mid, habit in members_of[sid]:
@@ -162,7 +161,5 @@ def generate(conn: sa.Connection, rng: random.Random, now: datetime, scale: floa
                     rows.append({"station_id": sid, "member_id": mid, "day": day, "checked_in_at": at,
                                  "method": method, "event_id": None, "recorded_by_id": by})
 
-    table = Checkin.__table__
-    for i in range(0, len(rows), CHUNK):
-        conn.execute(sa.insert(table), rows[i : i + CHUNK])
+    insert_rows(conn, Checkin.__table__, rows)
     return {"station_events": len(event_rows), "checkins": len(rows)}

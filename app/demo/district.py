@@ -13,9 +13,9 @@ Rows are written with bulk Core inserts and ids assigned here, in dependency ord
 full district (about 40,000 rows) takes seconds.
 
 Extending it: later features add their own history (check-ins, activities, needs…) in
-``app/services/demo_<area>.py``: a function ``(ctx: DemoContext) -> dict[str, int]`` decorated with
-``@demo_extension`` (from :mod:`app.services.demo_context`, which appends it to ``EXTENSIONS``), and
-one import line here. See :mod:`app.services.demo_context`.
+``app/demo/<area>.py``: a function ``(ctx: DemoContext) -> dict[str, int]`` decorated with
+``@demo_extension`` (from :mod:`app.demo.context`, which appends it to ``EXTENSIONS``), and
+one import line here. See :mod:`app.demo.context`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,26 @@ from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+from app.demo import activities, checkin, needs
+from app.demo.context import (
+    EXTENSIONS,
+    Bulk,
+    DemoContext,
+    insert_rows,
+    max_id,
+    reset_sequences,
+)
+from app.demo.names import (
+    ESTATE_SUFFIX,
+    TOWNSHIPS,
+    Address,
+    NameMaker,
+    PhonePool,
+    PlaceNames,
+    chinese_number,
+    estate_addresses,
+    village_addresses,
+)
 from app.extensions import db
 from app.models import (
     BUILTIN_HOUSEHOLD_TYPES,
@@ -51,23 +71,10 @@ from app.models import (
     StationKind,
     User,
 )
-from app.services import demo_activities, demo_checkin, demo_needs
-from app.services.demo_context import EXTENSIONS, DemoContext, max_id
-from app.services.demo_names import (
-    ESTATE_SUFFIX,
-    TOWNSHIPS,
-    Address,
-    NameMaker,
-    PhonePool,
-    PlaceNames,
-    chinese_number,
-    estate_addresses,
-    village_addresses,
-)
 from app.services.passwords import hash_password
 
-# Extensions (app/services/demo_<area>.py) register themselves when imported: add one line per
-# area to the import block above, e.g. ``from app.services import demo_checkins`` (marked noqa F401).
+# Extensions (app/demo/<area>.py) register themselves when imported: add one line per area to
+# the import block above, e.g. ``from app.demo import visitors`` (marked noqa F401).
 # They run in import order (alphabetical once ruff sorts the block).
 __all__ = ["EXTENSIONS", "DemoContext", "DemoError", "generate"]
 
@@ -84,9 +91,9 @@ def _area(generate_area):  # type: ignore[no-untyped-def]
 
 # Two years of history for each area, in this order, after the district is written.
 AREA_EXTENSIONS = [
-    _area(demo_checkin.generate),
-    _area(demo_activities.generate),
-    _area(demo_needs.generate),
+    _area(checkin.generate),
+    _area(activities.generate),
+    _area(needs.generate),
 ]
 
 DISTRICT_NAME = "宜秀区"
@@ -136,7 +143,6 @@ OPENING_HOURS = (
     "周一至周五 08:30-17:30", "周一至周五 08:30-17:30", "周一至周六 09:00-17:00",
     "每天 08:00-12:00, 14:30-17:30", "每周二、四 14:30-17:00",
 )
-INSERT_CHUNK = 5000
 MAX_SCALE = 100  # about four million resident households
 
 
@@ -170,35 +176,12 @@ def generate(seed: int, scale: float) -> dict[str, int]:
 
 
 def _reset_sequences(conn: sa.Connection) -> None:
-    """PostgreSQL does not advance a serial's sequence for explicit ids: move each past MAX(id)."""
-    if conn.dialect.name != "postgresql":
-        return
-    for table in db.metadata.sorted_tables:
-        column = table.columns.get("id")
-        if column is None or not column.primary_key or not isinstance(column.type, sa.Integer):
-            continue
-        conn.execute(sa.text(
-            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-            f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
-        ))
-
-
-class _Rows:
-    """Rows for one table, inserted in chunks so that city scale does not hold them all."""
-
-    def __init__(self, conn: sa.Connection, table: sa.Table) -> None:
-        self.conn, self.table, self.rows, self.count = conn, table, [], 0
-
-    def add(self, row: dict) -> None:
-        self.rows.append(row)
-        if len(self.rows) >= INSERT_CHUNK:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.rows:
-            self.conn.execute(sa.insert(self.table), self.rows)
-            self.count += len(self.rows)
-            self.rows = []
+    """Move every table's serial sequence past its MAX(id) (PostgreSQL; see ``reset_sequences``)."""
+    reset_sequences(conn, [
+        table.name for table in db.metadata.sorted_tables
+        if (column := table.columns.get("id")) is not None
+        and column.primary_key and isinstance(column.type, sa.Integer)
+    ])
 
 
 @dataclass
@@ -273,7 +256,7 @@ class _Builder:
 
     def build(self) -> dict[str, int]:
         self.password_hash = hash_password(DEMO_PASSWORD)  # once: argon2 is slow on purpose
-        self.users = _Rows(self.conn, User.__table__)
+        self.users = Bulk(self.conn, User.__table__)
         self.type_ids = self._household_types()
         self._tree()
         self._admin_users()
@@ -330,8 +313,7 @@ class _Builder:
         )
 
     def _insert(self, table: sa.Table, rows: list[dict]) -> None:
-        for start in range(0, len(rows), INSERT_CHUNK):
-            self.conn.execute(sa.insert(table), rows[start:start + INSERT_CHUNK])
+        insert_rows(self.conn, table, rows)
 
     def _user(self, name: str, phone: str | None = None, password_hash: str | None = None,
               created_at: datetime | None = None) -> int:
@@ -529,7 +511,7 @@ class _Builder:
         """Walk each grid door after door: a central household's home, then the residents each
         of its members covers, as neighbouring runs; uncovered residents fall in between."""
         rng = self.rng
-        residents = _Rows(self.conn, ResidentHousehold.__table__)
+        residents = Bulk(self.conn, ResidentHousehold.__table__)
         n_covered = sum(self.covered_count.values())
         self.uncovered = max(1, round(UNCOVERED_SHARE * n_covered))
         uncovered_in = [0] * len(self.grid_ids)
