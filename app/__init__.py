@@ -25,7 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
-    from app import cli, errors, web
+    from app import cli, errors, sms, web
     from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -42,6 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     web.init_app(app)
     errors.init_app(app)
+    sms.init_app(app)
     cli.init_app(app)
 
     from app.activities.views import bp as activities_bp

@@ -1,34 +1,56 @@
-"""Running one workflow step from a view: the nominations and households areas share it."""
+"""Running one user action from a view: every area's POST goes through :func:`run_step`.
+
+The view hands over the service call; the runner commits it or rolls it back, and answers the way
+the conventions say: 403 for :class:`NotAllowed`; 422 with the page re-rendered around the message
+for :class:`Refused`; on success, the fragment for a targeted htmx request (with its ``HX-Trigger``
+events) or a flash and a 303 redirect for everything else. Texts queued by the step are sent by
+the commit hook in ``app/sms.py``, never for a step that was rolled back.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
-from flask import abort, flash, redirect
+from flask import abort, flash, make_response, redirect
 from werkzeug.wrappers import Response
 
 from app.extensions import db
-from app.services.workflow import NotAllowed, WorkflowError
+from app.htmx import is_partial, trigger
+from app.services.errors import NotAllowed, Refused
+
+T = TypeVar("T")
 
 
 def run_step(
-    action: Callable[[], object],
+    action: Callable[[], T],
     rerender: Callable[[str], object],
-    target: str,
-    done: str,
+    target: str | Callable[[T], str],
+    done: str | None = None,
+    *,
+    partial: Callable[[T], object] | None = None,
+    events: tuple[str, ...] = (),
 ) -> object:
-    """Run a service step and commit it, then redirect to ``target`` (303). A step the user may
-    not take answers 403; a step the workflow refuses re-renders the page with the reason (422,
-    via ``rerender``). Either way nothing of the step is kept."""
+    """Take one step and commit it.
+
+    ``rerender(message)`` renders the page again with the refusal (it returns a 422 response);
+    ``target`` is where the browser goes afterwards (or a function of the step's result);
+    ``partial(result)``, when given, answers a targeted htmx request instead of redirecting.
+    """
     try:
-        action()
+        result = action()
     except NotAllowed:
         db.session.rollback()
         abort(403)
-    except WorkflowError as e:
+    except Refused as e:
         db.session.rollback()
         return rerender(str(e))
     db.session.commit()
-    flash(done, "success")
-    response: Response = redirect(target, 303)
-    return response
+    if partial is not None and is_partial():
+        response = make_response(partial(result))
+        return trigger(response, *events) if events else response
+    if done:
+        flash(done, "success")
+    url = target(result) if callable(target) else target
+    response_: Response = redirect(url, 303)
+    return response_

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from app.clock import local_today
 from app.demo import activities as demo_activities
 from app.extensions import db
 from app.models import Activity, ActivityPhoto, DiaryEntry, Photo, VerifyState
@@ -46,5 +47,5 @@ def test_demo_activities_fill_two_years_with_visits_diary_and_photos(app):
     for photo in db.session.scalars(sa.select(Photo)):
         assert photo_path(photo).exists() and photo_path(photo, thumb=True).exists()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ActivityPhoto)) == stats["activity_photos"]
-    coverage = visits.coverage(members, visits.today_local(now))
+    coverage = visits.coverage(members, local_today(now))
     assert sum(c.covered for c in coverage) == 20 and sum(c.visited for c in coverage) > 0

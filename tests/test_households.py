@@ -20,8 +20,9 @@ from app.models import (
     ResidentHousehold,
 )
 from app.services import households as svc
+from app.services.errors import NotAllowed
 from app.services.gaps import find_gaps
-from app.services.workflow import NotAllowed, WorkflowError
+from app.services.workflow import WorkflowError
 from tests.factories import (
     login,
     make_admin,

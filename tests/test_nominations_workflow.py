@@ -22,7 +22,8 @@ from app.models import (
     StepKind,
 )
 from app.services import nominations as svc
-from app.services.workflow import NotAllowed, WorkflowError
+from app.services.errors import NotAllowed
+from app.services.workflow import WorkflowError
 from tests.factories import (
     REASONS,
     advance_to_notice,

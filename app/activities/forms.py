@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -29,10 +26,9 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from app.clock import TZ, local_minute
 from app.models import MAX_DURATION_MINUTES, ActivityKind, VerifyState
 from app.services.activities import ActivityInput
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def select_choices(pairs: object) -> list[SelectChoice]:
@@ -49,11 +45,6 @@ def _int_or_none(value: object) -> int | None:
         return None
 
 
-def local_now() -> datetime:
-    """Now on the wall clock in Shanghai, to the minute (what a datetime-local input shows)."""
-    return datetime.now(SHANGHAI).replace(second=0, microsecond=0, tzinfo=None)
-
-
 class ActivityRecordForm(FlaskForm):
     kind = RadioField(
         _l("服务类型"),
@@ -64,7 +55,7 @@ class ActivityRecordForm(FlaskForm):
     started_at = DateTimeLocalField(
         _l("时间"),
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
-        default=local_now,
+        default=local_minute,
         validators=[InputRequired(_l("请填写时间"))],
     )
     duration_minutes = IntegerField(
@@ -99,7 +90,7 @@ class ActivityRecordForm(FlaskForm):
     on_behalf = BooleanField(_l("代表中心户记录"))
 
     def to_input(self) -> ActivityInput:
-        started = self.started_at.data.replace(tzinfo=SHANGHAI)
+        started = self.started_at.data.replace(tzinfo=TZ)
         return ActivityInput(
             kind=ActivityKind(self.kind.data),
             started_at=started,

@@ -21,6 +21,7 @@ from app.activities.forms import (
     select_choices,
 )
 from app.authz import admin_required, current_member, roles_required
+from app.clock import local_naive, local_today
 from app.extensions import db
 from app.htmx import render
 from app.models import (
@@ -34,10 +35,10 @@ from app.models import (
     utcnow,
 )
 from app.policy import node_in_scope
+from app.responses import photo_response
 from app.services import activities as service
 from app.services import ledger, photos
 from app.services.privacy import audit
-from app.services.visits import today_local
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
 
@@ -252,7 +253,7 @@ def photo(activity_id: int, photo_id: int):
     found = service.activity_photo(activity, photo_id)
     if found is None:
         abort(404)
-    return photos.send_photo(found, thumb=request.endpoint == "activities.photo_thumb")
+    return photo_response(found, thumb=request.endpoint == "activities.photo_thumb")
 
 
 @bp.route("/<int:activity_id>/edit", methods=["GET", "POST"])
@@ -296,7 +297,7 @@ def edit(activity_id: int):
 
 def _fill(form: ActivityEditForm, activity: Activity) -> None:
     form.kind.data = activity.kind.value
-    form.started_at.data = activity.started_at.astimezone(service.SHANGHAI).replace(tzinfo=None)
+    form.started_at.data = local_naive(activity.started_at)
     form.duration_minutes.data = activity.duration_minutes
     form.station_id.data = activity.station_id
     form.address.data = activity.address
@@ -360,7 +361,7 @@ def _ledger_filter() -> tuple[ActivityFilterForm, service.LedgerFilter]:
     form = ActivityFilterForm(request.args)
     if not request.args:
         # A ledger is kept by the month: open on this month rather than counting two years.
-        form.date_from.data = today_local().replace(day=1)
+        form.date_from.data = local_today().replace(day=1)
     grids = service.grids_in_scope(current_user)
     form.grid.choices = select_choices([("", _("全部网格"))] + [(g.id, g.name) for g in grids])
     flt = service.LedgerFilter()

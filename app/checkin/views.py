@@ -7,14 +7,13 @@ SameSite=Lax, so another site cannot make a member's browser check in from an <i
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.authz import current_member
+from app.clock import parse_month
 from app.database import writing
 from app.extensions import db
 from app.models import CheckinMethod, Station, utcnow
@@ -97,22 +96,13 @@ def resume(signed: str):
     return _scan(station, method)
 
 
-def _parse_month(raw: str | None, today: date) -> tuple[int, int]:
-    try:
-        year, month = (int(p) for p in (raw or "").split("-"))
-        date(year, month, 1)
-    except ValueError:
-        return today.year, today.month
-    return year, month
-
-
 @bp.route("/me/checkins")
 @login_required
 def mine():
     """My check-ins, month by month, with station, event and how I checked in."""
     member = current_member()
     today = svc.local_day(utcnow())
-    year, month = _parse_month(request.args.get("month"), today)
+    year, month = parse_month(request.args.get("month"), today)
     return render_template(
         "checkin/mine.html",
         rows=svc.member_history(member.id, year, month),

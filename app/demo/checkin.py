@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+from app.clock import TZ, local_day
 from app.demo.context import insert_rows
 from app.models import (
     Checkin,
@@ -35,7 +36,6 @@ from app.models import (
     StationEvent,
     StationEventKind,
 )
-from app.services.checkin import TZ, local_day
 
 MONTHS = 24
 

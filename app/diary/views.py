@@ -10,6 +10,7 @@ from app import policy
 from app.activities.forms import select_choices
 from app.activities.views import paginate_rows
 from app.authz import current_member, roles_required
+from app.clock import local_today
 from app.diary.forms import DiaryEntryCreateForm
 from app.extensions import db
 from app.htmx import render
@@ -17,7 +18,6 @@ from app.models import CentralHousehold, DiaryEntry, Role
 from app.policy import node_in_scope
 from app.services import activities as activity_service
 from app.services import diary as service
-from app.services.visits import today_local
 
 bp = Blueprint("diary", __name__, url_prefix="/diary")
 
@@ -49,7 +49,7 @@ def new():
     residents = list(db.session.scalars(activity_service.covered_residents(member)))
     form.resident_id.choices = select_choices(
         [(r.id, f"{r.address} · {r.head_name}") for r in residents])
-    today = today_local()
+    today = local_today()
     if request.method == "GET":
         form.entry_date.data = today
         form.resident_id.data = request.args.get("resident", type=int)

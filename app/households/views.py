@@ -49,9 +49,10 @@ from app.phones import normalize_phone
 from app.policy import scope_condition, scope_roots
 from app.services import entry_tokens, qr
 from app.services import households as svc
+from app.services.errors import NotAllowed
 from app.services.gaps import find_gaps
 from app.services.structure import covered_count, linked_member_counts
-from app.services.workflow import NotAllowed, WorkflowError, administers
+from app.services.workflow import WorkflowError, administers
 from app.steps import run_step
 
 bp = Blueprint("households", __name__, url_prefix="/households")

@@ -4,8 +4,7 @@ dashboards for admins, printable contact cards and QR codes."""
 from __future__ import annotations
 
 import base64
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import (
@@ -26,6 +25,7 @@ from sqlalchemy.orm import joinedload
 
 from app import policy
 from app.authz import admin_required, roles_required
+from app.clock import days_bounds, local_today
 from app.extensions import db, limiter
 from app.htmx import hx_target, is_partial, trigger
 from app.models import (
@@ -71,6 +71,7 @@ from app.needs.forms import (
 )
 from app.phones import normalize_phone
 from app.policy import node_in_scope, scope_condition, scope_roots
+from app.responses import photo_response
 from app.services import entry_tokens, ledger, needs, photos, qr
 from app.services.needs import NeedError
 from app.services.passwords import hash_password
@@ -78,7 +79,6 @@ from app.services.privacy import audit, mask_phone
 
 bp = Blueprint("needs", __name__)
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAGE_SIZE = 20
 CARDS_PER_SHEET = 8
 
@@ -156,13 +156,6 @@ def _read_photo(form_field) -> tuple[photos.ProcessedPhoto | None, str | None]: 
         return photos.process(upload.stream), None
     except photos.PhotoError as e:
         return None, str(e)
-
-
-def _local_date_bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    """[start 00:00, end+1 00:00) in Asia/Shanghai, as UTC."""
-    s = datetime.combine(start, time.min, SHANGHAI).astimezone(UTC)
-    e = datetime.combine(end + timedelta(days=1), time.min, SHANGHAI).astimezone(UTC)
-    return s, e
 
 
 # --- Public entry points ---------------------------------------------------------------------
@@ -328,7 +321,7 @@ def track_photo(token: str, photo_id: int):
     need = _need_by_token(token)
     if photo_id not in needs.need_photo_ids(need, public=True):
         abort(404)
-    return photos.send_photo(db.get_or_404(Photo, photo_id), thumb=request.args.get("thumb") == "1")
+    return photo_response(db.get_or_404(Photo, photo_id), thumb=request.args.get("thumb") == "1")
 
 
 @bp.route("/track", methods=["GET", "POST"])
@@ -494,7 +487,6 @@ def _detail_page(need: Need, status: int = 200, forms: dict | None = None, error
 def _done(need: Need, message: str):  # type: ignore[no-untyped-def]
     """After a successful action: the row or the panel for htmx (with ``need-updated``), else 303."""
     db.session.commit()
-    needs.deliver_sms()
     if is_partial():
         response = make_response(_detail_page(need)[0])
         return trigger(response, "need-updated")
@@ -507,7 +499,6 @@ def _done(need: Need, message: str):  # type: ignore[no-untyped-def]
 
 def _failed(need: Need, message: str, forms: dict | None = None):  # type: ignore[no-untyped-def]
     db.session.rollback()
-    needs.discard_sms()
     return _detail_page(need, 422, forms, message)
 
 
@@ -622,7 +613,7 @@ def photo(need_id: int, photo_id: int):
     need = need_or_404(need_id)
     if photo_id not in needs.need_photo_ids(need, public=False):
         abort(404)
-    return photos.send_photo(db.get_or_404(Photo, photo_id), thumb=request.args.get("thumb") == "1")
+    return photo_response(db.get_or_404(Photo, photo_id), thumb=request.args.get("thumb") == "1")
 
 
 # --- Contact cards and QR codes --------------------------------------------------------------
@@ -751,7 +742,7 @@ def dispatch():
 
 
 def _parse_period() -> tuple[date, date]:
-    today = datetime.now(SHANGHAI).date()
+    today = local_today()
     try:
         start = date.fromisoformat(request.args.get("from", ""))
     except ValueError:
@@ -774,7 +765,7 @@ def dashboard():
     if group not in needs.GROUPS:
         group = "community"
     start, end = _parse_period()
-    s, e = _local_date_bounds(start, end)
+    s, e = days_bounds(start, end)
     rows, total = needs.rates(scope_condition(current_user), group, s, e)
     return render_template("needs/dashboard.html", rows=rows, total=total, group=group,
                            start=start, end=end, groups=_group_labels())
@@ -788,7 +779,7 @@ def dashboard_export():
     if group not in needs.GROUPS:
         group = "community"
     start, end = _parse_period()
-    s, e = _local_date_bounds(start, end)
+    s, e = days_bounds(start, end)
     rows, total = needs.rates(scope_condition(current_user), group, s, e)
 
     def pct(v: float | None) -> str:

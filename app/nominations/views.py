@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from app import policy
 from app.authz import admin_required, current_member, node_or_404, roles_required
+from app.clock import local_today
 from app.extensions import db, limiter
 from app.forms_choices import options
 from app.models import (
@@ -40,8 +41,9 @@ from app.nominations.forms import (
 from app.phones import normalize_phone
 from app.policy import scope_condition
 from app.services import nominations as svc
+from app.services.errors import NotAllowed
 from app.services.privacy import audit
-from app.services.workflow import NotAllowed, WorkflowError, administers, local_today
+from app.services.workflow import WorkflowError, administers
 from app.steps import run_step
 
 bp = Blueprint("nominations", __name__, url_prefix="/nominations")

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from app import policy
+from app.clock import day_start
 from app.extensions import db
 from app.models import (
     MAX_PHOTOS,
@@ -38,13 +38,13 @@ from app.models import (
 )
 from app.policy import scope_condition
 from app.services import photos as photo_service
+from app.services.errors import Refused
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 # A phone's clock may run a little ahead; anything later than this is a typing mistake.
 FUTURE_SLACK = timedelta(minutes=10)
 
 
-class ActivityError(ValueError):
+class ActivityError(Refused):
     """A rule of the recording workflow was broken; ``str()`` is the message for the user."""
 
 
@@ -427,10 +427,6 @@ class LedgerFilter:
         return f"{self.date_from or '…'} — {self.date_to or '…'}"
 
 
-def local_day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, SHANGHAI)
-
-
 def in_scope(user: User, flt: LedgerFilter) -> sa.Select:
     """The org admin's activities (by the author's grid) with the ledger filters."""
     grid = sa.select(OrgNode.id).where(scope_condition(user))
@@ -442,9 +438,9 @@ def in_scope(user: User, flt: LedgerFilter) -> sa.Select:
     if flt.grid_id is not None:
         stmt = stmt.where(Activity.grid_id == flt.grid_id)
     if flt.date_from is not None:
-        stmt = stmt.where(Activity.started_at >= local_day_start(flt.date_from))
+        stmt = stmt.where(Activity.started_at >= day_start(flt.date_from))
     if flt.date_to is not None:
-        stmt = stmt.where(Activity.started_at < local_day_start(flt.date_to + timedelta(days=1)))
+        stmt = stmt.where(Activity.started_at < day_start(flt.date_to + timedelta(days=1)))
     return stmt
 
 

@@ -7,12 +7,12 @@ one-per-day rule is a UNIQUE constraint the database enforces under any concurre
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from app.clock import day_bounds, local_day
 from app.extensions import db
 from app.models import (
     Checkin,
@@ -26,23 +26,13 @@ from app.models import (
     User,
     utcnow,
 )
+from app.services.errors import Refused
 
-TZ = ZoneInfo("Asia/Shanghai")
 SEARCH_LIMIT = 20
 
 
-class CheckinError(ValueError):
+class CheckinError(Refused):
     """A check-in or event change the rules refuse; ``str(e)`` is the message for the user."""
-
-
-def local_day(at: datetime) -> date:
-    return at.astimezone(TZ).date()
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The UTC instants a local (Asia/Shanghai) day starts and ends."""
-    start = datetime.combine(day, time.min, TZ)
-    return start, start + timedelta(days=1)
 
 
 @dataclass

@@ -26,10 +26,10 @@ import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import current_app
 
 from app.extensions import db
 from app.models import PosterToken, Station, utcnow
+from app.settings import setting
 
 STEP_SECONDS = 30
 GRACE_STEPS = 2  # the current step and the two before it: a code is good for 60–90 s
@@ -59,7 +59,7 @@ class KioskToken:
 
 
 def _key() -> bytes:
-    secret = current_app.config["SECRET_KEY"]
+    secret = setting("SECRET_KEY")
     secret_bytes = secret.encode() if isinstance(secret, str) else bytes(secret)
     return hmac.new(secret_bytes, b"kiosk-v1", hashlib.sha256).digest()
 

@@ -10,11 +10,12 @@ from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.models import CentralHousehold, DiaryEntry, Member, Need, ResidentHousehold
+from app.services.errors import Refused
 
 MAX_TEXT = 500
 
 
-class DiaryError(ValueError):
+class DiaryError(Refused):
     pass
 
 

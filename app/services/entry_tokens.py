@@ -9,10 +9,10 @@ from __future__ import annotations
 import secrets
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context, request
 
 from app.extensions import db
 from app.models import CentralHousehold, EntryKind, EntryToken, ResidentHousehold, utcnow
+from app.settings import public_base_url
 
 PATHS = {EntryKind.CARD: "/c/", EntryKind.PLAQUE: "/p/"}
 
@@ -69,10 +69,7 @@ def resolve(kind: EntryKind, token: str) -> EntryToken | None:
 
 def public_url(path: str) -> str:
     """An absolute URL for a QR code: PUBLIC_BASE_URL when configured, else this request's host."""
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if not base and has_request_context():
-        base = request.host_url
-    return (base or "http://127.0.0.1:5000/").rstrip("/") + path
+    return public_base_url() + path
 
 
 def entry_url(token: EntryToken) -> str:

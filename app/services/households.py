@@ -39,8 +39,9 @@ from app.models import (
     User,
     utcnow,
 )
+from app.services.errors import NotAllowed
 from app.services.privacy import audit
-from app.services.workflow import NotAllowed, WorkflowError, administers, admins_for, tell
+from app.services.workflow import WorkflowError, administers, admins_for, tell
 
 
 def _node_at(grid: OrgNode, level: OrgLevel) -> OrgNode:

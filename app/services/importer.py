@@ -47,13 +47,14 @@ from app.models import (
 )
 from app.phones import normalize_phone
 from app.policy import scope_condition
+from app.services.errors import Refused
 
 MAX_ROWS = 50_000
 MAX_REPORTED_ERRORS = 500
 _CHUNK = 500
 
 
-class ImportFileError(ValueError):
+class ImportFileError(Refused):
     """The file as a whole is refused (not a spreadsheet, wrong columns, too big …)."""
 
 

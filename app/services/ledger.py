@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from io import BytesIO
-from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from app.clock import TZ, local_today
+
 # Characters that make a spreadsheet read a cell as a formula (tab and CR too: some apps strip them).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -36,7 +36,7 @@ def safe_cell(value: object) -> object:
         return value
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(SHANGHAI).replace(tzinfo=None)
+            value = value.astimezone(TZ).replace(tzinfo=None)
         return value
     if isinstance(value, date):
         return value
@@ -48,7 +48,7 @@ def safe_cell(value: object) -> object:
 
 def today_label() -> str:
     """Today's date in Asia/Shanghai, as a ledger writes it."""
-    return datetime.now(SHANGHAI).strftime("%Y-%m-%d")
+    return local_today().isoformat()
 
 
 def build_workbook(

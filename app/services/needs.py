@@ -1,9 +1,8 @@
 """Residents' needs: routing, the workflow state machine, SLA deadlines, escalation, the three rates.
 
 Every change goes through a function here; an illegal one raises :class:`NeedError`, whose text is
-the Chinese message for the user. Functions add to the session and never commit; views (and the
-CLI) commit, then call :func:`deliver_sms` so that no text goes out for a change that was rolled
-back.
+the Chinese message for the user. Functions add to the session and never commit; texts to the
+resident are queued and leave only when the caller's transaction commits (``app/sms.py``).
 
 The escalation ladder is member → central-household head → community admins → township admins.
 A deadline passes when ``now > due`` (a need accepted at exactly 24 h is on time). Each new owner
@@ -53,6 +52,7 @@ from app.models import (
 from app.phones import normalize_phone
 from app.policy import node_in_scope
 from app.services import notify
+from app.services.errors import Refused
 from app.services.org import nearest_admin_ids
 from app.services.privacy import mask_phone
 
@@ -70,7 +70,7 @@ SYSTEM = "系统"
 RESIDENT = "群众"
 
 
-class NeedError(ValueError):
+class NeedError(Refused):
     """A change the workflow does not allow, or bad input; ``str()`` is the user's message."""
 
 
@@ -389,7 +389,7 @@ def accept(need: Need, actor: User, now: datetime | None = None) -> None:
     need.status = NeedStatus.ACCEPTED
     need.accepted_at = now
     _event(need, EventKind.ACCEPTED, now, actor=actor)
-    _queue_sms(need, _("【党员中心户】您反映的诉求（%(code)s）已由%(who)s接单，我们会尽快办理。",
+    notify.queue_sms(need.contact_phone, _("【党员中心户】您反映的诉求（%(code)s）已由%(who)s接单，我们会尽快办理。",
                        code=need.code, who=actor.name))
 
 
@@ -434,7 +434,7 @@ def resolve(need: Need, actor: User, outcome: NeedOutcome, note: str, referred_t
     if need.referred_to:
         text = f"{outcome.label}（{need.referred_to}）：{note}"
     _event(need, EventKind.RESOLVED, now, actor=actor, text=text, photo_id=photo.id if photo else None)
-    _queue_sms(need, _("【党员中心户】您反映的诉求（%(code)s）已办结：%(outcome)s。欢迎通过查询链接评价。",
+    notify.queue_sms(need.contact_phone, _("【党员中心户】您反映的诉求（%(code)s）已办结：%(outcome)s。欢迎通过查询链接评价。",
                        code=need.code, outcome=outcome.label))
 
 
@@ -739,23 +739,6 @@ def _owner_user_ids(need: Need) -> list[int]:
 def _notify_owner(need: Need, title: str, body: str) -> None:
     for uid in _owner_user_ids(need):
         notify.notify(uid, title, body, url=f"/needs/{need.id}", kind="need")
-
-
-def _queue_sms(need: Need, text: str) -> None:
-    if need.contact_phone:
-        db.session.info.setdefault("need_sms", []).append((need.contact_phone, text))
-
-
-def deliver_sms() -> int:
-    """Send the texts queued by the changes just committed (call after ``commit()``)."""
-    outbox = db.session.info.pop("need_sms", [])
-    for phone, text in outbox:
-        notify.send_sms(phone, text)
-    return len(outbox)
-
-
-def discard_sms() -> None:
-    db.session.info.pop("need_sms", None)
 
 
 def submit_from_diary(entry: DiaryEntry, now: datetime | None = None) -> Need:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app import policy
+from app.clock import local_today
 from app.extensions import db
 from app.models import (
     CRITERIA,
@@ -47,14 +47,14 @@ from app.models import (
 from app.models.nominations import DEFAULT_DEPARTMENTS, DEFAULT_NOTICE_DAYS
 from app.phones import normalize_phone
 from app.services import entry_tokens
+from app.services.errors import NotAllowed
 from app.services.workflow import (
-    NotAllowed,
     WorkflowError,
     administers,
     admins_for,
-    local_today,
     tell,
 )
+from app.settings import setting
 
 # The categories a candidate is drawn from (the seed's five groups).
 CANDIDATE_CATEGORIES = (
@@ -427,7 +427,7 @@ def resolve_objection(actor: User, objection: NoticeObjection, upheld: bool, res
 
 def next_number(year: int) -> str:
     """YX-2024-001: the district prefix, the year, and the next sequence number of that year."""
-    prefix = f"{current_app.config.get('HOUSEHOLD_NUMBER_PREFIX', 'YX')}-{year}-"
+    prefix = f"{setting('HOUSEHOLD_NUMBER_PREFIX', 'YX')}-{year}-"
     taken = db.session.scalars(
         sa.select(CentralHousehold.number).where(CentralHousehold.number.startswith(prefix, autoescape=True))
     )

@@ -6,9 +6,10 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import OrgLevel, OrgNode, Role, RoleAssignment, User
+from app.services.errors import Refused
 
 
-class OrgError(ValueError):
+class OrgError(Refused):
     """A change to the tree that would break its shape."""
 
 

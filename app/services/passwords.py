@@ -6,13 +6,14 @@ import contextlib
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
+
+from app.settings import setting
 
 MIN_LENGTH = 8
 
 
 def _hasher() -> PasswordHasher:
-    cfg = current_app.config
+    cfg = {k: setting(k) for k in ("ARGON2_TIME_COST", "ARGON2_MEMORY_KIB", "ARGON2_PARALLELISM")}
     return PasswordHasher(
         time_cost=cfg["ARGON2_TIME_COST"],
         memory_cost=cfg["ARGON2_MEMORY_KIB"],
@@ -46,7 +47,7 @@ _DUMMY: dict[tuple, str] = {}
 
 
 def _dummy_hash() -> str:
-    cfg = current_app.config
+    cfg = {k: setting(k) for k in ("ARGON2_TIME_COST", "ARGON2_MEMORY_KIB", "ARGON2_PARALLELISM")}
     key = (cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_KIB"], cfg["ARGON2_PARALLELISM"])
     if key not in _DUMMY:
         _DUMMY[key] = _hasher().hash("not-a-password")

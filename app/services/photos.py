@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import IO
 
 import sqlalchemy as sa
-from flask import Response, current_app, send_file
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps
 
 from app.extensions import db
 from app.models import Photo
+from app.services.errors import Refused
+from app.settings import setting
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 50_000_000  # a 48-megapixel phone photo passes; a decompression bomb does not
@@ -31,7 +32,7 @@ ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "MPO"}  # MPO: JPEG with extra frames
 JPEG_QUALITY = 82
 
 
-class PhotoError(ValueError):
+class PhotoError(Refused):
     """A file that is not an acceptable photo; ``str()`` is the message for the user."""
 
 
@@ -107,7 +108,7 @@ def _encode(image: Image.Image) -> bytes:
 
 
 def photo_dir() -> Path:
-    return Path(current_app.config["UPLOAD_DIR"]) / "photos"
+    return Path(str(setting("UPLOAD_DIR"))) / "photos"
 
 
 def photo_path(photo: Photo, thumb: bool = False) -> Path:
@@ -152,11 +153,3 @@ def process_many(files: list, limit: int) -> list[ProcessedPhoto]:
                 raise
             raise PhotoError(str(_l("第 %(i)d 张：%(msg)s", i=index, msg=str(e)))) from e
     return processed
-
-
-def send_photo(photo: Photo, thumb: bool = False) -> Response:
-    """Serve a stored photo. Call only after checking the user may see what it belongs to."""
-    response = send_file(photo_path(photo, thumb), mimetype="image/jpeg", max_age=0)
-    # Private: a shared cache must never keep it; the browser may, for a day.
-    response.headers["Cache-Control"] = "private, max-age=86400"
-    return response

@@ -30,6 +30,7 @@ from app.models import (
     utcnow,
 )
 from app.policy import scope_condition
+from app.services.errors import Refused
 from app.services.passwords import hash_password
 
 
@@ -488,7 +489,7 @@ def covering_candidates(grid_id: int, limit: int = 5) -> list[tuple[Member, int]
 _PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
-class StructureError(ValueError):
+class StructureError(Refused):
     """A change the structure rules do not allow; the message is for the admin."""
 
 

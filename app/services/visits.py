@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from app.clock import local_day, period_start
 from app.extensions import db
 from app.models import (
     DEFAULT_VISIT_MONTHS,
@@ -31,22 +31,11 @@ from app.models import (
     activity_residents,
     utcnow,
 )
+from app.services.errors import Refused
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
-
-class PolicyError(ValueError):
+class PolicyError(Refused):
     pass
-
-
-def today_local(now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(SHANGHAI).date()
-
-
-def period_start(today: date, months: int) -> date:
-    """First day of the period containing ``today`` (periods tile the calendar year)."""
-    first_month = ((today.month - 1) // months) * months + 1
-    return date(today.year, first_month, 1)
 
 
 def policy_months() -> dict[int, int]:
@@ -91,7 +80,7 @@ def last_visits(resident_ids: sa.Select) -> dict[int, date]:
     ).all()
     last: dict[int, date] = {}
     for rid, when in by_activity:
-        last[rid] = when.astimezone(SHANGHAI).date()
+        last[rid] = local_day(when)
     for rid, day in by_diary:
         if rid not in last or day > last[rid]:
             last[rid] = day

@@ -27,6 +27,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from app.authz import roles_required, station_or_404
+from app.clock import TZ, local_naive
 from app.database import writing
 from app.extensions import db
 from app.htmx import is_partial
@@ -429,7 +430,7 @@ def manual(station_id: int):
 
 
 def _hhmm(at: datetime) -> str:
-    return at.astimezone(svc.TZ).strftime("%H:%M")
+    return at.astimezone(TZ).strftime("%H:%M")
 
 
 # Events ------------------------------------------------------------------------------------------
@@ -457,20 +458,16 @@ def events(station_id: int):
     return render_template("stations/events.html", station=station, page=page, counts=counts)
 
 
-def _local_naive(at: datetime) -> datetime:
-    return at.astimezone(svc.TZ).replace(tzinfo=None)
-
-
 def _save_event(station: Station, event: StationEvent | None):
     form = EventEditForm(obj=None)
     if request.method == "GET" and event is not None:
         form.title.data, form.kind.data = event.title, event.kind.value
-        form.starts_at.data, form.ends_at.data = _local_naive(event.starts_at), _local_naive(event.ends_at)
+        form.starts_at.data, form.ends_at.data = local_naive(event.starts_at), local_naive(event.ends_at)
     if form.validate_on_submit():
         try:
             event = svc.save_event(
                 station, form.title.data, StationEventKind(form.kind.data),
-                form.starts_at.data.replace(tzinfo=svc.TZ), form.ends_at.data.replace(tzinfo=svc.TZ),
+                form.starts_at.data.replace(tzinfo=TZ), form.ends_at.data.replace(tzinfo=TZ),
                 by=current_user, event=event,
             )
         except svc.CheckinError as e:
@@ -525,7 +522,7 @@ def _ledger_filter(station: Station) -> tuple[LedgerFilterForm, date, date, Chec
         .limit(100)
     ).all()
     form.event.choices = options([("", _("全部"))] + [
-        (str(e.id), f"{_local_naive(e.starts_at):%Y-%m-%d} {e.title}") for e in recent
+        (str(e.id), f"{local_naive(e.starts_at):%Y-%m-%d} {e.title}") for e in recent
     ])
     form.validate()
     start = form.start.data if not form.start.errors and form.start.data else today.replace(day=1)

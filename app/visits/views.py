@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 
 from app.activities.forms import select_choices
 from app.authz import admin_required, current_member, roles_required
+from app.clock import local_today
 from app.extensions import db
 from app.models import CentralHousehold, Member, MemberStatus, OrgNode, Role, User
 from app.policy import node_in_scope, scope_condition
@@ -24,7 +25,7 @@ bp = Blueprint("visits", __name__, url_prefix="/visits")
 def index():
     """我的联系户: overdue households first, each with its last visit."""
     member = current_member()
-    today = service.today_local()
+    today = local_today()
     rows = service.member_households(member, today)
     household = activity_service.headed_household(member)
     return render_template("visits/index.html", rows=rows, today=today, household=household,
@@ -48,7 +49,7 @@ def household(household_id: int):
                Member.status == MemberStatus.ACTIVE)
         .order_by(User.name, Member.id)
     ))
-    rows = service.coverage(members, service.today_local())
+    rows = service.coverage(members, local_today())
     return render_template("visits/coverage.html", rows=rows, household=household, page=None)
 
 
@@ -61,7 +62,7 @@ def coverage():
             .where(scope_condition(current_user), Member.status == MemberStatus.ACTIVE)
             .order_by(OrgNode.path, User.name, Member.id))
     page = db.paginate(stmt, per_page=30, error_out=False)
-    rows = service.coverage(list(page.items), service.today_local())
+    rows = service.coverage(list(page.items), local_today())
     return render_template("visits/coverage.html", rows=rows, household=None, page=page)
 
 

@@ -12,9 +12,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from app.clock import local_today
 from app.extensions import db
 from app.models import Nomination
-from app.services.workflow import local_today
 from tests.browser.conftest import browser_login, screenshot
 from tests.factories import PASSWORD, make_admin, make_member, make_tree
 

@@ -1,0 +1,46 @@
+"""Responses that are not pages: stored photos, QR images and .xlsx ledgers.
+
+Every view that sends one of these has checked the user may see it first.
+"""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from flask import Response, abort, make_response, send_file
+
+from app.models import Photo
+from app.services import qr
+from app.services.ledger import XLSX_MIMETYPE
+from app.services.photos import photo_path
+
+
+def photo_response(photo: Photo, thumb: bool = False) -> Response:
+    """A stored photo (JPEG, no metadata)."""
+    response = send_file(photo_path(photo, thumb), mimetype="image/jpeg", max_age=0)
+    # Private: a shared cache must never keep it; the browser may, for a day.
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+def qr_response(url: str, fmt: str, ec: str, box_size: int = 12, download: str | None = None) -> Response:
+    """The QR of ``url`` as ``png`` or ``svg`` (anything else: 404), never cached."""
+    if fmt == "svg":
+        response = make_response(qr.svg(url, ec=ec))
+        response.mimetype = "image/svg+xml"
+    elif fmt == "png":
+        response = make_response(qr.png(url, ec=ec, box_size=box_size))
+        response.mimetype = "image/png"
+    else:
+        abort(404)
+    response.headers["Cache-Control"] = "private, no-store"
+    if download:
+        response.headers["Content-Disposition"] = f'attachment; filename="{download}.{fmt}"'
+    return response
+
+
+def xlsx_response(data: bytes, filename: str) -> Response:
+    """A ledger workbook as a download, never cached (it holds personal data)."""
+    response = send_file(BytesIO(data), mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=filename)
+    response.headers["Cache-Control"] = "no-store"
+    return response
