@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask.testing import FlaskClient
 
+from app.clock import local_now
 from app.extensions import db
 from app.models import (
     CentralHousehold,
@@ -340,3 +341,50 @@ def make_checkin(member: Member, station: Station, at, method: str = "kiosk",  #
     db.session.add(row)
     db.session.commit()
     return row
+
+
+# --- a small world for recording service (activities, diary, visits) ----------------------------
+
+
+@dataclass
+class World:
+    """Personas plus the members and resident households the activity, diary and visit tests use."""
+
+    p: object
+    member: Member
+    fellow: Member
+    head: Member
+    other_member: Member
+    r1: ResidentHousehold
+    r2: ResidentHousehold
+    r_fellow: ResidentHousehold
+    r_other: ResidentHousehold
+
+
+def make_world() -> World:
+    p = make_personas()
+    member = p.member
+    household = member.central_household
+    fellow = make_member(p.tree.grid, name="陈同行", household=household)
+    r1 = make_resident(p.tree.grid, member, head_name="赵大爷")
+    r2 = make_resident(p.tree.grid, member, head_name="钱大妈")
+    r_fellow = make_resident(p.tree.grid, fellow, head_name="孙奶奶")
+    r_other = make_resident(p.tree.grid2, p.other_member, head_name="周老汉")
+    return World(p, member, fellow, household.head, p.other_member, r1, r2, r_fellow, r_other)
+
+
+def user_of(m: Member) -> User:
+    return db.session.get(User, m.user_id)
+
+
+def activity_form_data(**overrides: object) -> dict:
+    data: dict[str, object] = {
+        "kind": "visit",
+        "started_at": local_now().strftime("%Y-%m-%dT%H:%M"),
+        "duration_minutes": "45",
+        "station_id": "",
+        "address": "龙山路12号",
+        "note": "上门宣讲医保政策",
+    }
+    data.update(overrides)
+    return data

@@ -3,81 +3,37 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 import time_machine
 from openpyxl import load_workbook
 
+from app.clock import TZ
 from app.extensions import db
 from app.models import (
     Activity,
     ActivityPhoto,
     ActivityRevision,
     AuditEntry,
-    Member,
     Photo,
-    ResidentHousehold,
     User,
     VerifyState,
 )
 from tests.factories import (
+    World,
+    activity_form_data,
     image_bytes,
     login,
     make_activity,
     make_member,
-    make_personas,
-    make_resident,
     make_station,
     make_station_admin,
+    make_world,
+    user_of,
 )
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-@dataclass
-class World:
-    p: object
-    member: Member
-    fellow: Member
-    head: Member
-    other_member: Member
-    r1: ResidentHousehold
-    r2: ResidentHousehold
-    r_fellow: ResidentHousehold
-    r_other: ResidentHousehold
-
-
-def make_world() -> World:
-    p = make_personas()
-    member = p.member
-    household = member.central_household
-    fellow = make_member(p.tree.grid, name="陈同行", household=household)
-    r1 = make_resident(p.tree.grid, member, head_name="赵大爷")
-    r2 = make_resident(p.tree.grid, member, head_name="钱大妈")
-    r_fellow = make_resident(p.tree.grid, fellow, head_name="孙奶奶")
-    r_other = make_resident(p.tree.grid2, p.other_member, head_name="周老汉")
-    return World(p, member, fellow, household.head, p.other_member, r1, r2, r_fellow, r_other)
-
-
-def user_of(m: Member) -> User:
-    return db.session.get(User, m.user_id)
-
-
-def form_data(**overrides: object) -> dict:
-    data: dict[str, object] = {
-        "kind": "visit",
-        "started_at": datetime.now(SHANGHAI).strftime("%Y-%m-%dT%H:%M"),
-        "duration_minutes": "45",
-        "station_id": "",
-        "address": "龙山路12号",
-        "note": "上门宣讲医保政策",
-    }
-    data.update(overrides)
-    return data
+from tests.helpers import queries_for
 
 
 def count(model: type) -> int:
@@ -90,7 +46,7 @@ def count(model: type) -> int:
 def test_member_records_a_visit_with_households_fellows_and_photos(client, app):
     w = make_world()
     login(client, user_of(w.member))
-    data = form_data(residents=[str(w.r1.id), str(w.r2.id)], fellows=[str(w.fellow.id)])
+    data = activity_form_data(residents=[str(w.r1.id), str(w.r2.id)], fellows=[str(w.fellow.id)])
     data["photos"] = [(io.BytesIO(image_bytes(exif_gps=True)), "a.jpg"),
                       (io.BytesIO(image_bytes("PNG", color="blue")), "b.png")]
     response = client.post("/activities/new", data=data)
@@ -112,7 +68,7 @@ def test_member_records_a_visit_with_households_fellows_and_photos(client, app):
 def test_an_activity_at_a_station_waits_for_verification(client, app):
     w = make_world()
     login(client, user_of(w.member))
-    response = client.post("/activities/new", data=form_data(station_id=str(w.p.station.id), address=""))
+    response = client.post("/activities/new", data=activity_form_data(station_id=str(w.p.station.id), address=""))
     assert response.status_code == 303
     activity = db.session.scalar(sa.select(Activity))
     assert activity.station_id == w.p.station.id and activity.verify_state is VerifyState.PENDING
@@ -133,7 +89,7 @@ def test_the_form_offers_only_the_members_own_households_and_defaults_to_now(cli
 def test_a_member_cannot_name_a_household_they_do_not_cover(client, app):
     w = make_world()
     login(client, user_of(w.member))
-    response = client.post("/activities/new", data=form_data(residents=[str(w.r_fellow.id)]))
+    response = client.post("/activities/new", data=activity_form_data(residents=[str(w.r_fellow.id)]))
     assert response.status_code == 422
     assert "只能选择自己联系的群众户" in response.get_data(as_text=True)
     assert count(Activity) == 0
@@ -142,7 +98,7 @@ def test_a_member_cannot_name_a_household_they_do_not_cover(client, app):
 def test_a_member_cannot_name_a_fellow_from_another_community(client, app):
     w = make_world()
     login(client, user_of(w.member))
-    response = client.post("/activities/new", data=form_data(fellows=[str(w.other_member.id)]))
+    response = client.post("/activities/new", data=activity_form_data(fellows=[str(w.other_member.id)]))
     assert response.status_code == 422
     assert "同行党员只能选择本社区的党员" in response.get_data(as_text=True)
     assert count(Activity) == 0
@@ -161,7 +117,7 @@ def test_a_member_cannot_name_a_fellow_from_another_community(client, app):
 def test_bad_fields_are_refused_and_the_form_kept(client, app, overrides, message):
     w = make_world()
     login(client, user_of(w.member))
-    response = client.post("/activities/new", data=form_data(**overrides))
+    response = client.post("/activities/new", data=activity_form_data(**overrides))
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert message in page and "上门宣讲医保政策" in page
@@ -171,8 +127,8 @@ def test_bad_fields_are_refused_and_the_form_kept(client, app, overrides, messag
 def test_an_activity_in_the_future_is_refused(client, app):
     w = make_world()
     login(client, user_of(w.member))
-    later = (datetime.now(SHANGHAI) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    response = client.post("/activities/new", data=form_data(started_at=later))
+    later = (datetime.now(TZ) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post("/activities/new", data=activity_form_data(started_at=later))
     assert response.status_code == 422
     assert "活动时间不能晚于现在" in response.get_data(as_text=True)
 
@@ -181,13 +137,13 @@ def test_a_head_records_on_behalf_of_the_household_and_a_member_cannot(client, a
     w = make_world()
     login(client, user_of(w.head))
     assert "代表中心户记录" in client.get("/activities/new").get_data(as_text=True)
-    assert client.post("/activities/new", data=form_data(on_behalf="y")).status_code == 303
+    assert client.post("/activities/new", data=activity_form_data(on_behalf="y")).status_code == 303
     activity = db.session.scalar(sa.select(Activity))
     assert activity.central_household_id == w.head.central_household_id
     client.post("/logout")
     login(client, user_of(w.member))
     assert "代表中心户记录" not in client.get("/activities/new").get_data(as_text=True)
-    response = client.post("/activities/new", data=form_data(on_behalf="y"))
+    response = client.post("/activities/new", data=activity_form_data(on_behalf="y"))
     assert response.status_code == 422
     assert "只有中心户户长可以代表中心户记录" in response.get_data(as_text=True)
     assert count(Activity) == 1
@@ -214,7 +170,7 @@ def test_the_pickers_search_own_households_and_community_members(client, app):
 def test_the_search_button_works_without_javascript_and_keeps_the_form(client, app):
     w = make_world()
     login(client, user_of(w.member))
-    response = client.post("/activities/new", data=form_data(find="members", member_q="陈"))
+    response = client.post("/activities/new", data=activity_form_data(find="members", member_q="陈"))
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "陈同行" in page and "上门宣讲医保政策" in page
@@ -350,21 +306,21 @@ def test_the_author_edits_within_24_hours_only_and_an_admin_after(app):
     activity = make_activity(w.member, residents=[w.r1], started_at=recorded, created_at=recorded)
     author = app.test_client()
     edit_url = f"/activities/{activity.id}/edit"
-    started = recorded.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
+    started = recorded.astimezone(TZ).strftime("%Y-%m-%dT%H:%M")
     with time_machine.travel(recorded + timedelta(hours=23, minutes=59), tick=False):
         login(author, user_of(w.member))
         assert author.get(edit_url).status_code == 200
-        response = author.post(edit_url, data=form_data(started_at=started, duration_minutes="90",
+        response = author.post(edit_url, data=activity_form_data(started_at=started, duration_minutes="90",
                                                          residents=[str(w.r1.id), str(w.r2.id)]))
         assert response.status_code == 303
     with time_machine.travel(recorded + timedelta(hours=24, minutes=1), tick=False):
         login(author, user_of(w.member))
         assert author.get(edit_url).status_code == 403
-        refused = author.post(edit_url, data=form_data(started_at=started, duration_minutes="10"))
+        refused = author.post(edit_url, data=activity_form_data(started_at=started, duration_minutes="10"))
         assert refused.status_code == 403
         admin = app.test_client()
         login(admin, w.p.community_admin)
-        assert admin.post(edit_url, data=form_data(started_at=started, duration_minutes="60",
+        assert admin.post(edit_url, data=activity_form_data(started_at=started, duration_minutes="60",
                                                    residents=[str(w.r1.id), str(w.r2.id)],
                                                    note="管理员更正")).status_code == 303
         other = app.test_client()
@@ -372,7 +328,7 @@ def test_the_author_edits_within_24_hours_only_and_an_admin_after(app):
         assert other.get(edit_url).status_code == 404
         outside = app.test_client()
         login(outside, w.p.other_community_admin)
-        assert outside.post(edit_url, data=form_data(started_at=started)).status_code == 404
+        assert outside.post(edit_url, data=activity_form_data(started_at=started)).status_code == 404
     db.session.expire_all()
     activity = db.session.get(Activity, activity.id)
     assert activity.duration_minutes == 60 and activity.note == "管理员更正"
@@ -397,12 +353,12 @@ def test_the_author_edits_within_24_hours_only_and_an_admin_after(app):
 def test_an_edit_that_changes_nothing_records_nothing(client, app):
     w = make_world()
     activity = make_activity(w.member, address="龙山路12号", note="上门宣讲医保政策", duration=45)
-    started = activity.started_at.astimezone(SHANGHAI)
+    started = activity.started_at.astimezone(TZ)
     activity.started_at = started.replace(second=0, microsecond=0)
     db.session.commit()
     login(client, user_of(w.member))
     response = client.post(f"/activities/{activity.id}/edit",
-                           data=form_data(started_at=started.strftime("%Y-%m-%dT%H:%M")))
+                           data=activity_form_data(started_at=started.strftime("%Y-%m-%dT%H:%M")))
     assert response.status_code == 303
     assert count(ActivityRevision) == 0
 
@@ -415,9 +371,9 @@ def test_an_author_edit_adds_and_removes_photos_and_sends_it_back_for_verificati
     activity.return_reason = "照片不清楚"
     db.session.commit()
     login(client, user_of(w.member))
-    data = form_data(station_id=str(w.p.station.id), address="", residents=[str(w.r1.id)],
+    data = activity_form_data(station_id=str(w.p.station.id), address="", residents=[str(w.r1.id)],
                      fellows=[str(w.fellow.id)],
-                     started_at=activity.started_at.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M"),
+                     started_at=activity.started_at.astimezone(TZ).strftime("%Y-%m-%dT%H:%M"),
                      remove_photos=[str(old.id)])
     data["photos"] = [(io.BytesIO(image_bytes(color="green")), "new.jpg")]
     assert client.post(f"/activities/{activity.id}/edit", data=data).status_code == 303
@@ -562,7 +518,7 @@ def test_the_ledger_filters_by_kind_dates_grid_and_state(client, app):
 
     # With no filter the ledger opens on this month (a ledger is kept by the month).
     assert ids() == set()
-    first = datetime.now(ZoneInfo("Asia/Shanghai")).date().replace(day=1).isoformat()
+    first = datetime.now(TZ).date().replace(day=1).isoformat()
     assert f'value="{first}"' in client.get("/activities/ledger").get_data(as_text=True)
     assert ids(date_from="2025-01-01") == {a.id, b.id, c.id}
     assert ids(kind="mediation") == {a.id, c.id}
@@ -595,20 +551,6 @@ def test_the_ledger_exports_to_xlsx_with_formulas_escaped_and_audited(client, ap
     assert entry.action == "export" and entry.user_id == w.p.community_admin.id
 
 
-def _count_queries(client, url: str) -> int:  # type: ignore[no-untyped-def]
-    statements: list[str] = []
-
-    def listener(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", listener)
-    return len(statements)
-
-
 def test_list_pages_run_a_fixed_number_of_queries(app):
     w = make_world()
     household_id = w.head.central_household_id
@@ -629,12 +571,12 @@ def test_list_pages_run_a_fixed_number_of_queries(app):
     for user, url in pages:
         client = app.test_client()
         login(client, user)
-        before[url] = _count_queries(client, url)
+        before[url] = queries_for(client, url)
     add(6)
     for user, url in pages:
         client = app.test_client()
         login(client, user)
-        assert _count_queries(client, url) == before[url], url
+        assert queries_for(client, url) == before[url], url
 
 
 def test_the_nav_shows_each_role_its_entries(app):

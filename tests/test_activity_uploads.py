@@ -15,8 +15,7 @@ from PIL import Image
 
 from app.extensions import db
 from app.models import Activity, ActivityPhoto, Photo, User
-from tests.factories import image_bytes, login, make_personas, make_resident
-from tests.test_activities import form_data
+from tests.factories import activity_form_data, image_bytes, login, make_personas, make_resident
 
 
 def _png(size: tuple[int, int], mode: str = "1") -> bytes:
@@ -82,7 +81,7 @@ def _refused_and_kept(client, app, files, message):  # type: ignore[no-untyped-d
     p = make_personas()
     resident = make_resident(p.tree.grid, p.member, head_name="赵大爷")
     login(client, db.session.get(User, p.member.user_id))
-    data = form_data(kind="mediation", duration_minutes="75", address="龙山路33号",
+    data = activity_form_data(kind="mediation", duration_minutes="75", address="龙山路33号",
                      note="调解邻里漏水纠纷", residents=[str(resident.id)])
     data["photos"] = [(io.BytesIO(content), name) for content, name in files]
     response = client.post("/activities/new", data=data)
@@ -102,7 +101,7 @@ def test_six_photos_are_accepted(client, app):
     p = make_personas()
     login(client, db.session.get(User, p.member.user_id))
     colors = ["red", "green", "blue", "white", "black", "yellow"]
-    data = form_data()
+    data = activity_form_data()
     data["photos"] = [(io.BytesIO(image_bytes(color=c)), f"{c}.jpg") for c in colors]
     assert client.post("/activities/new", data=data).status_code == 303
     assert _counts() == (1, 6, 6)
@@ -113,7 +112,7 @@ def test_six_photos_are_accepted(client, app):
 def test_the_same_picture_twice_is_stored_once(client, app):
     p = make_personas()
     login(client, db.session.get(User, p.member.user_id))
-    data = form_data()
+    data = activity_form_data()
     same = image_bytes(color="green")
     data["photos"] = [(io.BytesIO(same), "a.jpg"), (io.BytesIO(same), "b.jpg")]
     assert client.post("/activities/new", data=data).status_code == 303
@@ -130,7 +129,7 @@ def test_a_stored_photo_has_no_exif_is_upright_and_resized(client, app):
     exif.get_ifd(0x8825)[2] = (31.0, 30.0, 15.0)
     raw = io.BytesIO()
     image.save(raw, format="JPEG", exif=exif)
-    data = form_data()
+    data = activity_form_data()
     data["photos"] = [(io.BytesIO(raw.getvalue()), "IMG_0001.JPG")]
     assert client.post("/activities/new", data=data).status_code == 303
     from app.services.photos import photo_path
@@ -150,7 +149,7 @@ def test_a_bad_photo_on_edit_changes_nothing(client, app):
     p = make_personas()
     activity = make_activity(p.member, note="原来的内容")
     login(client, db.session.get(User, p.member.user_id))
-    data = form_data(note="新的内容")
+    data = activity_form_data(note="新的内容")
     data["photos"] = [(io.BytesIO(_zip()), "x.jpg")]
     response = client.post(f"/activities/{activity.id}/edit", data=data)
     assert response.status_code == 422

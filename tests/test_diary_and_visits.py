@@ -17,8 +17,10 @@ from tests.factories import (
     make_member,
     make_personas,
     make_resident,
+    make_world,
+    user_of,
 )
-from tests.test_activities import _count_queries, make_world, user_of
+from tests.helpers import queries_for
 
 TODAY = datetime(2025, 5, 15, 4, 0, tzinfo=UTC)  # 2025-05-15 12:00 in Shanghai, in Q2
 
@@ -177,17 +179,17 @@ def test_the_admin_coverage_page_runs_a_fixed_number_of_queries(app):
     w, a, b, c, _ = _coverage_fixture()
     client = app.test_client()
     login(client, w.p.community_admin)
-    first = _count_queries(client, "/visits/coverage")
+    first = queries_for(client, "/visits/coverage")
     for i in range(5):
         m = make_member(w.p.tree.grid_b, name=f"新党员{i}")
         r = make_resident(w.p.tree.grid_b, m, head_name=f"新户{i}")
         make_activity(m, kind="visit", residents=[r])
-    assert _count_queries(client, "/visits/coverage") == first
+    assert queries_for(client, "/visits/coverage") == first
     household = app.test_client()
     login(household, user_of(w.head))
-    first = _count_queries(household, f"/visits/household/{w.head.central_household_id}")
+    first = queries_for(household, f"/visits/household/{w.head.central_household_id}")
     make_member(w.p.tree.grid, name="再加一人", household=w.member.central_household)
-    assert _count_queries(household, f"/visits/household/{w.head.central_household_id}") == first
+    assert queries_for(household, f"/visits/household/{w.head.central_household_id}") == first
 
 
 def test_an_admin_sets_the_visit_period_for_their_node_only(client, app):

@@ -13,6 +13,7 @@ from app.models import NeedOutcome, NeedRating
 from app.policy import scope_condition
 from app.services import needs
 from tests.factories import login, make_need, make_need_world, make_resident
+from tests.helpers import queries_for
 
 T0 = datetime(2025, 5, 6, 2, 0, tzinfo=UTC)
 START, END = T0 - timedelta(days=1), T0 + timedelta(days=30)
@@ -102,21 +103,6 @@ def test_dashboard_page_shows_the_definitions_and_the_numbers(client):
     assert "60.0%" in page and "66.7%" in page
 
 
-def _count_queries(client, url: str) -> int:
-    count = 0
-
-    def on(*_a):  # type: ignore[no-untyped-def]
-        nonlocal count
-        count += 1
-
-    sa.event.listen(db.engine, "before_cursor_execute", on)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", on)
-    return count
-
-
 @pytest.mark.parametrize("url", ["/needs/dashboard?by=member&from=2025-05-01&to=2025-05-31",
                                  "/needs/dispatch"])
 def test_admin_pages_run_a_fixed_number_of_queries(client, url):
@@ -125,23 +111,23 @@ def test_admin_pages_run_a_fixed_number_of_queries(client, url):
     with time_machine.travel(T0, tick=False):
         make_need(w.household)
         make_need(community=w.p.tree.community, address="无", phone="13700000001")
-    few = _count_queries(client, url)
+    few = queries_for(client, url)
     with time_machine.travel(T0, tick=False):
         for i in range(8):
             hh = make_resident(w.p.tree.grid, member=w.fellow if i % 2 else w.member)
             make_need(hh, phone=f"137000001{i:02d}")
             make_need(community=w.p.tree.community, address=f"无{i}", phone=f"137000002{i:02d}")
-    assert _count_queries(client, url) == few
+    assert queries_for(client, url) == few
 
 
 def test_inbox_runs_a_fixed_number_of_queries(client):
     w = make_need_world()
     login(client, w.member.user)
     make_need(w.household)
-    few = _count_queries(client, "/needs/")
+    few = queries_for(client, "/needs/")
     for i in range(8):
         make_need(make_resident(w.p.tree.grid, member=w.member), phone=f"137000003{i:02d}")
-    assert _count_queries(client, "/needs/") == few
+    assert queries_for(client, "/needs/") == few
 
 
 def test_dashboard_exports_the_same_rates_as_a_ledger(client, app):

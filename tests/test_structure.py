@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from io import BytesIO
 
 import pytest
@@ -22,23 +21,9 @@ from tests.factories import (
     make_station,
     make_station_admin,
 )
+from tests.helpers import count_queries
 
 HX = {"HX-Request": "true"}
-
-
-@contextmanager
-def count_queries():
-    """Count the SQL statements run inside the block."""
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", before)
 
 
 @pytest.fixture
