@@ -1,0 +1,62 @@
+"""What an attacker tries (issue 12): each test failed before its fix."""
+
+from __future__ import annotations
+
+import time_machine
+
+from app.extensions import db
+from app.models import Need
+from app.services import entry_tokens
+from tests.factories import login, make_admin, make_need, make_need_world, make_tree
+
+
+def test_an_admin_signed_out_for_idleness_is_not_signed_back_in_by_the_remember_cookie(app, client):
+    tree = make_tree()
+    admin = make_admin(tree.district)
+    with time_machine.travel("2026-03-01 09:00 +0800", tick=False) as traveller:
+        login(client, admin, remember=True)
+        remember = client.get_cookie("dy_remember").value
+        assert client.get("/structure/").status_code == 200
+        traveller.shift(60 * 31)
+        assert client.get("/structure/").status_code == 302  # signed out for idleness
+        assert client.get_cookie("dy_remember") is None  # the browser is told to drop it
+        assert client.get("/structure/").status_code == 302
+        # A copy of the remember cookie taken before is worthless too (the token was rotated).
+        thief = app.test_client()
+        thief.set_cookie("dy_remember", remember)
+        assert thief.get("/structure/").status_code == 302
+
+
+def test_an_id_beyond_the_database_integer_is_not_found_not_a_server_error(client):
+    tree = make_tree()
+    login(client, make_admin(tree.district))
+    for url in ("/structure/members/99999999999999999999", "/needs/2147483648",
+                "/structure/members/9223372036854775808"):
+        assert client.get(url).status_code == 404, url
+
+
+def test_a_huge_id_in_a_query_string_is_a_bad_request(client):
+    response = client.get("/needs/new?station=99999999999999999999")
+    assert response.status_code in (200, 400)  # ignored or refused, never 500
+    assert "服务器出错" not in response.get_data(as_text=True)
+
+
+def test_a_nul_byte_is_refused_before_it_reaches_the_database(client):
+    w = make_need_world()
+    token = entry_tokens.current_token(w.household).token
+    db.session.commit()
+    response = client.post(f"/c/{token}", data={"category": "repair", "text": "灯坏了\x00", "consent": "y"})
+    assert response.status_code == 400
+    assert db.session.query(Need).count() == 0
+    assert client.post("/track", data={"code": "\x00", "phone": "13911112222"}).status_code == 400
+    assert client.get("/t/abc%00def").status_code == 400
+
+
+def test_anonymous_token_pages_are_never_cached(client):
+    w = make_need_world()
+    need = make_need(w.household)
+    card = entry_tokens.current_token(w.household).token
+    db.session.commit()
+    for url in (f"/c/{card}", f"/t/{need.token}"):
+        response = client.get(url)
+        assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store", url
