@@ -54,3 +54,14 @@ def run_step(
     url = target(result) if callable(target) else target
     response_: Response = redirect(url, 303)
     return response_
+
+
+def flash_back(url: str) -> Callable[[str], Response]:
+    """A ``run_step`` rerender for a step taken from a button on a page of its own: there is no
+    form to show again, so the refusal is flashed and the browser goes back to ``url`` (303)."""
+
+    def rerender(message: str) -> Response:
+        flash(message, "error")
+        return redirect(url, 303)
+
+    return rerender

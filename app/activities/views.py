@@ -19,7 +19,6 @@ from app.activities.forms import (
     VerifyFilterForm,
     select_choices,
 )
-from app.activities.steps import flash_back
 from app.authz import admin_required, current_member, get_or_404, require, roles_required
 from app.clock import local_today
 from app.extensions import db
@@ -38,7 +37,7 @@ from app.pages import paginate
 from app.responses import photo_response, xlsx_response
 from app.services import activities as service
 from app.services import photos
-from app.steps import run_step
+from app.steps import flash_back, run_step
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
 

@@ -8,7 +8,6 @@ from flask_login import current_user, login_required
 
 from app import policy
 from app.activities.forms import select_choices
-from app.activities.steps import flash_back
 from app.authz import current_member, get_or_404, require, roles_required
 from app.clock import local_today
 from app.diary.forms import DiaryEntryCreateForm
@@ -17,7 +16,7 @@ from app.models import CentralHousehold, DiaryEntry, Role
 from app.pages import paginate
 from app.services import activities as activity_service
 from app.services import diary as service
-from app.steps import run_step
+from app.steps import flash_back, run_step
 
 bp = Blueprint("diary", __name__, url_prefix="/diary")
 
