@@ -12,8 +12,9 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
-# Logs go to stdout/stderr: systemd's journal (or the container runtime) keeps them.
-accesslog = "-"
+# Errors go to stderr, which systemd's journal keeps; nginx keeps the access log, so gunicorn
+# writes one only when asked (GUNICORN_ACCESS_LOG=- for stdout).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG")
 errorlog = "-"
 
 
