@@ -60,3 +60,45 @@ def test_anonymous_token_pages_are_never_cached(client):
     for url in (f"/c/{card}", f"/t/{need.token}"):
         response = client.get(url)
         assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store", url
+
+
+def _peak_growth_mb(path: str) -> float:
+    """Process the photo at ``path`` in a fresh interpreter; how far its peak memory rose (MB)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import re\n"
+        "from app.services import photos\n"
+        "def kb(field):\n"
+        "    return int(re.search(field + r':\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+        "before = kb('VmRSS')\n"
+        f"photos.process(open({path!r}, 'rb'))\n"
+        "print((kb('VmHWM') - before) / 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def test_a_48_megapixel_jpeg_is_decoded_within_a_worker_s_memory(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (8000, 6000), (120, 130, 140)).save(path, quality=60)
+    # Decoded whole it would take 144 MB for the pixels alone; at draft scale it takes a few MB.
+    assert _peak_growth_mb(str(path)) < 60
+
+
+def test_a_huge_png_is_refused_before_it_is_decoded():
+    import io
+
+    import pytest
+    from PIL import Image
+
+    from app.services import photos
+
+    buffer = io.BytesIO()
+    Image.new("L", (6000, 5000)).save(buffer, format="PNG")  # 30 MP, small file
+    buffer.seek(0)
+    with pytest.raises(photos.PhotoError, match="2400"):
+        photos.process(buffer)
