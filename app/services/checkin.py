@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app.clock import day_bounds, local_day
+from app.clock import day_bounds, local_day, month_bounds
 from app.extensions import db
 from app.models import (
     Checkin,
@@ -210,12 +210,11 @@ def ledger_query(
 
 def member_history(member_id: int, year: int, month: int) -> list[Checkin]:
     """The member's check-ins in one month, newest first."""
-    first = date(year, month, 1)
-    last = date(year + (month == 12), month % 12 + 1, 1)
+    first, last = month_bounds(year, month)
     return list(
         db.session.scalars(
             sa.select(Checkin)
-            .where(Checkin.member_id == member_id, Checkin.day >= first, Checkin.day < last)
+            .where(Checkin.member_id == member_id, Checkin.day >= first, Checkin.day <= last)
             .order_by(Checkin.checked_in_at.desc())
         ).unique()
     )

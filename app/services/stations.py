@@ -177,8 +177,8 @@ def regenerate_poster(station: Station, by: User, ip: str = "") -> PosterToken:
 
 
 def member_in_station_scope(station: Station, member_id: int | None) -> Member | None:
-    """An on-roll (active) member of the station's org node, or None: the members manual
-    check-in may find, like the search."""
+    """An on-roll (active) member of the station's org node, or None. Like the search, this only
+    finds active members: a stopped one is "not found" (422) here, never check_in's 403."""
     member = db.session.get(Member, member_id) if member_id is not None else None
     if member is None or member.status is not MemberStatus.ACTIVE:
         return None
@@ -263,6 +263,7 @@ class LedgerFilter:
     event_id: int | None = None
 
     def query(self, station: Station) -> sa.Select[tuple[Checkin]]:
+        """The station's check-ins in the period, oldest first."""
         return checkin.ledger_query(station.id, self.start, self.end, self.method, self.event_id)
 
 
