@@ -13,12 +13,12 @@ from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.authz import current_member
-from app.clock import parse_month
-from app.database import writing
-from app.extensions import db
-from app.models import CheckinMethod, Station, utcnow
+from app.clock import local_today, parse_month
+from app.models import CheckinMethod, Station
 from app.services import checkin as svc
 from app.services import checkin_tokens as tokens
+from app.services.errors import DomainError
+from app.stations.writes import write_now
 
 bp = Blueprint("checkin", __name__)
 
@@ -44,16 +44,10 @@ def _scan(station: Station, method: CheckinMethod):
     member = current_user.member
     if member is None:
         return render_template("checkin/not_member.html", station=station), 403
-    if not member.is_active:
-        return _refused(_("您的党员信息已停用，不能签到；如有疑问请联系所在社区。"), 403)
     try:
-        db.session.commit()  # end the read transaction: the write below takes the lock at once
-        with writing():
-            result = svc.check_in(member, station, method)
-            db.session.commit()
-    except svc.CheckinError as e:
-        db.session.rollback()
-        return _refused(str(e), 422)
+        result = write_now(lambda: svc.check_in(member, station, method))
+    except DomainError as e:  # a stopped member (403), a closed station (422)
+        return _refused(str(e), e.status)
     return render_template("checkin/result.html", result=result, station=station)
 
 
@@ -66,8 +60,8 @@ def kiosk_scan(token: str):
         return _refused(_("二维码已过期，请重新扫描。"), 410)
     except tokens.TokenInvalid:
         return _refused(_("这不是有效的驿站签到二维码，请扫描驿站平板上的二维码。"), 400)
-    station = db.session.get(Station, checked.station_id)
-    if station is None or not station.active:
+    station = svc.active_station(checked.station_id)
+    if station is None:
         return _refused(_("这不是有效的驿站签到二维码，请扫描驿站平板上的二维码。"), 400)
     return _scan(station, CheckinMethod.KIOSK)
 
@@ -87,11 +81,11 @@ def resume(signed: str):
     """Where login sends a member who scanned while logged out: the check-in completes here."""
     try:
         data = _resume_serializer().loads(signed, max_age=RESUME_MAX_AGE)
-        station = db.session.get(Station, int(data["s"]))
+        station = svc.active_station(int(data["s"]))
         method = CheckinMethod(data["m"])
     except (BadSignature, KeyError, TypeError, ValueError):
         return _refused(_("签到链接已失效，请重新扫描驿站二维码。"), 410)
-    if station is None or not station.active or method is CheckinMethod.MANUAL:
+    if station is None or method is CheckinMethod.MANUAL:
         return _refused(_("签到链接已失效，请重新扫描驿站二维码。"), 410)
     return _scan(station, method)
 
@@ -101,8 +95,7 @@ def resume(signed: str):
 def mine():
     """My check-ins, month by month, with station, event and how I checked in."""
     member = current_member()
-    today = svc.local_day(utcnow())
-    year, month = parse_month(request.args.get("month"), today)
+    year, month = parse_month(request.args.get("month"), local_today())
     return render_template(
         "checkin/mine.html",
         rows=svc.member_history(member.id, year, month),
