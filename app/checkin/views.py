@@ -18,7 +18,7 @@ from app.models import CheckinMethod, Station
 from app.services import checkin as svc
 from app.services import checkin_tokens as tokens
 from app.services.errors import DomainError
-from app.stations.writes import write_now
+from app.steps import write_now
 
 bp = Blueprint("checkin", __name__)
 

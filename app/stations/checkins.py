@@ -15,8 +15,7 @@ from app.services import checkin
 from app.services import stations as svc
 from app.stations import PER_PAGE, bp, client_ip, station_roles
 from app.stations.forms import LedgerFilterForm, ManualCheckinForm, options
-from app.stations.writes import write_now
-from app.steps import run_step
+from app.steps import run_step, write_now
 
 # Manual check-in ---------------------------------------------------------------------------------
 

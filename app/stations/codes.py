@@ -18,8 +18,7 @@ from app.services import checkin_tokens as tokens
 from app.services import stations as svc
 from app.services.checkin_tokens import kiosk_url, poster_url
 from app.stations import bp, client_ip, station_roles
-from app.stations.writes import write_now
-from app.steps import run_step
+from app.steps import run_step, write_now
 
 PRINT_LEVELS = ("Q", "H")
 QR_BOX = 10  # pixels per module in the PNGs
