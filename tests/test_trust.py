@@ -102,3 +102,26 @@ def test_a_huge_png_is_refused_before_it_is_decoded():
     buffer.seek(0)
     with pytest.raises(photos.PhotoError, match="2400"):
         photos.process(buffer)
+
+
+def test_the_fellow_picker_shows_no_member_outside_the_community_by_id(client):
+    from tests.factories import make_world, user_of
+
+    w = make_world()
+    login(client, user_of(w.member))
+    outsider = w.other_member  # another township
+    page = client.get(f"/activities/pick/members?fellows={outsider.id}&fellows={w.fellow.id}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert outsider.name not in text and w.fellow.name in text
+
+
+def test_a_percent_sign_in_the_household_picker_matches_itself_not_everything(client):
+    from tests.factories import make_world, user_of
+
+    w = make_world()
+    login(client, user_of(w.member))
+    everyone = client.get("/activities/pick/residents?resident_q=%25").get_data(as_text=True)
+    assert w.r1.head_name not in everyone and w.r2.head_name not in everyone
+    one = client.get("/activities/pick/residents?resident_q=赵").get_data(as_text=True)
+    assert w.r1.head_name in one and w.r2.head_name not in one

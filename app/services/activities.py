@@ -80,12 +80,11 @@ class Upload(Protocol):
 def covered_residents(member: Member, q: str = "") -> sa.Select[tuple[ResidentHousehold]]:
     """The resident households ``member`` covers, optionally matching ``q`` (address or name)."""
     stmt = sa.select(ResidentHousehold).where(ResidentHousehold.covering_member_id == member.id)
-    if q:
-        like = f"%{q}%"
+    if q:  # what the member typed is text: % and _ match themselves, not everything
         stmt = stmt.where(
             sa.or_(
-                ResidentHousehold.address.ilike(like, escape="\\"),
-                ResidentHousehold.head_name.ilike(like, escape="\\"),
+                ResidentHousehold.address.icontains(q, autoescape=True),
+                ResidentHousehold.head_name.icontains(q, autoescape=True),
             )
         )
     return stmt.order_by(ResidentHousehold.building, ResidentHousehold.unit, ResidentHousehold.room,
@@ -98,10 +97,9 @@ def _community_path(member: Member) -> str:
     return "".join(f"{i}/" for i in ids[:-1]) if len(ids) > 1 else member.grid.path
 
 
-def fellow_candidates(member: Member, q: str = "") -> sa.Select[tuple[Member]]:
-    """Active members of the member's community other than the member: by name when ``q`` is
-    given, else those of the member's own central household (the usual companions)."""
-    stmt = (
+def fellow_pool(member: Member) -> sa.Select[tuple[Member]]:
+    """Everyone ``member`` may name as a fellow: the other active members of their community."""
+    return (
         sa.select(Member)
         .join(User, User.id == Member.user_id)
         .join(OrgNode, OrgNode.id == Member.grid_id)
@@ -111,6 +109,12 @@ def fellow_candidates(member: Member, q: str = "") -> sa.Select[tuple[Member]]:
             OrgNode.under(_community_path(member)),
         )
     )
+
+
+def fellow_candidates(member: Member, q: str = "") -> sa.Select[tuple[Member]]:
+    """The fellow picker's list: by name when ``q`` is given, else the members of the member's own
+    central household (the usual companions)."""
+    stmt = fellow_pool(member)
     if q:
         stmt = stmt.where(User.name.contains(q, autoescape=True))
     elif member.central_household_id is not None:
@@ -136,7 +140,8 @@ def fellow_options(member: Member, q: str, chosen: set[int]) -> list[Member]:
     matches = list(db.session.scalars(fellow_candidates(member, q.strip())))
     missing = chosen - {m.id for m in matches}
     if missing:
-        matches = list(db.session.scalars(sa.select(Member).where(Member.id.in_(missing)))) + matches
+        # Ticked ids come from the browser: only members of the pool are shown back.
+        matches = list(db.session.scalars(fellow_pool(member).where(Member.id.in_(missing)))) + matches
     return sorted(matches, key=lambda m: m.id not in chosen)
 
 
@@ -195,17 +200,7 @@ def _check(author: Member, data: ActivityInput, now: datetime) -> tuple[list[Res
     fellows: list[Member] = []
     if data.fellow_ids:
         # Any active member of the community may be named, not only the household's.
-        allowed = (
-            sa.select(Member)
-            .join(OrgNode, OrgNode.id == Member.grid_id)
-            .where(
-                Member.id.in_(set(data.fellow_ids)),
-                Member.id != author.id,
-                Member.status == MemberStatus.ACTIVE,
-                OrgNode.under(_community_path(author)),
-            )
-        )
-        fellows = list(db.session.scalars(allowed))
+        fellows = list(db.session.scalars(fellow_pool(author).where(Member.id.in_(set(data.fellow_ids)))))
         if len(fellows) != len(set(data.fellow_ids)):
             raise ActivityError(str(_l("同行党员只能选择本社区的党员。")))
     return residents, fellows
