@@ -125,3 +125,40 @@ def test_a_percent_sign_in_the_household_picker_matches_itself_not_everything(cl
     assert w.r1.head_name not in everyone and w.r2.head_name not in everyone
     one = client.get("/activities/pick/residents?resident_q=赵").get_data(as_text=True)
     assert w.r1.head_name in one and w.r2.head_name not in one
+
+
+def test_adding_a_station_admin_does_not_sign_that_person_out(app, client):
+    from tests.factories import make_personas
+
+    p = make_personas()
+    district = app.test_client()
+    login(district, p.district_admin)
+    login(client, p.community_admin)
+    phone = p.district_admin.phone
+    assert client.post(f"/stations/{p.station.id}/admins", data={"phone": phone}).status_code == 303
+    assert district.get("/structure/").status_code == 200  # still signed in
+
+
+def test_a_check_in_link_from_a_logged_out_scan_works_only_in_the_browser_that_scanned(app, client):
+    from app.models import Checkin
+    from app.services import checkin_tokens
+    from tests.factories import make_member, make_personas
+
+    p = make_personas()
+    token = checkin_tokens.kiosk_token(p.station.id)
+    scan = client.get(f"/k/{token}")
+    assert scan.status_code == 303
+    resume = scan.headers["Location"].split("next=")[1]
+    from urllib.parse import unquote
+
+    resume = unquote(resume)
+    # Forwarded to someone else: they log in and open the link — nobody is checked in.
+    other = make_member(p.tree.grid, name="转发党员")
+    stranger = app.test_client()
+    login(stranger, other.user)
+    assert stranger.get(resume).status_code == 410
+    # The member who scanned logs in in the same browser and is checked in, once.
+    login(client, p.member.user)
+    assert client.get(resume).status_code == 200
+    assert client.get(resume).status_code == 410
+    assert db.session.query(Checkin).count() == 1

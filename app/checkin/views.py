@@ -7,7 +7,18 @@ SameSite=Lax, so another site cannot make a member's browser check in from an <i
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+import secrets
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -25,6 +36,7 @@ bp = Blueprint("checkin", __name__)
 # How long a scan made while logged out waits for the login to finish (elderly members typing a
 # password on a phone need more than the code's 90 s; the scan itself was checked when it happened).
 RESUME_MAX_AGE = 600
+RESUME_COOKIE = "dy_scan"
 
 
 def _resume_serializer() -> URLSafeTimedSerializer:
@@ -38,9 +50,15 @@ def _refused(message: str, status: int):
 def _scan(station: Station, method: CheckinMethod):
     """Record the scan for the logged-in member, or send the visitor to log in first."""
     if not current_user.is_authenticated:
-        signed = _resume_serializer().dumps({"s": station.id, "m": method.value})
+        # The link that completes the scan after login works once, in this browser only: its
+        # nonce must match a cookie set here, so a forwarded link checks nobody else in.
+        nonce = secrets.token_urlsafe(16)
+        signed = _resume_serializer().dumps({"s": station.id, "m": method.value, "n": nonce})
         flash(_("请先登录，登录后将自动完成签到。"), "info")
-        return redirect(url_for("auth.login", next=url_for("checkin.resume", signed=signed)), 303)
+        response = redirect(url_for("auth.login", next=url_for("checkin.resume", signed=signed)), 303)
+        response.set_cookie(RESUME_COOKIE, nonce, max_age=RESUME_MAX_AGE, httponly=True, samesite="Lax",
+                            secure=current_app.config["SESSION_COOKIE_SECURE"], path="/checkin/resume")
+        return response
     member = current_user.member
     if member is None:
         return render_template("checkin/not_member.html", station=station), 403
@@ -85,9 +103,12 @@ def resume(signed: str):
         method = CheckinMethod(data["m"])
     except (BadSignature, KeyError, TypeError, ValueError):
         return _refused(_("签到链接已失效，请重新扫描驿站二维码。"), 410)
-    if station is None or method is CheckinMethod.MANUAL:
+    nonce = request.cookies.get(RESUME_COOKIE)
+    if station is None or method is CheckinMethod.MANUAL or not nonce or nonce != data.get("n"):
         return _refused(_("签到链接已失效，请重新扫描驿站二维码。"), 410)
-    return _scan(station, method)
+    response = make_response(_scan(station, method))
+    response.delete_cookie(RESUME_COOKIE, path="/checkin/resume")
+    return response
 
 
 @bp.route("/me/checkins")

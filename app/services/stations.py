@@ -128,8 +128,9 @@ def station_admins(station: Station) -> list[User]:
 
 
 def add_station_admin(station: Station, phone: str | None, by: User, ip: str = "") -> User:
-    """Make the existing account with ``phone`` an admin of the station; its sessions end, so the
-    new role starts from a fresh login."""
+    """Make the existing account with ``phone`` an admin of the station. Its sessions go on: roles
+    are read afresh on every request, and ending them would let any admin sign out anyone whose
+    number they know (a community admin signing out the district admin)."""
     number = normalize_phone(phone)
     if number is None:
         raise StationError(_l("请输入11位手机号"))
@@ -139,7 +140,6 @@ def add_station_admin(station: Station, phone: str | None, by: User, ip: str = "
     if any(r.role is Role.STATION_ADMIN and r.station_id == station.id for r in user.roles):
         raise StationError(_l("此人已是本驿站管理员"))
     user.roles.append(RoleAssignment(role=Role.STATION_ADMIN, station_id=station.id))
-    user.end_sessions()
     audit(by.id, "station.admin_add", "station", station.id, detail=f"user={user.id}", ip=ip)
     return user
 
