@@ -162,3 +162,17 @@ def test_a_check_in_link_from_a_logged_out_scan_works_only_in_the_browser_that_s
     assert client.get(resume).status_code == 200
     assert client.get(resume).status_code == 410
     assert db.session.query(Checkin).count() == 1
+
+
+def test_manual_check_in_search_cannot_rebuild_a_masked_number(client):
+    from tests.factories import make_personas
+
+    p = make_personas()
+    login(client, p.station_admin)
+    phone = p.member.phone
+    # Four digits match the end only (what the mask shows), so the hidden middle finds nobody.
+    middle = client.get(f"/stations/{p.station.id}/manual?q={phone[3:7]}").get_data(as_text=True)
+    assert p.member.name not in middle
+    for q in (phone[:7], phone[2:9], phone[-6:]):  # any other part of a number is refused
+        response = client.get(f"/stations/{p.station.id}/manual?q={q}")
+        assert response.status_code == 422 and p.member.name not in response.get_data(as_text=True), q

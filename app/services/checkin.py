@@ -232,16 +232,21 @@ def member_months(member_id: int) -> list[tuple[int, int, int]]:
 
 
 def search_members(station: Station, q: str) -> list[Member]:
-    """Active members within the station's org node whose name contains ``q`` or whose phone
-    contains its digits (at least four, so one digit does not list everyone)."""
+    """Active members within the station's org node whose name contains ``q``, or whose phone is
+    the number typed: all 11 digits, or the last 4 (which the masked number shows anyway). Any
+    other run of digits is refused — matching part of a number would let a few searches rebuild
+    the hidden middle digits without the audited reveal."""
     q = (q or "").strip()
     if not q:
         raise CheckinError(_l("请输入姓名或手机号。"))
     digits = "".join(ch for ch in q if ch.isdigit())
     if digits and len(digits) == len(q.replace(" ", "")):
-        if len(digits) < 4:
-            raise CheckinError(_l("手机号请至少输入4位数字。"))
-        match = User.phone.contains(digits, autoescape=True)
+        if len(digits) == 11:
+            match = User.phone == digits
+        elif len(digits) == 4:
+            match = User.phone.endswith(digits, autoescape=True)
+        else:
+            raise CheckinError(_l("请输入完整的11位手机号，或手机号后4位。"))
     else:
         match = User.name.contains(q, autoescape=True)
     return list(
