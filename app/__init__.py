@@ -26,8 +26,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     from app import cli, errors, sms, web
-    from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from app.extensions import babel, compress, csrf, db, limiter, login_manager, migrate
 
+    # First registered, so its after_request runs last, on the finished response.
+    compress.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)

@@ -47,6 +47,10 @@ DEFAULTS: dict[str, object] = {
     # Set when a reverse proxy we trust sets X-Forwarded-For (number of proxies in front).
     "TRUSTED_PROXIES": 0,
     "PRODUCTION": False,
+    # Flask-Compress: pages and generated SVG/JSON. Files streamed from disk (static files, photos)
+    # are left alone: its streaming path does not close the file it wraps.
+    "COMPRESS_STREAMS": False,
+    "COMPRESS_ALGORITHM": ["br", "gzip"],
 }
 
 # Environment variables read, and the config key each one sets.

@@ -62,6 +62,8 @@ login_manager.needs_refresh_message = _l("为了安全，请重新输入密码�
 
 def _enforce_admin_idle_timeout() -> None:
     """Sign admins out after a spell of inactivity: kiosks and office tablets are shared."""
+    if request.endpoint == "static":  # a file needs no user: do not load one
+        return
     if not current_user.is_authenticated or not current_user.is_admin:
         return
     now = datetime.now(UTC)
