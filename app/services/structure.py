@@ -157,6 +157,16 @@ def member_summary(member: Member | None) -> MemberSummary | None:
     return MemberSummary(member=member, covered=covered or 0, household=member.central_household)
 
 
+def home_view(user: User) -> dict[str, object]:
+    """The home page of the user's roles: an admin's standing, a member's own counts."""
+    roles = user.role_set
+    return {
+        "roles": roles,
+        "admin_summary": scope_summary(user) if Role.ORG_ADMIN in roles else None,
+        "member_summary": member_summary(user.member) if Role.MEMBER in roles else None,
+    }
+
+
 # --- Standings per node: the org-tree page ---------------------------------------------------
 
 
