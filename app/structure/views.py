@@ -62,27 +62,28 @@ def _args() -> dict[str, str]:
 
 
 @admin_required
-def list_page(kind: str):
+def list_page(list_name: str):
     """A page of one list (its table alone for an htmx search or page turn): members (search by
     name or phone; grid, category, below 15), central households (head, number or address; below
     10 highlighted), resident households (address or head; uncovered flagged), stations."""
     f = _filters()
-    page = paginate(svc.list_query(current_user, kind, f), per_page=svc.PER_PAGE)
-    view = svc.list_view(current_user, kind, page.items, with_options=not is_partial())
-    return render(f"structure/{kind}.html", f"structure/_{kind}_table.html",
+    page = paginate(svc.list_query(current_user, list_name, f), per_page=svc.PER_PAGE)
+    view = svc.list_view(current_user, list_name, page.items, with_options=not is_partial())
+    return render(f"structure/{list_name}.html", f"structure/_{list_name}_table.html",
                   pagination=page, filters=f, args=_args(), **view)
 
 
 @admin_required
-def list_ledger(kind: str):
+def list_ledger(list_name: str):
     """The same list with the same filters as an .xlsx ledger; the export is audited."""
-    data, filename = svc.export_ledger(current_user, kind, _filters(), detail=str(_args()), ip=client_ip())
+    data, filename = svc.export_ledger(current_user, list_name, _filters(), detail=str(_args()), ip=client_ip())
     db.session.commit()  # the audit entry
     return xlsx_response(data, filename)
 
 
-# Each list at /structure/<kind> (endpoint ``structure.<kind>``) and its ledger at
-# /structure/<kind>.xlsx (``structure.<kind>_export``): members, households, residents, stations.
-for _kind in svc.LISTS:
-    bp.add_url_rule(f"/{_kind}", _kind, list_page, defaults={"kind": _kind})
-    bp.add_url_rule(f"/{_kind}.xlsx", f"{_kind}_export", list_ledger, defaults={"kind": _kind})
+# Each list at /structure/<name> (endpoint ``structure.<name>``) and its ledger at
+# /structure/<name>.xlsx (``structure.<name>_export``): members, households, residents, stations.
+# (Not "kind": that is the stations list's filter in the query string.)
+for _name in svc.LISTS:
+    bp.add_url_rule(f"/{_name}", _name, list_page, defaults={"list_name": _name})
+    bp.add_url_rule(f"/{_name}.xlsx", f"{_name}_export", list_ledger, defaults={"list_name": _name})
