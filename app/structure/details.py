@@ -46,10 +46,15 @@ def _resident_page(resident: ResidentHousehold, **extra: object) -> str:
     return render_template("structure/resident.html", **svc.resident_view(resident), **extra)
 
 
-def _phone(phone: str | None, phone_id: str) -> str:
-    """The revealed number in place of the masked one (htmx)."""
-    return render_template("structure/_phone.html", phone=phone, revealed=True, phone_id=phone_id,
-                           reveal_url=request.path)
+def _reveal(holder: Member | ResidentHousehold, phone_id: str, page: Callable[[], object]) -> object:
+    """Reveal (and audit) the holder's full number: in place of the masked one for htmx, else the
+    detail page with it shown."""
+    return _shown_once(
+        lambda: svc.reveal_phone(current_user, holder, ip=client_ip()), str,
+        lambda phone: render_template("structure/_phone.html", phone=phone, revealed=True,
+                                      phone_id=phone_id, reveal_url=request.path)
+        if is_partial() else page(),
+    )
 
 
 def _password(member: Member, status: int = 200, error: str | None = None,
@@ -73,11 +78,7 @@ def member(member_id: int):
 def member_phone(member_id: int):
     """Show a member's full phone number to an admin in scope; the reveal is audited."""
     member = get_or_404(Member, member_id, member_in_scope)
-    return _shown_once(
-        lambda: svc.reveal_phone(current_user, member, ip=client_ip()), str,
-        lambda phone: _phone(phone, f"phone-member-{member.id}") if is_partial()
-        else _member_page(member, revealed=True),
-    )
+    return _reveal(member, f"phone-member-{member.id}", lambda: _member_page(member, revealed=True))
 
 
 @bp.post("/members/<int:member_id>/password")
@@ -113,8 +114,4 @@ def resident(resident_id: int):
 def resident_phone(resident_id: int):
     """Show a resident household's full phone number to an admin in scope; audited."""
     resident = get_or_404(ResidentHousehold, resident_id, can_administer_resident)
-    return _shown_once(
-        lambda: svc.reveal_phone(current_user, resident, ip=client_ip()), str,
-        lambda phone: _phone(phone, f"phone-resident-{resident.id}") if is_partial()
-        else _resident_page(resident, revealed=True),
-    )
+    return _reveal(resident, f"phone-resident-{resident.id}", lambda: _resident_page(resident, revealed=True))
