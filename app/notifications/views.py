@@ -25,6 +25,7 @@ def unread_count() -> int:
 
 @bp.app_context_processor
 def _badge_context() -> dict:
+    """Every page's header shows the badge (a callable: counted only where a template asks)."""
     return {"unread_notifications": unread_count}
 
 
