@@ -319,15 +319,22 @@ class ListFilters:
     def from_args(cls, args: Mapping[str, str], node: OrgNode | None = None,
                   member_id: int | None = None) -> ListFilters:
         """The filters of a query string; ``node`` and ``member_id`` come already checked."""
-        type_id = args.get("type", "")
         return cls(
             q=args.get("q", "").strip()[:64], node=node, below=args.get("below") == "1",
             category=_enum(MemberCategory, args.get("category")),
             status=_enum(HouseholdStatus, args.get("status")),
-            type_id=int(type_id) if type_id.isdigit() else None,
+            type_id=_int(args.get("type")),
             model=args.get("model") == "1", kind=_enum(StationKind, args.get("kind")),
             member_id=member_id,
         )
+
+
+def _int(value: str | None) -> int | None:
+    """A number typed into a query string; None for nothing or nonsense."""
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
 
 
 def _enum(cls: type, value: str | None) -> Any:

@@ -17,9 +17,9 @@ from app.pages import paginate
 from app.policy import member_in_scope
 from app.responses import xlsx_response
 from app.services import structure as svc
-from app.structure import bp, client_ip
-from app.structure import details as details  # noqa: F401  (registers its views)
-from app.structure import roster as roster  # noqa: F401  (registers its views)
+
+# details and roster: importing them registers their views on the blueprint.
+from app.structure import bp, client_ip, details, roster  # noqa: F401
 
 __all__ = ["bp"]
 
