@@ -293,3 +293,20 @@ def can_see_need_phone(user: User, need: Need) -> bool:
     if is_need_handler(user, need):
         return True
     return not need.owner_level.is_member_level and node_in_scope(user, need.owner_node)
+
+
+# --- structure ---
+
+# Imported here so that this area's rules stay in one block at the end of the module.
+from app.models import Notification  # noqa: E402
+
+
+def can_administer_resident(user: User, resident: ResidentHousehold) -> bool:
+    """A resident household's record (its page, its full phone number): admins whose scope holds
+    its grid. Its covering member reaches it through the contact card, not here."""
+    return node_in_scope(user, resident.grid)
+
+
+def owns_notification(user: User, note: Notification) -> bool:
+    """A notification is for the user it was sent to, and no one else."""
+    return note.user_id == user.id

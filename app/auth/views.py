@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     Response,
@@ -21,10 +18,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth.forms import LoginForm, PasswordChangeForm
 from app.extensions import db, limiter
-from app.models import User
 from app.phones import normalize_phone
-from app.services.passwords import hash_password, needs_rehash, verify_password
-from app.services.privacy import audit
+from app.services import accounts
+from app.steps import run_step
 
 bp = Blueprint("auth", __name__)
 
@@ -64,24 +60,18 @@ def login():
         form.next.data = request.args.get("next", "")
         if current_user.is_authenticated and safe_next(form.next.data):
             return redirect(safe_next(form.next.data), 303)
-    if form.validate_on_submit():
-        phone = normalize_phone(form.phone.data)
-        user = db.session.scalar(sa.select(User).where(User.phone == phone)) if phone else None
-        ok = verify_password(user.password_hash if user else None, form.password.data or "")
-        if user is not None and ok and user.is_active:
-            if needs_rehash(user.password_hash or ""):
-                user.password_hash = hash_password(form.password.data)
-            user.last_login_at = datetime.now(UTC)
-            session.clear()
-            login_user(user, remember=form.remember.data)
-            session.permanent = True
-            db.session.commit()
-            return redirect(safe_next(form.next.data) or url_for("main.index"), 303)
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form, error=None), 422 if request.method == "POST" else 200
+    user = accounts.authenticate(form.phone.data, form.password.data or "")
+    if user is None:
         form.phone.errors = []
         form.password.data = ""
         return render_template("auth/login.html", form=form, error=_(LOGIN_FAILED)), 422
-    status = 422 if request.method == "POST" else 200
-    return render_template("auth/login.html", form=form, error=None), status
+    session.clear()  # a new session for the new login (no fixation)
+    login_user(user, remember=form.remember.data)
+    session.permanent = True
+    db.session.commit()  # the login time, an upgraded hash
+    return redirect(safe_next(form.next.data) or url_for("main.index"), 303)
 
 
 @bp.post("/logout")
@@ -96,23 +86,25 @@ def logout():
     return redirect(url_for("auth.login"), 303)
 
 
+def _password_page(form: PasswordChangeForm, error: str | None = None):  # type: ignore[no-untyped-def]
+    if error:
+        form.current.errors.append(error)
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/password.html", form=form), status
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 def change_password():
-    """Change one's password; every other session of the account ends."""
+    """Change one's password; every other session of the account ends, this one is kept."""
     form = PasswordChangeForm()
-    if form.validate_on_submit():
-        if not verify_password(current_user.password_hash, form.current.data):
-            form.current.errors.append(_("当前密码不正确"))
-        else:
-            current_user.password_hash = hash_password(form.new.data)
-            current_user.password_changed_at = datetime.now(UTC)
-            current_user.end_sessions()
-            audit(current_user.id, "password.change", "user", current_user.id, ip=request.remote_addr or "")
-            db.session.commit()
-            # Keep this device signed in with the new token.
-            login_user(current_user._get_current_object())
-            flash(_("密码已修改，其他设备上的登录已失效。"), "success")
-            return redirect(url_for("main.index"), 303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("auth/password.html", form=form), status
+    if not form.validate_on_submit():
+        return _password_page(form)
+    user = current_user._get_current_object()
+
+    def step() -> None:
+        accounts.change_password(user, form.current.data, form.new.data, ip=request.remote_addr or "")
+        login_user(user)  # this device signs in again with the new session token
+
+    return run_step(step, lambda error: _password_page(form, error), url_for("main.index"),
+                    _("密码已修改，其他设备上的登录已失效。"))

@@ -16,7 +16,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from app.auth.views import safe_next
-from app.models import Role
 from app.services import structure
 from app.web import DISPLAY_COOKIE, LOCALE_COOKIE, SUPPORTED
 
@@ -34,16 +33,7 @@ def index():
     """The public landing page, or the home page of the logged-in user's roles."""
     if not current_user.is_authenticated:
         return render_template("main/landing.html")
-    roles = current_user.role_set
-    admin_summary = None
-    if Role.ORG_ADMIN in roles:
-        admin_summary = structure.scope_summary(current_user)
-    member_summary = None
-    if Role.MEMBER in roles:
-        member_summary = structure.member_summary(current_user.member)
-    return render_template(
-        "main/home.html", roles=roles, admin_summary=admin_summary, member_summary=member_summary
-    )
+    return render_template("main/home.html", **structure.home_view(current_user))
 
 
 @bp.route("/coming/<area>")
@@ -95,6 +85,7 @@ def offline():
 
 @bp.route("/manifest.webmanifest")
 def manifest():
+    """The PWA manifest, with the media type browsers expect."""
     response = send_from_directory(current_app.static_folder, "manifest.webmanifest")
     response.mimetype = "application/manifest+json"
     return response

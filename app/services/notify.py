@@ -8,6 +8,9 @@ not kept.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
+from app.clock import utcnow
 from app.extensions import db
 from app.models import Notification
 
@@ -25,3 +28,37 @@ def queue_sms(phone: str | None, text: str) -> None:
     """Send ``text`` to ``phone`` once the current transaction commits (nothing if it rolls back)."""
     if phone:
         db.session.info.setdefault(OUTBOX, []).append((phone, text))
+
+
+# --- The notification centre ------------------------------------------------------------------
+
+
+def inbox(user_id: int) -> sa.Select[tuple[Notification]]:
+    """A user's notifications, newest first (the view paginates)."""
+    return (sa.select(Notification).where(Notification.user_id == user_id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc()))
+
+
+def unread_count(user_id: int) -> int:
+    """How many of the user's notifications are unread (the badge in the header)."""
+    return db.session.scalar(
+        sa.select(sa.func.count(Notification.id)).where(
+            Notification.user_id == user_id, Notification.read_at.is_(None)
+        )
+    ) or 0
+
+
+def mark_read(note: Notification) -> Notification:
+    """Mark one notification read (once: the first reading time is kept)."""
+    if note.read_at is None:
+        note.read_at = utcnow()
+    return note
+
+
+def mark_all_read(user_id: int) -> None:
+    """Mark every unread notification of the user read."""
+    db.session.execute(
+        sa.update(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )

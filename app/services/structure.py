@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased, contains_eager, joinedload, lazyload
 
 from app.extensions import db
@@ -15,7 +15,9 @@ from app.models import (
     MIN_HOUSEHOLDS_PER_MEMBER,
     MIN_MEMBERS_PER_HOUSEHOLD,
     CentralHousehold,
+    CheckinMode,
     HouseholdStatus,
+    HouseholdType,
     Member,
     MemberCategory,
     MemberStatus,
@@ -27,11 +29,11 @@ from app.models import (
     Station,
     StationKind,
     User,
-    utcnow,
 )
-from app.policy import scope_condition
-from app.services.errors import Refused
-from app.services.passwords import hash_password
+from app.phones import mask_phone
+from app.policy import node_in_scope, scope_condition, scope_roots
+from app.services.ledger import build_workbook, today_label
+from app.services.privacy import audit
 
 
 def linked_member_counts() -> sa.Subquery:
@@ -155,6 +157,16 @@ def member_summary(member: Member | None) -> MemberSummary | None:
     return MemberSummary(member=member, covered=covered or 0, household=member.central_household)
 
 
+def home_view(user: User) -> dict[str, object]:
+    """The home page of the user's roles: an admin's standing, a member's own counts."""
+    roles = user.role_set
+    return {
+        "roles": roles,
+        "admin_summary": scope_summary(user) if Role.ORG_ADMIN in roles else None,
+        "member_summary": member_summary(user.member) if Role.MEMBER in roles else None,
+    }
+
+
 # --- Standings per node: the org-tree page ---------------------------------------------------
 
 
@@ -252,6 +264,29 @@ def child_counts(nodes: Sequence[OrgNode]) -> dict[int, int]:
     return {i: found.get(i, 0) for i in ids}
 
 
+def tree(user: User) -> dict[str, object]:
+    """The admin's part of the org tree: each root with its standing and how many children."""
+    roots = scope_roots(user)
+    return {"roots": roots, "standings": node_standings(roots), "child_counts": child_counts(roots)}
+
+
+def node_view(user: User, node: OrgNode, whole_page: bool = True) -> dict[str, object]:
+    """A node with its children and their standings; the whole page adds the node's own standing
+    and the breadcrumb of its ancestors the admin may see (an htmx expand needs neither)."""
+    children = children_of(node)
+    view: dict[str, object] = {
+        "node": node,
+        "children": children,
+        "standings": node_standings([node, *children] if whole_page else children),
+        "child_counts": child_counts(children),
+    }
+    if whole_page:
+        ids = node.ancestor_ids[:-1]
+        ancestors = db.session.scalars(sa.select(OrgNode).where(OrgNode.id.in_(ids))).all()
+        view["breadcrumb"] = sorted((a for a in ancestors if node_in_scope(user, a)), key=lambda a: len(a.path))
+    return view
+
+
 def grids_in_scope(user: User) -> list[OrgNode]:
     """Grids and communities the admin may filter on, in tree order."""
     return list(
@@ -279,6 +314,35 @@ class ListFilters:
     model: bool = False
     kind: StationKind | None = None
     member_id: int | None = None
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str], node: OrgNode | None = None,
+                  member_id: int | None = None) -> ListFilters:
+        """The filters of a query string; ``node`` and ``member_id`` come already checked."""
+        return cls(
+            q=args.get("q", "").strip()[:64], node=node, below=args.get("below") == "1",
+            category=_enum(MemberCategory, args.get("category")),
+            status=_enum(HouseholdStatus, args.get("status")),
+            type_id=_int(args.get("type")),
+            model=args.get("model") == "1", kind=_enum(StationKind, args.get("kind")),
+            member_id=member_id,
+        )
+
+
+def _int(value: str | None) -> int | None:
+    """A number typed into a query string; None for nothing or nonsense."""
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def _enum(cls: type, value: str | None) -> Any:
+    """The member of enum ``cls`` named by ``value``; None for nothing or nonsense."""
+    try:
+        return cls(value) if value else None
+    except ValueError:
+        return None
 
 
 def _grid_filter(user: User, f: ListFilters) -> sa.ColumnElement[bool]:
@@ -440,6 +504,104 @@ def station_admin_names(station_ids: Sequence[int]) -> dict[int, list[str]]:
     return result
 
 
+# --- The four lists: a page each, and a ledger each -------------------------------------------
+
+PER_PAGE = 50
+MAX_EXPORT_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class ListKind:
+    """One list: its title, its query, the counts a page of it needs, its ledger columns."""
+
+    title: object
+    query: Callable[[User, ListFilters], sa.Select]
+    extras: Callable[[Sequence], dict]
+    headers: tuple[str, ...]  # ledger headers: Chinese, as the office files them
+    row: Callable[[Any, dict], list]
+
+
+def _member_row(m: Member, x: dict) -> list:
+    hh = x["households"].get(m.central_household_id)
+    return [m.name, mask_phone(m.phone), m.grid.name, m.category.label,
+            hh[0] if hh else "", x["covered"][m.id], m.status.label]
+
+
+def _household_row(h: CentralHousehold, x: dict) -> list:
+    return [h.number or "", h.name, h.grid.name, h.address, x["linked"][h.id], h.status.label,
+            h.type.name if h.type else "", "是" if h.is_model else "否",
+            h.mentor.name if h.mentor else ""]
+
+
+def _resident_row(r: ResidentHousehold, x: dict) -> list:
+    m = r.covering_member
+    return [r.grid.name, r.address, r.head_name, mask_phone(r.phone),
+            m.name if m else "未落实", "、".join(r.tags)]
+
+
+def _station_row(s: Station, x: dict) -> list:
+    return [s.name, s.kind.label, s.org_node.name, s.checkin_mode.label,
+            "、".join(x["admins"][s.id]), s.address, s.opening_hours]
+
+
+LISTS: dict[str, ListKind] = {
+    "members": ListKind(
+        _l("党员"), members_query,
+        lambda items: {"covered": covered_counts([m.id for m in items]),
+                       "households": household_labels([m.central_household_id for m in items])},
+        ("姓名", "手机号", "网格", "党员类别", "所属中心户", "联系群众户数", "状态"), _member_row),
+    "households": ListKind(
+        _l("中心户"), households_query,
+        lambda items: {"linked": linked_counts([h.id for h in items])},
+        ("编号", "户长", "网格", "地址", "联系党员数", "状态", "类型", "示范", "帮带书记"),
+        _household_row),
+    "residents": ListKind(
+        _l("群众户"), residents_query, lambda items: {},
+        ("网格", "地址", "户主", "联系电话", "联系党员", "关爱标签"), _resident_row),
+    "stations": ListKind(
+        _l("驿站"), stations_query,
+        lambda items: {"admins": station_admin_names([s.id for s in items])},
+        ("名称", "类型", "所属组织", "签到方式", "管理员", "地址", "开放时间"), _station_row),
+}
+
+
+def list_query(user: User, kind: str, f: ListFilters) -> sa.Select:
+    """The select behind list ``kind`` (the view paginates it)."""
+    return LISTS[kind].query(user, f)
+
+
+def list_view(user: User, kind: str, items: Sequence, with_options: bool = True) -> dict[str, object]:
+    """What a page of list ``kind`` shows beside its rows: its title, the counts of those rows and,
+    for the whole page, the choices of the filters above it."""
+    view: dict[str, object] = {"kind": kind, "title": LISTS[kind].title, **LISTS[kind].extras(items)}
+    if with_options:
+        view["nodes"] = grids_in_scope(user)
+        if kind == "members":
+            view["categories"] = MemberCategory.choices()
+        elif kind == "households":
+            view["statuses"] = HouseholdStatus.choices()
+            view["types"] = db.session.scalars(sa.select(HouseholdType).order_by(HouseholdType.id)).all()
+        elif kind == "stations":
+            view.update(kinds=StationKind.choices(), modes=CheckinMode)
+    return view
+
+
+def export_ledger(user: User, kind: str, f: ListFilters, detail: str = "", ip: str = "") -> tuple[bytes, str]:
+    """List ``kind`` as an .xlsx ledger and its file name; the export is audited."""
+    spec = LISTS[kind]
+    items = db.session.scalars(spec.query(user, f).limit(MAX_EXPORT_ROWS)).all()
+    extras: dict = {}
+    for start in range(0, len(items), 5000):  # keep IN lists of a sane length
+        for key, part in spec.extras(items[start : start + 5000]).items():
+            extras.setdefault(key, {}).update(part)
+    node_name = f.node.name if f.node else "、".join(n.name for n in scope_roots(user))
+    title = f"{spec.title}台账"
+    data = build_workbook(title, node_name, f"截至 {today_label()}", spec.headers,
+                          (spec.row(i, extras) for i in items))
+    audit(user.id, "export", kind, None, detail=f"{len(items)} rows; {detail}", ip=ip)
+    return data, f"{title}-{today_label()}.xlsx"
+
+
 # --- Detail pages -----------------------------------------------------------------------------
 
 
@@ -483,26 +645,26 @@ def covering_candidates(grid_id: int, limit: int = 5) -> list[tuple[Member, int]
     return [(m, c) for m, c in rows]
 
 
-# --- Accounts of imported members -------------------------------------------------------------
-
-# No 0/O, 1/l/I: the password is read out or copied by hand from the admin's screen.
-_PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
-
-class StructureError(Refused):
-    """A change the structure rules do not allow; the message is for the admin."""
+def member_view(member: Member) -> dict[str, object]:
+    """A member's page: the households they cover and the central household they belong to."""
+    return {"member": member, "residents": covered_residents(member), "household": member.central_household}
 
 
-def set_initial_password(user: User, length: int = 10) -> str:
-    """Give ``user`` a random password and end every session they have; returns it (shown once).
+def household_view(household: CentralHousehold) -> dict[str, object]:
+    """A central household's page: its members with their counts, and how many count towards 10."""
+    linked = linked_members(household)
+    linked_count = sum(1 for m, _n in linked if m.id != household.head_member_id and m.is_active)
+    return {"household": household, "linked": linked, "linked_count": linked_count}
 
-    Accounts holding an admin role are refused: an org admin must not take over another admin's
-    account (possibly one with a wider scope) through this button.
-    """
-    if any(r.role in (Role.ORG_ADMIN, Role.STATION_ADMIN) for r in user.roles):
-        raise StructureError(_("该账号是管理员账号，不能在这里设置密码。"))
-    password = "".join(secrets.choice(_PASSWORD_ALPHABET) for _i in range(length))
-    user.password_hash = hash_password(password)
-    user.password_changed_at = utcnow()
-    user.end_sessions()
-    return password
+
+def resident_view(resident: ResidentHousehold) -> dict[str, object]:
+    """A resident household's page; an uncovered one suggests members who could take it on."""
+    candidates = [] if resident.covering_member_id else covering_candidates(resident.grid_id)
+    return {"resident": resident, "candidates": candidates}
+
+
+def reveal_phone(user: User, holder: Member | ResidentHousehold, ip: str = "") -> str | None:
+    """The full phone number of a member or resident household, for an admin; audited."""
+    object_type = "member" if isinstance(holder, Member) else "resident_household"
+    audit(user.id, "phone.reveal", object_type, holder.id, ip=ip)
+    return holder.phone
