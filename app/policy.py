@@ -24,6 +24,7 @@ from app.models import (
     Need,
     NeedHandler,
     Nomination,
+    Notification,
     OrgLevel,
     OrgNode,
     ResidentHousehold,
@@ -295,10 +296,7 @@ def can_see_need_phone(user: User, need: Need) -> bool:
     return not need.owner_level.is_member_level and node_in_scope(user, need.owner_node)
 
 
-# --- structure ---
-
-# Imported here so that this area's rules stay in one block at the end of the module.
-from app.models import Notification  # noqa: E402
+# --- structure and notifications ----------------------------------------------------------------
 
 
 def can_administer_resident(user: User, resident: ResidentHousehold) -> bool:
