@@ -25,7 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
-    from app import cli, errors, sms, web
+    from app import assets, cli, errors, sms, web
     from app.extensions import babel, compress, csrf, db, limiter, login_manager, migrate
 
     # First registered, so its after_request runs last, on the finished response.
@@ -43,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
             configure_sqlite(db.engine)
 
     web.init_app(app)
+    assets.init_app(app)
     errors.init_app(app)
     sms.init_app(app)
     cli.init_app(app)

@@ -15,6 +15,7 @@ from flask import (
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from app import assets
 from app.auth.views import safe_next
 from app.services import structure
 from app.web import DISPLAY_COOKIE, LOCALE_COOKIE, SUPPORTED
@@ -93,11 +94,8 @@ def manifest():
 
 @bp.route("/sw.js")
 def service_worker():
-    """Served from the root so that its scope is the whole app."""
-    response = send_from_directory(current_app.static_folder, "js/sw.js", max_age=0)
-    response.headers["Service-Worker-Allowed"] = "/"
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+    """Served from the root so that its scope is the whole app, naming the hashed shell files."""
+    return assets.service_worker()
 
 
 @bp.route("/healthz")

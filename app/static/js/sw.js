@@ -1,8 +1,9 @@
 // Service worker: caches the static shell and shows an offline page. Personal pages are never
-// cached: only /static/ files and /offline are stored.
-const VERSION = "dy-v1";
-const SHELL = ["/offline", "/static/css/app.css", "/static/js/app.js",
-  "/static/vendor/htmx-2.0.11.min.js", "/static/icons/icon-192.png"];
+// cached: only /static/ files (under content-hashed names) and /offline are stored.
+// The app fills these in when it serves this file (app/assets.py): the cache is named after the
+// assets' hashes, so a deploy that changes any of them starts a new cache and drops the old one.
+const VERSION = "__VERSION__";
+const SHELL = __SHELL__;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(VERSION).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
