@@ -30,6 +30,7 @@ from app.models import (
     OrgLevel,
     OrgNode,
     Role,
+    User,
 )
 from app.nominations.forms import (
     DepartmentAddForm,
@@ -177,14 +178,19 @@ def _submit(nom: Nomination, form: FlaskForm, action: Callable[[], object], **sh
     return run_step(action, lambda error: _detail(nom, 422, error=error, **shown), _to_detail(nom), _("已记录。"))
 
 
+def _review(nom_id: int, step: Callable[[User, Nomination, bool, str], None], form_name: str):
+    """A review step (approve or reject with a comment) of the community or the township."""
+    nom = get_or_404(Nomination, nom_id, policy.can_view_nomination)
+    form = ReviewForm()
+    return _submit(nom, form, lambda: step(current_user, nom, form.decision.data == "approve", form.comment.data),
+                   **{form_name: form})
+
+
 @bp.post("/<int:nom_id>/community-review")
 @admin_required
 def community_review(nom_id: int):
     """村党组织审定."""
-    nom = get_or_404(Nomination, nom_id, policy.can_view_nomination)
-    form = ReviewForm()
-    return _submit(nom, form, lambda: svc.community_review(
-        current_user, nom, form.decision.data == "approve", form.comment.data), community_form=form)
+    return _review(nom_id, svc.community_review, "community_form")
 
 
 @bp.post("/<int:nom_id>/signoff")
@@ -202,10 +208,7 @@ def signoff(nom_id: int):
 @admin_required
 def township_review(nom_id: int):
     """乡镇审核: approving starts the public notice; refused until every department signed off."""
-    nom = get_or_404(Nomination, nom_id, policy.can_view_nomination)
-    form = ReviewForm()
-    return _submit(nom, form, lambda: svc.township_review(
-        current_user, nom, form.decision.data == "approve", form.comment.data), township_form=form)
+    return _review(nom_id, svc.township_review, "township_form")
 
 
 def _established(hh: CentralHousehold) -> str:

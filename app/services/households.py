@@ -262,15 +262,25 @@ def _close(adj: HouseholdAdjustment, outcome: AdjustmentOutcome) -> None:
     adj.closed_at = utcnow()
 
 
-def adjustment_community_review(actor: User, adj: HouseholdAdjustment, approve: bool, comment: str) -> None:
-    hh = adj.household
-    if adj.status is not AdjustmentStatus.COMMUNITY_REVIEW:
-        raise WorkflowError(_l("这项调整当前不在村党组织审查这一步。"))
-    if not policy.can_review_adjustment(actor, hh):
+def _step_comment(adj: HouseholdAdjustment, at: AdjustmentStatus, wrong_step: str, allowed: bool,
+                  comment: str, no_comment: str) -> str:
+    """What every adjustment step checks, in this order: that the adjustment waits for this step,
+    that the actor may take it, and that a comment is given (returned stripped)."""
+    if adj.status is not at:
+        raise WorkflowError(wrong_step)
+    if not allowed:
         raise NotAllowed(_l("您没有在这一步审批的权限。"))
     comment = (comment or "").strip()
     if not comment:
-        raise WorkflowError(_l("请填写审查意见。"))
+        raise WorkflowError(no_comment)
+    return comment
+
+
+def adjustment_community_review(actor: User, adj: HouseholdAdjustment, approve: bool, comment: str) -> None:
+    """The community's review: keep the household (closes the adjustment) or pass it to the township."""
+    hh = adj.household
+    comment = _step_comment(adj, AdjustmentStatus.COMMUNITY_REVIEW, _l("这项调整当前不在村党组织审查这一步。"),
+                            policy.can_review_adjustment(actor, hh), comment, _l("请填写审查意见。"))
     db.session.add(AdjustmentStep(adjustment_id=adj.id, kind=AdjustmentStepKind.COMMUNITY_REVIEW,
                                   decision="approved" if approve else "rejected", actor_id=actor.id,
                                   comment=comment))
@@ -292,13 +302,8 @@ def adjustment_decide(actor: User, adj: HouseholdAdjustment, outcome: Adjustment
     Revoking unlinks the members (they show up in the gap finder to be placed again) and revokes the
     plaque's QR; the household row, its number and every event stay, so the history reads on."""
     hh = adj.household
-    if adj.status is not AdjustmentStatus.TOWNSHIP_DECISION:
-        raise WorkflowError(_l("这项调整尚未经村党组织审查，或已办结。"))
-    if not policy.can_decide_adjustment(actor, hh):
-        raise NotAllowed(_l("您没有在这一步审批的权限。"))
-    comment = (comment or "").strip()
-    if not comment:
-        raise WorkflowError(_l("请填写决定意见。"))
+    comment = _step_comment(adj, AdjustmentStatus.TOWNSHIP_DECISION, _l("这项调整尚未经村党组织审查，或已办结。"),
+                            policy.can_decide_adjustment(actor, hh), comment, _l("请填写决定意见。"))
     if outcome is AdjustmentOutcome.NEW_HEAD:
         if new_head is None or not new_head.is_active:
             raise WorkflowError(_l("请选择新的户主（在册党员）。"))
