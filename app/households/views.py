@@ -379,8 +379,14 @@ def apply_gap():
         target = get_or_404(CentralHousehold, form.target.data, policy.can_manage_household)
     back = url_for("households.gaps", node=request.form.get("node", type=int))
     return run_step(lambda: gaps_svc.apply_fix(current_user, target, ids),
-                    lambda error: (flash(error, "error"), redirect(back, 303))[1],
+                    lambda error: _back_with_error(back, error),
                     flash_after(back, lambda n: _("已按建议调整 %(n)d 项。", n=n)))
+
+
+def _back_with_error(url: str, error: str):
+    """A refused fix goes back to the gap finder with the reason (the page there is recomputed)."""
+    flash(error, "error")
+    return redirect(url, 303)
 
 
 @bp.route("/mentors")
