@@ -17,7 +17,6 @@ from flask_wtf import FlaskForm
 
 from app import policy
 from app.authz import admin_required, get_or_404, require
-from app.extensions import db
 from app.forms_choices import options
 from app.households.forms import (
     AdjustmentDecideForm,
@@ -50,7 +49,7 @@ from app.responses import qr_response
 from app.services import entry_tokens, qr
 from app.services import gaps as gaps_svc
 from app.services import households as svc
-from app.steps import run_step
+from app.steps import run_step, write_now
 
 bp = Blueprint("households", __name__, url_prefix="/households")
 
@@ -270,10 +269,8 @@ def _live_or_404(hh_id: int) -> CentralHousehold:
 
 
 def _plaque_url(hh: CentralHousehold) -> str:
-    """The URL the plaque's QR holds; its token is made the first time and kept."""
-    token = entry_tokens.current_token(hh)
-    db.session.commit()
-    return entry_tokens.entry_url(token)
+    """The URL the plaque's QR holds; its token is made (and kept) the first time it is asked for."""
+    return entry_tokens.entry_url(write_now(lambda: entry_tokens.current_token(hh)))
 
 
 @bp.route("/<int:hh_id>/plaque")

@@ -17,7 +17,7 @@ from flask_wtf import FlaskForm
 from app import policy
 from app.authz import admin_required, current_member, get_or_404, roles_required
 from app.clock import local_today
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.forms_choices import options
 from app.models import (
     CentralHousehold,
@@ -47,7 +47,7 @@ from app.pages import paginate
 from app.services import nominations as svc
 from app.services.households import find_member
 from app.services.privacy import audit
-from app.steps import run_step
+from app.steps import run_step, write_now
 
 bp = Blueprint("nominations", __name__, url_prefix="/nominations")
 
@@ -250,9 +250,8 @@ def resolve_objection(objection_id: int):
 def reveal_phone(objection_id: int):
     """Show an objector's full number to the admin who must call back; the reveal is audited."""
     objection, _nom = objection_or_404(objection_id)
-    audit(current_user.id, "objection.phone.reveal", "notice_objection", objection.id,
-          ip=request.remote_addr or "")
-    db.session.commit()  # the audit row is kept even though this is a read
+    write_now(lambda: audit(current_user.id, "objection.phone.reveal", "notice_objection", objection.id,
+                            ip=request.remote_addr or ""))
     return render_template("nominations/_phone.html", objection=objection)
 
 
