@@ -11,6 +11,7 @@ their stations; a member acts on what is theirs (and only while their member rec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -20,10 +21,12 @@ from app.models import (
     Activity,
     CentralHousehold,
     DiaryEntry,
+    HouseholdAdjustment,
     Member,
     Need,
     NeedHandler,
     Nomination,
+    NoticeObjection,
     Notification,
     OrgLevel,
     OrgNode,
@@ -294,6 +297,31 @@ def can_see_need_phone(user: User, need: Need) -> bool:
     if is_need_handler(user, need):
         return True
     return not need.owner_level.is_member_level and node_in_scope(user, need.owner_node)
+
+
+# --- creating households: types, adjustments, objections ----------------------------------------
+
+
+def can_add_household_type(user: User) -> bool:
+    """Household types are the district's list: only district admins add to it."""
+    return any(n.level is OrgLevel.DISTRICT for n in user.admin_nodes)
+
+
+def can_view_adjustment(user: User, adjustment: HouseholdAdjustment) -> bool:
+    """An adjustment is seen by the admins who manage its household."""
+    return can_manage_household(user, adjustment.household)
+
+
+def can_handle_objection(user: User, objection: NoticeObjection) -> bool:
+    """An objection to a notice is checked by the candidate's community's admins (or above)."""
+    nom = db.session.get(Nomination, objection.nomination_id)
+    return nom is not None and can_community_review(user, nom)
+
+
+def node_at_level_in_scope(*levels: OrgLevel) -> Callable[[User, OrgNode], bool]:
+    """A predicate: the node is at one of ``levels`` and in the user's scope (for pages that take a
+    township, community or grid)."""
+    return lambda user, node: node.level in levels and node_in_scope(user, node)
 
 
 # --- structure and notifications ----------------------------------------------------------------

@@ -29,9 +29,13 @@ from app.models import (
     HouseholdStatus,
     Member,
     MemberStatus,
+    OrgLevel,
     OrgNode,
     ResidentHousehold,
+    User,
 )
+from app.policy import scope_condition
+from app.services import households
 
 
 @dataclass
@@ -184,3 +188,27 @@ def find_gaps(node: OrgNode) -> GapReport:
             report.members_below.append(MemberGap(m, covered[m.id], groups[m.id].residents if m.id in groups else []))
     report.uncovered = list(groups.values())
     return report
+
+
+# --- the page and its fixes ----------------------------------------------------------------------
+
+
+def nodes_in_scope(user: User) -> list[OrgNode]:
+    """The communities and grids the gap finder may look at (at most 500: a select's options)."""
+    return list(db.session.scalars(sa.select(OrgNode).where(
+        scope_condition(user), OrgNode.level.in_([OrgLevel.COMMUNITY, OrgLevel.GRID])
+    ).order_by(OrgNode.path).limit(500)))
+
+
+def apply_fix(actor: User, target: Member | CentralHousehold, ids: list[int]) -> int:
+    """Apply one suggested fix: ``target`` (a member) covers the resident households ``ids``, or
+    ``target`` (a household) takes the members ``ids``. Only what is still unplaced moves: the page
+    may be stale, and a fix never takes a household from another member nor a member from another
+    household. Returns how many moved."""
+    if isinstance(target, Member):
+        residents = list(db.session.scalars(sa.select(ResidentHousehold).where(
+            ResidentHousehold.id.in_(ids), ResidentHousehold.covering_member_id.is_(None))).unique())
+        return households.assign_residents(actor, residents, target)
+    members = list(db.session.scalars(sa.select(Member).where(
+        Member.id.in_(ids), Member.central_household_id.is_(None))).unique())
+    return households.link_members(actor, target, members)

@@ -8,6 +8,7 @@ Adjustment: community_review ──approve──▶ township_decision ──revo
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -33,23 +34,26 @@ from app.models import (
     HouseholdStatus,
     HouseholdType,
     Member,
+    MemberStatus,
+    Nomination,
+    NominationStep,
     OrgLevel,
     OrgNode,
     ResidentHousehold,
     User,
     utcnow,
 )
+from app.phones import normalize_phone
+from app.policy import node_in_scope, scope_condition
 from app.services.errors import NotAllowed
 from app.services.privacy import audit
-from app.services.workflow import WorkflowError, administers, admins_for, tell
+from app.services.structure import covered_count, linked_member_counts
+from app.services.workflow import WorkflowError, admins_for, tell
 
 
 def _node_at(grid: OrgNode, level: OrgLevel) -> OrgNode:
-    for node_id in grid.ancestor_ids:
-        node = db.session.get(OrgNode, node_id)
-        if node is not None and node.level is level:
-            return node
-    return grid
+    """The grid's community or township (the grid itself when the tree has no such level)."""
+    return policy.node_at(grid, level) or grid
 
 
 def _require(allowed: bool) -> None:
@@ -85,7 +89,7 @@ def types() -> list[HouseholdType]:
 
 
 def add_type(actor: User, name: str) -> HouseholdType:
-    _require(any(n.level is OrgLevel.DISTRICT for n in actor.admin_nodes))
+    _require(policy.can_add_household_type(actor))
     name = (name or "").strip()
     if not name or len(name) > 32:
         raise WorkflowError(_l("请填写类型名称（不超过32个字）。"))
@@ -156,7 +160,7 @@ def set_mentor(actor: User, hh: CentralHousehold, mentor: Member | None) -> None
     if mentor is not None:
         if not mentor.is_secretary or not mentor.is_active:
             raise WorkflowError(_l("帮带人须是在册的党组织书记。"))
-        _require(administers(actor, mentor.grid))
+        _require(node_in_scope(actor, mentor.grid))
     if (mentor.id if mentor else None) == hh.mentor_id:
         return
     hh.mentor_id = mentor.id if mentor else None
@@ -172,7 +176,7 @@ def link_members(actor: User, hh: CentralHousehold, members: Iterable[Member]) -
     _require_live(hh)
     n = 0
     for m in members:
-        _require(administers(actor, m.grid))
+        _require(node_in_scope(actor, m.grid))
         if m.central_household_id == hh.id:
             continue
         if not m.is_active:
@@ -203,12 +207,12 @@ def unlink_member(actor: User, hh: CentralHousehold, member: Member) -> None:
 def assign_residents(actor: User, residents: Iterable[ResidentHousehold], member: Member | None) -> int:
     """Make ``member`` the covering member of each resident household (None: uncover them)."""
     if member is not None:
-        _require(administers(actor, member.grid))
+        _require(node_in_scope(actor, member.grid))
         if not member.is_active:
             raise WorkflowError(_l("%(name)s 已停用，不能联系群众户。", name=member.name))
     n = 0
     for r in residents:
-        _require(administers(actor, r.grid))
+        _require(node_in_scope(actor, r.grid))
         new = member.id if member else None
         if r.covering_member_id != new:
             r.covering_member_id = new
@@ -258,15 +262,25 @@ def _close(adj: HouseholdAdjustment, outcome: AdjustmentOutcome) -> None:
     adj.closed_at = utcnow()
 
 
-def adjustment_community_review(actor: User, adj: HouseholdAdjustment, approve: bool, comment: str) -> None:
-    hh = adj.household
-    if adj.status is not AdjustmentStatus.COMMUNITY_REVIEW:
-        raise WorkflowError(_l("这项调整当前不在村党组织审查这一步。"))
-    if not policy.can_review_adjustment(actor, hh):
+def _step_comment(adj: HouseholdAdjustment, at: AdjustmentStatus, wrong_step: str, allowed: bool,
+                  comment: str, no_comment: str) -> str:
+    """What every adjustment step checks, in this order: that the adjustment waits for this step,
+    that the actor may take it, and that a comment is given (returned stripped)."""
+    if adj.status is not at:
+        raise WorkflowError(wrong_step)
+    if not allowed:
         raise NotAllowed(_l("您没有在这一步审批的权限。"))
     comment = (comment or "").strip()
     if not comment:
-        raise WorkflowError(_l("请填写审查意见。"))
+        raise WorkflowError(no_comment)
+    return comment
+
+
+def adjustment_community_review(actor: User, adj: HouseholdAdjustment, approve: bool, comment: str) -> None:
+    """The community's review: keep the household (closes the adjustment) or pass it to the township."""
+    hh = adj.household
+    comment = _step_comment(adj, AdjustmentStatus.COMMUNITY_REVIEW, _l("这项调整当前不在村党组织审查这一步。"),
+                            policy.can_review_adjustment(actor, hh), comment, _l("请填写审查意见。"))
     db.session.add(AdjustmentStep(adjustment_id=adj.id, kind=AdjustmentStepKind.COMMUNITY_REVIEW,
                                   decision="approved" if approve else "rejected", actor_id=actor.id,
                                   comment=comment))
@@ -288,13 +302,8 @@ def adjustment_decide(actor: User, adj: HouseholdAdjustment, outcome: Adjustment
     Revoking unlinks the members (they show up in the gap finder to be placed again) and revokes the
     plaque's QR; the household row, its number and every event stay, so the history reads on."""
     hh = adj.household
-    if adj.status is not AdjustmentStatus.TOWNSHIP_DECISION:
-        raise WorkflowError(_l("这项调整尚未经村党组织审查，或已办结。"))
-    if not policy.can_decide_adjustment(actor, hh):
-        raise NotAllowed(_l("您没有在这一步审批的权限。"))
-    comment = (comment or "").strip()
-    if not comment:
-        raise WorkflowError(_l("请填写决定意见。"))
+    comment = _step_comment(adj, AdjustmentStatus.TOWNSHIP_DECISION, _l("这项调整尚未经村党组织审查，或已办结。"),
+                            policy.can_decide_adjustment(actor, hh), comment, _l("请填写决定意见。"))
     if outcome is AdjustmentOutcome.NEW_HEAD:
         if new_head is None or not new_head.is_active:
             raise WorkflowError(_l("请选择新的户主（在册党员）。"))
@@ -331,3 +340,177 @@ def adjustment_decide(actor: User, adj: HouseholdAdjustment, outcome: Adjustment
     tell([hh.head.user_id], _("中心户调整已办结"),
          _("%(number)s：%(outcome)s", number=hh.number or "", outcome=outcome.label),
          f"/households/{hh.id}", "adjustment")
+
+
+# --- what the pages read ---------------------------------------------------------------------------
+
+
+def in_scope(user: User, status: str = "") -> sa.Select[tuple[CentralHousehold]]:
+    """The households under the user's admin nodes, optionally of one status (an unknown one: all)."""
+    stmt = (sa.select(CentralHousehold).join(OrgNode, OrgNode.id == CentralHousehold.grid_id)
+            .where(scope_condition(user)).order_by(CentralHousehold.id))
+    if status in {s.value for s in HouseholdStatus}:
+        stmt = stmt.where(CentralHousehold.status == status)
+    return stmt
+
+
+@dataclass
+class ListExtras:
+    """What a page of households shows beside each row: linked members and the mentor."""
+
+    counts: dict[int, int]
+    mentors: dict[int, Member]
+
+
+def list_extras(households: list[CentralHousehold]) -> ListExtras:
+    """Linked-member counts and mentors for one page of households (two queries, none if empty)."""
+    if not households:
+        return ListExtras({}, {})
+    lm = linked_member_counts()
+    counts = dict(db.session.execute(sa.select(lm.c.household_id, lm.c.n).where(
+        lm.c.household_id.in_([h.id for h in households]))).all())
+    mentor_ids = [h.mentor_id for h in households if h.mentor_id]
+    mentors = {m.id: m for m in db.session.scalars(sa.select(Member).where(Member.id.in_(mentor_ids)))}
+    return ListExtras(counts, mentors)
+
+
+def linked(hh: CentralHousehold) -> list[tuple[Member, int]]:
+    """The members linked to the household (head included), each with the households they cover."""
+    rows = db.session.execute(
+        sa.select(Member, covered_count(Member.id))
+        .where(Member.central_household_id == hh.id).order_by(Member.id)
+    ).unique().all()
+    return [(m, n) for m, n in rows]
+
+
+@dataclass
+class Overview:
+    """A household's page: its links, its history, its nomination and its adjustments."""
+
+    head_id: int
+    linked: list[tuple[Member, int]]
+    events: list[HouseholdEvent]
+    nomination: Nomination | None
+    steps: list[NominationStep]
+    adjustments: list[HouseholdAdjustment]
+    open_adj: HouseholdAdjustment | None
+
+    @property
+    def linked_count(self) -> int:
+        """Active linked members other than the head: what the "≥ 10" rule counts."""
+        return sum(1 for m, _n in self.linked if m.id != self.head_id and m.is_active)
+
+
+def overview(hh: CentralHousehold) -> Overview:
+    events = list(db.session.scalars(
+        sa.select(HouseholdEvent).where(HouseholdEvent.household_id == hh.id).order_by(HouseholdEvent.id)))
+    nomination = db.session.scalar(sa.select(Nomination).where(Nomination.household_id == hh.id))
+    steps = list(db.session.scalars(sa.select(NominationStep).where(
+        NominationStep.nomination_id == nomination.id).order_by(NominationStep.id))) if nomination else []
+    return Overview(head_id=hh.head_member_id, linked=linked(hh), events=events, nomination=nomination,
+                    steps=steps, adjustments=adjustments(hh), open_adj=open_adjustment_of(hh))
+
+
+def active_members_in_scope(user: User) -> sa.Select[tuple[Member]]:
+    """Active members of the grids under the user's admin nodes."""
+    return (sa.select(Member).join(OrgNode, OrgNode.id == Member.grid_id)
+            .where(scope_condition(user), Member.status == MemberStatus.ACTIVE))
+
+
+def secretaries(user: User) -> list[tuple[Member, int]]:
+    """The secretaries in the user's scope, each with the households they mentor."""
+    found = list(db.session.scalars(active_members_in_scope(user).where(Member.is_secretary)
+                                    .order_by(Member.id)).unique())
+    counts = mentored_counts(m.id for m in found)
+    return [(m, counts.get(m.id, 0)) for m in found]
+
+
+def find_member(user: User, text: str) -> tuple[Member | None, str | None]:
+    """The one active member in the user's scope with this phone number or exact name, or why not."""
+    phone = normalize_phone(text)
+    cond = User.phone == phone if phone else User.name == text.strip()
+    found = list(db.session.scalars(
+        active_members_in_scope(user).join(User, User.id == Member.user_id).where(cond).limit(3)).unique())
+    if not found:
+        return None, _("在您管辖范围内没有找到这名在册党员")
+    if len(found) > 1:
+        return None, _("有多名同名党员，请改填手机号")
+    return found[0], None
+
+
+def unlinked_near(hh: CentralHousehold) -> list[Member]:
+    """Members of the household's community who belong to no household and head none, its own grid
+    first (at most 200: the bulk-link form's choices)."""
+    community = _node_at(hh.grid, OrgLevel.COMMUNITY)
+    heads = sa.select(CentralHousehold.head_member_id).where(CentralHousehold.status != HouseholdStatus.REVOKED)
+    return list(db.session.scalars(
+        sa.select(Member).join(OrgNode, OrgNode.id == Member.grid_id)
+        .where(OrgNode.under(community.path), Member.status == MemberStatus.ACTIVE,
+               Member.central_household_id.is_(None), Member.id.not_in(heads))
+        .order_by(OrgNode.id != hh.grid_id, Member.id).limit(200)
+    ).unique())
+
+
+def grids_in_scope(user: User) -> list[OrgNode]:
+    """The grids under the user's admin nodes, in tree order (at most 500: a select's options)."""
+    return list(db.session.scalars(sa.select(OrgNode).where(
+        scope_condition(user), OrgNode.level == OrgLevel.GRID).order_by(OrgNode.path).limit(500)))
+
+
+def coverers_near(grid: OrgNode) -> list[tuple[Member, int]]:
+    """Active members of the grid's community who may cover its households, its own grid first,
+    each with the households they cover already."""
+    community = _node_at(grid, OrgLevel.COMMUNITY)
+    rows = db.session.execute(
+        sa.select(Member, covered_count(Member.id)).join(OrgNode, OrgNode.id == Member.grid_id)
+        .where(OrgNode.under(community.path), Member.status == MemberStatus.ACTIVE)
+        .order_by(OrgNode.id != grid.id, Member.id)
+    ).unique().all()
+    return [(m, n) for m, n in rows]
+
+
+def residents_of(grid: OrgNode, only_uncovered: bool = False) -> sa.Select[tuple[ResidentHousehold]]:
+    """A grid's resident households in address order (only the uncovered ones when asked)."""
+    stmt = sa.select(ResidentHousehold).where(ResidentHousehold.grid_id == grid.id)
+    if only_uncovered:
+        stmt = stmt.where(ResidentHousehold.covering_member_id.is_(None))
+    return stmt.order_by(ResidentHousehold.building, ResidentHousehold.unit, ResidentHousehold.room,
+                         ResidentHousehold.id)
+
+
+def covering_members(residents: list[ResidentHousehold]) -> dict[int, Member]:
+    """The covering members of a page of resident households, by id."""
+    ids = {r.covering_member_id for r in residents if r.covering_member_id}
+    if not ids:
+        return {}
+    return {m.id: m for m in db.session.scalars(sa.select(Member).where(Member.id.in_(ids))).unique()}
+
+
+# --- steps taken by id (the views hand over what the form posted) ---------------------------------
+
+
+def set_mentor_by_id(actor: User, hh: CentralHousehold, mentor_id: int | None) -> None:
+    """:func:`set_mentor` with the chosen secretary's id (0 or None: no mentor)."""
+    set_mentor(actor, hh, db.session.get(Member, mentor_id) if mentor_id else None)
+
+
+def link_members_by_id(actor: User, hh: CentralHousehold, member_ids: Iterable[int]) -> int:
+    """:func:`link_members` with the ticked members' ids."""
+    members = list(db.session.scalars(sa.select(Member).where(Member.id.in_(list(member_ids)))).unique())
+    return link_members(actor, hh, members)
+
+
+def adjustment_decide_by_id(actor: User, adj: HouseholdAdjustment, outcome: str, comment: str,
+                            new_head_id: int | None) -> None:
+    """:func:`adjustment_decide` with the posted outcome and the new head's id."""
+    new_head = db.session.get(Member, new_head_id) if new_head_id else None
+    adjustment_decide(actor, adj, AdjustmentOutcome(outcome), comment, new_head)
+
+
+def assign_residents_in(actor: User, grid: OrgNode, resident_ids: Iterable[int], member_id: int | None) -> int:
+    """:func:`assign_residents` for the ticked households of one grid (ids from other grids are
+    ignored) and the chosen member's id (0 or None: uncover them)."""
+    chosen = list(db.session.scalars(sa.select(ResidentHousehold).where(
+        ResidentHousehold.id.in_(list(resident_ids)), ResidentHousehold.grid_id == grid.id)).unique())
+    member = db.session.get(Member, member_id) if member_id else None
+    return assign_residents(actor, chosen, member)

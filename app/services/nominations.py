@@ -46,14 +46,10 @@ from app.models import (
 )
 from app.models.nominations import DEFAULT_DEPARTMENTS, DEFAULT_NOTICE_DAYS
 from app.phones import normalize_phone
+from app.policy import node_in_scope, scope_condition
 from app.services import entry_tokens
 from app.services.errors import NotAllowed
-from app.services.workflow import (
-    WorkflowError,
-    administers,
-    admins_for,
-    tell,
-)
+from app.services.workflow import WorkflowError, admins_for, tell
 from app.settings import setting
 
 # The categories a candidate is drawn from (the seed's five groups).
@@ -77,10 +73,9 @@ def url_for_nomination(nom: Nomination) -> str:
 
 
 def _ancestor(grid: OrgNode, level: OrgLevel) -> OrgNode:
-    for node_id in grid.ancestor_ids:
-        node = db.session.get(OrgNode, node_id)
-        if node is not None and node.level is level:
-            return node
+    node = policy.node_at(grid, level)
+    if node is not None:
+        return node
     raise WorkflowError(_l("该党员的网格不在某个村/社区和乡镇之下，无法提名。"))
 
 
@@ -117,6 +112,33 @@ def _reject(nom: Nomination, reason: str) -> None:
     )
 
 
+# --- lists ----------------------------------------------------------------------------------------
+
+
+def in_scope(user: User, status: str = "open") -> sa.Select[tuple[Nomination]]:
+    """Nominations of the communities under the user's admin nodes, newest first: the open ones,
+    those of one status, or (any other value) all."""
+    stmt = (sa.select(Nomination).join(OrgNode, OrgNode.id == Nomination.community_id)
+            .where(scope_condition(user)).order_by(Nomination.id.desc()))
+    if status == "open":
+        return stmt.where(Nomination.status.in_(NominationStatus.open_values()))
+    if status in {s.value for s in NominationStatus}:
+        return stmt.where(Nomination.status == status)
+    return stmt
+
+
+def of_candidate(member: Member) -> list[Nomination]:
+    """Every nomination of ``member``, newest first (their own page follows them)."""
+    return list(db.session.scalars(
+        sa.select(Nomination).where(Nomination.candidate_id == member.id).order_by(Nomination.id.desc())))
+
+
+def steps(nom: Nomination) -> list[NominationStep]:
+    """The nomination's recorded steps, in order."""
+    return list(db.session.scalars(
+        sa.select(NominationStep).where(NominationStep.nomination_id == nom.id).order_by(NominationStep.id)))
+
+
 # --- settings per township ----------------------------------------------------------------------
 
 
@@ -126,7 +148,7 @@ def notice_days(township: OrgNode) -> int:
 
 
 def set_notice_days(actor: User, township: OrgNode, days: int) -> None:
-    _require(township.level is OrgLevel.TOWNSHIP and administers(actor, township))
+    _require(township.level is OrgLevel.TOWNSHIP and node_in_scope(actor, township))
     if not 1 <= days <= 30:
         raise WorkflowError(_l("公示天数应在 1 到 30 天之间。"))
     setting = db.session.get(TownshipSetting, township.id)
@@ -163,7 +185,7 @@ def ensure_departments(township: OrgNode) -> list[JointReviewDepartment]:
 
 
 def add_department(actor: User, township: OrgNode, name: str) -> JointReviewDepartment:
-    _require(township.level is OrgLevel.TOWNSHIP and administers(actor, township))
+    _require(township.level is OrgLevel.TOWNSHIP and node_in_scope(actor, township))
     name = (name or "").strip()
     if not name or len(name) > 32:
         raise WorkflowError(_l("请填写部门名称（不超过32个字）。"))
@@ -196,7 +218,7 @@ def open_nomination(actor: User, data: NominationInput) -> Nomination:
     if data.way is NominationWay.SELF:
         _require(actor.member is not None and actor.member.id == candidate.id)
     else:
-        _require(administers(actor, candidate.grid))
+        _require(node_in_scope(actor, candidate.grid))
     if not candidate.is_active:
         raise WorkflowError(_l("该党员已停用，不能提名。"))
     if data.category not in CANDIDATE_CATEGORIES:
@@ -373,6 +395,11 @@ def public_notices(today: date | None = None) -> sa.Select[tuple[Nomination]]:
         .where(Nomination.status == NominationStatus.NOTICE, Nomination.notice_last_day >= (today or local_today()))
         .order_by(Nomination.community_id, Nomination.id)
     )
+
+
+def on_notice(today: date | None = None) -> list[Nomination]:
+    """The nominations of :func:`public_notices`, loaded."""
+    return list(db.session.scalars(public_notices(today)).unique())
 
 
 def lodge_objection(nom: Nomination, phone: str, text: str, today: date | None = None) -> NoticeObjection:
