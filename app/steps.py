@@ -26,17 +26,21 @@ T = TypeVar("T")
 def run_step(
     action: Callable[[], T],
     rerender: Callable[[str], object],
-    target: str | Callable[[T], str],
-    done: str | None = None,
+    target: str | Callable[[T], str] | None,
+    done: str | Callable[[T], str] | None = None,
     *,
     partial: Callable[[T], object] | None = None,
     events: tuple[str, ...] = (),
+    show: Callable[[T], object] | None = None,
 ) -> object:
     """Take one step and commit it.
 
     ``rerender(message)`` renders the page again with the refusal (it returns a 422 response);
-    ``target`` is where the browser goes afterwards (or a function of the step's result);
-    ``partial(result)``, when given, answers a targeted htmx request instead of redirecting.
+    ``target`` is where the browser goes afterwards and ``done`` the message flashed there (either
+    may be a function of the step's result); ``partial(result)``, when given, answers a targeted
+    htmx request instead of redirecting. ``show(result)`` answers every request with the result
+    itself — for what is shown once and must not travel through a redirect (a revealed phone
+    number, a new password).
     """
     try:
         result = action()
@@ -47,12 +51,15 @@ def run_step(
         db.session.rollback()
         return rerender(str(e))
     db.session.commit()
+    if show is not None:
+        return show(result)
     if partial is not None and is_partial():
         response = make_response(partial(result))
         return trigger(response, *events) if events else response
     if done:
-        flash(done, "success")
+        flash(done(result) if callable(done) else done, "success")
     url = target(result) if callable(target) else target
+    assert url is not None, "run_step needs a target unless it shows the result"
     response_: Response = redirect(url, 303)
     return response_
 

@@ -4,6 +4,7 @@ and a member's own history."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import openpyxl
@@ -51,7 +52,7 @@ def test_kiosk_shows_name_qr_clock_events_and_todays_check_ins(client, p):
         response = client.get(f"/stations/{p.station.id}/kiosk")
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
-    assert "龙山党群驿站" in page and 'id="kiosk-clock"' in page and "js/kiosk.js" in page
+    assert "龙山党群驿站" in page and 'id="kiosk-clock"' in page and re.search(r"js/kiosk\.[0-9a-f]{10}\.js", page)
     assert "三月主题党日" in page and "进行中" in page
     assert "李*员" in page  # masked on the public screen
     assert "周*员" not in page

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -49,7 +49,7 @@ from app.responses import qr_response
 from app.services import entry_tokens, qr
 from app.services import gaps as gaps_svc
 from app.services import households as svc
-from app.steps import run_step, write_now
+from app.steps import flash_back, run_step, write_now
 
 bp = Blueprint("households", __name__, url_prefix="/households")
 
@@ -64,17 +64,6 @@ def manageable_or_403(hh_id: int) -> CentralHousehold:
     hh = get_or_404(CentralHousehold, hh_id, policy.can_view_household)
     require(policy.can_manage_household(current_user, hh))
     return hh
-
-
-def flash_after(url: str, message: Callable[[T], str]) -> Callable[[T], str]:
-    """A ``run_step`` target that flashes a message built from the step's result, then goes to
-    ``url`` (``run_step``'s own ``done`` is fixed text)."""
-
-    def target(result: T) -> str:
-        flash(message(result), "success")
-        return url
-
-    return target
 
 
 # --- list and page -----------------------------------------------------------------------------
@@ -343,7 +332,7 @@ def residents():
     return run_step(
         lambda: svc.assign_residents_in(current_user, grid, form.resident_ids.data, form.member_id.data),
         lambda error: _residents_page(grids, grid, form, only_uncovered, 422, error),
-        flash_after(back, lambda n: _("已调整 %(n)d 户的联系党员。", n=n)))
+        back, lambda n: _("已调整 %(n)d 户的联系党员。", n=n))
 
 
 @bp.route("/gaps")
@@ -376,14 +365,8 @@ def apply_gap():
         target = get_or_404(CentralHousehold, form.target.data, policy.can_manage_household)
     back = url_for("households.gaps", node=request.form.get("node", type=int))
     return run_step(lambda: gaps_svc.apply_fix(current_user, target, ids),
-                    lambda error: _back_with_error(back, error),
-                    flash_after(back, lambda n: _("已按建议调整 %(n)d 项。", n=n)))
-
-
-def _back_with_error(url: str, error: str):
-    """A refused fix goes back to the gap finder with the reason (the page there is recomputed)."""
-    flash(error, "error")
-    return redirect(url, 303)
+                    flash_back(back),
+                    back, lambda n: _("已按建议调整 %(n)d 项。", n=n))
 
 
 @bp.route("/mentors")

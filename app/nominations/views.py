@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -20,7 +20,6 @@ from app.clock import local_today
 from app.extensions import limiter
 from app.forms_choices import options
 from app.models import (
-    CentralHousehold,
     Member,
     MemberCategory,
     Nomination,
@@ -211,12 +210,6 @@ def township_review(nom_id: int):
     return _review(nom_id, svc.township_review, "township_form")
 
 
-def _established(hh: CentralHousehold) -> str:
-    """Where establishing leads: the new household's page, with its number in the message."""
-    flash(_("党员中心户已创建，编号 %(number)s。", number=hh.number), "success")
-    return url_for("households.detail", hh_id=hh.id)
-
-
 @bp.post("/<int:nom_id>/establish")
 @admin_required
 def establish(nom_id: int):
@@ -225,7 +218,8 @@ def establish(nom_id: int):
     if not EstablishForm().validate_on_submit():
         abort(400)
     return run_step(lambda: svc.establish(current_user, nom), lambda error: _detail(nom, 422, error=error),
-                    _established)
+                    lambda hh: url_for("households.detail", hh_id=hh.id),
+                    lambda hh: _("党员中心户已创建，编号 %(number)s。", number=hh.number))
 
 
 def objection_or_404(objection_id: int) -> tuple[NoticeObjection, Nomination]:

@@ -10,32 +10,15 @@ from flask import render_template, request
 from flask_login import current_user, fresh_login_required
 
 from app.authz import admin_required, get_or_404
-from app.extensions import db
 from app.htmx import is_partial
 from app.models import CentralHousehold, Member, ResidentHousehold
 from app.policy import can_administer_resident, can_manage_household, member_in_scope
 from app.services import accounts
 from app.services import structure as svc
-from app.services.errors import Refused
+from app.steps import run_step
 from app.structure import bp, client_ip
 
 T = TypeVar("T")
-
-
-def _shown_once(action: Callable[[], T], refused: Callable[[str], object],
-                shown: Callable[[T], object]) -> object:
-    """Take a step whose result is shown once (a full phone number, a new password) and commit it.
-
-    Unlike ``app.steps.run_step`` it answers with the result itself, page or fragment: a redirect
-    cannot carry what must not be stored anywhere.
-    """
-    try:
-        result = action()
-    except Refused as e:
-        db.session.rollback()
-        return refused(str(e))
-    db.session.commit()
-    return shown(result)
 
 
 def _member_page(member: Member, status: int = 200, **extra: object):  # type: ignore[no-untyped-def]
@@ -49,9 +32,9 @@ def _resident_page(resident: ResidentHousehold, **extra: object) -> str:
 def _reveal(holder: Member | ResidentHousehold, phone_id: str, page: Callable[[], object]) -> object:
     """Reveal (and audit) the holder's full number: in place of the masked one for htmx, else the
     detail page with it shown."""
-    return _shown_once(
-        lambda: svc.reveal_phone(current_user, holder, ip=client_ip()), str,
-        lambda phone: render_template("structure/_phone.html", phone=phone, revealed=True,
+    return run_step(
+        lambda: svc.reveal_phone(current_user, holder, ip=client_ip()), str, None,
+        show=lambda phone: render_template("structure/_phone.html", phone=phone, revealed=True,
                                       phone_id=phone_id, reveal_url=request.path)
         if is_partial() else page(),
     )
@@ -87,10 +70,10 @@ def member_phone(member_id: int):
 def member_password(member_id: int):
     """设置初始密码: a random password shown once; the member's sessions end; audited."""
     member = get_or_404(Member, member_id, member_in_scope)
-    return _shown_once(
+    return run_step(
         lambda: accounts.set_initial_password(current_user, member, ip=client_ip()),
-        lambda error: _password(member, 422, error=error),
-        lambda password: _password(member, new_password=password),
+        lambda error: _password(member, 422, error=error), None,
+        show=lambda password: _password(member, new_password=password),
     )
 
 
