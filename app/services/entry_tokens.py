@@ -94,3 +94,26 @@ def current_card_tokens(households: list[ResidentHousehold]) -> dict[int, EntryT
             db.session.add(token)
             found[household_id] = token
     return found
+
+
+def card_household(token: str) -> ResidentHousehold | None:
+    """The resident household behind a contact card's live code."""
+    found = resolve(EntryKind.CARD, token)
+    return db.session.get(ResidentHousehold, found.resident_household_id) if found else None
+
+
+def plaque_household(token: str) -> CentralHousehold | None:
+    """The central household behind a door plaque's live code."""
+    found = resolve(EntryKind.PLAQUE, token)
+    return db.session.get(CentralHousehold, found.central_household_id) if found else None
+
+
+def member_cards(member_id: int) -> list[tuple[ResidentHousehold, str]]:
+    """Every household a member covers, by address, with its card's URL (codes made on first
+    print are added to the session, not committed)."""
+    households = list(db.session.scalars(
+        sa.select(ResidentHousehold).where(ResidentHousehold.covering_member_id == member_id)
+        .order_by(ResidentHousehold.building, ResidentHousehold.unit, ResidentHousehold.room)
+    ))
+    tokens = current_card_tokens(households)
+    return [(h, entry_url(tokens[h.id])) for h in households]
