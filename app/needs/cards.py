@@ -21,6 +21,7 @@ CARDS_PER_SHEET = 8
 
 
 def _qr_data_uri(url: str) -> str:
+    """The QR inline in the printed page (level Q, a small quiet zone to fit the card)."""
     svg = qr.svg(url, ec="Q", border=2)
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 

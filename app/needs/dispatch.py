@@ -95,6 +95,7 @@ def dashboard_export():
 
 
 def _sla_page(form: NeedSlaForm, error: str | None = None):  # type: ignore[no-untyped-def]
+    """The settings in scope and the form; a refusal is shown under the accept hours."""
     if error:
         form.accept_hours.errors = [error]
     return render_template("needs/sla.html", form=form, rows=needs.sla_rows(current_user),

@@ -83,12 +83,14 @@ def _forms_for(need: Need) -> dict[str, FlaskForm]:
 
 
 def pass_form() -> NeedPassOnForm:
+    """The head's pass-on form, offering the household's other active members."""
     form = NeedPassOnForm(prefix="pass")
     form.member.choices = options(needs.household_member_choices(current_user.member))
     return form
 
 
 def assign_form(need: Need) -> NeedAssignForm:
+    """The admin's assign form, offering the active members of the need's community in scope."""
     form = NeedAssignForm(prefix="a")
     form.member.choices = options(needs.assignable_choices(need, current_user))
     return form

@@ -150,6 +150,7 @@ def new():
 
 
 def _tracked_or_404(token: str) -> Need:
+    """The need behind a tracking link, else 404 (unknown, malformed or hidden)."""
     need = needs.need_by_token(token)
     if need is None:
         abort(404)
@@ -157,6 +158,7 @@ def _tracked_or_404(token: str) -> Need:
 
 
 def _track_page(need: Need, rate_form: NeedRateForm, status: int = 200, error: str | None = None):  # type: ignore[no-untyped-def]
+    """The tracking page: the owner by name (or the node's staff), the public timeline, the rating."""
     owner = need.owner_member.name if need.owner_member else _("%(node)s工作人员", node=need.owner_node.name)
     return render_template("needs/track.html", need=need, owner=owner, rate_form=rate_form, error=error,
                            events=needs.timeline(need, public=True), new=request.args.get("new") == "1",

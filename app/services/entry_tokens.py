@@ -10,8 +10,9 @@ import secrets
 
 import sqlalchemy as sa
 
+from app.clock import utcnow
 from app.extensions import db
-from app.models import CentralHousehold, EntryKind, EntryToken, ResidentHousehold, utcnow
+from app.models import CentralHousehold, EntryKind, EntryToken, ResidentHousehold
 from app.settings import public_base_url
 
 PATHS = {EntryKind.CARD: "/c/", EntryKind.PLAQUE: "/p/"}

@@ -33,6 +33,7 @@ class NeedError(Refused):
 
 
 def owner_label(level: OwnerLevel, member: Member | None, node: OrgNode | None) -> str:
+    """How an owner is named on the timeline: "户长 张三", or "某社区管理员"."""
     if member is not None:
         return f"{level.label} {member.name}"
     return f"{node.name if node else ''}{_('管理员')}"

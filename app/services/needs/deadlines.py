@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from app.clock import utcnow
 from app.extensions import db
 from app.models import (
     BreachKind,
@@ -27,7 +28,6 @@ from app.models import (
     OrgNode,
     OwnerLevel,
     User,
-    utcnow,
 )
 from app.services import notify
 from app.services.needs.common import (

@@ -92,6 +92,7 @@ def poster_station(station_id: int | None) -> Station | None:
 
 
 def is_head(member: Member) -> bool:
+    """Whether the member heads their central household."""
     ch = member.central_household
     return ch is not None and ch.head_member_id == member.id
 
@@ -102,6 +103,7 @@ def inbox_state(raw: str | None) -> str:
 
 
 def inbox_labels() -> dict[str, str]:
+    """The inbox tabs' names."""
     return {"submitted": _("待响应"), "accepted": _("已接单"), "in_progress": _("办理中"),
             "closed": _("已办结"), "household": _("本户党员")}
 
@@ -130,6 +132,7 @@ def inbox_select(member: Member, state: str) -> sa.Select:
 
 
 def breach_count(need: Need) -> int:
+    """How many deadlines the need has missed so far."""
     return db.session.scalar(sa.select(sa.func.count(NeedBreach.id)).where(NeedBreach.need_id == need.id)) or 0
 
 

@@ -113,6 +113,7 @@ def _names(group: str, keys: list[int]) -> dict[int, str]:
 
 
 def group_labels() -> dict[str, str]:
+    """What the rates may be grouped by, as the dashboard names it."""
     return {"member": _("党员"), "household": _("中心户"), "grid": _("网格"), "community": _("村/社区"),
             "township": _("乡镇/街道")}
 

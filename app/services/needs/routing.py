@@ -139,7 +139,9 @@ def route_address(community: OrgNode, address: str) -> Route:
 
 
 def move_owner(need: Need, level: OwnerLevel, member: Member | None, node: OrgNode | None,
-          now: datetime) -> None:
+               now: datetime) -> None:
+    """Hand the need to a new owner (a member, or the admins of a node), who joins its handlers;
+    an unaccepted need gets a fresh accept window."""
     need.owner_level = level
     need.owner_member_id = member.id if member else None
     need.owner_member = member

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from app import policy
+from app.clock import utcnow
 from app.extensions import db
 from app.models import (
     TEXT_MAX,
@@ -35,7 +36,6 @@ from app.models import (
     Photo,
     ResidentHousehold,
     User,
-    utcnow,
 )
 from app.phones import normalize_phone
 from app.policy import node_in_scope
