@@ -45,12 +45,16 @@ from app.services.needs.lists import (
     inbox_select,
     inbox_state,
     is_head,
+    member_needs_condition,
     mine_select,
     need_by_token,
+    need_photo_ids,
     overdue_needs,
     poster_station,
+    shown_phone,
     sla_nodes,
     sla_rows,
+    timeline,
     tracked_need,
 )
 from app.services.needs.notifications import (
@@ -79,7 +83,6 @@ from app.services.needs.routing import (
     route_plaque,
 )
 from app.services.needs.workflow import (
-    ALLOWED,
     DuplicateFound,
     Entry,
     NeedInput,
@@ -89,22 +92,17 @@ from app.services.needs.workflow import (
     clean_text,
     find_duplicate,
     hide,
-    member_needs_condition,
-    need_photo_ids,
     normalize_code,
     pass_on,
     rate,
     resolve,
-    shown_phone,
     stored_upload,
     submit,
     submit_from_diary,
     submit_need,
-    timeline,
 )
 
 __all__ = [
-    "ALLOWED",
     "CLOSED_STATES",
     "CODE_ALPHABET",
     "CODE_LENGTH",

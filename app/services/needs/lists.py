@@ -12,12 +12,16 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import aliased, joinedload
 
+from app import policy
 from app.extensions import db
 from app.models import (
     Member,
     MemberStatus,
     Need,
     NeedBreach,
+    NeedCategory,
+    NeedEvent,
+    NeedHandler,
     NeedSla,
     NeedStatus,
     OrgLevel,
@@ -29,7 +33,8 @@ from app.phones import normalize_phone
 from app.policy import scope_condition
 from app.services.needs.common import OPEN_STATES
 from app.services.needs.deadlines import overdue_condition
-from app.services.needs.workflow import member_needs_condition, normalize_code
+from app.services.needs.workflow import normalize_code
+from app.services.privacy import mask_phone
 
 # The inbox's tabs (besides "household", the head's view of their members' open needs).
 INBOX_STATES = {
@@ -40,6 +45,39 @@ INBOX_STATES = {
 }
 # Enough for a screen; the lists are work queues, not archives.
 DISPATCH_LIMIT = 100
+
+
+# --- Visibility ------------------------------------------------------------------------------
+
+
+def shown_phone(user: User, need: Need) -> str:
+    """The resident's phone as this user may see it (masked outside the owner chain)."""
+    return need.contact_phone or "" if policy.can_see_need_phone(user, need) else mask_phone(need.contact_phone)
+
+
+def member_needs_condition(member: Member) -> sa.ColumnElement[bool]:
+    """SQL: needs the member holds or held, plus (head only) the household's non-dispute needs."""
+    cond = Need.id.in_(sa.select(NeedHandler.need_id).where(NeedHandler.member_id == member.id))
+    ch = member.central_household
+    if ch is not None and ch.head_member_id == member.id:
+        cond = sa.or_(cond, sa.and_(Need.central_household_id == ch.id, Need.category != NeedCategory.DISPUTE))
+    return cond
+
+
+def timeline(need: Need, public: bool) -> list[NeedEvent]:
+    """The need's events in order; ``public``: without internal notes."""
+    stmt = sa.select(NeedEvent).where(NeedEvent.need_id == need.id)
+    if public:
+        stmt = stmt.where(NeedEvent.internal.is_(False))
+    return list(db.session.scalars(stmt.order_by(NeedEvent.at, NeedEvent.id)))
+
+
+def need_photo_ids(need: Need, public: bool) -> set[int]:
+    """The photos of the need and its timeline (``public``: not of internal notes)."""
+    ids = {e.photo_id for e in timeline(need, public) if e.photo_id}
+    if need.photo_id:
+        ids.add(need.photo_id)
+    return ids
 
 
 # --- Residents -------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from typing import IO
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from app import policy
 from app.clock import utcnow
 from app.extensions import db
 from app.models import (
@@ -25,8 +24,6 @@ from app.models import (
     Member,
     Need,
     NeedCategory,
-    NeedEvent,
-    NeedHandler,
     NeedOrigin,
     NeedOutcome,
     NeedRating,
@@ -62,7 +59,6 @@ from app.services.needs.routing import (
     route_household,
     route_plaque,
 )
-from app.services.privacy import mask_phone
 
 # --- Submission ------------------------------------------------------------------------------
 
@@ -408,37 +404,6 @@ def hide(need: Need, admin: User, reason: str, now: datetime | None = None) -> N
         raise NeedError(_("该诉求已被屏蔽。"))
     need.hidden_at, need.hidden_reason, need.hidden_by_id = now, reason[:255], admin.id
     add_event(need, EventKind.HIDDEN, now, actor=admin, text=reason[:255], internal=True)
-
-
-
-# --- Visibility ------------------------------------------------------------------------------
-
-
-def shown_phone(user: User, need: Need) -> str:
-    return need.contact_phone or "" if policy.can_see_need_phone(user, need) else mask_phone(need.contact_phone)
-
-
-def member_needs_condition(member: Member) -> sa.ColumnElement[bool]:
-    """SQL: needs the member holds or held, plus (head only) the household's non-dispute needs."""
-    cond = Need.id.in_(sa.select(NeedHandler.need_id).where(NeedHandler.member_id == member.id))
-    ch = member.central_household
-    if ch is not None and ch.head_member_id == member.id:
-        cond = sa.or_(cond, sa.and_(Need.central_household_id == ch.id, Need.category != NeedCategory.DISPUTE))
-    return cond
-
-
-def timeline(need: Need, public: bool) -> list[NeedEvent]:
-    stmt = sa.select(NeedEvent).where(NeedEvent.need_id == need.id)
-    if public:
-        stmt = stmt.where(NeedEvent.internal.is_(False))
-    return list(db.session.scalars(stmt.order_by(NeedEvent.at, NeedEvent.id)))
-
-
-def need_photo_ids(need: Need, public: bool) -> set[int]:
-    ids = {e.photo_id for e in timeline(need, public) if e.photo_id}
-    if need.photo_id:
-        ids.add(need.photo_id)
-    return ids
 
 
 
