@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -42,6 +43,14 @@ def init_app(app: Flask) -> None:
         if e.code in TITLES:
             return _page(e.code)
         return e
+
+    @app.errorhandler(sa.exc.DataError)
+    @app.errorhandler(OverflowError)
+    def out_of_range(e: Exception):  # type: ignore[no-untyped-def]
+        # A number beyond what the database holds (an id typed into a query string or a form):
+        # the request is wrong, not the server.
+        db.session.rollback()
+        return _page(400, _("请求中的数字超出范围。"))
 
     @app.errorhandler(Exception)
     def server_error(e: Exception):  # type: ignore[no-untyped-def]

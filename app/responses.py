@@ -18,8 +18,8 @@ from app.services.photos import photo_path
 def photo_response(photo: Photo, thumb: bool = False) -> Response:
     """A stored photo (JPEG, no metadata)."""
     response = send_file(photo_path(photo, thumb), mimetype="image/jpeg", max_age=0)
-    # Private: a shared cache must never keep it; the browser may, for a day.
-    response.headers["Cache-Control"] = "private, max-age=86400"
+    # Never kept: a tablet at a station is shared, and a photo shows people's homes.
+    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

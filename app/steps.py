@@ -15,6 +15,7 @@ from typing import TypeVar
 from flask import abort, flash, make_response, redirect
 from werkzeug.wrappers import Response
 
+from app.database import writing
 from app.extensions import db
 from app.htmx import is_partial, trigger
 from app.services.errors import NotAllowed, Refused
@@ -54,3 +55,34 @@ def run_step(
     url = target(result) if callable(target) else target
     response_: Response = redirect(url, 303)
     return response_
+
+
+def flash_back(url: str) -> Callable[[str], Response]:
+    """A ``run_step`` rerender for a step taken from a button on a page of its own: there is no
+    form to show again, so the refusal is flashed and the browser goes back to ``url`` (303)."""
+
+    def rerender(message: str) -> Response:
+        flash(message, "error")
+        return redirect(url, 303)
+
+    return rerender
+
+
+def write_now(action: Callable[[], T]) -> T:
+    """Run ``action`` from a GET request that must write (a scan, a first token, an export's audit
+    line) in a write transaction of its own, and commit it; roll it back and re-raise on failure.
+
+    A POST begins its transaction with SQLite's write lock (``app/database.py``); a GET does not,
+    and a read transaction that later writes fails at once with "database is locked" when another
+    writer holds the lock. So the read transaction ends first, and the write takes the lock when
+    it begins.
+    """
+    db.session.commit()
+    try:
+        with writing():
+            result = action()
+            db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return result

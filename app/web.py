@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, flash, has_request_context, request, session
+from flask import Flask, Response, abort, current_app, flash, has_request_context, request, session
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
+from werkzeug.routing import IntegerConverter, Map
 
 from app.extensions import db, login_manager
 from app.htmx import is_partial
 from app.models import User
-from app.services.privacy import mask_phone
+from app.phones import mask_phone
 
 LOCALE_COOKIE = "dy_lang"
 DISPLAY_COOKIE = "dy_display"
@@ -67,8 +68,13 @@ def _enforce_admin_idle_timeout() -> None:
     last = session.get("seen")
     limit: timedelta = current_app.config["ADMIN_IDLE_TIMEOUT"]
     if last is not None and now - datetime.fromtimestamp(last, UTC) > limit:
+        # A new session token ends this session on the server, so neither the cookie nor a
+        # remember cookie brings the admin back without a password.
+        current_user.end_sessions()
+        db.session.commit()
         logout_user()
         session.clear()
+        session["_remember"] = "clear"  # logout_user's request to drop the remember cookie
         flash(_l("长时间未操作，已自动退出，请重新登录。"), "info")
         return
     session["seen"] = now.timestamp()
@@ -83,10 +89,28 @@ def _security_headers(response: Response) -> Response:
     h.setdefault("Permissions-Policy", "geolocation=(), microphone=()")
     if response.mimetype == "text/html":
         response.vary.add("HX-Request")
-        # Personal pages must not linger in caches on shared devices.
-        if current_user.is_authenticated:
+        # Personal pages must not linger in caches on shared devices — nor a resident's tracking
+        # page or card form, which hold a need's text and status without any login.
+        if current_user.is_authenticated or "Cache-Control" not in h:
             h["Cache-Control"] = "no-store"
     return response
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in a URL: an id the database can hold (PostgreSQL's integer), else no match
+    (404) — a huge number must not reach the database and fail there."""
+
+    def __init__(self, map: Map, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)  # type: ignore[arg-type]
+
+
+def _refuse_nul_bytes() -> None:
+    """No text a person types holds a NUL byte; PostgreSQL cannot store one. Refuse it whole."""
+    if "\x00" in request.path or any(
+        "\x00" in value for values in request.values.listvalues() for value in values
+    ):
+        abort(400)
 
 
 def local_time(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
@@ -97,6 +121,9 @@ def local_time(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
 
 
 def init_app(app: Flask) -> None:
+    """Install the hooks; called before any blueprint adds its routes (the id converter)."""
+    app.url_map.converters["int"] = IdConverter
+    app.before_request(_refuse_nul_bytes)
     app.before_request(_enforce_admin_idle_timeout)
     app.after_request(_security_headers)
     app.jinja_env.filters["mask_phone"] = mask_phone

@@ -59,7 +59,7 @@ def test_kiosk_token_is_24_characters_of_base64url(app):
 
 
 def test_kiosk_url_fits_qr_version_5_at_level_m_with_the_longest_host(app):
-    from app.stations.views import kiosk_url
+    from app.services.checkin_tokens import kiosk_url
 
     url = kiosk_url(2**31 - 1)  # ids are fixed-width: every station's URL has this length
     assert url.startswith(LONGEST_HOST + "/k/")

@@ -26,8 +26,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from app.clock import TZ, local_minute
-from app.models import MAX_DURATION_MINUTES, ActivityKind, VerifyState
+from app.clock import TZ, local_minute, local_naive
+from app.models import MAX_DURATION_MINUTES, Activity, ActivityKind, VerifyState
 from app.services.activities import ActivityInput
 
 
@@ -107,9 +107,35 @@ class ActivityRecordForm(FlaskForm):
         if self.station_id.data is None and not (field.data or "").strip():
             raise ValidationError(_l("请选择驿站或填写地址"))
 
+    def preset(self, kind: str | None, resident_id: int | None) -> None:
+        """A fresh form opened from a household's "record a visit" link: its kind and household."""
+        if kind in {k.value for k in ActivityKind}:
+            self.kind.data = kind
+        self.residents.data = [resident_id] if resident_id else []
+
+    def uploads(self) -> list:
+        """The files chosen in the photo field (empty inputs included; the service skips them)."""
+        return list(self.photos.data or [])
+
 
 class ActivityEditForm(ActivityRecordForm):
     remove_photos = SelectMultipleField(_l("删除照片"), coerce=int, validate_choice=False)
+
+    def fill(self, activity: Activity) -> None:
+        """The form opened on an activity: what it says now."""
+        self.kind.data = activity.kind.value
+        self.started_at.data = local_naive(activity.started_at)
+        self.duration_minutes.data = activity.duration_minutes
+        self.station_id.data = activity.station_id
+        self.address.data = activity.address
+        self.note.data = activity.note
+        self.residents.data = [r.id for r in activity.residents]
+        self.fellows.data = [m.id for m in activity.fellows]
+
+    def to_input(self) -> ActivityInput:
+        data = super().to_input()
+        data.remove_photo_ids = list(self.remove_photos.data or [])
+        return data
 
 
 class ActivityReturnForm(FlaskForm):

@@ -7,24 +7,36 @@ SameSite=Lax, so another site cannot make a member's browser check in from an <i
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+import secrets
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.authz import current_member
-from app.clock import parse_month
-from app.database import writing
-from app.extensions import db
-from app.models import CheckinMethod, Station, utcnow
+from app.clock import local_today, parse_month
+from app.models import CheckinMethod, Station
 from app.services import checkin as svc
 from app.services import checkin_tokens as tokens
+from app.services.errors import DomainError
+from app.steps import write_now
 
 bp = Blueprint("checkin", __name__)
 
 # How long a scan made while logged out waits for the login to finish (elderly members typing a
 # password on a phone need more than the code's 90 s; the scan itself was checked when it happened).
 RESUME_MAX_AGE = 600
+RESUME_COOKIE = "dy_scan"
 
 
 def _resume_serializer() -> URLSafeTimedSerializer:
@@ -38,22 +50,22 @@ def _refused(message: str, status: int):
 def _scan(station: Station, method: CheckinMethod):
     """Record the scan for the logged-in member, or send the visitor to log in first."""
     if not current_user.is_authenticated:
-        signed = _resume_serializer().dumps({"s": station.id, "m": method.value})
+        # The link that completes the scan after login works once, in this browser only: its
+        # nonce must match a cookie set here, so a forwarded link checks nobody else in.
+        nonce = secrets.token_urlsafe(16)
+        signed = _resume_serializer().dumps({"s": station.id, "m": method.value, "n": nonce})
         flash(_("请先登录，登录后将自动完成签到。"), "info")
-        return redirect(url_for("auth.login", next=url_for("checkin.resume", signed=signed)), 303)
+        response = redirect(url_for("auth.login", next=url_for("checkin.resume", signed=signed)), 303)
+        response.set_cookie(RESUME_COOKIE, nonce, max_age=RESUME_MAX_AGE, httponly=True, samesite="Lax",
+                            secure=current_app.config["SESSION_COOKIE_SECURE"], path="/checkin/resume")
+        return response
     member = current_user.member
     if member is None:
         return render_template("checkin/not_member.html", station=station), 403
-    if not member.is_active:
-        return _refused(_("您的党员信息已停用，不能签到；如有疑问请联系所在社区。"), 403)
     try:
-        db.session.commit()  # end the read transaction: the write below takes the lock at once
-        with writing():
-            result = svc.check_in(member, station, method)
-            db.session.commit()
-    except svc.CheckinError as e:
-        db.session.rollback()
-        return _refused(str(e), 422)
+        result = write_now(lambda: svc.check_in(member, station, method))
+    except DomainError as e:  # a stopped member (403), a closed station (422)
+        return _refused(str(e), e.status)
     return render_template("checkin/result.html", result=result, station=station)
 
 
@@ -66,8 +78,8 @@ def kiosk_scan(token: str):
         return _refused(_("二维码已过期，请重新扫描。"), 410)
     except tokens.TokenInvalid:
         return _refused(_("这不是有效的驿站签到二维码，请扫描驿站平板上的二维码。"), 400)
-    station = db.session.get(Station, checked.station_id)
-    if station is None or not station.active:
+    station = svc.active_station(checked.station_id)
+    if station is None:
         return _refused(_("这不是有效的驿站签到二维码，请扫描驿站平板上的二维码。"), 400)
     return _scan(station, CheckinMethod.KIOSK)
 
@@ -87,13 +99,16 @@ def resume(signed: str):
     """Where login sends a member who scanned while logged out: the check-in completes here."""
     try:
         data = _resume_serializer().loads(signed, max_age=RESUME_MAX_AGE)
-        station = db.session.get(Station, int(data["s"]))
+        station = svc.active_station(int(data["s"]))
         method = CheckinMethod(data["m"])
     except (BadSignature, KeyError, TypeError, ValueError):
         return _refused(_("签到链接已失效，请重新扫描驿站二维码。"), 410)
-    if station is None or not station.active or method is CheckinMethod.MANUAL:
+    nonce = request.cookies.get(RESUME_COOKIE)
+    if station is None or method is CheckinMethod.MANUAL or not nonce or nonce != data.get("n"):
         return _refused(_("签到链接已失效，请重新扫描驿站二维码。"), 410)
-    return _scan(station, method)
+    response = make_response(_scan(station, method))
+    response.delete_cookie(RESUME_COOKIE, path="/checkin/resume")
+    return response
 
 
 @bp.route("/me/checkins")
@@ -101,8 +116,7 @@ def resume(signed: str):
 def mine():
     """My check-ins, month by month, with station, event and how I checked in."""
     member = current_member()
-    today = svc.local_day(utcnow())
-    year, month = parse_month(request.args.get("month"), today)
+    year, month = parse_month(request.args.get("month"), local_today())
     return render_template(
         "checkin/mine.html",
         rows=svc.member_history(member.id, year, month),

@@ -1,16 +1,18 @@
-"""Recording service: who may record, see, edit and verify an activity, and the lists of them.
+"""Recording service: record, edit and verify an activity, the lists of them and the ledger.
 
-Plain functions; the view commits. Rule breaks raise ``ActivityError`` whose text is the message
-for the user.
+Plain functions; the view's step runner commits. Rule breaks raise ``ActivityError`` (a bad photo
+``PhotoError``), both ``Refused``, whose text is the message for the user.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import IO, NamedTuple, Protocol
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
@@ -27,6 +29,7 @@ from app.models import (
     HouseholdStatus,
     Member,
     MemberStatus,
+    OrgLevel,
     OrgNode,
     Photo,
     ResidentHousehold,
@@ -37,8 +40,10 @@ from app.models import (
     activity_residents,
 )
 from app.policy import scope_condition
+from app.services import ledger
 from app.services import photos as photo_service
 from app.services.errors import Refused
+from app.services.privacy import audit
 
 # A phone's clock may run a little ahead; anything later than this is a typing mistake.
 FUTURE_SLACK = timedelta(minutes=10)
@@ -59,6 +64,14 @@ class ActivityInput:
     resident_ids: list[int] = field(default_factory=list)
     fellow_ids: list[int] = field(default_factory=list)
     on_behalf: bool = False
+    remove_photo_ids: list[int] = field(default_factory=list)  # on an edit: photos to drop
+
+
+class Upload(Protocol):
+    """An uploaded file as the form hands it over (a werkzeug ``FileStorage``, say)."""
+
+    filename: str | None
+    stream: IO[bytes]
 
 
 # --- what a member may pick ----------------------------------------------------------------
@@ -67,12 +80,11 @@ class ActivityInput:
 def covered_residents(member: Member, q: str = "") -> sa.Select[tuple[ResidentHousehold]]:
     """The resident households ``member`` covers, optionally matching ``q`` (address or name)."""
     stmt = sa.select(ResidentHousehold).where(ResidentHousehold.covering_member_id == member.id)
-    if q:
-        like = f"%{q}%"
+    if q:  # what the member typed is text: % and _ match themselves, not everything
         stmt = stmt.where(
             sa.or_(
-                ResidentHousehold.address.ilike(like, escape="\\"),
-                ResidentHousehold.head_name.ilike(like, escape="\\"),
+                ResidentHousehold.address.icontains(q, autoescape=True),
+                ResidentHousehold.head_name.icontains(q, autoescape=True),
             )
         )
     return stmt.order_by(ResidentHousehold.building, ResidentHousehold.unit, ResidentHousehold.room,
@@ -85,10 +97,9 @@ def _community_path(member: Member) -> str:
     return "".join(f"{i}/" for i in ids[:-1]) if len(ids) > 1 else member.grid.path
 
 
-def fellow_candidates(member: Member, q: str = "") -> sa.Select[tuple[Member]]:
-    """Active members of the member's community other than the member: by name when ``q`` is
-    given, else those of the member's own central household (the usual companions)."""
-    stmt = (
+def fellow_pool(member: Member) -> sa.Select[tuple[Member]]:
+    """Everyone ``member`` may name as a fellow: the other active members of their community."""
+    return (
         sa.select(Member)
         .join(User, User.id == Member.user_id)
         .join(OrgNode, OrgNode.id == Member.grid_id)
@@ -98,6 +109,12 @@ def fellow_candidates(member: Member, q: str = "") -> sa.Select[tuple[Member]]:
             OrgNode.under(_community_path(member)),
         )
     )
+
+
+def fellow_candidates(member: Member, q: str = "") -> sa.Select[tuple[Member]]:
+    """The fellow picker's list: by name when ``q`` is given, else the members of the member's own
+    central household (the usual companions)."""
+    stmt = fellow_pool(member)
     if q:
         stmt = stmt.where(User.name.contains(q, autoescape=True))
     elif member.central_household_id is not None:
@@ -105,6 +122,27 @@ def fellow_candidates(member: Member, q: str = "") -> sa.Select[tuple[Member]]:
     else:
         stmt = stmt.where(sa.false())
     return stmt.order_by(User.name, Member.id).limit(30)
+
+
+def resident_options(member: Member, q: str, chosen: set[int]) -> list[ResidentHousehold]:
+    """The picker's households matching ``q``, the ones already ticked kept (and listed first)."""
+    matches = list(db.session.scalars(covered_residents(member, q.strip())))
+    if chosen:
+        ids = {r.id for r in matches}
+        extra = [r for r in db.session.scalars(covered_residents(member))
+                 if r.id in chosen and r.id not in ids]
+        matches = extra + matches
+    return sorted(matches, key=lambda r: r.id not in chosen)
+
+
+def fellow_options(member: Member, q: str, chosen: set[int]) -> list[Member]:
+    """The picker's fellow members matching ``q``, the ones already ticked kept (and first)."""
+    matches = list(db.session.scalars(fellow_candidates(member, q.strip())))
+    missing = chosen - {m.id for m in matches}
+    if missing:
+        # Ticked ids come from the browser: only members of the pool are shown back.
+        matches = list(db.session.scalars(fellow_pool(member).where(Member.id.in_(missing)))) + matches
+    return sorted(matches, key=lambda m: m.id not in chosen)
 
 
 def stations_for(member: Member) -> list[Station]:
@@ -119,6 +157,11 @@ def stations_for(member: Member) -> list[Station]:
             .order_by(Station.name)
         )
     )
+
+
+def household_member_condition(household: CentralHousehold) -> sa.ColumnElement[bool]:
+    """SQL: the member belongs to the household's work (a linked member or its head)."""
+    return sa.or_(Member.central_household_id == household.id, Member.id == household.head_member_id)
 
 
 def headed_household(member: Member) -> CentralHousehold | None:
@@ -157,17 +200,7 @@ def _check(author: Member, data: ActivityInput, now: datetime) -> tuple[list[Res
     fellows: list[Member] = []
     if data.fellow_ids:
         # Any active member of the community may be named, not only the household's.
-        allowed = (
-            sa.select(Member)
-            .join(OrgNode, OrgNode.id == Member.grid_id)
-            .where(
-                Member.id.in_(set(data.fellow_ids)),
-                Member.id != author.id,
-                Member.status == MemberStatus.ACTIVE,
-                OrgNode.under(_community_path(author)),
-            )
-        )
-        fellows = list(db.session.scalars(allowed))
+        fellows = list(db.session.scalars(fellow_pool(author).where(Member.id.in_(set(data.fellow_ids)))))
         if len(fellows) != len(set(data.fellow_ids)):
             raise ActivityError(str(_l("同行党员只能选择本社区的党员。")))
     return residents, fellows
@@ -177,15 +210,15 @@ def _state_for(station_id: int | None) -> VerifyState:
     return VerifyState.PENDING if station_id is not None else VerifyState.NONE
 
 
-def record(
-    author: Member,
-    data: ActivityInput,
-    processed: Sequence[photo_service.ProcessedPhoto],
-    user: User,
-    now: datetime,
-) -> Activity:
-    """Add an activity with its links and photos (photos already processed, so nothing is written
-    when one of them is bad)."""
+def _process(uploads: Iterable[Upload]) -> list[photo_service.ProcessedPhoto]:
+    """Every chosen photo decoded and re-encoded first: nothing is written when one is bad."""
+    return photo_service.process_many(list(uploads), MAX_PHOTOS)
+
+
+def record(author: Member, data: ActivityInput, uploads: Iterable[Upload], user: User,
+           now: datetime) -> Activity:
+    """Add an activity with its households, fellow members and photos."""
+    processed = _process(uploads)
     residents, fellows = _check(author, data, now)
     household_id = None
     if data.on_behalf:
@@ -234,6 +267,7 @@ def _attach_photos(activity: Activity, processed: Sequence[photo_service.Process
 
 
 def load_for_edit(activity_id: int) -> Activity | None:
+    """The activity with its households, fellow members and photos loaded."""
     return db.session.scalar(
         sa.select(Activity)
         .where(Activity.id == activity_id)
@@ -247,21 +281,16 @@ def _snapshot(activity: Activity) -> dict[str, object]:
             "photo_ids": [p.id for p in activity.photos]}
 
 
-def edit(
-    activity: Activity,
-    data: ActivityInput,
-    processed: Sequence[photo_service.ProcessedPhoto],
-    remove_photo_ids: Sequence[int],
-    user: User,
-    now: datetime,
-) -> ActivityRevision | None:
+def edit(activity: Activity, user: User, data: ActivityInput, uploads: Iterable[Upload],
+         now: datetime) -> ActivityRevision | None:
     """Change an activity (loaded with ``load_for_edit``) and keep what it was in a revision.
     The caller has checked ``can_edit``. An edit by the author sends a decided activity back to
     its station for verification; nothing changed records nothing."""
+    processed = _process(uploads)
     author = activity.author
     residents, fellows = _check(author, data, now)
     before = _snapshot(activity)
-    kept = [p for p in activity.photos if p.id not in set(remove_photo_ids)]
+    kept = [p for p in activity.photos if p.id not in set(data.remove_photo_ids)]
     if len(kept) + len(processed) > MAX_PHOTOS:
         raise ActivityError(str(_l("最多上传 %(n)d 张照片。", n=MAX_PHOTOS)))
     activity.kind = data.kind
@@ -320,12 +349,14 @@ def _snapshot_fields(activity: Activity, residents: list[ResidentHousehold],
 
 
 def verify(activity: Activity, user: User, now: datetime) -> None:
+    """The station's administrator confirms the activity took place."""
     _decide(activity, user, now)
     activity.verify_state = VerifyState.VERIFIED
     activity.return_reason = ""
 
 
 def return_(activity: Activity, user: User, reason: str, now: datetime) -> None:
+    """The station's administrator sends the activity back with a reason."""
     reason = reason.strip()
     if not reason:
         raise ActivityError(str(_l("请填写退回原因。")))
@@ -347,32 +378,36 @@ def _decide(activity: Activity, user: User, now: datetime) -> None:
 # --- lists -------------------------------------------------------------------------------
 
 
-def _counts() -> tuple[sa.ScalarSelect, sa.ScalarSelect]:
-    n_residents = (
-        sa.select(sa.func.count())
-        .select_from(activity_residents)
-        .where(activity_residents.c.activity_id == Activity.id)
-        .scalar_subquery()
-    )
-    n_photos = (
-        sa.select(sa.func.count())
-        .select_from(ActivityPhoto)
-        .where(ActivityPhoto.activity_id == Activity.id)
-        .scalar_subquery()
-    )
-    return n_residents.label("n_residents"), n_photos.label("n_photos")
+class ActivityCounts(NamedTuple):
+    residents: int
+    photos: int
 
 
-def _listing(where: sa.ColumnElement[bool]) -> sa.Select:
-    n_residents, n_photos = _counts()
-    return (
-        sa.select(Activity, n_residents, n_photos)
-        .where(where)
-        .order_by(Activity.started_at.desc(), Activity.id.desc())
-    )
+NO_COUNTS = ActivityCounts(0, 0)
 
 
-def mine(member: Member) -> sa.Select:
+def counts(activity_ids: sa.Select | Sequence[int]) -> dict[int, ActivityCounts]:
+    """How many households each activity served and how many photos it has (two queries);
+    every id of a list is a key, a select's activities without either are left out."""
+    served = dict(db.session.execute(
+        sa.select(activity_residents.c.activity_id, sa.func.count())
+        .where(activity_residents.c.activity_id.in_(activity_ids))
+        .group_by(activity_residents.c.activity_id)
+    ).all())
+    photos = dict(db.session.execute(
+        sa.select(ActivityPhoto.activity_id, sa.func.count())
+        .where(ActivityPhoto.activity_id.in_(activity_ids))
+        .group_by(ActivityPhoto.activity_id)
+    ).all())
+    keys = set(served) | set(photos) | (set() if isinstance(activity_ids, sa.Select) else set(activity_ids))
+    return {i: ActivityCounts(served.get(i, 0), photos.get(i, 0)) for i in keys}
+
+
+def _listing(where: sa.ColumnElement[bool]) -> sa.Select[tuple[Activity]]:
+    return sa.select(Activity).where(where).order_by(Activity.started_at.desc(), Activity.id.desc())
+
+
+def mine(member: Member) -> sa.Select[tuple[Activity]]:
     """Activities the member recorded or took part in, newest first."""
     # A union of two indexed lookups: an OR across the two would make PostgreSQL scan every
     # activity (measured at city scale: 474 ms before).
@@ -383,11 +418,9 @@ def mine(member: Member) -> sa.Select:
     return _listing(Activity.id.in_(ids))
 
 
-def of_household(household: CentralHousehold) -> sa.Select:
+def of_household(household: CentralHousehold) -> sa.Select[tuple[Activity]]:
     """Activities of a central household: its members' and those recorded on its behalf."""
-    members = sa.select(Member.id).where(
-        sa.or_(Member.central_household_id == household.id, Member.id == household.head_member_id)
-    )
+    members = sa.select(Member.id).where(household_member_condition(household))
     ids = sa.union(
         sa.select(Activity.id).where(Activity.author_member_id.in_(members)),
         sa.select(Activity.id).where(Activity.central_household_id == household.id),
@@ -395,7 +428,7 @@ def of_household(household: CentralHousehold) -> sa.Select:
     return _listing(Activity.id.in_(ids))
 
 
-def to_verify(user: User, state: VerifyState | None) -> sa.Select:
+def to_verify(user: User, state: VerifyState | None) -> sa.Select[tuple[Activity]]:
     """Activities held at the stations the user administers (station admins) or holds in scope."""
     station_ids = [s.id for s in user.admin_stations]
     in_reach = Activity.station_id.in_(station_ids) if station_ids else sa.false()
@@ -422,12 +455,13 @@ class LedgerFilter:
     state: VerifyState | None = None
 
     def period_label(self) -> str:
+        """The period as the ledger's heading names it."""
         if not self.date_from and not self.date_to:
             return str(_l("全部"))
         return f"{self.date_from or '…'} — {self.date_to or '…'}"
 
 
-def in_scope(user: User, flt: LedgerFilter) -> sa.Select:
+def in_scope(user: User, flt: LedgerFilter) -> sa.Select[tuple[Activity]]:
     """The org admin's activities (by the author's grid) with the ledger filters."""
     grid = sa.select(OrgNode.id).where(scope_condition(user))
     stmt = _listing(Activity.grid_id.in_(grid))
@@ -445,8 +479,7 @@ def in_scope(user: User, flt: LedgerFilter) -> sa.Select:
 
 
 def grids_in_scope(user: User) -> list[OrgNode]:
-    from app.models import OrgLevel
-
+    """The grids the admin holds, for the ledger's grid filter."""
     return list(db.session.scalars(
         sa.select(OrgNode).where(scope_condition(user), OrgNode.level == OrgLevel.GRID)
         .order_by(OrgNode.path)
@@ -468,6 +501,7 @@ def resident_addresses(activity_ids: sa.Select) -> dict[int, list[str]]:
 
 
 def revisions(activity: Activity) -> list[ActivityRevision]:
+    """The activity's history, newest first."""
     return list(db.session.scalars(
         sa.select(ActivityRevision).where(ActivityRevision.activity_id == activity.id)
         .order_by(ActivityRevision.edited_at.desc(), ActivityRevision.id.desc())
@@ -495,3 +529,24 @@ def fellow_names(activity_ids: sa.Select) -> dict[int, list[str]]:
     for activity_id, name in rows:
         found.setdefault(activity_id, []).append(name)
     return found
+
+
+def export_ledger(user: User, flt: LedgerFilter, query: str, ip: str) -> bytes:
+    """The admin's filtered ledger as a workbook (.xlsx); the export is audited with the query
+    that asked for it."""
+    stmt = in_scope(user, flt)
+    ids = sa.select(stmt.order_by(None).subquery().c.id)
+    activities = list(db.session.scalars(stmt))
+    served, fellows, numbers = resident_addresses(ids), fellow_names(ids), counts(ids)
+    headers = [_("时间"), _("类型"), _("时长（分钟）"), _("地点"), _("记录党员"), _("网格"),
+               _("服务群众户"), _("同行党员"), _("照片数"), _("审核状态"), _("退回原因"), _("内容")]
+    body = (
+        [a.started_at, a.kind.label, a.duration_minutes, a.place, a.author.name, a.grid.name,
+         "、".join(served.get(a.id, [])), "、".join(fellows.get(a.id, [])),
+         numbers.get(a.id, NO_COUNTS).photos, a.verify_state.label, a.return_reason, a.note]
+        for a in activities
+    )
+    node_name = "、".join(n.name for n in user.admin_nodes)
+    data = ledger.build_workbook(_("服务活动台账"), node_name, flt.period_label(), headers, body)
+    audit(user.id, "export", "activities", detail=f"{len(activities)} rows; {query[:200]}", ip=ip)
+    return data

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app.clock import day_bounds, local_day
+from app.clock import day_bounds, local_day, month_bounds
 from app.extensions import db
 from app.models import (
     Checkin,
@@ -26,7 +26,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services.errors import Refused
+from app.services.errors import NotAllowed, Refused
 
 SEARCH_LIMIT = 20
 
@@ -76,7 +76,8 @@ def check_in(
     row the first one wrote."""
     now = now or utcnow()
     if not member.is_active:
-        raise CheckinError(_l("党员状态为停用，不能签到。"))
+        # The one check of the member's standing: a stopped member may not check in at all (403).
+        raise NotAllowed(_l("您的党员信息已停用，不能签到；如有疑问请联系所在社区。"))
     if not station.active:
         raise CheckinError(_l("该驿站已停用。"))
     if method is CheckinMethod.MANUAL and recorded_by is None:
@@ -152,10 +153,12 @@ def events_between(station_id: int, start: datetime, end: datetime) -> list[Stat
 
 
 def todays_events(station_id: int, now: datetime | None = None) -> list[StationEvent]:
+    """The station's events overlapping today (Shanghai), in order."""
     return events_between(station_id, *day_bounds(local_day(now or utcnow())))
 
 
 def attendance_counts(event_ids: list[int]) -> dict[int, int]:
+    """How many checked in for each of the events (one query)."""
     if not event_ids:
         return {}
     rows = db.session.execute(
@@ -164,6 +167,12 @@ def attendance_counts(event_ids: list[int]) -> dict[int, int]:
         .group_by(Checkin.event_id)
     )
     return {event_id: n for event_id, n in rows}
+
+
+def active_station(station_id: int) -> Station | None:
+    """The station a check-in link names, while it is open."""
+    station = db.session.get(Station, station_id)
+    return station if station is not None and station.active else None
 
 
 # Lists -----------------------------------------------------------------------------------------
@@ -201,12 +210,11 @@ def ledger_query(
 
 def member_history(member_id: int, year: int, month: int) -> list[Checkin]:
     """The member's check-ins in one month, newest first."""
-    first = date(year, month, 1)
-    last = date(year + (month == 12), month % 12 + 1, 1)
+    first, last = month_bounds(year, month)
     return list(
         db.session.scalars(
             sa.select(Checkin)
-            .where(Checkin.member_id == member_id, Checkin.day >= first, Checkin.day < last)
+            .where(Checkin.member_id == member_id, Checkin.day >= first, Checkin.day <= last)
             .order_by(Checkin.checked_in_at.desc())
         ).unique()
     )
@@ -224,16 +232,21 @@ def member_months(member_id: int) -> list[tuple[int, int, int]]:
 
 
 def search_members(station: Station, q: str) -> list[Member]:
-    """Active members within the station's org node whose name contains ``q`` or whose phone
-    contains its digits (at least four, so one digit does not list everyone)."""
+    """Active members within the station's org node whose name contains ``q``, or whose phone is
+    the number typed: all 11 digits, or the last 4 (which the masked number shows anyway). Any
+    other run of digits is refused — matching part of a number would let a few searches rebuild
+    the hidden middle digits without the audited reveal."""
     q = (q or "").strip()
     if not q:
         raise CheckinError(_l("请输入姓名或手机号。"))
     digits = "".join(ch for ch in q if ch.isdigit())
     if digits and len(digits) == len(q.replace(" ", "")):
-        if len(digits) < 4:
-            raise CheckinError(_l("手机号请至少输入4位数字。"))
-        match = User.phone.contains(digits, autoescape=True)
+        if len(digits) == 11:
+            match = User.phone == digits
+        elif len(digits) == 4:
+            match = User.phone.endswith(digits, autoescape=True)
+        else:
+            raise CheckinError(_l("请输入完整的11位手机号，或手机号后4位。"))
     else:
         match = User.name.contains(q, autoescape=True)
     return list(
@@ -251,11 +264,3 @@ def search_members(station: Station, q: str) -> list[Member]:
             .limit(SEARCH_LIMIT)
         ).unique()
     )
-
-
-def member_in_station_scope(station: Station, member_id: int) -> Member | None:
-    member = db.session.get(Member, member_id)
-    if member is None or not member.grid.path.startswith(station.org_node.path):
-        return None
-    return member
-

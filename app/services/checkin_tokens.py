@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import PosterToken, Station, utcnow
+from app.services.entry_tokens import public_url
 from app.settings import setting
 
 STEP_SECONDS = 30
@@ -108,13 +109,16 @@ def verify_kiosk_token(token: str, now: float | None = None) -> KioskToken:
 # Poster tokens ---------------------------------------------------------------------------------
 
 
+def live_poster_token(station: Station) -> PosterToken | None:
+    """The station's current poster token, without creating one."""
+    return db.session.scalar(
+        sa.select(PosterToken).where(PosterToken.station_id == station.id, PosterToken.revoked_at.is_(None))
+    )
+
+
 def poster_token(station: Station) -> PosterToken:
     """The station's live poster token, created on first use (flushed, not committed)."""
-    found = db.session.scalar(
-        sa.select(PosterToken).where(
-            PosterToken.station_id == station.id, PosterToken.revoked_at.is_(None)
-        )
-    )
+    found = live_poster_token(station)
     if found is None:
         found = PosterToken(station_id=station.id, token=secrets.token_urlsafe(16))
         db.session.add(found)
@@ -144,3 +148,13 @@ def resolve_poster_token(token: str) -> Station | None:
         .join(PosterToken, PosterToken.station_id == Station.id)
         .where(PosterToken.token == token, PosterToken.revoked_at.is_(None), Station.active)
     )
+
+
+def kiosk_url(station_id: int) -> str:
+    """The URL the kiosk's code holds right now."""
+    return public_url(KIOSK_PATH + kiosk_token(station_id))
+
+
+def poster_url(token: PosterToken) -> str:
+    """The URL printed on the station's poster."""
+    return public_url(POSTER_PATH + token.token)

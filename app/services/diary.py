@@ -10,16 +10,24 @@ from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.models import CentralHousehold, DiaryEntry, Member, Need, ResidentHousehold
+from app.services.activities import covered_residents, household_member_condition
 from app.services.errors import Refused
 
 MAX_TEXT = 500
 
 
 class DiaryError(Refused):
-    pass
+    """A rule of the diary was broken; ``str()`` is the message for the user."""
+
+
+def resident_choices(member: Member) -> list[tuple[int, str]]:
+    """The households the member may write about, as (id, "address · head") pairs."""
+    return [(r.id, f"{r.address} · {r.head_name}")
+            for r in db.session.scalars(covered_residents(member))]
 
 
 def create(member: Member, resident_id: int, entry_date: date, text: str, today: date) -> DiaryEntry:
+    """Write an entry about a household the member covers, dated today or earlier."""
     resident = db.session.get(ResidentHousehold, resident_id)
     if resident is None or resident.covering_member_id != member.id:
         raise DiaryError(str(_l("只能为自己联系的群众户写日记。")))
@@ -35,14 +43,14 @@ def create(member: Member, resident_id: int, entry_date: date, text: str, today:
 
 
 def mine(member: Member) -> sa.Select[tuple[DiaryEntry]]:
+    """The member's own entries, newest first."""
     return (sa.select(DiaryEntry).where(DiaryEntry.member_id == member.id)
             .order_by(DiaryEntry.entry_date.desc(), DiaryEntry.id.desc()))
 
 
 def of_household(household: CentralHousehold) -> sa.Select[tuple[DiaryEntry]]:
-    members = sa.select(Member.id).where(
-        sa.or_(Member.central_household_id == household.id, Member.id == household.head_member_id)
-    )
+    """The entries of the household's members and its head, newest first."""
+    members = sa.select(Member.id).where(household_member_condition(household))
     return (sa.select(DiaryEntry).where(DiaryEntry.member_id.in_(members))
             .order_by(DiaryEntry.entry_date.desc(), DiaryEntry.id.desc()))
 

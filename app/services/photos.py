@@ -26,6 +26,9 @@ from app.settings import setting
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 50_000_000  # a 48-megapixel phone photo passes; a decompression bomb does not
+# JPEGs are decoded at a reduced scale (draft mode: 1/2, 1/4, 1/8) near the size we keep, so even a
+# 48-megapixel one costs a few tens of MB. PNG and WebP decode whole: their cap fits a worker.
+MAX_PIXELS_FULL_DECODE = 24_000_000
 LONG_SIDE = 1600
 THUMB_SIDE = 320
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "MPO"}  # MPO: JPEG with extra frames (some phones)
@@ -39,6 +42,7 @@ class PhotoError(Refused):
 TOO_BIG = _l("照片不能超过 10 MB，请换一张或压缩后再传。")
 NOT_AN_IMAGE = _l("无法识别这个文件：请上传 JPG、PNG 或 WebP 格式的照片。")
 TOO_MANY_PIXELS = _l("照片尺寸过大（超过 5000 万像素），请换一张。")
+TOO_MANY_PIXELS_PNG = _l("PNG 或 WebP 图片尺寸过大（超过 2400 万像素），请换成 JPG 照片或缩小后再传。")
 BROKEN = _l("照片文件不完整或已损坏，请重新拍摄或选择。")
 
 
@@ -72,9 +76,15 @@ def process(stream: IO[bytes]) -> ProcessedPhoto:
         width, height = image.size
         if width * height > MAX_PIXELS or width <= 0 or height <= 0:
             raise PhotoError(str(TOO_MANY_PIXELS))
+        if image.format in ("JPEG", "MPO"):
+            # Decode at the smallest scale that still covers the size we keep.
+            scale = min(1.0, LONG_SIDE / max(width, height))
+            image.draft("RGB", (int(width * scale), int(height * scale)))
+        elif width * height > MAX_PIXELS_FULL_DECODE:
+            raise PhotoError(str(TOO_MANY_PIXELS_PNG))
         try:
             image.load()
-            image = ImageOps.exif_transpose(image) or image
+            ImageOps.exif_transpose(image, in_place=True)  # no second copy of the pixels
         except Exception as e:  # noqa: BLE001 — truncated or corrupt data
             raise PhotoError(str(BROKEN)) from e
     image = _to_rgb(image)

@@ -50,3 +50,8 @@ def svg(data: str, ec: str = "M", border: int = 4) -> str:
     out = io.BytesIO()
     image.save(out)
     return out.getvalue().decode()
+
+
+def inline_svg(data: str, ec: str = "M") -> str:
+    """An SVG for embedding in HTML (no XML declaration); CSS gives it its size."""
+    return svg(data, ec).split("?>", 1)[-1].strip()

@@ -22,8 +22,10 @@ from app.models import (
     VISIT_PERIOD_MONTHS,
     Activity,
     ActivityKind,
+    CentralHousehold,
     DiaryEntry,
     Member,
+    MemberStatus,
     OrgNode,
     ResidentHousehold,
     User,
@@ -31,11 +33,13 @@ from app.models import (
     activity_residents,
     utcnow,
 )
+from app.policy import scope_condition
+from app.services.activities import household_member_condition
 from app.services.errors import Refused
 
 
 class PolicyError(Refused):
-    pass
+    """A visit period that is not allowed; ``str()`` is the message for the user."""
 
 
 def policy_months() -> dict[int, int]:
@@ -52,6 +56,7 @@ def months_for_path(path: str, policies: dict[int, int]) -> int:
 
 
 def set_policy(node: OrgNode, months: int, user: User) -> VisitPolicy:
+    """Set how many months a visit period lasts for ``node`` and below."""
     if months not in VISIT_PERIOD_MONTHS:
         raise PolicyError(str(_l("走访周期只能是 1、2、3、4、6 或 12 个月。")))
     policy = db.session.get(VisitPolicy, node.id)
@@ -114,6 +119,23 @@ def member_households(member: Member, today: date) -> list[HouseholdVisit]:
         rows.append(HouseholdVisit(r, last.get(r.id), period_start(today, months), months))
     rows.sort(key=lambda v: (not v.overdue, v.last_visit or date.min))
     return rows
+
+
+def household_members(household: CentralHousehold) -> list[Member]:
+    """The household's active members and its head, by name (whose coverage the head follows)."""
+    return list(db.session.scalars(
+        sa.select(Member).join(User, User.id == Member.user_id)
+        .where(household_member_condition(household), Member.status == MemberStatus.ACTIVE)
+        .order_by(User.name, Member.id)
+    ))
+
+
+def members_in_scope(user: User) -> sa.Select[tuple[Member]]:
+    """The active members in the admin's scope, by org node then name (the coverage list)."""
+    return (sa.select(Member).join(OrgNode, OrgNode.id == Member.grid_id)
+            .join(User, User.id == Member.user_id)
+            .where(scope_condition(user), Member.status == MemberStatus.ACTIVE)
+            .order_by(OrgNode.path, User.name, Member.id))
 
 
 @dataclass
