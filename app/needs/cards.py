@@ -10,12 +10,11 @@ from flask_login import current_user, login_required
 
 from app import policy
 from app.authz import get_or_404, roles_required
-from app.extensions import db
-from app.models import CentralHousehold, ResidentHousehold, Role
+from app.models import CentralHousehold, EntryToken, ResidentHousehold, Role
 from app.needs import bp
 from app.responses import qr_response
 from app.services import entry_tokens, qr
-from app.steps import run_step
+from app.steps import flash_back, run_step, write_now
 
 CARDS_PER_SHEET = 8
 
@@ -26,11 +25,9 @@ def _qr_data_uri(url: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def _keep_new_codes(always: bool = False) -> None:
-    """Codes made on first use are kept, so the GET that made one commits it. The cards page
-    commits only then: a commit expires every household and the template would load each again."""
-    if always or db.session.new:
-        db.session.commit()
+def _code_of(household: ResidentHousehold | CentralHousehold) -> EntryToken:
+    """The household's live code; the first one is issued (and kept) on first use."""
+    return entry_tokens.live_token(household) or write_now(lambda: entry_tokens.current_token(household))
 
 
 @bp.route("/needs/cards")
@@ -39,8 +36,11 @@ def cards():
     """Contact cards for all my households, 8 to an A4 sheet: my name, masked phone, central
     household, the QR (level Q: paper gets dirty) and how to use it."""
     member = current_user.member
-    items = [{"household": h, "qr": _qr_data_uri(url)} for h, url in entry_tokens.member_cards(member.id)]
-    _keep_new_codes()
+    printed = entry_tokens.member_cards(member.id)
+    if any(token is None for _h, token in printed):  # the first print issues the codes, and keeps them
+        write_now(lambda: entry_tokens.issue_cards(member.id))
+        printed = entry_tokens.member_cards(member.id)
+    items = [{"household": h, "qr": _qr_data_uri(entry_tokens.entry_url(t))} for h, t in printed]
     sheets = [items[i:i + CARDS_PER_SHEET] for i in range(0, len(items), CARDS_PER_SHEET)]
     return render_template("needs/cards.html", sheets=sheets, member=member,
                            central=member.central_household)
@@ -51,8 +51,7 @@ def cards():
 def card_qr(household_id: int, fmt: str):
     """The QR of a household's contact card (its covering member and admins in scope)."""
     household = get_or_404(ResidentHousehold, household_id, policy.can_print_card)
-    url = entry_tokens.entry_url(entry_tokens.current_token(household))
-    _keep_new_codes(always=True)
+    url = entry_tokens.entry_url(_code_of(household))
     return qr_response(url, fmt, "Q")
 
 
@@ -62,8 +61,7 @@ def plaque_qr(central_id: int, fmt: str):
     """The QR of a central household's door plaque (its head and admins in scope); level H, since
     a plaque hangs outdoors for years."""
     central = get_or_404(CentralHousehold, central_id, policy.can_print_plaque)
-    url = entry_tokens.entry_url(entry_tokens.current_token(central))
-    _keep_new_codes(always=True)
+    url = entry_tokens.entry_url(_code_of(central))
     return qr_response(url, fmt, "H")
 
 
@@ -72,5 +70,5 @@ def plaque_qr(central_id: int, fmt: str):
 def card_reissue(household_id: int):
     """Revoke a lost or misused card's code and issue a new one."""
     household = get_or_404(ResidentHousehold, household_id, policy.can_print_card)
-    return run_step(lambda: entry_tokens.reissue(household), lambda message: (message, 422),
+    return run_step(lambda: entry_tokens.reissue(household), flash_back(url_for("needs.cards")),
                     url_for("needs.cards"), _("已作废旧联系卡二维码，请重新打印该户的联系卡。"))

@@ -11,7 +11,6 @@ from flask_login import current_user
 from app import policy
 from app.authz import admin_required, get_or_404, node_or_404, require
 from app.clock import local_today, utcnow
-from app.extensions import db
 from app.models import Member, NeedCategory
 from app.needs import bp
 from app.needs.forms import NeedHideForm, NeedSlaForm, options
@@ -20,7 +19,7 @@ from app.needs.inbox import assign_form, step
 from app.policy import scope_roots
 from app.responses import xlsx_response
 from app.services import needs
-from app.steps import run_step
+from app.steps import run_step, write_now
 
 
 @bp.route("/needs/dispatch")
@@ -89,8 +88,7 @@ def dashboard():
 def dashboard_export():
     """The same rates as a ledger workbook (.xlsx), audited."""
     group, (start, end) = _group(), _period()
-    data = needs.export_rates(current_user, group, start, end, request.remote_addr or "")
-    db.session.commit()  # the audit row
+    data = write_now(lambda: needs.export_rates(current_user, group, start, end, request.remote_addr or ""))
     return xlsx_response(data, f"needs-rates-{start.isoformat()}-{end.isoformat()}.xlsx")
 
 

@@ -28,14 +28,18 @@ def _target(obj: ResidentHousehold | CentralHousehold) -> tuple[EntryKind, dict[
     return EntryKind.PLAQUE, {"central_household_id": obj.id}
 
 
+def live_token(obj: ResidentHousehold | CentralHousehold) -> EntryToken | None:
+    """The household's live token, if it has one."""
+    _kind, target = _target(obj)
+    column = getattr(EntryToken, next(iter(target)))
+    return db.session.scalar(sa.select(EntryToken).where(column == obj.id, EntryToken.revoked_at.is_(None)))
+
+
 def current_token(obj: ResidentHousehold | CentralHousehold) -> EntryToken:
     """The household's live token, created on first use (added to the session, not committed)."""
-    kind, target = _target(obj)
-    column = getattr(EntryToken, next(iter(target)))
-    found = db.session.scalar(
-        sa.select(EntryToken).where(column == obj.id, EntryToken.revoked_at.is_(None))
-    )
+    found = live_token(obj)
     if found is None:
+        kind, target = _target(obj)
         found = EntryToken(token=new_token(), kind=kind, **target)
         db.session.add(found)
         db.session.flush()
@@ -109,12 +113,23 @@ def plaque_household(token: str) -> CentralHousehold | None:
     return db.session.get(CentralHousehold, found.central_household_id) if found else None
 
 
-def member_cards(member_id: int) -> list[tuple[ResidentHousehold, str]]:
-    """Every household a member covers, by address, with its card's URL (codes made on first
-    print are added to the session, not committed)."""
-    households = list(db.session.scalars(
+def _covered(member_id: int) -> list[ResidentHousehold]:
+    return list(db.session.scalars(
         sa.select(ResidentHousehold).where(ResidentHousehold.covering_member_id == member_id)
         .order_by(ResidentHousehold.building, ResidentHousehold.unit, ResidentHousehold.room)
     ))
-    tokens = current_card_tokens(households)
-    return [(h, entry_url(tokens[h.id])) for h in households]
+
+
+def member_cards(member_id: int) -> list[tuple[ResidentHousehold, EntryToken | None]]:
+    """Every household a member covers, by address, with its card's live token (None: not yet
+    issued). Two queries however many households."""
+    households = _covered(member_id)
+    ids = [h.id for h in households]
+    live = {t.resident_household_id: t for t in db.session.scalars(
+        sa.select(EntryToken).where(EntryToken.resident_household_id.in_(ids), EntryToken.revoked_at.is_(None)))}
+    return [(h, live.get(h.id)) for h in households]
+
+
+def issue_cards(member_id: int) -> None:
+    """Issue a card token to each household the member covers that has none (added, not committed)."""
+    current_card_tokens(_covered(member_id))
