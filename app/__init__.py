@@ -54,7 +54,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.diary.views import bp as diary_bp
     from app.households.views import bp as households_bp
     from app.main.views import bp as main_bp
-    from app.needs.views import bp as needs_bp
+    from app.needs import bp as needs_bp
     from app.nominations.views import bp as nominations_bp
     from app.notifications.views import bp as notifications_bp
     from app.stations.views import bp as stations_bp

@@ -10,8 +10,9 @@ import secrets
 
 import sqlalchemy as sa
 
+from app.clock import utcnow
 from app.extensions import db
-from app.models import CentralHousehold, EntryKind, EntryToken, ResidentHousehold, utcnow
+from app.models import CentralHousehold, EntryKind, EntryToken, ResidentHousehold
 from app.settings import public_base_url
 
 PATHS = {EntryKind.CARD: "/c/", EntryKind.PLAQUE: "/p/"}
@@ -27,14 +28,18 @@ def _target(obj: ResidentHousehold | CentralHousehold) -> tuple[EntryKind, dict[
     return EntryKind.PLAQUE, {"central_household_id": obj.id}
 
 
+def live_token(obj: ResidentHousehold | CentralHousehold) -> EntryToken | None:
+    """The household's live token, if it has one."""
+    _kind, target = _target(obj)
+    column = getattr(EntryToken, next(iter(target)))
+    return db.session.scalar(sa.select(EntryToken).where(column == obj.id, EntryToken.revoked_at.is_(None)))
+
+
 def current_token(obj: ResidentHousehold | CentralHousehold) -> EntryToken:
     """The household's live token, created on first use (added to the session, not committed)."""
-    kind, target = _target(obj)
-    column = getattr(EntryToken, next(iter(target)))
-    found = db.session.scalar(
-        sa.select(EntryToken).where(column == obj.id, EntryToken.revoked_at.is_(None))
-    )
+    found = live_token(obj)
     if found is None:
+        kind, target = _target(obj)
         found = EntryToken(token=new_token(), kind=kind, **target)
         db.session.add(found)
         db.session.flush()
@@ -94,3 +99,37 @@ def current_card_tokens(households: list[ResidentHousehold]) -> dict[int, EntryT
             db.session.add(token)
             found[household_id] = token
     return found
+
+
+def card_household(token: str) -> ResidentHousehold | None:
+    """The resident household behind a contact card's live code."""
+    found = resolve(EntryKind.CARD, token)
+    return db.session.get(ResidentHousehold, found.resident_household_id) if found else None
+
+
+def plaque_household(token: str) -> CentralHousehold | None:
+    """The central household behind a door plaque's live code."""
+    found = resolve(EntryKind.PLAQUE, token)
+    return db.session.get(CentralHousehold, found.central_household_id) if found else None
+
+
+def _covered(member_id: int) -> list[ResidentHousehold]:
+    return list(db.session.scalars(
+        sa.select(ResidentHousehold).where(ResidentHousehold.covering_member_id == member_id)
+        .order_by(ResidentHousehold.building, ResidentHousehold.unit, ResidentHousehold.room)
+    ))
+
+
+def member_cards(member_id: int) -> list[tuple[ResidentHousehold, EntryToken | None]]:
+    """Every household a member covers, by address, with its card's live token (None: not yet
+    issued). Two queries however many households."""
+    households = _covered(member_id)
+    ids = [h.id for h in households]
+    live = {t.resident_household_id: t for t in db.session.scalars(
+        sa.select(EntryToken).where(EntryToken.resident_household_id.in_(ids), EntryToken.revoked_at.is_(None)))}
+    return [(h, live.get(h.id)) for h in households]
+
+
+def issue_cards(member_id: int) -> None:
+    """Issue a card token to each household the member covers that has none (added, not committed)."""
+    current_card_tokens(_covered(member_id))

@@ -1,0 +1,238 @@
+"""What the needs pages list and look up: selects the views paginate, short lists, choices.
+
+Nothing here changes data. Scope comes from ``policy.scope_condition`` so every admin list shows
+the admin's part of the tree only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import aliased, joinedload
+
+from app import policy
+from app.extensions import db
+from app.models import (
+    Member,
+    MemberStatus,
+    Need,
+    NeedBreach,
+    NeedCategory,
+    NeedEvent,
+    NeedHandler,
+    NeedSla,
+    NeedStatus,
+    OrgLevel,
+    OrgNode,
+    Station,
+    User,
+)
+from app.phones import normalize_phone
+from app.policy import scope_condition
+from app.services.needs.common import OPEN_STATES
+from app.services.needs.deadlines import overdue_condition
+from app.services.needs.workflow import normalize_code
+from app.services.privacy import mask_phone
+
+# The inbox's tabs (besides "household", the head's view of their members' open needs).
+INBOX_STATES = {
+    "submitted": (NeedStatus.SUBMITTED,),
+    "accepted": (NeedStatus.ACCEPTED,),
+    "in_progress": (NeedStatus.IN_PROGRESS,),
+    "closed": (NeedStatus.RESOLVED, NeedStatus.RATED),
+}
+# Enough for a screen; the lists are work queues, not archives.
+DISPATCH_LIMIT = 100
+
+
+# --- Visibility ------------------------------------------------------------------------------
+
+
+def shown_phone(user: User, need: Need) -> str:
+    """The resident's phone as this user may see it (masked outside the owner chain)."""
+    return need.contact_phone or "" if policy.can_see_need_phone(user, need) else mask_phone(need.contact_phone)
+
+
+def member_needs_condition(member: Member) -> sa.ColumnElement[bool]:
+    """SQL: needs the member holds or held, plus (head only) the household's non-dispute needs."""
+    cond = Need.id.in_(sa.select(NeedHandler.need_id).where(NeedHandler.member_id == member.id))
+    ch = member.central_household
+    if ch is not None and ch.head_member_id == member.id:
+        cond = sa.or_(cond, sa.and_(Need.central_household_id == ch.id, Need.category != NeedCategory.DISPUTE))
+    return cond
+
+
+def timeline(need: Need, public: bool) -> list[NeedEvent]:
+    """The need's events in order; ``public``: without internal notes."""
+    stmt = sa.select(NeedEvent).where(NeedEvent.need_id == need.id)
+    if public:
+        stmt = stmt.where(NeedEvent.internal.is_(False))
+    return list(db.session.scalars(stmt.order_by(NeedEvent.at, NeedEvent.id)))
+
+
+def need_photo_ids(need: Need, public: bool) -> set[int]:
+    """The photos of the need and its timeline (``public``: not of internal notes)."""
+    ids = {e.photo_id for e in timeline(need, public) if e.photo_id}
+    if need.photo_id:
+        ids.add(need.photo_id)
+    return ids
+
+
+# --- Residents -------------------------------------------------------------------------------
+
+
+def need_by_token(token: str) -> Need | None:
+    """The need behind a tracking link (never a hidden one)."""
+    if not token or len(token) > 32:
+        return None
+    return db.session.scalar(sa.select(Need).where(Need.token == token, Need.hidden_at.is_(None)))
+
+
+def tracked_need(code: str, phone: str) -> Need | None:
+    """The need with this short code filed with this phone: either alone finds nothing."""
+    return db.session.scalar(sa.select(Need).where(Need.code == normalize_code(code),
+                                                   Need.contact_phone == normalize_phone(phone),
+                                                   Need.hidden_at.is_(None)))
+
+
+def mine_select(user: User) -> sa.Select:
+    """A registered resident's needs: every need filed with their phone, newest first."""
+    return (sa.select(Need).where(Need.contact_phone == user.phone, Need.hidden_at.is_(None))
+            .order_by(Need.submitted_at.desc()))
+
+
+def community_choices() -> list[tuple[int, str]]:
+    """Every village/community as "township · community", for the public form."""
+    parent = aliased(OrgNode)
+    rows = db.session.execute(
+        sa.select(OrgNode.id, OrgNode.name, parent.name)
+        .join(parent, parent.id == OrgNode.parent_id)
+        .where(OrgNode.level == OrgLevel.COMMUNITY)
+        .order_by(parent.name, OrgNode.name)
+    ).all()
+    return [(i, f"{p} · {name}") for i, name, p in rows]
+
+
+def community_by_id(node_id: int | None) -> OrgNode | None:
+    """The village/community chosen on the public form; None for anything else."""
+    node = db.session.get(OrgNode, node_id) if node_id else None
+    return node if node is not None and node.level is OrgLevel.COMMUNITY else None
+
+
+def poster_station(station_id: int | None) -> Station | None:
+    """The station whose poster the resident scanned (``?station=``), if any."""
+    return db.session.get(Station, station_id) if station_id else None
+
+
+# --- Members ---------------------------------------------------------------------------------
+
+
+def is_head(member: Member) -> bool:
+    """Whether the member heads their central household."""
+    ch = member.central_household
+    return ch is not None and ch.head_member_id == member.id
+
+
+def inbox_state(raw: str | None) -> str:
+    """The tab asked for, or 待响应 when there is no such tab."""
+    return raw if raw is not None and (raw in INBOX_STATES or raw == "household") else "submitted"
+
+
+def inbox_labels() -> dict[str, str]:
+    """The inbox tabs' names."""
+    return {"submitted": _("待响应"), "accepted": _("已接单"), "in_progress": _("办理中"),
+            "closed": _("已办结"), "household": _("本户党员")}
+
+
+def _held_by(member: Member) -> sa.ColumnElement[bool]:
+    return sa.and_(Need.owner_member_id == member.id, Need.hidden_at.is_(None))
+
+
+def inbox_counts(member: Member) -> dict[str, int]:
+    """How many needs the member holds in each tab."""
+    counts = dict(db.session.execute(
+        sa.select(Need.status, sa.func.count(Need.id)).where(_held_by(member)).group_by(Need.status)).all())
+    return {k: sum(counts.get(s, 0) for s in v) for k, v in INBOX_STATES.items()}
+
+
+def inbox_select(member: Member, state: str) -> sa.Select:
+    """The needs of one inbox tab, the most urgent first; "household" (heads only): the open
+    needs the household's other members hold."""
+    if state == "household" and is_head(member):
+        cond = sa.and_(member_needs_condition(member), Need.owner_member_id != member.id,
+                       Need.hidden_at.is_(None), Need.status.in_(OPEN_STATES))
+    else:
+        cond = sa.and_(_held_by(member), Need.status.in_(INBOX_STATES.get(state, INBOX_STATES["submitted"])))
+    return (sa.select(Need).where(cond).options(joinedload(Need.owner_member), joinedload(Need.owner_node))
+            .order_by(Need.status, Need.accept_due_at))
+
+
+def breach_count(need: Need) -> int:
+    """How many deadlines the need has missed so far."""
+    return db.session.scalar(sa.select(sa.func.count(NeedBreach.id)).where(NeedBreach.need_id == need.id)) or 0
+
+
+def household_member_choices(member: Member | None) -> list[tuple[int, str]]:
+    """Whom a head may pass a need to: the household's other active members."""
+    if member is None or member.central_household_id is None:
+        return []
+    rows = db.session.execute(
+        sa.select(Member.id, User.name).join(User, User.id == Member.user_id)
+        .where(Member.central_household_id == member.central_household_id, Member.id != member.id,
+               Member.status == MemberStatus.ACTIVE).order_by(User.name)
+    ).all()
+    return [(i, n) for i, n in rows]
+
+
+def assignable_choices(need: Need, admin: User) -> list[tuple[int, str]]:
+    """Whom an admin may assign a need to: active members of its community within their scope."""
+    rows = db.session.execute(
+        sa.select(Member.id, User.name, OrgNode.name).join(User, User.id == Member.user_id)
+        .join(OrgNode, OrgNode.id == Member.grid_id)
+        .where(OrgNode.under(need.community.path), scope_condition(admin),
+               Member.status == MemberStatus.ACTIVE).order_by(OrgNode.name, User.name)
+    ).all()
+    return [(i, f"{g} · {n}") for i, n, g in rows]
+
+
+# --- Admins ----------------------------------------------------------------------------------
+
+_LIST_OPTIONS = (joinedload(Need.community), joinedload(Need.owner_member), joinedload(Need.owner_node))
+
+
+def dispatch_queue(admin: User) -> list[Need]:
+    """Open needs held at community or township level (unmatched or escalated) in scope."""
+    owner_node = aliased(OrgNode)
+    return list(db.session.scalars(
+        sa.select(Need).join(owner_node, owner_node.id == Need.owner_node_id)
+        .where(scope_condition(admin, owner_node.path), Need.status.in_(OPEN_STATES), Need.hidden_at.is_(None))
+        .options(*_LIST_OPTIONS).order_by(Need.submitted_at).limit(DISPATCH_LIMIT)
+    ))
+
+
+def overdue_needs(admin: User, now: datetime) -> list[Need]:
+    """Open needs in scope past a deadline now or ever breached."""
+    breached = sa.select(NeedBreach.need_id)
+    return list(db.session.scalars(
+        sa.select(Need).join(OrgNode, OrgNode.id == Need.node_id)
+        .where(scope_condition(admin), Need.hidden_at.is_(None), Need.status.in_(OPEN_STATES),
+               sa.or_(overdue_condition(now), Need.id.in_(breached)))
+        .options(*_LIST_OPTIONS).order_by(Need.submitted_at).limit(DISPATCH_LIMIT)
+    ))
+
+
+def sla_nodes(admin: User) -> list[OrgNode]:
+    """The nodes an admin may set deadlines for (grids take their community's)."""
+    return list(db.session.scalars(
+        sa.select(OrgNode).where(scope_condition(admin), OrgNode.level != OrgLevel.GRID).order_by(OrgNode.path)
+    ))
+
+
+def sla_rows(admin: User) -> list[NeedSla]:
+    """The deadline settings in the admin's scope, in tree order."""
+    return list(db.session.scalars(
+        sa.select(NeedSla).join(OrgNode, OrgNode.id == NeedSla.org_node_id)
+        .where(scope_condition(admin)).options(joinedload(NeedSla.org_node)).order_by(OrgNode.path)
+    ))

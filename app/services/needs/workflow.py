@@ -1,0 +1,425 @@
+"""Submitting a need and every later step: the state machine.
+
+Every change goes through a function here; an illegal one raises :class:`NeedError`, whose text is
+the Chinese message for the user. Functions add to the session and never commit."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import IO
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from app.clock import utcnow
+from app.extensions import db
+from app.models import (
+    TEXT_MAX,
+    CentralHousehold,
+    DiaryEntry,
+    EventKind,
+    Member,
+    Need,
+    NeedCategory,
+    NeedOrigin,
+    NeedOutcome,
+    NeedRating,
+    NeedStatus,
+    OrgNode,
+    OwnerLevel,
+    Photo,
+    ResidentHousehold,
+    User,
+)
+from app.phones import normalize_phone
+from app.policy import node_in_scope
+from app.services import notify, photos
+from app.services.needs.common import (
+    CLOSED_STATES,
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    DUPLICATE_WINDOW,
+    NOTE_MAX,
+    OPEN_STATES,
+    RATING_COMMENT_MAX,
+    RESIDENT,
+    SYSTEM,
+    NeedError,
+    owner_label,
+)
+from app.services.needs.deadlines import sla_for
+from app.services.needs.notifications import add_event, add_handler, notify_owner
+from app.services.needs.routing import (
+    member_level,
+    move_owner,
+    route_address,
+    route_household,
+    route_plaque,
+)
+
+# --- Submission ------------------------------------------------------------------------------
+
+
+def _new_code() -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if db.session.scalar(sa.select(Need.id).where(Need.code == code)) is None:
+            return code
+
+
+def normalize_code(raw: str) -> str:
+    return re.sub(r"[\s\-]", "", (raw or "")).upper()
+
+
+def clean_text(text: str | None) -> str:
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise NeedError(_("请写下遇到了什么困难。"))
+    if len(cleaned) > TEXT_MAX:
+        raise NeedError(_("内容不能超过 %(n)d 字，请精简后再提交。", n=TEXT_MAX))
+    return cleaned
+
+
+def find_duplicate(category: NeedCategory, now: datetime, household_id: int | None = None,
+                   phone: str | None = None) -> Need | None:
+    """An open need of the same category from the same household (or, without a household, the
+    same phone) in the last day — the form warns and asks to confirm; it does not refuse."""
+    if household_id is None and not phone:
+        return None
+    who = Need.resident_household_id == household_id if household_id else Need.contact_phone == phone
+    return db.session.scalar(
+        sa.select(Need).where(
+            who,
+            Need.category == category,
+            Need.submitted_at > now - DUPLICATE_WINDOW,
+            Need.hidden_at.is_(None),
+        ).limit(1)
+    )
+
+
+def submit_need(
+    category: NeedCategory,
+    text: str,
+    *,
+    origin: NeedOrigin,
+    household: ResidentHousehold | None = None,
+    central: CentralHousehold | None = None,
+    community: OrgNode | None = None,
+    address: str = "",
+    contact_name: str = "",
+    contact_phone: str | None = None,
+    consent: bool = False,
+    photo: Photo | None = None,
+    submitted_by: User | None = None,
+    now: datetime | None = None,
+) -> Need:
+    """File a need and route it. Residents come with a card's household, a plaque's central
+    household, or a community and an address; a member files on a resident's behalf with
+    ``origin=NeedOrigin.MEMBER`` and the household (the diary's "turn into a need").
+
+    For a known household, a missing contact falls back to the household's registered head name
+    and phone, so a card page never has to show them."""
+    now = now or utcnow()
+    text = clean_text(text)
+    phone = None
+    if contact_phone:
+        phone = normalize_phone(contact_phone)
+        if phone is None:
+            raise NeedError(_("手机号格式不对，请填写 11 位手机号。"))
+    if household is not None:
+        phone = phone or household.phone
+        contact_name = contact_name or household.head_name
+    if origin is not NeedOrigin.MEMBER:
+        if phone is None:
+            raise NeedError(_("请留下联系电话，方便党员联系您。"))
+        if not consent:
+            raise NeedError(_("请勾选同意我们为办理本诉求使用您的联系方式。"))
+    if household is not None:
+        route = route_household(household)
+    elif central is not None:
+        route = route_plaque(central)
+    elif community is not None:
+        route = route_address(community, address)
+    else:
+        raise NeedError(_("请选择所在村/社区。"))
+
+    node = route.grid or route.community
+    accept_h, resolve_h = sla_for(node, category)
+    need = Need(
+        token=secrets.token_urlsafe(16),
+        code=_new_code(),
+        category=category,
+        text=text,
+        address=(address or "").strip()[:255],
+        photo=photo,
+        origin=origin,
+        status=NeedStatus.SUBMITTED,
+        contact_name=(contact_name or "").strip()[:32],
+        contact_phone=phone,
+        consent_at=now if consent else None,
+        submitted_by_id=submitted_by.id if submitted_by else None,
+        resident_household_id=route.household.id if route.household else None,
+        grid_id=route.grid.id if route.grid else None,
+        community_id=route.community.id,
+        township_id=route.community.parent_id,
+        node_id=node.id,
+        member_id=route.member.id if route.member else None,
+        central_household_id=route.member.central_household_id if route.member else (
+            central.id if central else None),
+        owner_level=route.level,
+        owner_member_id=route.owner_member.id if route.owner_member else None,
+        owner_node_id=route.owner_node.id if route.owner_node else None,
+        accept_hours=accept_h,
+        resolve_hours=resolve_h,
+        first_accept_due_at=now + timedelta(hours=accept_h),
+        accept_due_at=now + timedelta(hours=accept_h),
+        resolve_due_at=now + timedelta(hours=resolve_h),
+        submitted_at=now,
+    )
+    db.session.add(need)
+    db.session.flush()
+    by = submitted_by.name if submitted_by else RESIDENT
+    add_event(need, EventKind.SUBMITTED, now, actor=submitted_by, label=by,
+           text=need.origin.label, photo=photo)
+    add_event(need, EventKind.ROUTED, now, label=SYSTEM, to_level=route.level, to_label=route.label)
+    if route.owner_member is not None:
+        add_handler(need, route.owner_member)
+    notify_owner(need, _("新诉求：%(cat)s", cat=category.label), need.text[:80])
+    return need
+
+
+@dataclass
+class NeedInput:
+    """What a resident typed into the form, as plain values."""
+
+    category: NeedCategory
+    text: str
+    contact_name: str = ""
+    contact_phone: str = ""
+    consent: bool = False
+    address: str = ""
+    # The resident saw the duplicate warning and sends it anyway.
+    confirm_duplicate: bool = False
+
+
+@dataclass
+class Entry:
+    """Where the resident came in: a card's household, a plaque's central household, or a
+    community (the public form, or a station's poster)."""
+
+    origin: NeedOrigin
+    household: ResidentHousehold | None = None
+    central: CentralHousehold | None = None
+    community: OrgNode | None = None
+
+
+@dataclass
+class DuplicateFound:
+    """Not filed: an open need like it came in the last day; the form asks to confirm."""
+
+    need: Need
+
+
+def stored_upload(upload: IO[bytes] | None, by: User | None) -> Photo | None:
+    """The uploaded photo processed and stored (PhotoError, a Refused, for anything else)."""
+    if upload is None:
+        return None
+    return photos.store(photos.process(upload), by.id if by else None)
+
+
+def submit(entry: Entry, data: NeedInput, upload: IO[bytes] | None, by: User | None,
+           now: datetime | None = None) -> Need | DuplicateFound:
+    """A resident's need from a card, a plaque or the public form: check the photo, warn of a
+    duplicate (unless confirmed), store the photo, file and route the need, tell its owner."""
+    now = now or utcnow()
+    processed = photos.process(upload) if upload is not None else None
+    phone = normalize_phone(data.contact_phone) if data.contact_phone else None
+    if not data.confirm_duplicate:
+        household_id = entry.household.id if entry.household else None
+        duplicate = find_duplicate(data.category, now, household_id=household_id, phone=phone)
+        if duplicate is not None:
+            return DuplicateFound(duplicate)
+    photo = photos.store(processed, None) if processed else None
+    return submit_need(
+        data.category, data.text, origin=entry.origin, household=entry.household, central=entry.central,
+        community=entry.community, address=data.address, contact_name=data.contact_name,
+        contact_phone=phone, consent=data.consent, photo=photo, submitted_by=by, now=now,
+    )
+
+
+# --- The state machine -----------------------------------------------------------------------
+
+# action → states it may start from. Anything else raises.
+ALLOWED: dict[str, tuple[NeedStatus, ...]] = {
+    "accept": (NeedStatus.SUBMITTED,),
+    "progress": (NeedStatus.ACCEPTED, NeedStatus.IN_PROGRESS),
+    "note": OPEN_STATES + CLOSED_STATES,
+    "resolve": (NeedStatus.ACCEPTED, NeedStatus.IN_PROGRESS),
+    "rate": (NeedStatus.RESOLVED,),
+    "pass_on": OPEN_STATES,
+    "assign": OPEN_STATES,
+}
+
+
+def _check(need: Need, action: str) -> None:
+    if need.hidden_at is not None:
+        raise NeedError(_("该诉求已被屏蔽，不能再操作。"))
+    if need.status not in ALLOWED[action]:
+        raise NeedError(_("该诉求当前为“%(s)s”，不能进行此操作。", s=need.status.label))
+
+
+def accept(need: Need, actor: User, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    _check(need, "accept")
+    need.status = NeedStatus.ACCEPTED
+    need.accepted_at = now
+    add_event(need, EventKind.ACCEPTED, now, actor=actor)
+    notify.queue_sms(need.contact_phone, _("【党员中心户】您反映的诉求（%(code)s）已由%(who)s接单，我们会尽快办理。",
+                       code=need.code, who=actor.name))
+
+
+def add_progress(need: Need, actor: User, text: str, internal: bool = False,
+                 photo: Photo | None = None, now: datetime | None = None, *,
+                 upload: IO[bytes] | None = None) -> None:
+    """A progress note (moves 已接单 to 办理中) or, with ``internal``, a note the resident never sees.
+    ``upload``: a photo as uploaded (processed and stored here)."""
+    now = now or utcnow()
+    photo = photo or stored_upload(upload, actor)
+    text = (text or "").strip()
+    if not text:
+        raise NeedError(_("请填写进展情况。"))
+    if len(text) > NOTE_MAX:
+        raise NeedError(_("内容不能超过 %(n)d 字。", n=NOTE_MAX))
+    if internal:
+        _check(need, "note")
+        add_event(need, EventKind.NOTE, now, actor=actor, text=text, internal=True,
+                  photo=photo)
+        return
+    _check(need, "progress")
+    need.status = NeedStatus.IN_PROGRESS
+    add_event(need, EventKind.PROGRESS, now, actor=actor, text=text, photo=photo)
+
+
+def resolve(need: Need, actor: User, outcome: NeedOutcome, note: str, referred_to: str = "",
+            photo: Photo | None = None, now: datetime | None = None, *,
+            upload: IO[bytes] | None = None) -> None:
+    """Close the need, saying what happened; every outcome needs a note, a referral its addressee.
+    ``upload``: a photo as uploaded (processed and stored here)."""
+    now = now or utcnow()
+    photo = photo or stored_upload(upload, actor)
+    _check(need, "resolve")
+    note = (note or "").strip()
+    referred_to = (referred_to or "").strip()
+    if not note:
+        raise NeedError(_("请写明办理结果。"))
+    if len(note) > NOTE_MAX:
+        raise NeedError(_("办理结果不能超过 %(n)d 字。", n=NOTE_MAX))
+    if outcome is NeedOutcome.REFERRED and not referred_to:
+        raise NeedError(_("请写明转交给了哪个部门。"))
+    need.status = NeedStatus.RESOLVED
+    need.outcome = outcome
+    need.outcome_note = note
+    need.referred_to = referred_to[:64] if outcome is NeedOutcome.REFERRED else ""
+    need.resolved_at = now
+    text = f"{outcome.label}：{note}"
+    if need.referred_to:
+        text = f"{outcome.label}（{need.referred_to}）：{note}"
+    add_event(need, EventKind.RESOLVED, now, actor=actor, text=text, photo=photo)
+    notify.queue_sms(need.contact_phone, _("【党员中心户】您反映的诉求（%(code)s）已办结：%(outcome)s。欢迎通过查询链接评价。",
+                       code=need.code, outcome=outcome.label))
+
+
+def rate(need: Need, rating: NeedRating, comment: str = "", now: datetime | None = None) -> None:
+    """The resident's rating. 不满意 reopens the need to the same owner and counts the reopening."""
+    now = now or utcnow()
+    _check(need, "rate")
+    comment = (comment or "").strip()
+    if len(comment) > RATING_COMMENT_MAX:
+        raise NeedError(_("评价内容不能超过 %(n)d 字。", n=RATING_COMMENT_MAX))
+    need.rating = rating
+    need.rating_comment = comment
+    need.rated_at = now
+    add_event(need, EventKind.RATED, now, label=RESIDENT,
+           text=f"{rating.label}{'：' + comment if comment else ''}")
+    if rating is NeedRating.UNSATISFIED:
+        need.status = NeedStatus.IN_PROGRESS
+        need.outcome = None
+        need.outcome_note = ""
+        need.referred_to = ""
+        need.resolved_at = None
+        need.reopen_count += 1
+        need.resolve_due_at = now + timedelta(hours=need.resolve_hours)
+        add_event(need, EventKind.REOPENED, now, label=SYSTEM,
+               text=_("群众不满意，重新办理（第 %(n)d 次）", n=need.reopen_count))
+        notify_owner(need, _("群众不满意，诉求已退回重办"), need.text[:80])
+    else:
+        need.status = NeedStatus.RATED
+
+
+def _hand_to(need: Need, to: Member, kind: EventKind, by: User, now: datetime) -> None:
+    """Give the need to member ``to``, who it is now attributed to, and say so on the timeline."""
+    level = member_level(to)
+    move_owner(need, level, to, None, now)
+    need.member_id = to.id
+    need.central_household_id = to.central_household_id
+    add_event(need, kind, now, actor=by, to_level=level, to_label=owner_label(level, to, None))
+
+
+def pass_on(need: Need, head: User, to: Member, now: datetime | None = None) -> None:
+    """A central household's head hands a need to one of the household's members."""
+    now = now or utcnow()
+    _check(need, "pass_on")
+    if need.owner_level is not OwnerLevel.HEAD or head.member is None or head.member.id != need.owner_member_id:
+        raise NeedError(_("只有持有该诉求的中心户户长可以转交。"))
+    household_id = head.member.central_household_id
+    if to.central_household_id != household_id or not to.is_active or to.id == head.member.id:
+        raise NeedError(_("只能转交给本中心户联系的党员。"))
+    _hand_to(need, to, EventKind.PASSED, head, now)
+    notify_owner(need, _("户长转交给您一件诉求：%(cat)s", cat=need.category.label), need.text[:80])
+
+
+def assign(need: Need, admin: User, to: Member, now: datetime | None = None) -> None:
+    """A dispatching admin gives a need (queue or escalated) to a member in their scope."""
+    now = now or utcnow()
+    _check(need, "assign")
+    if not to.is_active or not node_in_scope(admin, to.grid):
+        raise NeedError(_("只能指派给您管辖范围内的在册党员。"))
+    if need.grid_id is None and to.grid.parent_id == need.community_id:
+        need.grid_id = to.grid_id
+        need.node_id = to.grid_id
+    _hand_to(need, to, EventKind.ASSIGNED, admin, now)
+    notify_owner(need, _("您有一件新指派的诉求：%(cat)s", cat=need.category.label), need.text[:80])
+
+
+def hide(need: Need, admin: User, reason: str, now: datetime | None = None) -> None:
+    """Hide an abusive need: kept with its reason, out of every list, rate and escalation."""
+    now = now or utcnow()
+    reason = (reason or "").strip()
+    if not reason:
+        raise NeedError(_("请写明屏蔽原因。"))
+    if need.hidden_at is not None:
+        raise NeedError(_("该诉求已被屏蔽。"))
+    need.hidden_at, need.hidden_reason, need.hidden_by_id = now, reason[:255], admin.id
+    add_event(need, EventKind.HIDDEN, now, actor=admin, text=reason[:255], internal=True)
+
+
+
+def submit_from_diary(entry: DiaryEntry, now: datetime | None = None) -> Need:
+    """The diary's "turn into a need": the member files what they heard on the resident's behalf,
+    routed like a contact-card need (to the member covering the household). The diary entry keeps
+    the need's id and the need's first timeline entry names the diary, so the link reads both ways."""
+    author = entry.member
+    need = submit_need(
+        NeedCategory.OTHER,
+        _("（民情日记 %(date)s）%(text)s", date=entry.entry_date.isoformat(), text=entry.text),
+        origin=NeedOrigin.MEMBER,
+        household=entry.resident,
+        consent=True,
+        submitted_by=author.user,
+        now=now,
+    )
+    entry.need_id = need.id
+    return need
