@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Flask, Response, abort, current_app, flash, has_request_context, request, session
@@ -36,6 +37,21 @@ CSP = "; ".join(
         "worker-src 'self'",
     ]
 )
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` when it is a path on this site, else None (no open redirect).
+
+    Browsers drop tabs and newlines inside a URL, so ``/\t/evil.example`` would arrive as
+    ``//evil.example``: any control character refuses the target, as do a scheme, a host and a
+    backslash (which some browsers read as a slash).
+    """
+    if not target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target) or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
 
 
 def select_locale() -> str:

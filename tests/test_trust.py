@@ -176,3 +176,26 @@ def test_manual_check_in_search_cannot_rebuild_a_masked_number(client):
     for q in (phone[:7], phone[2:9], phone[-6:]):  # any other part of a number is refused
         response = client.get(f"/stations/{p.station.id}/manual?q={q}")
         assert response.status_code == 422 and p.member.name not in response.get_data(as_text=True), q
+
+
+def test_no_redirect_leaves_the_site_whatever_next_holds(app, client):
+    from tests.factories import make_user
+
+    user = make_user()
+    from urllib.parse import quote
+
+    # As the server reads them: a tab or newline (browsers drop both inside a URL), a second slash,
+    # a scheme, a backslash (read as a slash by some browsers).
+    hostile = ["/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "//evil.example",
+               "https://evil.example/", "/\\evil.example", "http:/evil.example", "/\x7f/evil.example"]
+    for value in hostile:
+        response = client.post("/login", data={"phone": user.phone, "password": "correct-horse-9", "next": value})
+        assert response.status_code == 303 and response.headers["Location"] == "/", value
+        for switch in ("/lang/en", "/display/large"):
+            answer = client.post(switch, data={"next": value})
+            assert answer.status_code == 303 and answer.headers["Location"] == "/", (switch, value)
+        logged_in = client.get(f"/login?next={quote(value, safe='')}")
+        assert logged_in.status_code in (200, 303)
+        assert "evil.example" not in logged_in.headers.get("Location", ""), value
+    ok = client.post("/display/normal", data={"next": "/needs/new?station=3"})
+    assert ok.headers["Location"] == "/needs/new?station=3"

@@ -21,17 +21,11 @@ from app.extensions import db, limiter
 from app.phones import normalize_phone
 from app.services import accounts
 from app.steps import run_step
+from app.web import safe_next
 
 bp = Blueprint("auth", __name__)
 
 LOGIN_FAILED = "手机号或密码不正确。"
-
-
-def safe_next(target: str | None) -> str | None:
-    """Only same-site paths may be redirected to after login (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    return target
 
 
 def _login_failed(response: Response) -> bool:

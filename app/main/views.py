@@ -16,9 +16,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from app import assets
-from app.auth.views import safe_next
 from app.services import structure
-from app.web import DISPLAY_COOKIE, LOCALE_COOKIE, SUPPORTED
+from app.web import DISPLAY_COOKIE, LOCALE_COOKIE, SUPPORTED, safe_next
 
 bp = Blueprint("main", __name__)
 
