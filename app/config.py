@@ -43,7 +43,10 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_HEADERS_ENABLED": True,
     "RATELIMIT_STRATEGY": "moving-window",
     "LOGIN_LIMIT_PER_IP": "20 per 10 minutes",
-    "LOGIN_LIMIT_PER_ACCOUNT": "5 per 10 minutes",
+    # An account from one address, and an account from everywhere (the bound above which its owner
+    # is told and the attempt is audited).
+    "LOGIN_LIMIT_PER_CLIENT_ACCOUNT": "5 per 10 minutes",
+    "LOGIN_LIMIT_PER_ACCOUNT": "30 per hour",
     # Set when a reverse proxy we trust sets X-Forwarded-For (number of proxies in front).
     "TRUSTED_PROXIES": 0,
     "PRODUCTION": False,

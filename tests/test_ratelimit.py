@@ -72,3 +72,47 @@ def test_limits_are_shared_through_redis_when_configured(tmp_path, _template_db)
         for worker in (worker_a, worker_b):
             with worker.app_context():
                 db.engine.dispose()
+
+
+def _from(app, address: str):  # type: ignore[no-untyped-def]
+    """A browser at ``address``."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+class TestLockoutIsPerClient:
+    """Issue 12 item 6: an account locks for the address guessing at it, and for everyone only at a
+    higher bound, which is audited and told to the account's owner."""
+
+    @pytest.fixture
+    def app_config(self):
+        return {"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://",
+                "LOGIN_LIMIT_PER_CLIENT_ACCOUNT": "3 per 10 minutes", "LOGIN_LIMIT_PER_ACCOUNT": "6 per hour",
+                "LOGIN_LIMIT_PER_IP": "100 per 10 minutes"}
+
+    def test_failures_from_one_address_do_not_keep_the_owner_out(self, app):
+        user = make_user(phone="13912345678")
+        attacker = _from(app, "203.0.113.9")
+        owner = _from(app, "198.51.100.7")
+        for _ in range(3):
+            assert attacker.post("/login", data={"phone": user.phone, "password": "bad"}).status_code == 422
+        assert attacker.post("/login", data={"phone": user.phone, "password": PASSWORD}).status_code == 429
+        assert owner.post("/login", data={"phone": user.phone, "password": PASSWORD}).status_code == 303
+
+    def test_the_account_wide_bound_locks_everyone_and_is_audited_and_told(self, app):
+        import sqlalchemy as sa
+
+        from app.models import AuditEntry, Notification
+
+        user = make_user(phone="13912345678")
+        for i in range(6):  # two tries from each of three addresses
+            client = _from(app, f"203.0.113.{i // 2}")
+            assert client.post("/login", data={"phone": user.phone, "password": "bad"}).status_code == 422
+        owner = _from(app, "198.51.100.7")
+        assert owner.post("/login", data={"phone": user.phone, "password": PASSWORD}).status_code == 429
+        failed = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "login.failed")).all()
+        assert len(failed) == 6 and all(e.object_id == user.id and e.detail == "139****5678" for e in failed)
+        assert db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "login.locked")) is not None
+        notes = db.session.scalars(sa.select(Notification).where(Notification.user_id == user.id)).all()
+        assert [n.kind for n in notes] == ["login-locked"]

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth.forms import LoginForm, PasswordChangeForm
-from app.extensions import db, limiter
+from app.extensions import client_address, db, limiter
 from app.phones import normalize_phone
 from app.services import accounts
 from app.steps import run_step
@@ -37,15 +37,34 @@ def _account_key() -> str:
     return "login-account:" + (normalize_phone(request.form.get("phone")) or "invalid")
 
 
+def _client_account_key() -> str:
+    return f"{_account_key()}:{client_address()}"
+
+
+def _account_locked(limit: object) -> None:
+    """The account-wide bound was met: audit it and tell the account's owner."""
+    accounts.note_lockout(request.form.get("phone"), client_address())
+    db.session.commit()
+
+
+# Failed logins lock an account for one client quickly, and for everyone only at a much higher
+# bound: one person guessing from afar cannot keep the district admin out with a try every minute.
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"], deduct_when=_login_failed
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_CLIENT_ACCOUNT"],
+    key_func=_client_account_key,
+    methods=["POST"],
+    deduct_when=_login_failed,
 )
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
     key_func=_account_key,
     methods=["POST"],
     deduct_when=_login_failed,
+    on_breach=_account_locked,
 )
 def login():
     """Log in with a mobile number and password. Every kind of failure answers the same."""
@@ -56,7 +75,8 @@ def login():
             return redirect(safe_next(form.next.data), 303)
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form, error=None), 422 if request.method == "POST" else 200
-    user = accounts.authenticate(form.phone.data, form.password.data or "")
+    user = accounts.authenticate(form.phone.data, form.password.data or "", client_address())
+    db.session.commit()  # the login time, an upgraded hash, or the failure in the audit log
     if user is None:
         form.phone.errors = []
         form.password.data = ""
@@ -64,7 +84,6 @@ def login():
     session.clear()  # a new session for the new login (no fixation)
     login_user(user, remember=form.remember.data)
     session.permanent = True
-    db.session.commit()  # the login time, an upgraded hash
     return redirect(safe_next(form.next.data) or url_for("main.index"), 303)
 
 
