@@ -21,7 +21,6 @@ from app.activities.forms import (
 )
 from app.authz import admin_required, current_member, get_or_404, require, roles_required
 from app.clock import local_today
-from app.extensions import db
 from app.htmx import render
 from app.models import (
     MAX_PHOTOS,
@@ -37,7 +36,7 @@ from app.pages import paginate
 from app.responses import photo_response, xlsx_response
 from app.services import activities as service
 from app.services import photos
-from app.steps import flash_back, run_step
+from app.steps import flash_back, run_step, write_now
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
 
@@ -306,9 +305,8 @@ def ledger_view():
 def ledger_export():
     """The same list as a ledger workbook (.xlsx), audited."""
     _form, flt = _ledger_filter()
-    data = service.export_ledger(current_user, flt, request.query_string.decode(),
-                                 request.remote_addr or "")
-    db.session.commit()  # the audit entry: an export is recorded even though nothing changed
+    data = write_now(lambda: service.export_ledger(current_user, flt, request.query_string.decode(),
+                                                   request.remote_addr or ""))  # audited
     return xlsx_response(data, "activities.xlsx")
 
 

@@ -10,7 +10,6 @@ from flask import render_template, request
 from flask_login import current_user
 
 from app.authz import admin_required, get_or_404, node_or_404
-from app.extensions import db
 from app.htmx import is_partial, render
 from app.models import Member
 from app.pages import paginate
@@ -19,6 +18,7 @@ from app.responses import xlsx_response
 from app.services import structure as svc
 
 # details and roster: importing them registers their views on the blueprint.
+from app.steps import write_now
 from app.structure import bp, client_ip, details, roster  # noqa: F401
 
 __all__ = ["bp"]
@@ -76,8 +76,8 @@ def list_page(list_name: str):
 @admin_required
 def list_ledger(list_name: str):
     """The same list with the same filters as an .xlsx ledger; the export is audited."""
-    data, filename = svc.export_ledger(current_user, list_name, _filters(), detail=str(_args()), ip=client_ip())
-    db.session.commit()  # the audit entry
+    data, filename = write_now(lambda: svc.export_ledger(current_user, list_name, _filters(),
+                                                         detail=str(_args()), ip=client_ip()))  # audited
     return xlsx_response(data, filename)
 
 
