@@ -72,6 +72,7 @@ class PageResult:
     runs: list[Run] = field(default_factory=list)
     hellos: list[Run] = field(default_factory=list)
     cpu_ms: list[float] = field(default_factory=list)
+    hello_cpu_ms: list[float] = field(default_factory=list)
     status: int = 0
     wire: int = 0
     wire_gzip: int = 0
@@ -306,11 +307,12 @@ def reads(server: Server, pages: list[Page], cookies: dict[str, str], args: argp
     for round_no in range(1, args.rounds + 1):
         for result in results:
             page = result.page
-            hello, _cpu = measure(server, HELLO, "", args)
+            hello, hello_cpu = measure(server, HELLO, "", args)
             run, cpu = measure(server, page.url(), cookies.get(page.who, ""), args)
             result.hellos.append(hello)
             result.runs.append(run)
             result.cpu_ms.append(cpu)
+            result.hello_cpu_ms.append(hello_cpu)
             print(f"  round {round_no} {page.label:<28} {run.rps:8.0f} req/s  hello {hello.rps:6.0f}  "
                   f"ratio {run.rps / hello.rps if hello.rps else 0:.3f}  p99 {run.p99_ms:6.1f} ms  "
                   f"cpu {cpu:5.2f} ms  errors {run.errors}", flush=True)
@@ -499,18 +501,21 @@ def bare_rss(args: argparse.Namespace, log: Path) -> list[float]:
 
 
 def report(args: argparse.Namespace, mode: str, results: list[PageResult], writes: list[WriteResult],
-           rss: list[float], rss_bare: list[float]) -> str:
+           rss: list[float], rss_bare: list[float], load: tuple[float, float]) -> str:
     med = loadgen.median
+    hello_cpu = med([x for r in results for x in r.hello_cpu_ms])
     generator = "wrk" if args.generator == "wrk" else "Python threads (wrk not installed)"
     lines = [
         "# Out-of-process benchmark (`bench/load.py`)",
         "",
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"- machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), the generator on the same machine",
+        f"- machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), the generator on the same "
+        f"machine; load average {load[0]:.1f} before the run, {load[1]:.1f} after (other work on the box "
+        "lowers req/s; the ratio to hello run just before is what compares)",
         f"- mode: {mode}, demo district at scale {args.scale}",
         f"- gunicorn: {args.workers} sync workers; generator: {generator}, {args.connections} connections, "
         f"{args.seconds:g} s per run, {args.rounds} rounds, each page run right after a run of "
-        f"`{HELLO}` (medians over rounds)",
+        f"`{HELLO}` (medians over rounds; hello itself costs {hello_cpu:.2f} ms of worker CPU per request)",
         f"- command: `.venv/bin/python bench/load.py {' '.join(sys.argv[1:])}`",
         "",
         "## Reads",
@@ -573,7 +578,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--write-connections", type=int, default=16)
     parser.add_argument("--write-seconds", type=float, default=10)
-    parser.add_argument("--members", type=int, default=160, help="members logged in for the check-in load")
+    parser.add_argument("--members", type=int, default=112, help="members logged in for the check-in load")
     parser.add_argument("--cards", type=int, default=4000, help="contact cards for the need load")
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=2024)
@@ -584,6 +589,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true", help="PostgreSQL: generate again even if data is there")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--no-writes", action="store_true")
+    parser.add_argument("--only", help="comma-separated parts of page labels to run, e.g. 'home,kiosk'")
     parser.add_argument("--out", default=str(RESULTS), help="where the Markdown table goes ('-': nowhere)")
     args = parser.parse_args()
     if args.generator == "auto":
@@ -597,6 +603,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
+    load_before = os.getloadavg()[0]
     scratch = Path(tempfile.mkdtemp(prefix="dy-load-"))
     secret = secrets.token_hex(32)  # the same for this process (kiosk tokens) and gunicorn
     app, uri = prepare(args, scratch, secret)
@@ -633,6 +640,9 @@ def main() -> int:
             Page("needs dashboard `/needs/dashboard`", "district", "/needs/dashboard", 0.10),
             Page("members list `/structure/members`", "district", "/structure/members", 0.10),
         ]
+        if args.only:
+            wanted = [w.strip() for w in args.only.split(",")]
+            pages = [p for p in pages if any(w in p.label for w in wanted)]
         results = reads(server, pages, cookies, args)
         rss = [loadgen.rss_mb(pid) for pid in server.workers()]
         writes: list[WriteResult] = []
@@ -645,7 +655,7 @@ def main() -> int:
     finally:
         server.stop()
     rss_bare = bare_rss(args, log)
-    text = report(args, mode, results, writes, rss, rss_bare)
+    text = report(args, mode, results, writes, rss, rss_bare, (load_before, os.getloadavg()[0]))
     print()
     print(text)
     if args.out != "-":
