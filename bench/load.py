@@ -234,11 +234,14 @@ class Server:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(f"gunicorn exited; see {log}:\n{log.read_text()[-3000:]}")
+            ping = Client(self.port, timeout=5)
             try:
-                if Client(self.port, timeout=5).get("/__bench/hello" if "serve" in target else "/hello").status == 200:
+                if ping.get("/__bench/hello" if "serve" in target else "/hello").status == 200:
                     break
             except OSError:
                 time.sleep(0.2)
+            finally:
+                ping.close()
         else:
             self.stop()
             raise SystemExit(f"gunicorn did not answer in 60 s; see {log}")

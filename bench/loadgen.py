@@ -91,8 +91,8 @@ class Client:
                     self.cookies[key] = cookie_value
         return Reply(response.status, pairs, data, elapsed)
 
-    def get(self, path: str, **kw: dict[str, str]) -> Reply:
-        return self.request("GET", path, **kw)  # type: ignore[arg-type]
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Reply:
+        return self.request("GET", path, headers=headers)
 
     def cookie_header(self) -> str:
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
