@@ -81,6 +81,12 @@ class PageResult:
     def ratio(self) -> float:
         return loadgen.median([r.rps / h.rps for r, h in zip(self.runs, self.hellos, strict=True) if h.rps])
 
+    def cpu_ratio(self) -> float:
+        """Hello's worker CPU per request over this page's: the req/s ratio the workers would reach
+        if they had the cores to themselves. On a box shared with other work the scheduler favours
+        hello's short bursts, so the req/s ratio understates heavy pages and this one does not."""
+        return loadgen.median([h / p for p, h in zip(self.cpu_ms, self.hello_cpu_ms, strict=True) if p])
+
 
 @dataclass
 class Fixtures:
@@ -523,9 +529,9 @@ def report(args: argparse.Namespace, mode: str, results: list[PageResult], write
         "",
         "## Reads",
         "",
-        "| page | who | status | req/s | hello req/s | ratio | target | p50 ms | p99 ms | CPU ms/req "
-        "| bytes | bytes, gzip asked | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| page | who | status | req/s | hello req/s | ratio | CPU ratio | target | p50 ms | p99 ms "
+        "| CPU ms/req | bytes | bytes, gzip asked | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         ratio = r.ratio()
@@ -534,7 +540,7 @@ def report(args: argparse.Namespace, mode: str, results: list[PageResult], write
         gz = f"{r.wire_gzip:,}" + ("" if r.encoding not in ("", "none") else " (not compressed)")
         lines.append(
             f"| {r.page.label} | {r.page.who or 'anon'} | {r.status} | {med([x.rps for x in r.runs]):,.0f} "
-            f"| {med([h.rps for h in r.hellos]):,.0f} | {ratio:.3f} | {target} "
+            f"| {med([h.rps for h in r.hellos]):,.0f} | {ratio:.3f} | {r.cpu_ratio():.3f} | {target} "
             f"| {med([x.p50_ms for x in r.runs]):.1f} | {med([x.p99_ms for x in r.runs]):.1f} "
             f"| {med(r.cpu_ms):.2f} | {r.wire:,} | {gz} | {sum(x.errors for x in r.runs)} |")
     if writes:
@@ -563,7 +569,9 @@ def report(args: argparse.Namespace, mode: str, results: list[PageResult], write
            if rss_bare else "."),
         "",
         "CPU ms/req is the workers' utime+stime over the requests served during the run (the "
-        "generator's own CPU excluded). Bytes are one response as received: status line, headers "
+        "generator's own CPU excluded); CPU ratio is hello's CPU ms/req over the page's, the ratio "
+        "the workers would reach with the cores to themselves. The target is judged on the req/s "
+        "ratio, as DESIGN §9 states it. Bytes are one response as received: status line, headers "
         "and body. Errors are responses ≥ 400 and failed connections.",
     ]
     return "\n".join(lines) + "\n"
