@@ -49,7 +49,7 @@ from bench.loadgen import Client, Run  # noqa: E402
 PASSWORD = "dangyuan2024"
 PERSONAS = {"member": "13900000006", "district": "13900000001"}
 HELLO = "/__bench/hello"
-RESULTS = ROOT / "bench" / "RESULTS.md"
+RESULTS = {"SQLite": ROOT / "bench" / "RESULTS.md", "PostgreSQL": ROOT / "bench" / "RESULTS-postgresql.md"}
 # Write targets (DESIGN §9): at 16 connections on 2 workers.
 WRITE_P99_MS = 250
 WRITE_COMMITS_PER_S = 150
@@ -513,7 +513,7 @@ def report(args: argparse.Namespace, mode: str, results: list[PageResult], write
            rss: list[float], rss_bare: list[float], load: tuple[float, float]) -> str:
     med = loadgen.median
     hello_cpu = med([x for r in results for x in r.hello_cpu_ms])
-    generator = "wrk" if args.generator == "wrk" else "Python threads (wrk not installed)"
+    generator = "wrk" if args.generator == "wrk" else "Python threads"
     lines = [
         "# Out-of-process benchmark (`bench/load.py`)",
         "",
@@ -601,7 +601,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--no-writes", action="store_true")
     parser.add_argument("--only", help="comma-separated parts of page labels to run, e.g. 'home,kiosk'")
-    parser.add_argument("--out", default=str(RESULTS), help="where the Markdown table goes ('-': nowhere)")
+    parser.add_argument("--out", help="where the Markdown goes ('-': nowhere; default "
+                        "bench/RESULTS.md, or bench/RESULTS-postgresql.md with --database)")
     args = parser.parse_args()
     if args.generator == "auto":
         args.generator = "wrk" if loadgen.have_wrk() else "python"
@@ -669,9 +670,10 @@ def main() -> int:
     text = report(args, mode, results, writes, rss, rss_bare, (load_before, os.getloadavg()[0]))
     print()
     print(text)
+    out = Path(args.out) if args.out else RESULTS[mode]
     if args.out != "-":
-        Path(args.out).write_text(text)
-        print(f"written to {args.out}")
+        out.write_text(text)
+        print(f"written to {out}")
     if args.keep:
         print(f"kept {scratch} (reuse with --db {scratch / 'bench.sqlite'})")
     else:
