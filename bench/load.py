@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -119,7 +120,7 @@ def ensure_postgres_database(url: str) -> None:
     engine.dispose()
 
 
-def prepare(args: argparse.Namespace, instance: Path, secret: str):  # type: ignore[no-untyped-def]
+def prepare(args: argparse.Namespace, instance: Path, secret: str) -> tuple[Flask, str]:
     """The app of this process (for setup and counting, never serving) on a database holding the
     demo district: reused when it already has one (``--db``, or PostgreSQL without ``--fresh``)."""
     if args.database:
@@ -157,7 +158,7 @@ def prepare(args: argparse.Namespace, instance: Path, secret: str):  # type: ign
     return app, uri
 
 
-def fixtures(app, args: argparse.Namespace) -> Fixtures:  # type: ignore[no-untyped-def]
+def fixtures(app: Flask, args: argparse.Namespace) -> Fixtures:
     """Find the tokens and ids the pages need, make card tokens for the write load, and give
     ``--members`` members the demo password (the generator gives one only to the demo accounts;
     a hash is copied, not computed, since argon2 is slow on purpose)."""
@@ -293,7 +294,7 @@ def probe(server: Server, page: Page, cookie: str, result: PageResult) -> None:
     for gzip in (False, True):
         client = Client(server.port)
         if cookie:
-            client.cookies.update(dict(p.strip().split("=", 1) for p in cookie.split(";")))
+            client.cookies.update(loadgen.parse_cookie(cookie))
         reply = client.get(page.url(), headers={"Accept-Encoding": "gzip"} if gzip else {})
         client.close()
         if gzip:
@@ -309,7 +310,7 @@ def reads(server: Server, pages: list[Page], cookies: dict[str, str], args: argp
         cookie = cookies.get(result.page.who, "")
         probe(server, result.page, cookie, result)
         warm = Client(server.port)  # compile the templates in every worker before timing
-        warm.cookies.update(dict(p.strip().split("=", 1) for p in cookie.split(";")) if cookie else {})
+        warm.cookies.update(loadgen.parse_cookie(cookie))
         for _ in range(10 * args.workers):
             warm.get(result.page.url())
         warm.close()
@@ -344,7 +345,7 @@ class KioskTokens:
     """Current kiosk tokens, minted with the server's SECRET_KEY and renewed every 20 s (a token
     is accepted for 60–90 s); shared by the load threads."""
 
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app: Flask) -> None:
         self.app = app
         self.lock = threading.Lock()
         self.cache: dict[int, tuple[str, float]] = {}
@@ -391,7 +392,7 @@ def login_many(port: int, phones: list[str], connections: int) -> tuple[dict[str
     return clients, len(phones) / elapsed
 
 
-def write_checkins(server: Server, app, fx: Fixtures, args: argparse.Namespace) -> WriteResult:  # type: ignore[no-untyped-def]
+def write_checkins(server: Server, app: Flask, fx: Fixtures, args: argparse.Namespace) -> WriteResult:
     """First check-ins: each connection scans as its own members, each scan a (member, station)
     pair not yet checked in today, with a current kiosk token."""
     from app.clock import local_today
@@ -439,7 +440,7 @@ def write_checkins(server: Server, app, fx: Fixtures, args: argparse.Namespace) 
                        server.log_count("Traceback") - tb0)
 
 
-def write_needs(server: Server, app, fx: Fixtures, args: argparse.Namespace) -> WriteResult:  # type: ignore[no-untyped-def]
+def write_needs(server: Server, app: Flask, fx: Fixtures, args: argparse.Namespace) -> WriteResult:
     """Need submissions on contact cards: each connection fetches the form once (its CSRF token and
     session), then posts to its own cards, each with a distinct phone."""
     from app.models import Need
@@ -637,7 +638,7 @@ def main() -> int:
             client.close()
         # The read load's scan is a repeat: check the member in first, so every timed scan is one.
         scan = Client(server.port)
-        scan.cookies.update(dict(p.split("=", 1) for p in cookies["member"].split("; ")))
+        scan.cookies.update(loadgen.parse_cookie(cookies["member"]))
         first = scan.get(kiosk.path(fx.kiosk_station))
         if first.status != 200:
             print(f"  ! first scan of the kiosk page: {first.status}")

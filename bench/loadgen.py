@@ -113,6 +113,11 @@ class Client:
         self.conn.close()
 
 
+def parse_cookie(header: str) -> dict[str, str]:
+    """A Cookie header ("a=1; b=2") as a jar."""
+    return dict(part.strip().split("=", 1) for part in header.split(";") if "=" in part)
+
+
 # --- Results ------------------------------------------------------------------------------------
 
 
@@ -192,7 +197,7 @@ def python_run(port: int, path: str, headers: dict[str, str], connections: int, 
     A Cookie header becomes each client's starting jar, so a refreshed cookie replaces it as in
     a browser."""
     plain = {k: v for k, v in headers.items() if k.lower() != "cookie"}
-    jar = dict(part.strip().split("=", 1) for part in headers.get("Cookie", "").split(";") if "=" in part)
+    jar = parse_cookie(headers.get("Cookie", ""))
 
     def setup(_i: int, client: Client) -> None:
         client.cookies.update(jar)
