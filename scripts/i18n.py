@@ -22,7 +22,8 @@ def pybabel(*args: str) -> None:
 
 
 def update() -> None:
-    pybabel("extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "--no-location",
+    # --ignore-dirs: pybabel skips folders starting with "_" by default, which hid templates/_macros.
+    pybabel("extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "--no-location", "--ignore-dirs", ".* __pycache__",
             "--sort-output", "-o", str(POT), ".")
     pybabel("update", "-i", str(POT), "-d", str(TRANSLATIONS), "--no-fuzzy-matching")
 
