@@ -267,7 +267,7 @@ def test_headers_only_and_no_file_are_refused(client, p):
 
 
 def test_too_many_rows_are_refused(client, p, monkeypatch):
-    monkeypatch.setattr(importer, "MAX_ROWS", 3)
+    monkeypatch.setattr(importer.reading, "MAX_ROWS", 3)
     rows = [MEMBER_HEADERS[:4]] + [[f"人{i}", f"1390000{i:04d}", "第一网格", "五老"] for i in range(4)]
     refused(upload(client, "members", xlsx(rows)), "行数超过上限", "3 行")
 
