@@ -84,6 +84,9 @@ def test_the_action_select_lists_the_actions_present_in_chinese(client, world):
     html = client.get("/audit/").get_data(as_text=True)
     assert '<option value="login.failed" >登录失败</option>' in html
     assert 'value="login.locked"' not in html  # none yet
+    assert '<option value="member" >党员</option>' in html
+    html = client.get("/audit/?object_type=member").get_data(as_text=True)
+    assert "共 1 条记录" in html and "党员 #7" in html
 
 
 def test_an_htmx_search_answers_the_table_alone(client, world):
@@ -133,7 +136,7 @@ def test_the_export_is_a_safe_ledger_and_is_audited(client, world):
     assert len(rows) == 4
     e = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "station.admin_add"))
     assert rows[3] == [local_naive(e.at).replace(microsecond=0), "添加驿站管理员", "station.admin_add",
-                       "区管理员", world.district_admin.phone, "station", 1,
+                       "区管理员", world.district_admin.phone, "驿站", 1,
                        "'=HYPERLINK(\"http://evil\")", "10.0.0.9"]
     for row in ws.iter_rows():
         for cell in row:

@@ -33,7 +33,8 @@ def index():
     page = paginate(svc.list_query(f))
     options = svc.filter_options() if not is_partial() else {}
     return render("audit/index.html", "audit/_table.html", pagination=page, filters=f, args=_args(),
-                  users=svc.users_of(page.items), label=svc.action_label, **options)
+                  users=svc.users_of(page.items), label=svc.action_label, object_label=svc.object_label,
+                  **options)
 
 
 @bp.route("/export.xlsx")

@@ -47,6 +47,22 @@ ACTION_LABELS: dict[str, object] = {
     "audit.prune": _l("清理审计日志"),
 }
 
+# What each object type is (a ledger's or an import's kind for exports and imports).
+OBJECT_LABELS: dict[str, object] = {
+    "user": _l("账号"),
+    "member": _l("党员"),
+    "resident_household": _l("群众户"),
+    "station": _l("驿站"),
+    "notice_objection": _l("公示异议"),
+    "members": _l("党员名册"),
+    "households": _l("中心户名册"),
+    "residents": _l("群众户名册"),
+    "stations": _l("驿站名册"),
+    "activities": _l("服务记录"),
+    "needs_rates": _l("诉求三率"),
+    "audit_log": _l("审计日志"),
+}
+
 
 class AuditLogError(Refused):
     """A search, export or pruning of the audit log that is not possible."""
@@ -55,6 +71,11 @@ class AuditLogError(Refused):
 def action_label(action: str) -> str:
     """The Chinese (or translated) name of ``action``; the code itself when it has none."""
     return str(ACTION_LABELS.get(action, action))
+
+
+def object_label(object_type: str) -> str:
+    """The name of ``object_type`` in the page's words; the code itself when it has none."""
+    return str(OBJECT_LABELS.get(object_type, object_type))
 
 
 def _day(raw: str | None) -> date | None:
@@ -95,7 +116,7 @@ class AuditFilters:
         if self.action:
             parts.append(f"操作：{action_label(self.action)}")
         if self.object_type:
-            parts.append(f"对象：{self.object_type}")
+            parts.append(f"对象：{object_label(self.object_type)}")
         return "；".join(parts) or "全部"
 
     def period(self) -> str:
@@ -141,7 +162,7 @@ def filter_options() -> dict[str, list[tuple[str, str]]]:
     ).all()
     return {
         "actions": sorted(((a, action_label(a)) for a in actions), key=lambda p: p[1]),
-        "object_types": [(t, t) for t in sorted(types)],
+        "object_types": sorted(((t, object_label(t)) for t in types), key=lambda p: p[1]),
     }
 
 
@@ -156,7 +177,7 @@ def _row(entry: AuditEntry, users: dict[int, User]) -> tuple[object, ...]:
         entry.action,
         user.name if user else "",
         user.phone if user else "",
-        entry.object_type,
+        object_label(entry.object_type),
         entry.object_id,
         entry.detail,
         entry.ip,
