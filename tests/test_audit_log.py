@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import AuditEntry
 from app.services import audit_log
 from tests.factories import make_personas, make_user
-from tests.helpers import count_queries, login, queries_for
+from tests.helpers import login, queries_for
 
 
 def entry(action: str, user=None, at: datetime | None = None, **kw: object) -> AuditEntry:  # type: ignore[no-untyped-def]
@@ -32,7 +32,7 @@ def world(app):  # type: ignore[no-untyped-def]
     entry("export", p.district_admin, object_type="members", detail="12 rows; {}")
     entry("login.failed", None, object_type="user", object_id=p.member.user_id, detail="139****0000")
     entry("password.initial", p.community_admin, object_type="user", object_id=3,
-          at=datetime(2026, 3, 1, 2, 0, tzinfo=UTC))
+          at=datetime(2020, 3, 1, 2, 0, tzinfo=UTC))
     return p
 
 
@@ -68,13 +68,18 @@ def test_filters_by_action_person_and_date_match_the_database(client, world):
         assert f"共 {len(mine)} 条记录" in html
         assert sorted(_db_ids(audit_log.AuditFilters(q=q))) == sorted(mine)
     assert "共 0 条记录" in client.get("/audit/", query_string={"q": admin.phone[:7]}).get_data(as_text=True)
-    # Shanghai days: 2026-03-01 02:00 UTC is 10:00 on 1 March in Shanghai
-    html = client.get("/audit/?first=2026-03-01&last=2026-03-01").get_data(as_text=True)
-    start, end = days_bounds(datetime(2026, 3, 1).date(), datetime(2026, 3, 1).date())
+    # Shanghai days: 2020-03-01 02:00 UTC is 10:00 on 1 March in Shanghai
+    html = client.get("/audit/?first=2020-03-01&last=2020-03-01").get_data(as_text=True)
+    start, end = days_bounds(datetime(2020, 3, 1).date(), datetime(2020, 3, 1).date())
     in_day = db.session.scalars(
         sa.select(AuditEntry.id).where(AuditEntry.at >= start, AuditEntry.at < end)).all()
     assert len(in_day) == 1 and "共 1 条记录" in html and "password.initial" in html
-    assert "共 3 条记录" in client.get("/audit/?first=2026-03-02").get_data(as_text=True)
+    assert "共 3 条记录" in client.get("/audit/?first=2020-03-02").get_data(as_text=True)
+    # 2020-02-29 16:30 UTC is already 1 March in Shanghai (00:30)
+    edge = entry("login.locked", at=datetime(2020, 2, 29, 16, 30, tzinfo=UTC)).id
+    assert "共 2 条记录" in client.get("/audit/?first=2020-03-01&last=2020-03-01").get_data(as_text=True)
+    assert "共 0 条记录" in client.get("/audit/?last=2020-02-29").get_data(as_text=True)
+    assert edge in _db_ids(audit_log.AuditFilters(first=datetime(2020, 3, 1).date()))
     # a malformed date is ignored, never a 500
     assert client.get("/audit/?first=9999-12-31&last=nope").status_code == 200
 
