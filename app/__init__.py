@@ -49,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
 
     from app.activities.views import bp as activities_bp
+    from app.audit.views import bp as audit_bp
     from app.auth.views import bp as auth_bp
     from app.checkin.views import bp as checkin_bp
     from app.diary.views import bp as diary_bp
@@ -74,6 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         households_bp,
         needs_bp,
         notifications_bp,
+        audit_bp,
     ):
         app.register_blueprint(bp)
     return app

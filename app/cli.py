@@ -20,7 +20,7 @@ from app.services.passwords import MIN_LENGTH, hash_password
 
 
 def init_app(app: Flask) -> None:
-    for command in (create_admin, demo_district, backup, escalate_needs):
+    for command in (create_admin, demo_district, backup, escalate_needs, prune_audit):
         app.cli.add_command(command)
 
 
@@ -110,3 +110,28 @@ def escalate_needs() -> None:
         count = needs.escalate_overdue()
         db.session.commit()
     click.echo(f"已上报超时诉求：{count} 件")
+
+
+@click.command("prune-audit")
+@click.option("--days", type=int, default=None,
+              help="Retention in days (default: AUDIT_RETENTION_DAYS, 3 years); at least 183.")
+@click.option("--dry-run", is_flag=True, help="Only count the entries that would be deleted.")
+def prune_audit(days: int | None, dry_run: bool) -> None:
+    """Delete audit log entries older than the retention (run from cron, e.g. daily).
+
+    The retention is AUDIT_RETENTION_DAYS (default 3 × 365 days); under 183 days (6 months, PIPL /
+    GB/T 35273) it is refused. The pruning is itself audited ("audit.prune")."""
+    from app.services import audit_log
+
+    retention = days if days is not None else audit_log.retention_days()
+    if retention < audit_log.MIN_RETENTION_DAYS:
+        raise click.UsageError(
+            f"审计日志至少保留 {audit_log.MIN_RETENTION_DAYS} 天（6 个月），当前设置为 {retention} 天"
+        )
+    if dry_run:
+        click.echo(f"将删除 {retention} 天前的审计日志：{audit_log.prune(retention, dry_run=True)} 条（未删除）")
+        return
+    with writing():
+        count = audit_log.prune(retention)
+        db.session.commit()
+    click.echo(f"已删除 {retention} 天前的审计日志：{count} 条")

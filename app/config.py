@@ -50,6 +50,8 @@ DEFAULTS: dict[str, object] = {
     # Set when a reverse proxy we trust sets X-Forwarded-For (number of proxies in front).
     "TRUSTED_PROXIES": 0,
     "PRODUCTION": False,
+    # Audit log entries older than this are deleted by `flask prune-audit` (never under 183 days).
+    "AUDIT_RETENTION_DAYS": 3 * 365,
     # Flask-Compress: pages and generated SVG/JSON. Files streamed from disk (static files, photos)
     # are left alone: its streaming path does not close the file it wraps.
     "COMPRESS_STREAMS": False,
@@ -75,6 +77,8 @@ def load(app_root: Path, instance_path: Path, test_config: dict | None) -> dict[
     for env, key in ENV_KEYS.items():
         if os.environ.get(env):
             cfg[key] = os.environ[env]
+    if os.environ.get("AUDIT_RETENTION_DAYS"):
+        cfg["AUDIT_RETENTION_DAYS"] = int(os.environ["AUDIT_RETENTION_DAYS"])
     if os.environ.get("TRUSTED_PROXIES"):
         cfg["TRUSTED_PROXIES"] = int(os.environ["TRUSTED_PROXIES"])
     if os.environ.get("APP_ENV") == "production":

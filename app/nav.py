@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
-from app.models import Role
+from app.models import Role, User
+from app.policy import can_read_audit_log
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,8 @@ class NavItem:
     label: object
     roles: frozenset[Role]
     kwargs: tuple[tuple[str, str], ...] = ()
+    # A finer rule than the roles (e.g. the district admin only), asked of the user when given.
+    allowed: Callable[[User], bool] | None = None
 
     @property
     def url_kwargs(self) -> dict[str, str]:
@@ -43,10 +47,15 @@ ITEMS: list[NavItem] = [
     NavItem("nominations.index", _l("建户审核"), ADMIN),
     NavItem("activities.ledger_view", _l("服务台账"), ADMIN),
     NavItem("structure.import_roster", _l("名册导入"), ADMIN),
+    NavItem("audit.index", _l("审计日志"), ADMIN, allowed=can_read_audit_log),
     NavItem("main.coming", _l("培训"), ADMIN, (("area", "training"),)),
     NavItem("main.coming", _l("积分评先"), ADMIN, (("area", "points"),)),
 ]
 
 
-def items_for(roles: set[Role]) -> list[NavItem]:
-    return [item for item in ITEMS if item.roles & roles]
+def items_for(roles: set[Role], user: User | None = None) -> list[NavItem]:
+    """The entries for a user holding ``roles``; an entry with a finer rule needs ``user`` to pass it."""
+    return [
+        item for item in ITEMS
+        if item.roles & roles and (item.allowed is None or (user is not None and item.allowed(user)))
+    ]

@@ -336,3 +336,11 @@ def can_administer_resident(user: User, resident: ResidentHousehold) -> bool:
 def owns_notification(user: User, note: Notification) -> bool:
     """A notification is for the user it was sent to, and no one else."""
     return note.user_id == user.id
+
+
+# --- audit log -------------------------------------------------------------------------------
+
+
+def can_read_audit_log(user: User) -> bool:
+    """Only an org admin of the district reads (and exports) the audit log: it names who saw whom."""
+    return any(node.level is OrgLevel.DISTRICT for node in user.admin_nodes)

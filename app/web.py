@@ -153,7 +153,7 @@ def init_app(app: Flask) -> None:
 
         roles = current_user.role_set if current_user.is_authenticated else set()
         return {
-            "nav_items": nav.items_for(roles),
+            "nav_items": nav.items_for(roles, current_user if current_user.is_authenticated else None),
             "is_partial": is_partial,
             "current_locale": select_locale(),
             "large_type": request.cookies.get(DISPLAY_COOKIE) == "large",
