@@ -336,3 +336,16 @@ def can_administer_resident(user: User, resident: ResidentHousehold) -> bool:
 def owns_notification(user: User, note: Notification) -> bool:
     """A notification is for the user it was sent to, and no one else."""
     return note.user_id == user.id
+
+
+# --- residents' rights ---
+
+
+def can_use_resident_rights(user: User) -> bool:
+    """A logged-in resident may download or erase the data of the needs filed with their phone."""
+    return bool(getattr(user, "is_authenticated", False)) and user.has_role(Role.RESIDENT)
+
+
+def resident_needs_condition(phone: str) -> sa.ColumnElement[bool]:
+    """SQL: the needs a resident's proven phone opens (hidden ones too: they are their data)."""
+    return Need.contact_phone == phone
