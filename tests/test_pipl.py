@@ -21,6 +21,8 @@ from app.models import (
     NeedStatus,
     Notification,
     Photo,
+    Role,
+    RoleAssignment,
     User,
 )
 from app.services import needs, photos
@@ -246,6 +248,33 @@ def test_registered_resident_erasure_closes_the_account_and_leaves_the_open_need
     assert ERASED_TEXT in page and PHONE not in page
     [entry] = _audits("pipl.erase")
     assert entry.user_id == resident.id and "account=closed" in entry.detail
+
+
+def test_anonymous_erasure_leaves_an_account_for_its_owner_to_close(client):
+    w, first, second, other = _world()
+    resident = make_resident_user(phone=PHONE, name="赵大爷")
+    r = client.post("/rights/erase/confirm", data={"code": first.code, "phone": PHONE, "confirm": "y"})
+    assert r.status_code == 303
+    db.session.expire_all()
+    account = db.session.get(User, resident.id)
+    assert account.active and account.phone == PHONE and account.name == "赵大爷"
+    assert db.session.get(Need, first.id).text == ERASED_TEXT
+    assert "account=none" in _audits("pipl.erase")[0].detail
+
+
+def test_a_member_who_is_also_a_resident_keeps_their_account(client):
+    w, first, second, other = _world()
+    member_user = w.member.user
+    first.contact_phone = second.contact_phone = member_user.phone
+    db.session.add(RoleAssignment(user=member_user, role=Role.RESIDENT))
+    db.session.commit()
+    login(client, member_user)
+    assert client.post("/rights/erase/confirm", data={"confirm": "y"}).status_code == 303
+    db.session.expire_all()
+    account = db.session.get(User, member_user.id)
+    assert account.active and account.name == "李党员"
+    assert db.session.get(Need, first.id).text == ERASED_TEXT
+    assert "account=kept" in _audits("pipl.erase")[0].detail
 
 
 def test_a_photo_another_record_uses_stays(client):

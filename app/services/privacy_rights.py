@@ -215,8 +215,8 @@ def _in_use(photo_id: int) -> bool:
 
 def _close_account(user: User) -> bool:
     """Deactivate a resident-only account and clear its name and phone; an account that also
-    works (member, admin) is left as it is."""
-    if user.role_set != {Role.RESIDENT}:
+    works, or did (member — even a former one —, admin), is left as it is."""
+    if user.role_set != {Role.RESIDENT} or user.member is not None:
         return False
     user.active = False
     user.name = CLOSED_ACCOUNT_NAME
