@@ -344,3 +344,16 @@ def owns_notification(user: User, note: Notification) -> bool:
 def can_read_audit_log(user: User) -> bool:
     """Only an org admin of the district reads (and exports) the audit log: it names who saw whom."""
     return any(node.level is OrgLevel.DISTRICT for node in user.admin_nodes)
+
+
+# --- residents' rights (PIPL) ---------------------------------------------------------------
+
+
+def can_use_resident_rights(user: User) -> bool:
+    """A logged-in resident may download or erase the data of the needs filed with their phone."""
+    return bool(getattr(user, "is_authenticated", False)) and user.has_role(Role.RESIDENT)
+
+
+def resident_needs_condition(phone: str) -> sa.ColumnElement[bool]:
+    """SQL: the needs a resident's proven phone opens (hidden ones too: they are their data)."""
+    return Need.contact_phone == phone

@@ -29,6 +29,11 @@ PUBLIC = {
     "needs.track_photo",
     "needs.rate",
     "needs.register",
+    # residents' rights: what is kept and why; download and erasure take the code + phone proof
+    "needs.rights",
+    "needs.rights_export",
+    "needs.rights_erase",
+    "needs.rights_erase_confirm",
     # the public notice of candidates, and objections to them
     "nominations.notice",
     "nominations.object_to",

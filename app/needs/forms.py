@@ -97,6 +97,19 @@ class TrackForm(FlaskForm):
                         render_kw={"inputmode": "tel", "maxlength": 20})
 
 
+class RightsProofForm(TrackForm):
+    """Residents' rights without an account: the tracking code and the phone given with it."""
+
+
+class EraseConfirmForm(FlaskForm):
+    """The second step of an erasure: the proof again (hidden, for residents without an account)
+    and the box that says they mean it."""
+
+    code = HiddenField()
+    phone = HiddenField()
+    confirm = BooleanField(_l("我已了解，确认删除"))
+
+
 class NeedRateForm(FlaskForm):
     rating = RadioField(_l("您对办理结果满意吗？"), choices=options(NeedRating.choices()),
                         validators=[InputRequired(_l("请选择满意程度"))])

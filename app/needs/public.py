@@ -55,6 +55,8 @@ def _limit_track() -> str:
 
 
 submit_ip_limit = limiter.shared_limit(_limit_ip, scope="need-submit-ip", methods=["POST"])
+# /track and the residents' rights pages take the same proof (code + phone): one budget for both.
+track_limit = limiter.shared_limit(_limit_track, scope="need-track", methods=["POST"])
 submit_phone_limit = limiter.shared_limit(
     _limit_phone, scope="need-submit-phone", key_func=_phone_key, methods=["POST"], deduct_when=_saved
 )
@@ -194,7 +196,7 @@ def track_photo(token: str, photo_id: int):
 
 
 @bp.route("/track", methods=["GET", "POST"])
-@limiter.limit(_limit_track, methods=["POST"])
+@track_limit
 def track():
     """The short code and the phone given with it open the tracking page; either alone shows nothing."""
     form = TrackForm()

@@ -18,6 +18,7 @@ from typing import IO
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.extensions import db
 from app.models import Photo
@@ -163,3 +164,30 @@ def process_many(files: list, limit: int) -> list[ProcessedPhoto]:
                 raise
             raise PhotoError(str(_l("第 %(i)d 张：%(msg)s", i=index, msg=str(e)))) from e
     return processed
+
+
+# --- Deleting ---------------------------------------------------------------------------------
+
+_DISCARDED = "photos_to_delete"
+
+
+def discard(photo: Photo) -> None:
+    """Delete the photo's row now and its files once the transaction commits (nothing is lost
+    if it rolls back). The caller has checked that no record links the photo any more."""
+    db.session.info.setdefault(_DISCARDED, []).extend([photo_path(photo), photo_path(photo, thumb=True)])
+    db.session.delete(photo)
+
+
+def _delete_files(session: Session) -> None:
+    for path in session.info.pop(_DISCARDED, []):
+        path.unlink(missing_ok=True)
+
+
+def _forget_files(session: Session, previous: SessionTransaction) -> None:
+    if not previous.nested:
+        session.info.pop(_DISCARDED, None)
+
+
+if not sa.event.contains(Session, "after_commit", _delete_files):
+    sa.event.listen(Session, "after_commit", _delete_files)
+    sa.event.listen(Session, "after_soft_rollback", _forget_files)

@@ -1,0 +1,251 @@
+"""Residents' rights under PIPL (个人信息保护法 §45, §47): a copy of their data, and its erasure.
+
+A resident proves who they are in one of two ways: a registered resident's account (every need
+filed with its phone), or a tracking code with the phone given with it — the proof ``/track`` and
+registration use, which opens every need filed with that phone. Either way the same needs are
+concerned (hidden ones included: they are the resident's data too).
+
+Erasure removes what identifies the resident and keeps the statistical record of each need
+(category, dates, node, owner, status, rating value, breaches), so the district's three rates of
+接诉即办 do not move. Nothing here commits; photo files go only once the erasure is committed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from app import policy
+from app.clock import local_naive, utcnow
+from app.extensions import db
+from app.models import (
+    ActivityPhoto,
+    EventKind,
+    Need,
+    NeedEvent,
+    NeedOrigin,
+    Notification,
+    Photo,
+    Role,
+    User,
+)
+from app.services import photos
+from app.services.errors import NotAllowed, Refused
+from app.services.needs.common import RESIDENT
+from app.services.needs.lists import timeline, tracked_need
+from app.services.privacy import audit, mask_phone
+
+ERASED_TEXT = "（已应居民要求删除）"
+CLOSED_ACCOUNT_NAME = "（已注销）"
+# An erased account's phone: "10" + the id. It passes the column's CHECK and is unique, and no
+# mainland mobile number starts with 10, so nobody can ever log in with it or register it.
+CLOSED_PHONE_PREFIX = "10"
+AUDIT_KEPT_YEARS = 3
+EXPORT_FORMAT = 1
+
+
+class RightsError(Refused):
+    """The proof does not match, or the request cannot be carried out; ``str()`` is the message."""
+
+
+@dataclass
+class Subject:
+    """Whose data: a phone, and the resident account that holds it (if they came logged in)."""
+
+    phone: str
+    account: User | None = None
+    needs: list[Need] = field(default_factory=list)
+
+    @property
+    def via(self) -> str:
+        return "account" if self.account is not None else "code"
+
+
+@dataclass
+class Erased:
+    needs: int
+    photos: int
+    account_closed: bool
+
+
+# --- Proof -----------------------------------------------------------------------------------
+
+
+def _needs_of(phone: str) -> list[Need]:
+    return list(db.session.scalars(sa.select(Need).where(policy.resident_needs_condition(phone))
+                                   .order_by(Need.submitted_at, Need.id)))
+
+
+def subject_of_account(user: User) -> Subject:
+    """A logged-in resident: every need filed with their account's phone."""
+    if not policy.can_use_resident_rights(user):
+        raise NotAllowed()
+    return Subject(user.phone, user, _needs_of(user.phone))
+
+
+def subject_of_code(code: str, phone: str) -> Subject:
+    """A tracking code and the phone given with it (as ``/track``): every need filed with that
+    phone. Either alone, or a pair that does not match, opens nothing."""
+    need = tracked_need(code or "", phone or "")
+    if need is None or need.contact_phone is None:
+        raise RightsError(_("没有找到：请核对查询码和手机号。"))
+    return Subject(need.contact_phone, None, _needs_of(need.contact_phone))
+
+
+# --- Download --------------------------------------------------------------------------------
+
+
+def _when(at: datetime | None) -> str | None:
+    return local_naive(at).isoformat(timespec="minutes") + "+08:00" if at else None
+
+
+def _label(value: object) -> str | None:
+    return str(value.label) if value is not None else None  # type: ignore[attr-defined]
+
+
+def _photo_name(need: Need) -> str:
+    return f"photos/{need.code}.jpg"
+
+
+def _need_data(need: Need) -> dict:
+    return {
+        "code": need.code,
+        "category": _label(need.category),
+        "text": need.text,
+        "address": need.address,
+        "contact_name": need.contact_name,
+        "contact_phone": need.contact_phone,
+        "origin": _label(need.origin),
+        "community": need.community.name if need.community else None,
+        "status": _label(need.status),
+        "submitted_at": _when(need.submitted_at),
+        "accepted_at": _when(need.accepted_at),
+        "resolved_at": _when(need.resolved_at),
+        "outcome": _label(need.outcome),
+        "outcome_note": need.outcome_note,
+        "rating": _label(need.rating),
+        "rating_comment": need.rating_comment,
+        "rated_at": _when(need.rated_at),
+        "consent_at": _when(need.consent_at),
+        "photo": _photo_name(need) if need.photo_id else None,
+        "timeline": [
+            {"at": _when(e.at), "kind": _label(e.kind), "by": e.actor_label, "text": e.text,
+             "to": e.to_label or None}
+            for e in timeline(need, public=True)
+        ],
+    }
+
+
+def export_data(subject: Subject) -> dict:
+    """Everything the platform holds about the resident, as plain data (the file's data.json)."""
+    account = subject.account
+    return {
+        "format": EXPORT_FORMAT,
+        "generated_at": _when(utcnow()),
+        "phone": subject.phone,
+        "account": {"name": account.name, "phone": account.phone, "created_at": _when(account.created_at)}
+        if account is not None else None,
+        "needs": [_need_data(n) for n in subject.needs],
+        "voice": [],
+        "notes": [
+            _("本平台目前不收集语音留言，因此没有您的语音数据。"),
+            _("时间均为北京时间。内部备注不属于您的个人信息，未包含在内。"),
+        ],
+    }
+
+
+def export_zip(subject: Subject, user_id: int | None, ip: str) -> bytes:
+    """The resident's data as one .zip: ``data.json`` (UTF-8) and the photos they attached.
+    The download is audited."""
+    buffer = io.BytesIO()
+    written = 0
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("data.json", json.dumps(export_data(subject), ensure_ascii=False, indent=2))
+        for need in subject.needs:
+            if need.photo is not None:
+                path = photos.photo_path(need.photo)
+                if path.exists():
+                    archive.write(path, _photo_name(need))
+                    written += 1
+    audit(user_id, "pipl.export", "resident", subject.account.id if subject.account else None,
+          detail=f"via={subject.via} phone={mask_phone(subject.phone)} needs={len(subject.needs)} "
+                 f"photos={written}", ip=ip)
+    return buffer.getvalue()
+
+
+# --- Erasure ---------------------------------------------------------------------------------
+
+
+def _erase_need(need: Need) -> set[int]:
+    """Blank one need's personal fields; the photo ids it let go of."""
+    released = {need.photo_id} if need.photo_id else set()
+    need.contact_name = ""
+    need.contact_phone = None
+    need.address = ""
+    need.text = ERASED_TEXT
+    need.rating_comment = ""
+    need.photo_id = None
+    need.resident_household_id = None
+    if need.origin is not NeedOrigin.MEMBER:  # the resident's own account, not a member's
+        need.submitted_by_id = None
+    for event in db.session.scalars(sa.select(NeedEvent).where(NeedEvent.need_id == need.id)):
+        if event.photo_id in released:
+            event.photo_id = None
+        if event.kind is EventKind.SUBMITTED and need.origin is not NeedOrigin.MEMBER:
+            event.actor_label, event.actor_id = RESIDENT, None
+        if event.kind is EventKind.RATED:  # "满意：comment" → "满意"
+            event.text = event.text.split("：", 1)[0]
+    db.session.execute(sa.update(Notification).where(Notification.kind == "need",
+                                                     Notification.url == f"/needs/{need.id}")
+                       .values(body=ERASED_TEXT))
+    return released
+
+
+def _in_use(photo_id: int) -> bool:
+    """Whether any record still links the photo (a photo is stored once per content)."""
+    return any(db.session.scalar(sa.select(sa.exists().where(column == photo_id)))
+               for column in (Need.photo_id, NeedEvent.photo_id, ActivityPhoto.photo_id))
+
+
+def _close_account(user: User) -> bool:
+    """Deactivate a resident-only account and clear its name and phone; an account that also
+    works, or did (member — even a former one —, admin), is left as it is."""
+    if user.role_set != {Role.RESIDENT} or user.member is not None:
+        return False
+    user.active = False
+    user.name = CLOSED_ACCOUNT_NAME
+    user.phone = f"{CLOSED_PHONE_PREFIX}{user.id:09d}"
+    user.password_hash = None
+    user.end_sessions()
+    return True
+
+
+def erase(subject: Subject, confirmed: bool, user_id: int | None, ip: str) -> Erased:
+    """Erase the resident's personal data (see the module's docstring), close their account when
+    they came with one, and audit it with the counts. Refused unless ``confirmed``."""
+    if not confirmed:
+        raise RightsError(_("请勾选“确认删除”后再提交。"))
+    db.session.flush()
+    released: set[int] = set()
+    for need in subject.needs:
+        released |= _erase_need(need)
+    db.session.flush()
+    removed = 0
+    for photo_id in sorted(released):
+        if not _in_use(photo_id):
+            photo = db.session.get(Photo, photo_id)
+            if photo is not None:
+                photos.discard(photo)
+                removed += 1
+    closed = _close_account(subject.account) if subject.account is not None else False
+    audit(user_id, "pipl.erase", "resident", subject.account.id if subject.account else None,
+          detail=f"via={subject.via} phone={mask_phone(subject.phone)} needs={len(subject.needs)} "
+                 f"ids={','.join(str(n.id) for n in subject.needs)} photos={removed} "
+                 f"account={'closed' if closed else 'none' if subject.account is None else 'kept'}", ip=ip)
+    return Erased(len(subject.needs), removed, closed)
