@@ -98,7 +98,7 @@ def _rates() -> list:
 def test_the_page_says_what_is_kept_and_is_linked_from_tracking_and_my_needs(client):
     w, first, *_ = _world()
     page = client.get("/rights").get_data(as_text=True)
-    for words in ("删除时删除什么", ERASED_TEXT, "响应率、办结率和满意率", "审计日志保存 3 年", "正在办理的诉求也可以删除"):
+    for words in ("删除时删除什么", ERASED_TEXT, "响应率、办结率和满意率", "审计日志保存 1095 天", "正在办理的诉求也可以删除"):
         assert words in page
     assert 'href="/rights"' in client.get(f"/t/{first.token}").get_data(as_text=True)
     resident = make_resident_user(phone=PHONE)

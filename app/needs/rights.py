@@ -44,7 +44,7 @@ def _subject(form: RightsProofForm | EraseConfirmForm) -> Subject:
 
 def _rights_page(form: RightsProofForm, error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
     return render_template("needs/rights.html", form=form, error=error, by_account=_by_account(),
-                           kept_years=privacy_rights.AUDIT_KEPT_YEARS, erased_text=privacy_rights.ERASED_TEXT), status
+                           kept_days=privacy_rights.audit_kept_days(), erased_text=privacy_rights.ERASED_TEXT), status
 
 
 def _confirm_page(form: EraseConfirmForm, subject: Subject, error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]

@@ -40,13 +40,13 @@ from app.services.errors import NotAllowed, Refused
 from app.services.needs.common import RESIDENT
 from app.services.needs.lists import timeline, tracked_need
 from app.services.privacy import audit, mask_phone
+from app.settings import setting
 
 ERASED_TEXT = "（已应居民要求删除）"
 CLOSED_ACCOUNT_NAME = "（已注销）"
 # An erased account's phone: "10" + the id. It passes the column's CHECK and is unique, and no
 # mainland mobile number starts with 10, so nobody can ever log in with it or register it.
 CLOSED_PHONE_PREFIX = "10"
-AUDIT_KEPT_YEARS = 3
 EXPORT_FORMAT = 1
 
 
@@ -249,3 +249,8 @@ def erase(subject: Subject, confirmed: bool, user_id: int | None, ip: str) -> Er
                  f"ids={','.join(str(n.id) for n in subject.needs)} photos={removed} "
                  f"account={'closed' if closed else 'none' if subject.account is None else 'kept'}", ip=ip)
     return Erased(len(subject.needs), removed, closed)
+
+
+def audit_kept_days() -> int:
+    """How long the audit log keeps an entry (``flask prune-audit`` deletes what is older)."""
+    return int(setting("AUDIT_RETENTION_DAYS", 3 * 365))  # type: ignore[arg-type]
