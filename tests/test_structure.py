@@ -195,7 +195,7 @@ def test_active_search_returns_the_table_fragment_for_htmx_and_the_page_otherwis
 
 def test_members_are_found_by_phone_digits_and_filtered(client, p):
     login(client, p.district_admin)
-    digits = p.other_member.user.phone[-6:]
+    digits = p.other_member.user.phone[-4:]  # the last four (part of a number finds nothing: issue 12)
     html = client.get(f"/structure/members?q={digits}", headers=HX).get_data(as_text=True)
     assert "周党员" in html and "李党员" not in html
     html = client.get(f"/structure/members?node={p.tree.grid2.id}", headers=HX).get_data(as_text=True)

@@ -199,3 +199,16 @@ def test_no_redirect_leaves_the_site_whatever_next_holds(app, client):
         assert "evil.example" not in logged_in.headers.get("Location", ""), value
     ok = client.post("/display/normal", data={"next": "/needs/new?station=3"})
     assert ok.headers["Location"] == "/needs/new?station=3"
+
+
+def test_the_member_list_search_cannot_rebuild_a_masked_number(client):
+    from tests.factories import make_personas
+
+    p = make_personas()
+    login(client, p.district_admin)
+    phone = p.member.phone
+    for q in (phone[:7], phone[3:7], phone[2:9], phone[-6:]):
+        page = client.get("/structure/members", query_string={"q": q}).get_data(as_text=True)
+        assert p.member.name not in page, q
+    for q in (phone, phone[-4:]):  # the whole number, or the last four the mask shows
+        assert p.member.name in client.get("/structure/members", query_string={"q": q}).get_data(as_text=True), q

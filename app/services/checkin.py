@@ -26,6 +26,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.phones import phone_match
 from app.services.errors import NotAllowed, Refused
 
 SEARCH_LIMIT = 20
@@ -241,12 +242,10 @@ def search_members(station: Station, q: str) -> list[Member]:
         raise CheckinError(_l("请输入姓名或手机号。"))
     digits = "".join(ch for ch in q if ch.isdigit())
     if digits and len(digits) == len(q.replace(" ", "")):
-        if len(digits) == 11:
-            match = User.phone == digits
-        elif len(digits) == 4:
-            match = User.phone.endswith(digits, autoescape=True)
-        else:
+        by_phone = phone_match(User.phone, digits)
+        if by_phone is None:
             raise CheckinError(_l("请输入完整的11位手机号，或手机号后4位。"))
+        match = by_phone
     else:
         match = User.name.contains(q, autoescape=True)
     return list(

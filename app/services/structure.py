@@ -30,7 +30,7 @@ from app.models import (
     StationKind,
     User,
 )
-from app.phones import mask_phone
+from app.phones import mask_phone, phone_match
 from app.policy import node_in_scope, scope_condition, scope_roots
 from app.services.ledger import build_workbook, today_label
 from app.services.privacy import audit
@@ -365,8 +365,9 @@ def members_query(user: User, f: ListFilters) -> sa.Select[tuple[Member]]:
     )
     if f.q:
         cond = User.name.contains(f.q, autoescape=True)
-        if f.q.isdigit():
-            cond = sa.or_(cond, User.phone.contains(f.q, autoescape=True))
+        by_phone = phone_match(User.phone, f.q) if f.q.isdigit() else None
+        if by_phone is not None:
+            cond = sa.or_(cond, by_phone)
         stmt = stmt.where(cond)
     if f.category is not None:
         stmt = stmt.where(Member.category == f.category)
