@@ -2,7 +2,7 @@
 
 At start-up every file under ``app/static`` is copied to ``ASSETS_DIR`` twice: under its own name
 and as ``name.<hash>.ext``, with ``.gz`` and ``.br`` beside the ones worth compressing (WhiteNoise's
-compressor). WhiteNoise serves that folder at ``/static/``: a hashed name is cached for a year as
+compressor). WhiteNoise serves that folder at ``/static/``: a hashed name is cached for ten years as
 immutable, so a repeat visit asks for no asset at all; a plain name is revalidated. Pages link the
 hashed names (``url_for('static', …)`` is rewritten here). After a deploy an old hashed name is not
 in the folder: the request falls through to Flask, whose static route answers a plain 404.
