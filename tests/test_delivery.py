@@ -31,7 +31,7 @@ def test_a_client_that_accepts_no_compression_gets_plain_text(client):
     assert "Content-Encoding" not in page.headers and "登录" in page.get_data(as_text=True)
 
 
-def test_pages_link_static_files_under_content_hashed_names_cached_for_a_year(client):
+def test_pages_link_static_files_under_content_hashed_names_cached_as_immutable(client):
     import re
 
     page = client.get("/login").get_data(as_text=True)
