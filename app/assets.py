@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -48,11 +49,15 @@ def build(source: Path, target: Path) -> dict[str, str]:
             if out.exists() and out.read_bytes() == content:
                 continue
             out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(out.name + ".tmp")
+            # Workers start together: each writes under its own name and compresses there, then
+            # renames the compressed files and the file last — so a file that exists is complete,
+            # and so are its .br and .gz.
+            tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
             shutil.copyfile(path, tmp)
-            tmp.replace(out)  # a worker starting beside us never serves half a file
-            if compressor.should_compress(out.name):
-                compressor.compress(str(out))
+            made = compressor.compress(str(tmp)) if compressor.should_compress(out.name) else []
+            for compressed in made:
+                Path(compressed).replace(str(out) + compressed.removeprefix(str(tmp)))
+            tmp.replace(out)
     return manifest
 
 

@@ -61,9 +61,13 @@ def node_or_404(node_id: int) -> OrgNode:
     return get_or_404(OrgNode, node_id, policy.node_in_scope)
 
 
-def station_or_404(station_id: int) -> Station:
-    """A station the current user administers (its own admins, org admins over it), else 404."""
-    return get_or_404(Station, station_id, policy.station_in_scope)
+def station_or_404(station_id: int, manage: bool = False) -> Station:
+    """A station the current user administers (its own admins, org admins over it), else 404;
+    with ``manage``, 403 unless they may also change it (its own admins may look, not change)."""
+    station = get_or_404(Station, station_id, policy.station_in_scope)
+    if manage:
+        require(policy.can_manage_station(current_user, station))
+    return station
 
 
 def current_member() -> Member:

@@ -21,6 +21,7 @@ from app.activities.forms import (
 )
 from app.authz import admin_required, current_member, get_or_404, require, roles_required
 from app.clock import local_today
+from app.extensions import client_address
 from app.htmx import render
 from app.models import (
     MAX_PHOTOS,
@@ -306,7 +307,7 @@ def ledger_export():
     """The same list as a ledger workbook (.xlsx), audited."""
     _form, flt = _ledger_filter()
     data = write_now(lambda: service.export_ledger(current_user, flt, request.query_string.decode(),
-                                                   request.remote_addr or ""))  # audited
+                                                   client_address()))  # audited
     return xlsx_response(data, "activities.xlsx")
 
 

@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from app.audit import bp
 from app.authz import admin_required, require
+from app.extensions import client_address
 from app.htmx import is_partial, render
 from app.pages import paginate
 from app.policy import can_read_audit_log
@@ -43,5 +44,5 @@ def export():
     """The same search as an .xlsx ledger; the export is itself audited (``audit.export``)."""
     require(can_read_audit_log(current_user))
     f = svc.AuditFilters.from_args(request.args)
-    data, filename = write_now(lambda: svc.export_ledger(current_user, f, ip=request.remote_addr or ""))
+    data, filename = write_now(lambda: svc.export_ledger(current_user, f, ip=client_address()))
     return xlsx_response(data, filename)

@@ -116,7 +116,7 @@ def change_password():
     user = current_user._get_current_object()
 
     def step() -> None:
-        accounts.change_password(user, form.current.data, form.new.data, ip=request.remote_addr or "")
+        accounts.change_password(user, form.current.data, form.new.data, ip=client_address())
         login_user(user)  # this device signs in again with the new session token
 
     return run_step(step, lambda error: _password_page(form, error), url_for("main.index"),

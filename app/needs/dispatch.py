@@ -11,6 +11,7 @@ from flask_login import current_user
 from app import policy
 from app.authz import admin_required, get_or_404, node_or_404, require
 from app.clock import local_today, utcnow
+from app.extensions import client_address
 from app.models import Member, NeedCategory
 from app.needs import bp
 from app.needs.forms import NeedHideForm, NeedSlaForm, options
@@ -88,7 +89,7 @@ def dashboard():
 def dashboard_export():
     """The same rates as a ledger workbook (.xlsx), audited."""
     group, (start, end) = _group(), _period()
-    data = write_now(lambda: needs.export_rates(current_user, group, start, end, request.remote_addr or ""))
+    data = write_now(lambda: needs.export_rates(current_user, group, start, end, client_address()))
     return xlsx_response(data, f"needs-rates-{start.isoformat()}-{end.isoformat()}.xlsx")
 
 

@@ -6,12 +6,13 @@ phone with a tracking code and that phone, as on ``/track`` (and under the same 
 
 from __future__ import annotations
 
-from flask import render_template, request, url_for
+from flask import render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
 from app import policy
+from app.extensions import client_address
 from app.needs import bp
 from app.needs.forms import EraseConfirmForm, RightsProofForm
 from app.needs.public import track_limit
@@ -30,7 +31,7 @@ def _user_id() -> int | None:
 
 
 def _ip() -> str:
-    return request.remote_addr or ""
+    return client_address()
 
 
 def _subject(form: RightsProofForm | EraseConfirmForm) -> Subject:

@@ -17,7 +17,7 @@ from flask_wtf import FlaskForm
 from app import policy
 from app.authz import admin_required, current_member, get_or_404, roles_required
 from app.clock import local_today
-from app.extensions import limiter
+from app.extensions import client_address, limiter
 from app.forms_choices import options
 from app.models import (
     Member,
@@ -245,7 +245,7 @@ def reveal_phone(objection_id: int):
     """Show an objector's full number to the admin who must call back; the reveal is audited."""
     objection, _nom = objection_or_404(objection_id)
     write_now(lambda: audit(current_user.id, "objection.phone.reveal", "notice_objection", objection.id,
-                            ip=request.remote_addr or ""))
+                            ip=client_address()))
     return render_template("nominations/_phone.html", objection=objection)
 
 

@@ -9,18 +9,13 @@ outside the user's reach is 404; one a station admin may run but not manage is 4
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
-from flask import Blueprint, abort, flash, request
+from flask import Blueprint, abort
 from wtforms import Field
 
 from app.authz import roles_required
 from app.models import Role, Station, StationEvent
 from app.services import stations as svc
 from app.services.privacy import mask_name
-
-T = TypeVar("T")
 
 bp = Blueprint("stations", __name__, url_prefix="/stations")
 
@@ -40,21 +35,8 @@ def event_or_404(station: Station, event_id: int) -> StationEvent:
     return event
 
 
-def client_ip() -> str:
-    """The address the audit log records."""
-    return request.remote_addr or ""
-
 
 def with_error(field: Field, message: str) -> None:
     """Show a refusal from a service under the form field it concerns."""
     field.errors = [*field.errors, message]
 
-
-def flashing(message: Callable[[T], str], url: str, category: str = "success") -> Callable[[T], str]:
-    """A ``run_step`` target whose flash names something from the step's result."""
-
-    def target(result: T) -> str:
-        flash(message(result), category)
-        return url
-
-    return target

@@ -8,12 +8,13 @@ from flask_login import current_user
 
 from app.authz import station_or_404
 from app.clock import local_naive, local_today
+from app.extensions import client_address
 from app.models import CheckinMethod, Station
 from app.pages import paginate
 from app.responses import xlsx_response
 from app.services import checkin
 from app.services import stations as svc
-from app.stations import PER_PAGE, bp, client_ip, station_roles
+from app.stations import PER_PAGE, bp, station_roles
 from app.stations.forms import LedgerFilterForm, ManualCheckinForm, options
 from app.steps import run_step, write_now
 
@@ -102,5 +103,5 @@ def ledger_export(station_id: int):
     """The ledger as .xlsx: Chinese headers, the station's name and the period; audited."""
     station = station_or_404(station_id)
     _form, period = _ledger_filter(station)
-    content = write_now(lambda: svc.export_ledger(station, period, current_user, client_ip()))
+    content = write_now(lambda: svc.export_ledger(station, period, current_user, client_address()))
     return xlsx_response(content, f"checkins-{station.id}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx")

@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from app.authz import station_or_404
 from app.clock import utcnow
+from app.extensions import client_address
 from app.htmx import is_partial
 from app.models import PosterToken, Role, Station
 from app.responses import qr_response
@@ -17,7 +18,7 @@ from app.services import checkin, qr
 from app.services import checkin_tokens as tokens
 from app.services import stations as svc
 from app.services.checkin_tokens import kiosk_url, poster_url
-from app.stations import bp, client_ip, station_roles
+from app.stations import bp, station_roles
 from app.steps import run_step, write_now
 
 PRINT_LEVELS = ("Q", "H")
@@ -123,6 +124,6 @@ def poster_qr(station_id: int, ec: str, fmt: str):
 def regenerate_poster(station_id: int):
     """Revoke the poster code (a poster that leaked) and issue a new one to print."""
     station = station_or_404(station_id)
-    return run_step(lambda: svc.regenerate_poster(station, current_user, client_ip()),
+    return run_step(lambda: svc.regenerate_poster(station, current_user, client_address()),
                     lambda e: abort(422), url_for("stations.poster", station_id=station.id),
                     _("已生成新的海报二维码，旧海报已失效，请重新打印。"))

@@ -11,12 +11,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import policy
-from app.authz import require, station_or_404
+from app.authz import station_or_404
+from app.extensions import client_address
 from app.models import Station
 from app.pages import paginate
 from app.services import checkin
 from app.services import stations as svc
-from app.stations import PER_PAGE, bp, client_ip, flashing, org_admin, station_roles, with_error
+from app.stations import PER_PAGE, bp, org_admin, station_roles, with_error
 from app.stations.forms import StationAdminAddForm, StationEditForm, options
 from app.steps import run_step
 
@@ -77,8 +78,7 @@ def create():
 @station_roles
 def edit(station_id: int):
     """Change a station's name, node, check-in mode, opening hours."""
-    station = station_or_404(station_id)
-    require(policy.can_manage_station(current_user, station))  # its own admins may look, not change
+    station = station_or_404(station_id, manage=True)
     form = _station_form(station)
     if not form.validate_on_submit():
         return _edit_page(form, station)
@@ -113,15 +113,14 @@ def detail(station_id: int):
 @station_roles
 def add_admin(station_id: int):
     """Make an existing account (found by phone) an admin of the station."""
-    station = station_or_404(station_id)
-    require(policy.can_manage_station(current_user, station))  # its own admins may look, not change
+    station = station_or_404(station_id, manage=True)
     form = StationAdminAddForm()
     if not form.validate_on_submit():
         return _detail(station, form, 422)
     return run_step(
-        lambda: svc.add_station_admin(station, form.phone.data, current_user, client_ip()),
+        lambda: svc.add_station_admin(station, form.phone.data, current_user, client_address()),
         lambda e: _detail(station, form, 422, e),
-        flashing(lambda user: _("已添加驿站管理员：%(name)s", name=user.name), _to_detail(station)),
+        _to_detail(station), lambda user: _("已添加驿站管理员：%(name)s", name=user.name),
     )
 
 
@@ -129,12 +128,11 @@ def add_admin(station_id: int):
 @station_roles
 def remove_admin(station_id: int, user_id: int):
     """Take the station-admin role away; the person's sessions end."""
-    station = station_or_404(station_id)
-    require(policy.can_manage_station(current_user, station))  # its own admins may look, not change
+    station = station_or_404(station_id, manage=True)
     assignment = svc.admin_assignment(station, user_id)
     if assignment is None:
         abort(404)
-    return run_step(lambda: svc.remove_station_admin(assignment, current_user, client_ip()),
+    return run_step(lambda: svc.remove_station_admin(assignment, current_user, client_address()),
                     lambda e: _detail(station, StationAdminAddForm(), 422, e),
                     _to_detail(station), _("已取消其驿站管理员身份。"))
 

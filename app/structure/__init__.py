@@ -8,11 +8,8 @@ One blueprint, ``structure``; its views live in ``views.py`` (tree and lists), `
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 bp = Blueprint("structure", __name__, url_prefix="/structure")
 
 
-def client_ip() -> str:
-    """The address the request came from, for the audit trail."""
-    return request.remote_addr or ""

@@ -10,13 +10,14 @@ from flask import render_template, request
 from flask_login import current_user, fresh_login_required
 
 from app.authz import admin_required, get_or_404
+from app.extensions import client_address
 from app.htmx import is_partial
 from app.models import CentralHousehold, Member, ResidentHousehold
 from app.policy import can_administer_resident, can_manage_household, member_in_scope
 from app.services import accounts
 from app.services import structure as svc
 from app.steps import run_step
-from app.structure import bp, client_ip
+from app.structure import bp
 
 T = TypeVar("T")
 
@@ -33,7 +34,7 @@ def _reveal(holder: Member | ResidentHousehold, phone_id: str, page: Callable[[]
     """Reveal (and audit) the holder's full number: in place of the masked one for htmx, else the
     detail page with it shown."""
     return run_step(
-        lambda: svc.reveal_phone(current_user, holder, ip=client_ip()), str, None,
+        lambda: svc.reveal_phone(current_user, holder, ip=client_address()), str, None,
         show=lambda phone: render_template("structure/_phone.html", phone=phone, revealed=True,
                                       phone_id=phone_id, reveal_url=request.path)
         if is_partial() else page(),
@@ -71,7 +72,7 @@ def member_password(member_id: int):
     """设置初始密码: a random password shown once; the member's sessions end; audited."""
     member = get_or_404(Member, member_id, member_in_scope)
     return run_step(
-        lambda: accounts.set_initial_password(current_user, member, ip=client_ip()),
+        lambda: accounts.set_initial_password(current_user, member, ip=client_address()),
         lambda error: _password(member, 422, error=error), None,
         show=lambda password: _password(member, new_password=password),
     )

@@ -11,11 +11,12 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.authz import admin_required
+from app.extensions import client_address
 from app.responses import xlsx_response
 from app.services import importer
 from app.services.errors import Refused
 from app.steps import run_step
-from app.structure import bp, client_ip
+from app.structure import bp
 from app.structure.forms import RosterConfirmForm, RosterUploadForm
 
 # Multipart framing around the file: a body this much past the limit may still hold a file within it.
@@ -71,7 +72,7 @@ def import_confirm():
     form = RosterConfirmForm()
     valid = form.validate_on_submit()
     step = importer.Confirmation(current_user, form.kind.data or "", form.token.data if valid else "",
-                                 _imports_dir(), ip=client_ip())
+                                 _imports_dir(), ip=client_address())
     return run_step(
         step,
         lambda error: _import_page(RosterUploadForm(formdata=None, kind=step.kind), 422, plan=step.plan)

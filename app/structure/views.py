@@ -10,6 +10,7 @@ from flask import render_template, request
 from flask_login import current_user
 
 from app.authz import admin_required, get_or_404, node_or_404
+from app.extensions import client_address
 from app.htmx import is_partial, render
 from app.models import Member
 from app.pages import paginate
@@ -19,7 +20,7 @@ from app.services import structure as svc
 
 # details and roster: importing them registers their views on the blueprint.
 from app.steps import write_now
-from app.structure import bp, client_ip, details, roster  # noqa: F401
+from app.structure import bp, details, roster  # noqa: F401
 
 __all__ = ["bp"]
 
@@ -77,7 +78,7 @@ def list_page(list_name: str):
 def list_ledger(list_name: str):
     """The same list with the same filters as an .xlsx ledger; the export is audited."""
     data, filename = write_now(lambda: svc.export_ledger(current_user, list_name, _filters(),
-                                                         detail=str(_args()), ip=client_ip()))  # audited
+                                                         detail=str(_args()), ip=client_address()))  # audited
     return xlsx_response(data, filename)
 
 
