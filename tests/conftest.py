@@ -19,7 +19,7 @@ from flask import Flask, has_app_context
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from app import create_app
-from app.extensions import db
+from app.extensions import db, limiter
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -167,6 +167,12 @@ def app(tmp_path: Path, _template_db: str, app_config: dict, _shared_app: tuple)
         if not _is_postgres():
             _fresh_sqlite(app, target, _template_db)
         own = False
+    # The limiter is one object for every app: one that a module's app switched on stays on (with
+    # its counts) for the shared app after it. Each test starts with its own app's setting, and
+    # with no counts.
+    limiter.enabled = bool(app.config.get("RATELIMIT_ENABLED", True))
+    if limiter.enabled and limiter._storage is not None:  # None until an app enabled it
+        limiter.reset()
     ctx = app.app_context()
     ctx.push()
     try:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from app.extensions import db, limiter
+from app.extensions import db
 from app.models import (
     AuditEntry,
     Need,
@@ -38,14 +38,6 @@ from tests.factories import (
 
 PHONE = "13911112222"
 OTHER = "13955556666"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limits(app):  # type: ignore[no-untyped-def]
-    """The limiter is one object for every app: a module that enabled it earlier in the run leaves
-    it on, with its counts. These tests post the proof many times, so each starts with none."""
-    if limiter.enabled and limiter._storage is not None:  # never initialised when never enabled
-        limiter.reset()
 
 
 def _photo(color: str = "red") -> Photo:
