@@ -15,6 +15,18 @@ from app.models.audit import AuditEntry
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
 from app.models.checkin import Checkin, CheckinMethod, PosterToken, StationEvent, StationEventKind
 from app.models.diary import DiaryEntry
+from app.models.evaluation import (
+    CampaignCandidate,
+    CampaignStatus,
+    CandidacyDecision,
+    CandidacyWay,
+    EvaluationFactor,
+    EvaluationOutcome,
+    EvaluationWeight,
+    ModelCampaign,
+    ModelTitle,
+    OutcomeKind,
+)
 from app.models.households import (
     AdjustmentOutcome,
     AdjustmentStatus,
@@ -57,8 +69,10 @@ from app.models.nominations import (
     TownshipSetting,
 )
 from app.models.notifications import Notification
+from app.models.mentoring import GuidanceContact, GuidanceWay, PostAssignment, PostType
 from app.models.org import OrgLevel, OrgNode
 from app.models.photos import Photo
+from app.models.points import CapPeriod, PointsEntry, PointsRule, RuleCode
 from app.models.stations import CheckinMode, Station, StationKind
 from app.models.structure import (
     BUILTIN_HOUSEHOLD_TYPES,
@@ -75,6 +89,17 @@ from app.models.structure import (
     MemberCategory,
     MemberStatus,
     ResidentHousehold,
+)
+from app.models.training import (
+    DOCUMENT_MAX_BYTES,
+    REFLECTION_MAX,
+    AttendanceMark,
+    AttendanceMarkKind,
+    TrainingCompletion,
+    TrainingDocument,
+    TrainingKind,
+    TrainingMode,
+    TrainingSession,
 )
 from app.models.users import Role, RoleAssignment, User
 from app.models.visits import DEFAULT_VISIT_MONTHS, VISIT_PERIOD_MONTHS, VisitPolicy
@@ -161,4 +186,31 @@ __all__ = [
     "UTCDateTime",
     "User",
     "utcnow",
+    "CampaignCandidate",
+    "CampaignStatus",
+    "CandidacyDecision",
+    "CandidacyWay",
+    "EvaluationFactor",
+    "EvaluationOutcome",
+    "EvaluationWeight",
+    "ModelCampaign",
+    "ModelTitle",
+    "OutcomeKind",
+    "GuidanceContact",
+    "GuidanceWay",
+    "PostAssignment",
+    "PostType",
+    "CapPeriod",
+    "PointsEntry",
+    "PointsRule",
+    "RuleCode",
+    "DOCUMENT_MAX_BYTES",
+    "REFLECTION_MAX",
+    "AttendanceMark",
+    "AttendanceMarkKind",
+    "TrainingCompletion",
+    "TrainingDocument",
+    "TrainingKind",
+    "TrainingMode",
+    "TrainingSession",
 ]
