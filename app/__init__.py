@@ -58,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.needs import bp as needs_bp
     from app.nominations.views import bp as nominations_bp
     from app.notifications.views import bp as notifications_bp
+    from app.points.views import bp as points_bp
     from app.stations.views import bp as stations_bp
     from app.structure.views import bp as structure_bp
     from app.visits.views import bp as visits_bp
@@ -76,6 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         needs_bp,
         notifications_bp,
         audit_bp,
+        points_bp,
     ):
         app.register_blueprint(bp)
     return app

@@ -37,6 +37,7 @@ ITEMS: list[NavItem] = [
     NavItem("activities.mine", _l("服务记录"), MEMBER),
     NavItem("diary.index", _l("民情日记"), MEMBER),
     NavItem("visits.index", _l("我的联系户"), MEMBER),
+    NavItem("points.mine", _l("我的积分"), MEMBER),
     NavItem("nominations.self_nominate", _l("我要自荐"), MEMBER),
     NavItem("stations.index", _l("驿站"), STATION),
     NavItem("activities.verify_queue", _l("待核实"), frozenset({Role.STATION_ADMIN})),
@@ -49,7 +50,7 @@ ITEMS: list[NavItem] = [
     NavItem("structure.import_roster", _l("名册导入"), ADMIN),
     NavItem("audit.index", _l("审计日志"), ADMIN, allowed=can_read_audit_log),
     NavItem("main.coming", _l("培训"), ADMIN, (("area", "training"),)),
-    NavItem("main.coming", _l("积分评先"), ADMIN, (("area", "points"),)),
+    NavItem("points.ranking", _l("积分"), ADMIN),
 ]
 
 

@@ -357,3 +357,24 @@ def can_use_resident_rights(user: User) -> bool:
 def resident_needs_condition(phone: str) -> sa.ColumnElement[bool]:
     """SQL: the needs a resident's proven phone opens (hidden ones too: they are their data)."""
     return Need.contact_phone == phone
+
+
+# --- points (党员积分制) ----------------------------------------------------------------------
+# A member sees their own points and their rank in their grid (on 我的积分, by being that member);
+# everything else of the ledger — rankings, another member's entries, corrections, the rules — is
+# for org admins, within their scope.
+
+
+def can_view_member_points(user: User, member: Member) -> bool:
+    """A member's whole ledger: org admins whose scope holds the member's grid."""
+    return is_org_admin(user) and member_in_scope(user, member)
+
+
+def can_correct_points(user: User, member: Member) -> bool:
+    """A 更正 (a reversing entry with its reason): the admins who see the member's ledger."""
+    return can_view_member_points(user, member)
+
+
+def can_set_points_rules(user: User, node: OrgNode) -> bool:
+    """A node's rules (a new version, a return to the inherited rule): org admins holding it."""
+    return is_org_admin(user) and node_in_scope(user, node)

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, time, timedelta
 import sqlalchemy as sa
 
 from app.demo import activities, checkin, needs
+from app.demo import points as demo_points
 from app.demo.context import (
     EXTENSIONS,
     Bulk,
@@ -95,6 +96,9 @@ AREA_EXTENSIONS = [
     _area(activities.generate),
     _area(needs.generate),
 ]
+
+# After every area and extension: the points ledger is built from the history they wrote.
+FINAL_STEPS = [demo_points.generate]
 
 DISTRICT_NAME = "宜秀区"
 DEMO_PASSWORD = "dangyuan2024"
@@ -164,7 +168,7 @@ def generate(seed: int, scale: float) -> dict[str, int]:
     builder = _Builder(conn, random.Random(seed), scale, datetime.now(UTC))
     stats = builder.build()
     ctx = builder.context()
-    for extension in [*AREA_EXTENSIONS, *EXTENSIONS]:
+    for extension in [*AREA_EXTENSIONS, *EXTENSIONS, *FINAL_STEPS]:
         for key, value in extension(ctx).items():
             stats[key] = stats.get(key, 0) + value
     _reset_sequences(conn)

@@ -43,6 +43,7 @@ from app.policy import scope_condition
 from app.services import ledger
 from app.services import photos as photo_service
 from app.services.errors import Refused
+from app.services.points import sources as points_sources
 from app.services.privacy import audit
 
 # A phone's clock may run a little ahead; anything later than this is a typing mistake.
@@ -247,6 +248,7 @@ def record(author: Member, data: ActivityInput, uploads: Iterable[Upload], user:
     db.session.add(activity)
     db.session.flush()
     _attach_photos(activity, processed, user, start=0)
+    points_sources.for_activity(activity, user)
     return activity
 
 
@@ -328,6 +330,7 @@ def edit(activity: Activity, user: User, data: ActivityInput, uploads: Iterable[
     db.session.add(revision)
     # The photos relationship is view-only: reload it on next access.
     db.session.expire(activity, ["photos"])
+    points_sources.for_activity(activity, user)
     return revision
 
 
@@ -353,6 +356,7 @@ def verify(activity: Activity, user: User, now: datetime) -> None:
     _decide(activity, user, now)
     activity.verify_state = VerifyState.VERIFIED
     activity.return_reason = ""
+    points_sources.for_activity(activity, user)
 
 
 def return_(activity: Activity, user: User, reason: str, now: datetime) -> None:
@@ -363,6 +367,7 @@ def return_(activity: Activity, user: User, reason: str, now: datetime) -> None:
     _decide(activity, user, now)
     activity.verify_state = VerifyState.RETURNED
     activity.return_reason = reason[:255]
+    points_sources.for_activity(activity, user)
 
 
 def _decide(activity: Activity, user: User, now: datetime) -> None:

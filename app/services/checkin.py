@@ -28,6 +28,7 @@ from app.models import (
 )
 from app.phones import phone_match
 from app.services.errors import NotAllowed, Refused
+from app.services.points import sources as points_sources
 
 SEARCH_LIMIT = 20
 
@@ -74,7 +75,8 @@ def check_in(
     """Record the member's check-in at the station today, once. A second scan returns the first
     check-in (``created`` False); if an event started since, the first check-in now counts for it.
     Two simultaneous scans: the UNIQUE constraint refuses the second insert, which then reads the
-    row the first one wrote."""
+    row the first one wrote. A check-in that counts for an event earns its points here, in the
+    same transaction (once, however often it is scanned)."""
     now = now or utcnow()
     if not member.is_active:
         # The one check of the member's standing: a stopped member may not check in at all (403).
@@ -104,9 +106,12 @@ def check_in(
             if found is None:  # not the double scan: some other constraint failed
                 raise
         else:
+            points_sources.for_checkin(row)
             return CheckinResult(row, True)
     if event is not None and found.event_id is None:
         found.event_id = event.id
+        db.session.flush()
+    points_sources.for_checkin(found)
     return CheckinResult(found, False)
 
 

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import CentralHousehold, DiaryEntry, Member, Need, ResidentHousehold
 from app.services.activities import covered_residents, household_member_condition
 from app.services.errors import Refused
+from app.services.points import sources as points_sources
 
 MAX_TEXT = 500
 
@@ -39,6 +40,7 @@ def create(member: Member, resident_id: int, entry_date: date, text: str, today:
     entry = DiaryEntry(member_id=member.id, resident_household_id=resident.id,
                        entry_date=entry_date, text=text[:MAX_TEXT])
     db.session.add(entry)
+    points_sources.for_diary_entry(entry)
     return entry
 
 

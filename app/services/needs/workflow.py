@@ -59,6 +59,7 @@ from app.services.needs.routing import (
     route_household,
     route_plaque,
 )
+from app.services.points import sources as points_sources
 
 # --- Submission ------------------------------------------------------------------------------
 
@@ -328,6 +329,7 @@ def resolve(need: Need, actor: User, outcome: NeedOutcome, note: str, referred_t
     if need.referred_to:
         text = f"{outcome.label}（{need.referred_to}）：{note}"
     add_event(need, EventKind.RESOLVED, now, actor=actor, text=text, photo=photo)
+    points_sources.for_need_resolved(need, actor, now)
     notify.queue_sms(need.contact_phone, _("【党员中心户】您反映的诉求（%(code)s）已办结：%(outcome)s。欢迎通过查询链接评价。",
                        code=need.code, outcome=outcome.label))
 
@@ -344,6 +346,7 @@ def rate(need: Need, rating: NeedRating, comment: str = "", now: datetime | None
     need.rated_at = now
     add_event(need, EventKind.RATED, now, label=RESIDENT,
            text=f"{rating.label}{'：' + comment if comment else ''}")
+    points_sources.for_need_rated(need, now)
     if rating is NeedRating.UNSATISFIED:
         need.status = NeedStatus.IN_PROGRESS
         need.outcome = None
