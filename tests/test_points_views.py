@@ -360,3 +360,16 @@ def test_a_version_in_force_today_is_not_replaced_a_future_one_is(app, now):
 def test_a_user_without_an_org_node_gets_no_rules_page(app, now):
     make_personas()
     assert client_for(app, make_user(name="访客")).get("/points/rules").status_code == 403
+
+
+def test_totals_for_a_home_page_count_within_the_scope_and_days(app, now):
+    from app.services.points import lists
+
+    p = make_personas()
+    add(p.member, 3, date(2026, 7, 1))
+    add(p.member, -2, date(2026, 7, 2))
+    add(p.other_member, 9, date(2026, 7, 1))
+    add(p.member, 4, date(2026, 6, 30))
+    assert lists.totals([p.tree.community.path], date(2026, 7, 1), date(2026, 7, 31)) == lists.Totals(2, 1, 1)
+    assert lists.totals([p.tree.district.path], date(2026, 6, 1), date(2026, 7, 31)) == lists.Totals(4, 14, 2)
+    assert lists.totals([], date(2026, 6, 1), date(2026, 7, 31)) == lists.Totals(0, 0, 0)

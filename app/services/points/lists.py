@@ -293,15 +293,17 @@ def groups_for(node: OrgNode) -> list[str]:
     return ["member", *(g for g in GROUPS[1:] if GROUP_LEVEL[g].depth > node.level.depth)]
 
 
-def _member_totals(node: OrgNode, period: Period) -> sa.Subquery:
-    """The active members under ``node`` with their points in the period and their rank."""
+def _member_totals(node: OrgNode, period: Period, ranked: bool = True) -> sa.Subquery:
+    """The active members under ``node`` with their points in the period (and their rank)."""
     sums = (sa.select(PointsEntry.member_id, sa.func.sum(PointsEntry.points).label("total"))
             .where(PointsEntry.occurred_on.between(period.first, period.last))
             .group_by(PointsEntry.member_id).subquery())
     total = sa.func.coalesce(sums.c.total, 0)
+    columns = [Member.id.label("id"), Member.grid_id.label("grid_id"), total.label("total")]
+    if ranked:
+        columns.append(sa.func.rank().over(order_by=total.desc()).label("rank"))
     return (
-        sa.select(Member.id.label("id"), Member.grid_id.label("grid_id"), total.label("total"),
-                  sa.func.rank().over(order_by=total.desc()).label("rank"))
+        sa.select(*columns)
         .join(OrgNode, OrgNode.id == Member.grid_id)
         .outerjoin(sums, sums.c.member_id == Member.id)
         .where(OrgNode.under(node.path), Member.status == MemberStatus.ACTIVE)
@@ -313,13 +315,13 @@ def _unit_totals(node: OrgNode, group: str, period: Period) -> sa.Subquery:
     """The grids, communities or townships under ``node`` with their members, points, points per
     member and rank (by points per member: a large unit does not win by its size)."""
     unit, grid = aliased(OrgNode), aliased(OrgNode)
-    members = _member_totals(node, period)
+    members = _member_totals(node, period, ranked=False)
     count = sa.func.count(members.c.id)
     total = sa.func.coalesce(sa.func.sum(members.c.total), 0)
     stats = (
         sa.select(unit.id.label("id"), count.label("members"), total.label("total"))
         .select_from(unit)
-        .outerjoin(grid, grid.path.startswith(unit.path))
+        .outerjoin(grid, sa.and_(grid.level == OrgLevel.GRID, grid.path.startswith(unit.path)))
         .outerjoin(members, members.c.grid_id == grid.id)
         .where(unit.level == GROUP_LEVEL[group], unit.path.startswith(node.path, autoescape=True))
         .group_by(unit.id).subquery()
@@ -386,6 +388,30 @@ def ranking_nodes(paths: list[str]) -> list[OrgNode]:
     return list(db.session.scalars(
         sa.select(OrgNode).where(sa.or_(*(OrgNode.under(p) for p in paths))).order_by(OrgNode.path)
     ))
+
+
+# --- counts a home page can show ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Totals:
+    entries: int
+    points: int
+    members: int  # members who earned or lost anything
+
+
+def totals(paths: list[str], first: date, last: date) -> Totals:
+    """The entries, net points and members concerned under the org ``paths`` over the days
+    ``first`` to ``last`` (one query)."""
+    if not paths:
+        return Totals(0, 0, 0)
+    entries_, points, members = db.session.execute(
+        sa.select(sa.func.count(PointsEntry.id), sa.func.coalesce(sa.func.sum(PointsEntry.points), 0),
+                  sa.func.count(sa.distinct(PointsEntry.member_id)))
+        .join(Member, Member.id == PointsEntry.member_id).join(OrgNode, OrgNode.id == Member.grid_id)
+        .where(PointsEntry.occurred_on.between(first, last), sa.or_(*(OrgNode.under(p) for p in paths)))
+    ).one()
+    return Totals(entries_, points, members)
 
 
 # --- corrections ------------------------------------------------------------------------------------
