@@ -160,10 +160,13 @@ def points_recompute(first: datetime, last: datetime, node_id: int | None, apply
     node = db.session.get(OrgNode, node_id) if node_id is not None else None
     if node_id is not None and node is None:
         raise click.BadParameter(f"没有编号为 {node_id} 的组织", param_hint="--node")
-    with writing():
-        report = recompute.compare(first.date(), last.date(), node)
-        written = recompute.apply_missing(report) if apply_missing else 0
-        db.session.commit()
+    report = recompute.compare(first.date(), last.date(), node)
+    db.session.commit()  # the comparison only reads: the write lock is taken for the writing alone
+    written = 0
+    if apply_missing:
+        with writing():
+            written = recompute.apply_missing(report)
+            db.session.commit()
     click.echo(f"积分核对 {report.first} 至 {report.last}"
                f"{'（' + node.name + '）' if node else ''}：应有 {report.checked} 条，台账 {report.entries} 条")
     for d in report.differences:

@@ -21,11 +21,10 @@ from app.models import (
     TrainingKind,
     TrainingMode,
     TrainingSession,
-    VerifyState,
 )
+from app.services import activities, needs
 from app.services import checkin as checkin_service
 from app.services import diary as diary_service
-from app.services import needs
 from app.services.points import recompute, sources
 from tests.factories import (
     make_activity,
@@ -62,9 +61,6 @@ def _busy_week(w) -> None:  # type: ignore[no-untyped-def]
     activity = make_activity(w.member, kind="mediation", station=w.p.station, fellows=[w.fellow],
                              started_at=T0 - timedelta(days=1))
     with time_machine.travel(T0 + timedelta(hours=1), tick=False):
-        activity.verify_state = VerifyState.PENDING
-        from app.services import activities
-
         activities.verify(activity, w.p.station_admin, T0 + timedelta(hours=1))
         db.session.commit()
 
@@ -213,3 +209,17 @@ def test_bad_arguments_are_refused_in_chinese(app, runner):
     result = run(runner, "2026-07-01", "2026-07-01", "--node", "999999")
     assert result.exit_code == 2 and "没有编号为 999999 的组织" in result.output
     assert run(runner, "2026-13-01", "2026-07-01").exit_code == 2
+
+
+def test_the_bulk_build_leaves_entries_already_awarded_and_writes_the_rest(app):
+    """A generator that awarded some events through the services: the demo's last step adds only
+    what is missing (no duplicate, which the UNIQUE constraint would refuse anyway)."""
+    w = make_world()
+    _busy_week(w)
+    entry = make_diary_entry(w.member, w.r2, entry_date=date(2026, 7, 8))
+    db.session.execute(sa.update(type(entry)).where(type(entry).id == entry.id)
+                       .values(created_at=T0 + timedelta(days=7)))
+    db.session.commit()
+    assert recompute.insert_expected(db.session.connection(), date(2026, 6, 1), date(2026, 7, 31)) == 1
+    db.session.commit()
+    assert count() == 7

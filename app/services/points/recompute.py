@@ -472,16 +472,22 @@ def apply_missing(report: Report) -> int:
 
 
 def insert_expected(conn: sa.Connection, first: date, last: date) -> int:
-    """Build the ledger of an empty database in bulk: every award the sources make from ``first``
-    to ``last``, written with one executemany per chunk. Returns the number of entries."""
+    """Build the ledger of a freshly generated database in bulk: every award the sources make
+    from ``first`` to ``last``, written with one executemany per chunk. An entry already there
+    (a generator that awarded through the service) is left as it is. Returns how many were
+    written."""
     awards = replay(source_events(first, last), seed_from_ledger=False)
+    present = {tuple(row) for row in conn.execute(
+        sa.select(PointsEntry.code, PointsEntry.source_type, PointsEntry.source_id, PointsEntry.member_id)
+        .where(PointsEntry.code != RuleCode.CORRECTION)
+    )}
     rows = [{
         "member_id": a.event.member_id, "points": a.points, "code": a.event.code,
         "activity_kind": a.event.activity_kind, "rule_id": a.rule_id,
         "source_type": a.event.source_type, "source_id": a.event.source_id,
         "occurred_on": a.event.day, "note": "", "created_by_id": a.event.actor_id,
         "created_at": a.event.at,
-    } for a in awards]
+    } for a in awards if a.event.key not in present]
     for start in range(0, len(rows), 5000):
         conn.execute(sa.insert(PointsEntry.__table__), rows[start:start + 5000])
     return len(rows)
