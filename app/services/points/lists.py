@@ -212,9 +212,8 @@ def sources(page: list[PointsEntry], own: bool) -> dict[int, Source]:
         sid = e.source_id
         if e.source_type == src.CHECKIN and sid in checkins:
             day, station, title = checkins[sid]
-            text = _("%(day)s 在%(station)s签到", day=day.isoformat(), station=station)
-            if title:
-                text += f"（{title}）"
+            text = (_("%(day)s 在%(station)s签到（%(event)s）", day=day.isoformat(), station=station, event=title)
+                    if title else _("%(day)s 在%(station)s签到", day=day.isoformat(), station=station))
             found[e.id] = Source(text, "checkin.mine" if own else None,
                                  {"month": f"{day.year}-{day.month:02d}"} if own else {})
         elif e.source_type == src.ACTIVITY and sid in activities:
