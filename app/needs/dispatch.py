@@ -32,6 +32,14 @@ def dispatch():
                            overdue=needs.overdue_needs(current_user, utcnow()))
 
 
+@bp.route("/needs/dispatch.xlsx")
+@admin_required
+def dispatch_export():
+    """The queue and the overdue list as a ledger workbook (.xlsx), audited."""
+    data = write_now(lambda: needs.export_dispatch(current_user, utcnow(), client_address()))
+    return xlsx_response(data, f"needs-dispatch-{local_today().isoformat()}.xlsx")
+
+
 @bp.post("/needs/<int:need_id>/assign")
 @admin_required
 def assign(need_id: int):
