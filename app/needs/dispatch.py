@@ -14,6 +14,7 @@ from app.clock import local_today, utcnow
 from app.extensions import client_address
 from app.models import Member, NeedCategory
 from app.needs import bp
+from app.needs.charts import monthly_charts
 from app.needs.forms import NeedHideForm, NeedSlaForm, options
 from app.needs.helpers import need_or_404, validated
 from app.needs.inbox import assign_form, step
@@ -88,8 +89,10 @@ def dashboard():
     chosen period, with their definitions on the page."""
     group, (start, end) = _group(), _period()
     rows, total = needs.period_rates(current_user, group, start, end)
+    counts, rates = monthly_charts(needs.monthly_rates(current_user, local_today()), group)
     return render_template("needs/dashboard.html", rows=rows, total=total, group=group,
-                           start=start, end=end, groups=needs.group_labels())
+                           start=start, end=end, groups=needs.group_labels(),
+                           counts_chart=counts, rates_chart=rates)
 
 
 @bp.route("/needs/dashboard.xlsx")

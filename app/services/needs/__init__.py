@@ -69,6 +69,7 @@ from app.services.needs.rates import (
     RateRow,
     export_rates,
     group_labels,
+    monthly_rates,
     period_rates,
     rates,
 )
@@ -166,6 +167,7 @@ __all__ = [
     "owner_label",
     "owner_user_ids",
     "pass_on",
+    "monthly_rates",
     "period_rates",
     "poster_station",
     "rate",
