@@ -31,10 +31,10 @@ from app.models import (
 )
 from app.phones import normalize_phone
 from app.policy import scope_condition
+from app.services import ledger
 from app.services.needs.common import OPEN_STATES
 from app.services.needs.deadlines import overdue_condition
 from app.services.needs.workflow import normalize_code
-from app.services import ledger
 from app.services.privacy import audit, mask_phone
 
 # The inbox's tabs (besides "household", the head's view of their members' open needs).
