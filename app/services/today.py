@@ -257,10 +257,11 @@ def admin_today(user: User, now: datetime) -> AdminToday:
     scope = scope_condition(user)
 
     def checkins(a: date, b: date) -> int:
+        """Check-ins at the stations in scope (the scope-wide check-in list's total)."""
+        stations = sa.select(Station.id).join(OrgNode, OrgNode.id == Station.org_node_id).where(scope)
         return db.session.scalar(
-            sa.select(sa.func.count(Checkin.id)).join(Member, Member.id == Checkin.member_id)
-            .join(OrgNode, OrgNode.id == Member.grid_id)
-            .where(scope, Checkin.day >= a, Checkin.day < b)) or 0
+            sa.select(sa.func.count(Checkin.id))
+            .where(Checkin.station_id.in_(stations), Checkin.day >= a, Checkin.day < b)) or 0
 
     def activities(a: date, b: date) -> int:
         grids = sa.select(OrgNode.id).where(scope)
