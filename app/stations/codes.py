@@ -33,6 +33,7 @@ def _kiosk_context(station: Station) -> dict:
     return {
         "station": station,
         "qr_svg": qr.inline_svg(kiosk_url(station.id), "M"),
+        "typed_code": tokens.kiosk_code(station.id),
         "checkins": checkin.todays_checkins(station.id, now),
         "events": checkin.todays_events(station.id, now),
         "running": checkin.running_event(station.id, now),
