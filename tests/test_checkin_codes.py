@@ -399,3 +399,47 @@ class TestLimits:
         other.environ_base["REMOTE_ADDR"] = "198.51.100.7"
         login(other, make_member(tree.grid, name="别处党员").user)
         assert other.post("/checkin/code", data=right).status_code == 303
+
+
+# --- links printed as text, and the tracking code ---------------------------------------------------
+
+
+def groups(secret: str) -> str:
+    return "".join(f'<span class="typed-link-group">{secret[i:i + 4]}</span>' for i in range(0, len(secret), 4))
+
+
+def test_contact_cards_print_their_link_as_text_in_groups_of_four(client, app):
+    from app.models import EntryToken
+    from tests.factories import make_resident
+
+    p = make_personas()
+    resident = make_resident(p.tree.grid, member=p.member)
+    login(client, p.member.user)
+    page = client.get("/needs/cards").get_data(as_text=True)
+    token = db.session.scalar(sa.select(EntryToken).where(EntryToken.resident_household_id == resident.id)).token
+    assert f'data-url="http://localhost/c/{token}"' in page
+    assert f"<span>http://localhost/c/</span>{groups(token)}" in page
+
+
+def test_the_plaque_and_the_poster_print_their_link_as_text(client, app):
+    from app.models import CentralHousehold, EntryToken, PosterToken
+
+    p = make_personas()
+    household = db.session.get(CentralHousehold, p.member.central_household_id)
+    login(client, p.community_admin)
+    page = client.get(f"/households/{household.id}/plaque").get_data(as_text=True)
+    token = db.session.scalar(sa.select(EntryToken).where(EntryToken.central_household_id == household.id)).token
+    assert 'id="plaque-url"' in page and f"<span>http://localhost/p/</span>{groups(token)}" in page
+    page = client.get(f"/stations/{p.station.id}/poster").get_data(as_text=True)
+    token = db.session.scalar(sa.select(PosterToken.token))
+    assert 'id="poster-url"' in page and f"<span>http://localhost/s/</span>{groups(token)}" in page
+
+
+def test_the_tracking_page_shows_the_code_large_in_groups(client, app):
+    from tests.factories import make_need, make_need_world
+
+    world = make_need_world()
+    need = make_need(world.household)
+    page = client.get(f"/t/{need.token}").get_data(as_text=True)
+    assert (f'<strong class="track-code" id="need-code" translate="no"><span>{need.code[:4]}</span>'
+            f'<span>{need.code[4:]}</span></strong>') in page
