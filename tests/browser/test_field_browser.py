@@ -140,3 +140,22 @@ def test_without_javascript_the_forms_post_as_before(live_server, browser):
     db.session.commit()
     [entry] = db.session.scalars(sa.select(DiaryEntry)).unique().all()
     assert entry.client_key is None
+
+
+def test_printed_contact_cards_show_their_link_in_full_without_clipping(live_server, phone):
+    tree = make_tree()
+    member = make_member(tree.grid, name="李党员")
+    for _ in range(3):
+        make_resident(tree.grid, member)
+    browser_login(phone, live_server.url, member.phone, PASSWORD)
+    phone.goto(f"{live_server.url}/needs/cards")
+    phone.emulate_media(media="print")
+    phone.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
+    links = phone.locator(".contact-card .typed-link-url")
+    assert links.count() == 3
+    assert links.first.get_attribute("data-url").startswith(f"{live_server.url}/c/")
+    clipped = phone.evaluate("""[...document.querySelectorAll('.contact-card')].map(
+        c => c.scrollHeight > c.clientHeight + 1 || c.querySelector('.typed-link').getBoundingClientRect().bottom
+             > c.getBoundingClientRect().bottom)""")
+    assert clipped == [False, False, False]
+    screenshot(phone, "field-cards-print")
