@@ -443,3 +443,25 @@ def test_the_tracking_page_shows_the_code_large_in_groups(client, app):
     page = client.get(f"/t/{need.token}").get_data(as_text=True)
     assert (f'<strong class="track-code" id="need-code" translate="no"><span>{need.code[:4]}</span>'
             f'<span>{need.code[4:]}</span></strong>') in page
+
+
+def test_the_demo_district_has_a_few_typed_check_ins_at_kiosk_stations_only(app):
+    import random
+
+    from app.demo import checkin as demo_checkin
+    from app.models import CheckinMode
+
+    tree = make_tree()
+    kiosk = make_station(tree.community, name="龙山党群驿站")
+    poster = make_station(tree.community2, name="杨桥驿站", mode=CheckinMode.POSTER)
+    for i in range(12):
+        make_member(tree.grid, name=f"龙山党员{i}")
+        make_member(tree.grid2, name=f"杨桥党员{i}")
+    demo_checkin.generate(db.session.connection(), random.Random(7), T0, scale=1)
+    db.session.commit()
+    rows = checkins()
+    typed = [r for r in rows if r.method is CheckinMethod.TYPED]
+    at_kiosk = [r for r in rows if r.station_id == kiosk.id]
+    assert typed and {r.station_id for r in typed} == {kiosk.id}
+    assert 0.01 < len(typed) / len(at_kiosk) < 0.1
+    assert poster.id in {r.station_id for r in rows}
