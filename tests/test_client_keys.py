@@ -7,6 +7,7 @@ HTTP (the outbox's own requests: multipart, with photos), and with two sends at 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 import uuid
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 
 from app.clock import local_today, utcnow
 from app.extensions import db
-from app.models import Activity, ActivityPhoto, ActivityKind, DiaryEntry
+from app.models import Activity, ActivityKind, ActivityPhoto, DiaryEntry
 from app.services import activities as activity_service
 from app.services import client_keys
 from app.services import diary as diary_service
@@ -243,10 +244,8 @@ def both_past_the_look_up(monkeypatch):
 
     def held(real):  # type: ignore[no-untyped-def]
         def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
-            try:
+            with contextlib.suppress(threading.BrokenBarrierError):
                 gate.wait(timeout=1.5)
-            except threading.BrokenBarrierError:
-                pass
             return real(*args, **kwargs)
         return wrapper
 
