@@ -29,7 +29,7 @@ from app.authz import current_member, roles_required
 from app.checkin.forms import CheckinCodeForm
 from app.clock import local_today, parse_month
 from app.extensions import limiter
-from app.models import CheckinMethod, Member, Role, Station
+from app.models import CheckinMethod, Role, Station
 from app.services import checkin as svc
 from app.services import checkin_codes as codes
 from app.services import checkin_tokens as tokens
@@ -150,9 +150,11 @@ code_ip_limit = limiter.limit(lambda: current_app.config["CHECKIN_CODE_LIMIT_PER
                               deduct_when=_wrong_code)
 
 
-def _code_page(form: CheckinCodeForm, status: int = 200, error: str | None = None):  # type: ignore[no-untyped-def]
+def _code_page(form: CheckinCodeForm, status: int = 200, error: str | None = None,  # type: ignore[no-untyped-def]
+               on_station: bool = False):
+    """The 签到 form as typed; ``error`` is shown next to the code (or the station) field."""
     if error:
-        form.code.errors = [error]
+        (form.station_id if on_station else form.code).errors = [error]
     return render_template("checkin/code.html", form=form), status
 
 
@@ -168,7 +170,7 @@ def _code_answer(form: CheckinCodeForm):  # type: ignore[no-untyped-def]
     return answer
 
 
-def _prefill(form: CheckinCodeForm, member: Member, stations: list) -> None:
+def _prefill(form: CheckinCodeForm, stations: list) -> None:
     """A fresh form: the station named in the link (a kiosk's), else the member's nearest."""
     form.set_stations(stations)
     if request.method == "GET":
@@ -185,11 +187,12 @@ def code():
     """签到 by typing the six digits under a kiosk's QR, for when the phone cannot scan."""
     member = current_member()
     form = CheckinCodeForm()
-    _prefill(form, member, codes.stations_for(member))
+    _prefill(form, codes.stations_for(member))
     if not form.validate_on_submit():
         return _code_page(form, 422 if form.is_submitted() else 200)
     return run_step(lambda: codes.check_in_by_code(member, form.station_id.data, form.code.data),
-                    lambda message: _code_page(form, 422, message), None, show=_code_answer(form))
+                    lambda message: _code_page(form, 422, message, on_station=True), None,
+                    show=_code_answer(form))
 
 
 @bp.route("/checkin/done/<int:checkin_id>")
