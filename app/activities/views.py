@@ -122,7 +122,8 @@ def new():
     if request.form.get("find") or not form.validate_on_submit():
         return _form_page("activities/new.html", form, member)
     return run_step(
-        lambda: service.record(member, form.to_input(), form.uploads(), current_user, utcnow()),
+        lambda: service.record(member, form.to_input(), form.uploads(), current_user, utcnow(),
+                               client_key=form.client_key.data),
         _refused("activities/new.html", form, member),
         lambda activity: url_for("activities.detail", activity_id=activity.id),
         _("已记录。"),

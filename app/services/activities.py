@@ -42,6 +42,7 @@ from app.models import (
 from app.policy import scope_condition
 from app.services import ledger
 from app.services import photos as photo_service
+from app.services.client_keys import store_once
 from app.services.errors import Refused
 from app.services.privacy import audit
 
@@ -216,8 +217,15 @@ def _process(uploads: Iterable[Upload]) -> list[photo_service.ProcessedPhoto]:
 
 
 def record(author: Member, data: ActivityInput, uploads: Iterable[Upload], user: User,
-           now: datetime) -> Activity:
-    """Add an activity with its households, fellow members and photos."""
+           now: datetime, client_key: str | None = None) -> Activity:
+    """Add an activity with its households, fellow members and photos — once per ``client_key``
+    the author's phone made: sent again (the outbox), it is the activity recorded the first time."""
+    return store_once(Activity, Activity.author_member_id, author.id, client_key,
+                      lambda: _record(author, data, uploads, user, now, client_key))
+
+
+def _record(author: Member, data: ActivityInput, uploads: Iterable[Upload], user: User,
+            now: datetime, client_key: str | None) -> Activity:
     processed = _process(uploads)
     residents, fellows = _check(author, data, now)
     household_id = None
@@ -241,6 +249,7 @@ def record(author: Member, data: ActivityInput, uploads: Iterable[Upload], user:
         verify_state=_state_for(data.station_id),
         created_by_id=user.id,
         created_at=now,
+        client_key=client_key,
     )
     activity.residents = residents
     activity.fellows = fellows

@@ -1,7 +1,7 @@
 """programme: training, mentoring, posts, points, evaluation, campaigns
 
 Revision ID: 0008_programme
-Revises: 0005_checkin
+Revises: 0007_client_keys
 Create Date: 2026-11-29 11:40:44.226754
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0008_programme'
-down_revision = '0005_checkin'
+down_revision = '0007_client_keys'
 branch_labels = None
 depends_on = None
 
