@@ -60,6 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.notifications.views import bp as notifications_bp
     from app.stations.views import bp as stations_bp
     from app.structure.views import bp as structure_bp
+    from app.training import bp as training_bp
     from app.visits.views import bp as visits_bp
 
     for bp in (
@@ -76,6 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         needs_bp,
         notifications_bp,
         audit_bp,
+        training_bp,
     ):
         app.register_blueprint(bp)
     return app
