@@ -39,7 +39,6 @@ from tests.factories import (
     make_admin,
     make_checkin,
     make_event,
-    make_household,
     make_member,
     make_personas,
     make_station,

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from pypdf import PdfReader
-from sqlalchemy.orm import Session, SessionTransaction, aliased
+from sqlalchemy.orm import Session, SessionTransaction, aliased, lazyload
 
 from app import policy
 from app.clock import days_bounds, local_day, local_naive
@@ -799,7 +799,8 @@ def member_record(member: Member, year: int) -> MemberRecord:
         sa.select(TrainingSession, firsts.c.at).join(firsts, firsts.c.sid == TrainingSession.id)
     ).unique().all()
     completed = db.session.scalars(
-        sa.select(TrainingCompletion).join(TrainingSession, TrainingSession.id == TrainingCompletion.session_id)
+        sa.select(TrainingCompletion).options(lazyload(TrainingCompletion.member))  # it is ``member``
+        .join(TrainingSession, TrainingSession.id == TrainingCompletion.session_id)
         .where(TrainingCompletion.member_id == member.id, TrainingCompletion.completed_at >= start,
                TrainingCompletion.completed_at < end, TrainingSession.cancelled_at.is_(None))
     ).unique().all()

@@ -52,7 +52,7 @@ def index():
     page = paginate(svc.sessions_for(current_user, flt), per_page=PER_PAGE)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render("training/index.html", "training/_sessions.html", 422 if form.errors else 200,
-                  form=form, page=page, states=svc.states(page.items, utcnow()),
+                  form=form, listing=page, states=svc.states(page.items, utcnow()),
                   taken=svc.participation_counts(page.items), expected=svc.expected_counts(page.items),
                   list_args=args, can_plan=policy.can_plan_training(current_user))
 
