@@ -32,8 +32,8 @@ T = TypeVar("T")
 
 @bp.app_template_filter("hours")
 def hours(minutes: int | None) -> str:
-    """Minutes as hours for people: 90 → "1.5", 120 → "2"."""
-    return f"{(minutes or 0) / 60:.1f}".removesuffix(".0")
+    """Minutes as hours for people: 45 → "0.75", 90 → "1.5", 120 → "2"."""
+    return f"{(minutes or 0) / 60:.2f}".rstrip("0").rstrip(".")
 
 
 def session_or_404(session_id: int) -> TrainingSession:
