@@ -11,7 +11,14 @@ from app.extensions import db
 from app.models import TrainingCompletion
 from app.services import training as svc
 from tests.browser.conftest import browser_login, screenshot
-from tests.factories import PASSWORD, make_admin, make_household, make_member, make_station, make_tree
+from tests.factories import (
+    PASSWORD,
+    make_admin,
+    make_household,
+    make_member,
+    make_station,
+    make_tree,
+)
 
 
 def test_member_completes_an_online_session_with_a_reflection_on_a_phone(live_server, phone):
