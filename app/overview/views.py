@@ -46,7 +46,8 @@ def index():
         charts=[c.checkins_chart(svc.weekly_checkins(current_user, today)),
                 c.activities_chart(svc.monthly_activities(current_user, today)),
                 c.kinds_chart(svc.activities_by_kind(current_user, first, last), first, last),
-                c.coverage_chart(coverage)])
+                c.coverage_chart(coverage),
+                c.training_chart(svc.monthly_training(current_user, today))])
 
 
 @bp.route("/checkins")

@@ -124,6 +124,30 @@ def needs_sheet(node: OrgNode, first: date, last: date) -> ledger.Sheet:
                          _("满意率")], body)
 
 
+@sheet
+def training_sheet(node: OrgNode, first: date, last: date) -> ledger.Sheet:
+    """Training sessions of the node and below that started in the month, with who should and
+    who did take part (attended offline or completed online)."""
+    from app.models import TrainingSession
+    from app.services import training
+
+    sessions = list(db.session.scalars(
+        sa.select(TrainingSession).join(OrgNode, OrgNode.id == TrainingSession.org_node_id)
+        .where(_under(node), TrainingSession.cancelled_at.is_(None),
+               TrainingSession.starts_at >= day_start(first),
+               TrainingSession.starts_at < day_start(last + timedelta(days=1)))
+        .order_by(TrainingSession.starts_at, TrainingSession.id)))
+    taken = training.participation_counts(sessions)
+    expected = training.expected_counts(sessions)
+    body = [[s.starts_at, s.title, s.kind.label, s.mode.label, s.org_node.name,
+             round(s.duration_minutes / 60, 2), expected.get(s.id, 0), taken.get(s.id, 0)]
+            for s in sessions]
+    body.append([_("合计"), "", "", "", "", "", sum(expected.values()), sum(taken.values())])
+    return ledger.Sheet(_("培训"), node.name, _period(first, last),
+                        [_("开始时间"), _("主题"), _("类型"), _("方式"), _("组织"), _("学时"), _("应参训"),
+                         _("实参训")], body)
+
+
 def build(node: OrgNode, year: int, month: int) -> bytes:
     """The node's ledger for one month: every registered sheet."""
     first, last = month_bounds(year, month)
