@@ -373,3 +373,19 @@ def test_totals_for_a_home_page_count_within_the_scope_and_days(app, now):
     assert lists.totals([p.tree.community.path], date(2026, 7, 1), date(2026, 7, 31)) == lists.Totals(2, 1, 1)
     assert lists.totals([p.tree.district.path], date(2026, 6, 1), date(2026, 7, 31)) == lists.Totals(4, 14, 2)
     assert lists.totals([], date(2026, 6, 1), date(2026, 7, 31)) == lists.Totals(0, 0, 0)
+
+
+def test_the_monthly_ledger_has_a_points_sheet_per_grid(app, now):
+    p = make_personas()
+    neighbour = make_member(p.tree.grid_b, name="第二网格党员")
+    add(p.member, 5, date(2026, 7, 1))
+    add(p.member, -2, date(2026, 7, 9))
+    add(neighbour, 4, date(2026, 7, 2))
+    add(neighbour, 9, date(2026, 6, 30))  # last month: not in July's sheet
+    response = client_for(app, p.community_admin).get("/overview/monthly.xlsx?month=2026-07")
+    rows = list(load_workbook(io.BytesIO(response.data))["党员积分"].iter_rows(values_only=True))
+    assert rows[1][1] == "期间：2026-07-01 至 2026-07-31"
+    assert rows[2] == ("村/社区", "网格", "在册党员", "积分合计", "人均积分")
+    # 第一网格: the head (0) and 李党员 (5 - 2); 第二网格: 4.
+    assert rows[3:] == [("龙山社区", "第一网格", 2, 3, 1.5), ("龙山社区", "第二网格", 1, 4, 4),
+                        ("合计", None, 3, 7, 2.3)]

@@ -33,7 +33,7 @@ from app.models import (
     TrainingSession,
     User,
 )
-from app.services import ledger
+from app.services import ledger, monthly
 from app.services.points import sources as src
 from app.services.privacy import audit
 
@@ -387,6 +387,33 @@ def ranking_nodes(paths: list[str]) -> list[OrgNode]:
     return list(db.session.scalars(
         sa.select(OrgNode).where(sa.or_(*(OrgNode.under(p) for p in paths))).order_by(OrgNode.path)
     ))
+
+
+# --- the monthly ledger's sheet ----------------------------------------------------------------------
+
+
+@monthly.sheet
+def points_sheet(node: OrgNode, first: date, last: date) -> ledger.Sheet:
+    """The month's points per grid: active members, points and points per member."""
+    grid, parent = aliased(OrgNode), aliased(OrgNode)
+    members = _member_totals(node, Period("", first, last, ""), ranked=False)
+    rows = db.session.execute(
+        sa.select(parent.name, grid.name, sa.func.count(members.c.id),
+                  sa.func.coalesce(sa.func.sum(members.c.total), 0))
+        .select_from(grid).join(parent, parent.id == grid.parent_id)
+        .outerjoin(members, members.c.grid_id == grid.id)
+        .where(grid.level == OrgLevel.GRID, grid.path.startswith(node.path, autoescape=True))
+        .group_by(grid.id, parent.name, grid.name, grid.path).order_by(grid.path)
+    ).all()
+
+    def per_member(points: int, count: int) -> float:
+        return round(points / count, 1) if count else 0.0
+
+    body = [[community, name, n, points, per_member(points, n)] for community, name, n, points in rows]
+    n_all, points_all = sum(r[2] for r in body), sum(r[3] for r in body)
+    body.append([_("合计"), "", n_all, points_all, per_member(points_all, n_all)])
+    return ledger.Sheet(_("党员积分"), node.name, _("%(a)s 至 %(b)s", a=first.isoformat(), b=last.isoformat()),
+                        [_("村/社区"), _("网格"), _("在册党员"), _("积分合计"), _("人均积分")], body)
 
 
 # --- counts a home page can show ---------------------------------------------------------------------
