@@ -316,7 +316,8 @@ def _unit_totals(node: OrgNode, group: str, period: Period) -> sa.Subquery:
     unit, grid = aliased(OrgNode), aliased(OrgNode)
     members = _member_totals(node, period, ranked=False)
     count = sa.func.count(members.c.id)
-    total = sa.func.coalesce(sa.func.sum(members.c.total), 0)
+    # A sum of sums is NUMERIC on PostgreSQL (a Decimal, which a ledger cell would show as text).
+    total = sa.cast(sa.func.coalesce(sa.func.sum(members.c.total), 0), sa.Integer)
     stats = (
         sa.select(unit.id.label("id"), count.label("members"), total.label("total"))
         .select_from(unit)
@@ -399,7 +400,7 @@ def points_sheet(node: OrgNode, first: date, last: date) -> ledger.Sheet:
     members = _member_totals(node, Period("", first, last, ""), ranked=False)
     rows = db.session.execute(
         sa.select(parent.name, grid.name, sa.func.count(members.c.id),
-                  sa.func.coalesce(sa.func.sum(members.c.total), 0))
+                  sa.cast(sa.func.coalesce(sa.func.sum(members.c.total), 0), sa.Integer))
         .select_from(grid).join(parent, parent.id == grid.parent_id)
         .outerjoin(members, members.c.grid_id == grid.id)
         .where(grid.level == OrgLevel.GRID, grid.path.startswith(node.path, autoescape=True))
