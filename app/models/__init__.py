@@ -26,6 +26,7 @@ from app.models.households import (
 )
 from app.models.needs import (
     TEXT_MAX,
+    VOICE_ONLY,
     BreachKind,
     EntryKind,
     EntryToken,
@@ -78,6 +79,7 @@ from app.models.structure import (
 )
 from app.models.users import Role, RoleAssignment, User
 from app.models.visits import DEFAULT_VISIT_MONTHS, VISIT_PERIOD_MONTHS, VisitPolicy
+from app.models.voice import VOICE_MAX_MS, VoiceClip
 
 __all__ = [
     "Activity",
@@ -160,5 +162,8 @@ __all__ = [
     "StationKind",
     "UTCDateTime",
     "User",
+    "VOICE_MAX_MS",
+    "VOICE_ONLY",
+    "VoiceClip",
     "utcnow",
 ]
