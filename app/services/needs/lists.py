@@ -80,6 +80,14 @@ def need_photo_ids(need: Need, public: bool) -> set[int]:
     return ids
 
 
+def need_voice_ids(need: Need, public: bool) -> set[int]:
+    """The voice clips of the need and its timeline (``public``: not of internal notes)."""
+    ids = {e.voice_clip_id for e in timeline(need, public) if e.voice_clip_id}
+    if need.voice_clip_id:
+        ids.add(need.voice_clip_id)
+    return ids
+
+
 # --- Residents -------------------------------------------------------------------------------
 
 
