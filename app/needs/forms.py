@@ -33,9 +33,6 @@ from app.services.passwords import MIN_LENGTH
 
 PHOTO_HINT = _l("可不传。只接受照片（JPG、PNG、WebP），不超过 10 MB。")
 VOICE_HINT = _l("不想打字可以说话：点“录音”，说完点“停止”；也可以选手机里的录音。最长 60 秒。")
-# The phone's promise on a contact card: the household's own number is used when none is typed.
-PHONE_ON_RECORD_HINT = _l("可不填，不填时使用本户登记的电话。")
-NO_PHONE_ON_RECORD_HINT = _l("必填：本户没有登记电话，请留下您的手机号，党员才能联系您、告诉您办理进度。")
 
 
 def mobile(form: FlaskForm, field: StringField) -> None:
