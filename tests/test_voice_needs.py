@@ -304,3 +304,19 @@ def test_residents_download_includes_their_voice_and_erasure_deletes_it(client, 
     assert need.voice_clip_id is None and need.text == ERASED_TEXT
     assert db.session.scalar(sa.select(sa.func.count(VoiceClip.id))) == 0
     assert not clip_path.exists()
+
+
+@pytest.mark.parametrize("fmt", ["webm-opus-live", "ogg-opus", "m4a-aac", "m4a-aac-fragmented", "mp3", "amr"])
+def test_damaged_headers_are_refused_or_read_never_a_crash(app, tmp_path, fmt):
+    import random
+
+    data = audio.recording(tmp_path, fmt).read_bytes()
+    rnd = random.Random(fmt)
+    for _ in range(40):
+        damaged = bytearray(data)
+        for _ in range(rnd.randint(1, 12)):
+            damaged[rnd.randrange(400)] = rnd.randrange(256)
+        try:
+            voice.process(io.BytesIO(bytes(damaged[: rnd.randrange(len(damaged)) + 1])))
+        except voice.VoiceError:
+            pass

@@ -62,7 +62,12 @@ def process(stream: IO[bytes]) -> ProcessedVoice:
         raise VoiceError(str(TOO_BIG))
     if not data:
         raise VoiceError(str(EMPTY))
-    mime, seconds = _identify(data)
+    try:
+        mime, seconds = _identify(data)
+    except VoiceError:
+        raise
+    except Exception as e:  # noqa: BLE001 — boxes or elements that contradict each other: a bad file
+        raise VoiceError(str(BROKEN)) from e
     duration_ms = round(seconds * 1000)
     if duration_ms > VOICE_MAX_MS:
         raise VoiceError(str(TOO_LONG))
