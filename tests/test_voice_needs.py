@@ -4,6 +4,7 @@ see the need; a need may be voice alone; members reply by voice; residents downl
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import json
@@ -93,6 +94,15 @@ def test_a_need_with_voice_and_text_keeps_both_and_a_need_with_neither_is_refuse
     assert r.status_code == 303
     need = db.session.scalar(sa.select(Need))
     assert need.text == "灯坏了" and need.voice_clip is not None
+
+
+def test_a_form_refused_for_another_reason_says_the_recording_must_be_given_again(client, app, tmp_path):
+    w = make_need_world()
+    r = _post_card(client, w, audio.recording(tmp_path, "ogg-opus"), consent="")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and "请勾选同意" in page
+    assert "录音还没有提交：请重新录制或选择。" in page  # a file input cannot be refilled by the server
+    assert _nothing_stored(app)
 
 
 def test_the_database_refuses_a_need_with_neither_text_nor_voice(app):
@@ -316,7 +326,5 @@ def test_damaged_headers_are_refused_or_read_never_a_crash(app, tmp_path, fmt):
         damaged = bytearray(data)
         for _ in range(rnd.randint(1, 12)):
             damaged[rnd.randrange(400)] = rnd.randrange(256)
-        try:
+        with contextlib.suppress(voice.VoiceError):
             voice.process(io.BytesIO(bytes(damaged[: rnd.randrange(len(damaged)) + 1])))
-        except voice.VoiceError:
-            pass

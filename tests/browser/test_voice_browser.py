@@ -1,6 +1,7 @@
 """Voice needs on a 360 px phone: with JavaScript off the resident attaches a recording through
 the file input; with JavaScript on the record button records (Chromium's fake microphone) into that
-same input. Either way the need is filed by voice alone and the tracking page plays it back."""
+same input, and survives a refused submission. Either way the need is filed by voice alone and the
+tracking page plays it back."""
 
 from __future__ import annotations
 
@@ -77,6 +78,14 @@ def test_with_javascript_on_the_record_button_records_into_the_form(live_server,
         assert page.locator("[data-voice-preview]").is_visible()
         screenshot(page, "voice-card-recorded-phone")
         page.get_by_text("设施维修").click()
+        # Forgot the consent box: the form comes back refused, and the recording is still there.
+        page.get_by_role("button", name="提交").click()
+        page.locator("#consent-error").wait_for()
+        assert page.evaluate("document.activeElement.id") == "consent"  # focus on what to fix
+        page.get_by_text("您的录音还在").wait_for()
+        assert page.evaluate("document.querySelector('input[name=voice]').files.length") == 1
+        assert page.locator("[data-voice-lost]").is_hidden()
+        screenshot(page, "voice-card-refused-kept-phone")
         page.get_by_label("我同意为办理本诉求使用我的联系方式").check()
         page.get_by_role("button", name="提交").click()
         page.get_by_text("已提交，谢谢您！").wait_for()

@@ -14,6 +14,36 @@
     try { return !!new DataTransfer().items; } catch (e) { return false; }
   }
 
+  // What a form sent in its voice input, kept until the answer: when the server refuses the form
+  // for another reason (422: a missing phone, the duplicate warning), the swapped-in form gets the
+  // recording back instead of asking an elderly resident to speak again.
+  var kept = null;
+  document.addEventListener("submit", function (e) {
+    var input = e.target.querySelector && e.target.querySelector("input[type=file][data-voice-input]");
+    kept = input && input.files && input.files.length
+      ? { action: e.target.getAttribute("action"), name: input.name, file: input.files[0] } : null;
+  }, true);
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (!e.detail.xhr || e.detail.xhr.status !== 422) { kept = null; }
+  });
+
+  function restore(input, box, preview, status) {
+    var form = input.form;
+    if (!kept || input.files.length || !form || kept.name !== input.name ||
+        form.getAttribute("action") !== kept.action) { return; }
+    var file = kept.file;
+    kept = null;
+    if (input.getAttribute("aria-invalid") === "true") { return; }  // the recording itself was refused
+    var list = new DataTransfer();
+    list.items.add(file);
+    input.files = list.files;
+    var lost = box.parentNode.querySelector("[data-voice-lost]");
+    if (lost) { lost.hidden = true; }
+    preview.src = URL.createObjectURL(file);
+    preview.hidden = false;
+    status.textContent = box.getAttribute("data-kept");
+  }
+
   function clock(s) { return Math.floor(s / 60) + ":" + ("0" + (s % 60)).slice(-2); }
 
   function setup(box) {
@@ -30,6 +60,7 @@
     var limit = parseInt(box.getAttribute("data-limit"), 10) || 60;
     var recorder = null, stream = null, chunks = [], started = 0, tick = null;
     box.hidden = false;
+    restore(input, box, preview, status);
 
     function show(seconds) { timer.textContent = clock(seconds) + " / " + clock(limit); }
 
