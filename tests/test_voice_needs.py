@@ -96,6 +96,24 @@ def test_a_need_with_voice_and_text_keeps_both_and_a_need_with_neither_is_refuse
     assert need.text == "灯坏了" and need.voice_clip is not None
 
 
+@pytest.mark.parametrize("entry", ["plaque", "public"])
+def test_the_plaque_and_public_forms_take_a_voice_need_too(client, tmp_path, entry):
+    w = make_need_world()
+    path = audio.recording(tmp_path, "mp3")
+    data = {**GOOD, "text": "", "contact_phone": "13700001111", "voice": (io.BytesIO(path.read_bytes()), "x")}
+    if entry == "plaque":
+        url = f"/p/{entry_tokens.current_token(w.head.central_household).token}"
+        db.session.commit()
+    else:
+        url = "/needs/new"
+        data |= {"community": str(w.p.tree.community.id), "address": "3栋2单元501"}
+    assert 'accept="audio/*"' in client.get(url).get_data(as_text=True)
+    r = client.post(url, data=data, content_type="multipart/form-data")
+    assert r.status_code == 303
+    need = db.session.scalar(sa.select(Need))
+    assert need.text == "" and need.voice_clip.mime == "audio/mpeg"
+
+
 def test_a_form_refused_for_another_reason_says_the_recording_must_be_given_again(client, app, tmp_path):
     w = make_need_world()
     r = _post_card(client, w, audio.recording(tmp_path, "ogg-opus"), consent="")
@@ -328,3 +346,30 @@ def test_damaged_headers_are_refused_or_read_never_a_crash(app, tmp_path, fmt):
             damaged[rnd.randrange(400)] = rnd.randrange(256)
         with contextlib.suppress(voice.VoiceError):
             voice.process(io.BytesIO(bytes(damaged[: rnd.randrange(len(damaged)) + 1])))
+
+
+def test_the_demo_district_has_voice_needs_and_voice_replies_that_play(client, app):
+    import random
+    from datetime import UTC, datetime
+
+    from app.demo import needs as demo_needs
+    from tests.factories import make_resident
+
+    w = make_need_world()
+    for _ in range(6):
+        make_resident(w.p.tree.grid, member=w.member)
+    with db.engine.begin() as conn:
+        stats = demo_needs.generate(conn, random.Random(3), datetime(2026, 6, 1, tzinfo=UTC), scale=0.2)
+    spoken = db.session.scalars(sa.select(Need).where(Need.voice_clip_id.is_not(None))).all()
+    assert stats["voice_needs"] == len(spoken) > 10
+    assert any(n.text == "" for n in spoken) and any(n.text for n in spoken)
+    replies = db.session.scalar(sa.select(sa.func.count(NeedEvent.id)).where(
+        NeedEvent.kind == EventKind.PROGRESS, NeedEvent.voice_clip_id.is_not(None)))
+    assert replies > 0
+    clips = db.session.scalars(sa.select(VoiceClip)).all()
+    assert len(clips) == 4 and all(voice.voice_path(c).exists() and c.duration_ms > 2000 for c in clips)
+    need = spoken[0]
+    login(client, w.member.user)
+    r = client.get(f"/needs/{need.id}/voice/{need.voice_clip_id}")
+    assert r.status_code == 200 and r.mimetype == "audio/ogg"
+    r.close()
