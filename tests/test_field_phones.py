@@ -198,3 +198,16 @@ def test_the_migration_rewrites_stored_phones_canonically_and_counts_what_it_can
     assert "resident_households.phone: 1 normalised, 0 left" in log
     assert "needs.contact_phone: 1 normalised, 0 left" in log
     assert "notice_objections.contact_phone: 0 normalised, 0 left" in log
+
+
+def test_a_phone_that_is_not_one_never_matches_an_erased_needs_empty_phone(app):
+    from app.services import residents
+    from app.services.errors import Refused
+
+    w = make_need_world()
+    need = make_need(w.household)
+    need.contact_phone = None  # as erasure leaves it
+    db.session.commit()
+    assert needs.tracked_need(need.code, "") is None and needs.tracked_need(need.code, "abc") is None
+    with pytest.raises(Refused):
+        residents.register("abc", need.code, "某人", "a-long-password-1")

@@ -99,9 +99,13 @@ def need_by_token(token: str) -> Need | None:
 
 
 def tracked_need(code: str, phone: str) -> Need | None:
-    """The need with this short code filed with this phone: either alone finds nothing."""
+    """The need with this short code filed with this phone: either alone finds nothing (nor does
+    a phone that is not one — never ``IS NULL``, which an erased need's phone is)."""
+    number = normalize_phone(phone)
+    if number is None:
+        return None
     return db.session.scalar(sa.select(Need).where(Need.code == normalize_code(code),
-                                                   Need.contact_phone == normalize_phone(phone),
+                                                   Need.contact_phone == number,
                                                    Need.hidden_at.is_(None)))
 
 
