@@ -41,6 +41,7 @@ ITEMS: list[NavItem] = [
     NavItem("stations.index", _l("驿站"), STATION),
     NavItem("activities.verify_queue", _l("待核实"), frozenset({Role.STATION_ADMIN})),
     NavItem("needs.dispatch", _l("诉求调度"), ADMIN),
+    NavItem("overview.index", _l("工作看板"), ADMIN),
     NavItem("needs.dashboard", _l("诉求看板"), ADMIN),
     NavItem("structure.index", _l("组织架构"), ADMIN),
     NavItem("households.index", _l("中心户"), ADMIN),
