@@ -373,3 +373,20 @@ def test_the_demo_district_has_voice_needs_and_voice_replies_that_play(client, a
     r = client.get(f"/needs/{need.id}/voice/{need.voice_clip_id}")
     assert r.status_code == 200 and r.mimetype == "audio/ogg"
     r.close()
+
+
+def test_the_need_page_runs_as_many_queries_with_one_voice_reply_as_with_five(client, tmp_path):
+    from tests.helpers import queries_for
+
+    w = make_need_world()
+    need = make_need(w.household)
+    needs.accept(need, w.member.user)
+    recordings = [audio.recording(tmp_path, fmt).read_bytes() for fmt in ("ogg-opus", "mp3", "m4a-aac", "wav", "amr")]
+    needs.add_progress(need, w.member.user, "", voice_upload=io.BytesIO(recordings[0]))
+    db.session.commit()
+    login(client, w.member.user)
+    one = queries_for(client, f"/needs/{need.id}")
+    for data in recordings[1:]:
+        needs.add_progress(need, w.member.user, "", voice_upload=io.BytesIO(data))
+    db.session.commit()
+    assert queries_for(client, f"/needs/{need.id}") == one

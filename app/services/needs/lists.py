@@ -67,7 +67,8 @@ def member_needs_condition(member: Member) -> sa.ColumnElement[bool]:
 
 def timeline(need: Need, public: bool) -> list[NeedEvent]:
     """The need's events in order; ``public``: without internal notes."""
-    stmt = sa.select(NeedEvent).where(NeedEvent.need_id == need.id)
+    # The recordings' lengths and types are shown on each line: loaded with the events, not one by one.
+    stmt = sa.select(NeedEvent).where(NeedEvent.need_id == need.id).options(joinedload(NeedEvent.voice_clip))
     if public:
         stmt = stmt.where(NeedEvent.internal.is_(False))
     return list(db.session.scalars(stmt.order_by(NeedEvent.at, NeedEvent.id)))
