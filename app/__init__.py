@@ -63,6 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.overview import bp as overview_bp
     from app.stations.views import bp as stations_bp
     from app.structure.views import bp as structure_bp
+    from app.training import bp as training_bp
     from app.visits.views import bp as visits_bp
 
     for bp in (
@@ -80,6 +81,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         notifications_bp,
         audit_bp,
         overview_bp,
+        training_bp,
     ):
         app.register_blueprint(bp)
     return app

@@ -102,3 +102,34 @@ def test_only_org_admins_see_the_overview(app, client):
     login(client, w.p.other_community_admin)
     assert client.get("/overview/").status_code == 200
     assert client.get("/overview/checkins?from=bad&to=2026-13-01").status_code == 200
+
+
+def test_training_appears_on_the_overview_the_home_and_the_monthly_ledger(app, client):
+    from app.models import CheckinMethod, TrainingKind, TrainingMode, TrainingSession
+    from app.services import checkin as checkin_service
+    from tests.factories import make_event
+
+    with time_machine.travel(NOW, tick=False):
+        w = make_world()
+        starts = NOW - timedelta(days=2)
+        event = make_event(w.p.station, starts, starts + timedelta(hours=2), title="集中学习",
+                           kind="training")
+        session = TrainingSession(org_node_id=w.p.tree.community.id, title="集中学习", kind=TrainingKind.CONCENTRATED,
+                                  mode=TrainingMode.OFFLINE, starts_at=starts, ends_at=starts + timedelta(hours=2),
+                                  duration_minutes=120, station_event_id=event.id)
+        db.session.add(session)
+        db.session.commit()
+        for member in (w.member, w.fellow):
+            checkin_service.check_in(member, w.p.station, CheckinMethod.KIOSK, now=starts + timedelta(minutes=5))
+        db.session.commit()
+        login(client, w.p.community_admin)
+        html = client.get("/overview/").get_data(as_text=True)
+        rows = dict(_months(html, "chart-5"))
+        assert rows["2026-11（1场）"] == ["2"]
+        home = client.get("/").get_data(as_text=True)
+        m = re.search(r'<a id="fig-training-sessions" href="([^"]+)">(\d+)</a>', home)
+        listing = client.get(m.group(1).replace("&amp;", "&")).get_data(as_text=True)
+        assert int(m.group(2)) == 1 and listing.count("集中学习") >= 1
+        book = load_workbook(BytesIO(client.get("/overview/monthly.xlsx?month=2026-11").data))
+        sheet = list(book["培训"].iter_rows(values_only=True))
+        assert sheet[-1][0] == "合计" and sheet[-1][-1] == 2

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+import app.demo.training  # noqa: F401 — registers its extension
 from app.demo import activities, checkin, needs
 from app.demo.context import (
     EXTENSIONS,

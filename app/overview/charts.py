@@ -50,3 +50,12 @@ def coverage_chart(rows: list[CommunityCoverage]) -> Chart:
     return bar_chart(_("各村/社区群众户联系覆盖率"), [r.node.name for r in rows],
                      [Series(_("覆盖率"), [r.covered_pct for r in rows], hrefs)], unit="%", top=100,
                      axis=[r.node.name[:3] for r in rows])
+
+
+def training_chart(months: list[tuple[date, int, int]]) -> Chart:
+    """Training sessions and participations per month; each bar opens that month's sessions."""
+    hrefs = [url_for("training.index", date_from=f.isoformat(), date_to=_month_last(f).isoformat())
+             for f, _s, _n in months]
+    return bar_chart(_("每月参训人次"), [f"{f:%Y-%m}（{s}场）" for f, s, _n in months],
+                     [Series(_("参训人次"), [n for _f, _s, n in months], hrefs)],
+                     axis=[_("%(m)d月", m=f.month) for f, _s, _n in months])

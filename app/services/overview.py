@@ -129,3 +129,30 @@ def export_checkins(user: User, start: date, end: date, ip: str) -> bytes:
                                  f"{start.isoformat()} 至 {end.isoformat()}", headers, rows)
     audit(user.id, "export", "checkins", detail=f"{start}..{end}", ip=ip)
     return data
+
+
+def export_monthly(user: User, node: OrgNode, year: int, month: int, ip: str) -> bytes:
+    """The node's monthly ledger (every area, one sheet each); audited."""
+    from app.services import monthly
+
+    data = monthly.build(node, year, month)
+    audit(user.id, "export", "monthly_ledger", node.id, detail=f"{year}-{month:02d}", ip=ip)
+    return data
+
+
+def monthly_training(user: User, today: date, months: int = 6) -> list[tuple[date, int, int]]:
+    """Per month (by session start): training sessions in the admin's reach and the members'
+    participations in them (attended offline or completed online); three queries."""
+    from app.services import training
+
+    firsts = month_starts(today, months)
+    sessions = list(db.session.scalars(
+        training.sessions_for(user, training.SessionFilter(firsts[0], firsts[-1] - timedelta(days=1)))
+        .where(training.TrainingSession.cancelled_at.is_(None))))
+    taken = training.participation_counts(sessions)
+    out = []
+    for i in range(months):
+        start, end = day_start(firsts[i]), day_start(firsts[i + 1])
+        inside = [s for s in sessions if start <= s.starts_at < end]
+        out.append((firsts[i], len(inside), sum(taken.get(s.id, 0) for s in inside)))
+    return out

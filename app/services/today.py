@@ -115,7 +115,8 @@ class MemberToday:
     checkins_month: int
     activities_month: int
     month: date
-    extras: dict[str, object] = field(default_factory=dict)
+    training_open: int = 0  # sessions open or coming for the member (the 我的培训 list)
+    training_todo: list[object] = field(default_factory=list)  # of those, online ones not yet done
 
     @property
     def overdue(self) -> int:
@@ -135,7 +136,14 @@ def member_today(member: Member, now: datetime) -> MemberToday:
     checkins = db.session.scalar(
         sa.select(sa.func.count(Checkin.id))
         .where(Checkin.member_id == member.id, Checkin.day >= first, Checkin.day < nxt)) or 0
+    from app.services import training
+
+    sessions = list(db.session.scalars(training.open_for(member, now)))
+    done = training.member_progress(member, sessions)
+    todo = [t for t in sessions if t.id not in done and t.mode.value == "online" and t.starts_at <= now]
     return MemberToday(
+        training_open=len(sessions),
+        training_todo=todo,
         waiting=waiting,
         inbox=needs_service.inbox_counts(member),
         visits_due=[h for h in households if h.overdue],
@@ -238,6 +246,7 @@ class AdminToday:
     last_month: date
     rates: needs_service.RateRow
     today: date
+    training: object = None  # training.ScopeCounts of this year
 
     @property
     def month_last(self) -> date:
@@ -273,8 +282,8 @@ def admin_today(user: User, now: datetime) -> AdminToday:
     _rows, total = needs_service.period_rates(user, "community", first, today)
     return AdminToday(
         standing=structure.scope_summary(user),
-        overdue_needs=len(needs_service.overdue_needs(user, now)),
-        queue=len(needs_service.dispatch_queue(user)),
+        overdue_needs=needs_service.overdue_count(user, now),
+        queue=needs_service.queue_count(user),
         month_checkins=checkins(first, nxt),
         last_month_checkins=checkins(last_first, first),
         month_activities=activities(first, nxt),
@@ -283,7 +292,14 @@ def admin_today(user: User, now: datetime) -> AdminToday:
         last_month=last_first,
         rates=total,
         today=today,
+        training=_training_counts(user, today.year, now),
     )
+
+
+def _training_counts(user: User, year: int, now: datetime) -> object:
+    from app.services import training
+
+    return training.scope_counts(user, year, now)
 
 
 def home(user: User, now: datetime) -> dict[str, object]:

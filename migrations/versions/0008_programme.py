@@ -224,7 +224,7 @@ def upgrade():
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
-    sa.CheckConstraint("(mode = 'offline' AND station_event_id IS NOT NULL) OR (mode = 'online' AND station_event_id IS NULL AND (length(link_url) > 0 OR document_id IS NOT NULL))", name=op.f('ck_training_sessions_offline_has_event_online_has_material')),
+    sa.CheckConstraint("(mode = 'offline' AND (station_event_id IS NOT NULL OR cancelled_at IS NOT NULL)) OR (mode = 'online' AND station_event_id IS NULL AND (length(link_url) > 0 OR document_id IS NOT NULL))", name=op.f('ck_training_sessions_offline_has_event_online_has_material')),
     sa.CheckConstraint('duration_minutes > 0 AND duration_minutes <= 1440', name=op.f('ck_training_sessions_duration_in_range')),
     sa.CheckConstraint('ends_at > starts_at', name=op.f('ck_training_sessions_ends_after_start')),
     sa.CheckConstraint('length(title) > 0', name=op.f('ck_training_sessions_title_not_empty')),
