@@ -249,12 +249,11 @@ def search_members(station: Station, q: str) -> list[Member]:
     q = (q or "").strip()
     if not q:
         raise CheckinError(_l("请输入姓名或手机号。"))
-    digits = "".join(ch for ch in q if ch.isdigit())
-    if digits and len(digits) == len(q.replace(" ", "")):
-        by_phone = phone_match(User.phone, digits)
-        if by_phone is None:
-            raise CheckinError(_l("请输入完整的11位手机号，或手机号后4位。"))
+    by_phone = phone_match(User.phone, q)
+    if by_phone is not None:
         match = by_phone
+    elif any(ch.isdigit() for ch in q):  # digits that are neither a whole number nor its last 4
+        raise CheckinError(_l("请输入完整的11位手机号，或手机号后4位。"))
     else:
         match = User.name.contains(q, autoescape=True)
     return list(

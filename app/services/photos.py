@@ -174,8 +174,13 @@ _DISCARDED = "photos_to_delete"
 def discard(photo: Photo) -> None:
     """Delete the photo's row now and its files once the transaction commits (nothing is lost
     if it rolls back). The caller has checked that no record links the photo any more."""
-    db.session.info.setdefault(_DISCARDED, []).extend([photo_path(photo), photo_path(photo, thumb=True)])
+    delete_after_commit([photo_path(photo), photo_path(photo, thumb=True)])
     db.session.delete(photo)
+
+
+def delete_after_commit(paths: list[Path]) -> None:
+    """Delete these stored files once the transaction commits (kept if it rolls back)."""
+    db.session.info.setdefault(_DISCARDED, []).extend(paths)
 
 
 def _delete_files(session: Session) -> None:

@@ -34,8 +34,9 @@ from app.models import (
     Photo,
     Role,
     User,
+    VoiceClip,
 )
-from app.services import photos
+from app.services import photos, voice
 from app.services.errors import NotAllowed, Refused
 from app.services.needs.common import RESIDENT
 from app.services.needs.lists import timeline, tracked_need
@@ -72,6 +73,7 @@ class Erased:
     needs: int
     photos: int
     account_closed: bool
+    voice_clips: int = 0
 
 
 # --- Proof -----------------------------------------------------------------------------------
@@ -113,6 +115,11 @@ def _photo_name(need: Need) -> str:
     return f"photos/{need.code}.jpg"
 
 
+def _voice_name(need: Need) -> str:
+    clip = need.voice_clip
+    return f"voice/{need.code}.{voice.EXTENSIONS.get(clip.mime, 'bin')}" if clip else ""
+
+
 def _need_data(need: Need) -> dict:
     return {
         "code": need.code,
@@ -134,6 +141,7 @@ def _need_data(need: Need) -> dict:
         "rated_at": _when(need.rated_at),
         "consent_at": _when(need.consent_at),
         "photo": _photo_name(need) if need.photo_id else None,
+        "voice": _voice_name(need) or None,
         "timeline": [
             {"at": _when(e.at), "kind": _label(e.kind), "by": e.actor_label, "text": e.text,
              "to": e.to_label or None}
@@ -152,19 +160,23 @@ def export_data(subject: Subject) -> dict:
         "account": {"name": account.name, "phone": account.phone, "created_at": _when(account.created_at)}
         if account is not None else None,
         "needs": [_need_data(n) for n in subject.needs],
-        "voice": [],
+        "voice": [
+            {"need": n.code, "file": _voice_name(n), "seconds": round(n.voice_clip.duration_ms / 1000, 1),
+             "type": n.voice_clip.mime}
+            for n in subject.needs if n.voice_clip is not None
+        ],
         "notes": [
-            _("本平台目前不收集语音留言，因此没有您的语音数据。"),
+            _("您留下的语音留言在 voice 文件夹里，照片在 photos 文件夹里，文件名是诉求的查询码。"),
             _("时间均为北京时间。内部备注不属于您的个人信息，未包含在内。"),
         ],
     }
 
 
 def export_zip(subject: Subject, user_id: int | None, ip: str) -> bytes:
-    """The resident's data as one .zip: ``data.json`` (UTF-8) and the photos they attached.
-    The download is audited."""
+    """The resident's data as one .zip: ``data.json`` (UTF-8), the photos they attached and the
+    voice messages they left. The download is audited."""
     buffer = io.BytesIO()
-    written = 0
+    written = spoken = 0
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("data.json", json.dumps(export_data(subject), ensure_ascii=False, indent=2))
         for need in subject.needs:
@@ -173,18 +185,25 @@ def export_zip(subject: Subject, user_id: int | None, ip: str) -> bytes:
                 if path.exists():
                     archive.write(path, _photo_name(need))
                     written += 1
+            if need.voice_clip is not None:
+                path = voice.voice_path(need.voice_clip)
+                if path.exists():
+                    archive.write(path, _voice_name(need))
+                    spoken += 1
     audit(user_id, "pipl.export", "resident", subject.account.id if subject.account else None,
           detail=f"via={subject.via} phone={mask_phone(subject.phone)} needs={len(subject.needs)} "
-                 f"photos={written}", ip=ip)
+                 f"photos={written} voice={spoken}", ip=ip)
     return buffer.getvalue()
 
 
 # --- Erasure ---------------------------------------------------------------------------------
 
 
-def _erase_need(need: Need) -> set[int]:
-    """Blank one need's personal fields; the photo ids it let go of."""
+def _erase_need(need: Need) -> tuple[set[int], set[int]]:
+    """Blank one need's personal fields; the photo ids and voice clip ids it let go of."""
     released = {need.photo_id} if need.photo_id else set()
+    spoken = {need.voice_clip_id} if need.voice_clip_id else set()
+    need.voice_clip_id = None
     need.contact_name = ""
     need.contact_phone = None
     need.address = ""
@@ -197,6 +216,8 @@ def _erase_need(need: Need) -> set[int]:
     for event in db.session.scalars(sa.select(NeedEvent).where(NeedEvent.need_id == need.id)):
         if event.photo_id in released:
             event.photo_id = None
+        if event.voice_clip_id in spoken:
+            event.voice_clip_id = None
         if event.kind is EventKind.SUBMITTED and need.origin is not NeedOrigin.MEMBER:
             event.actor_label, event.actor_id = RESIDENT, None
         if event.kind is EventKind.RATED:  # "满意：comment" → "满意"
@@ -204,13 +225,19 @@ def _erase_need(need: Need) -> set[int]:
     db.session.execute(sa.update(Notification).where(Notification.kind == "need",
                                                      Notification.url == f"/needs/{need.id}")
                        .values(body=ERASED_TEXT))
-    return released
+    return released, spoken
 
 
 def _in_use(photo_id: int) -> bool:
     """Whether any record still links the photo (a photo is stored once per content)."""
     return any(db.session.scalar(sa.select(sa.exists().where(column == photo_id)))
                for column in (Need.photo_id, NeedEvent.photo_id, ActivityPhoto.photo_id))
+
+
+def _voice_in_use(clip_id: int) -> bool:
+    """Whether any record still links the clip (a clip is stored once per content)."""
+    return any(db.session.scalar(sa.select(sa.exists().where(column == clip_id)))
+               for column in (Need.voice_clip_id, NeedEvent.voice_clip_id))
 
 
 def _close_account(user: User) -> bool:
@@ -233,8 +260,11 @@ def erase(subject: Subject, confirmed: bool, user_id: int | None, ip: str) -> Er
         raise RightsError(_("请勾选“确认删除”后再提交。"))
     db.session.flush()
     released: set[int] = set()
+    spoken: set[int] = set()
     for need in subject.needs:
-        released |= _erase_need(need)
+        photo_ids, clip_ids = _erase_need(need)
+        released |= photo_ids
+        spoken |= clip_ids
     db.session.flush()
     removed = 0
     for photo_id in sorted(released):
@@ -243,12 +273,19 @@ def erase(subject: Subject, confirmed: bool, user_id: int | None, ip: str) -> Er
             if photo is not None:
                 photos.discard(photo)
                 removed += 1
+    silenced = 0
+    for clip_id in sorted(spoken):
+        if not _voice_in_use(clip_id):
+            clip = db.session.get(VoiceClip, clip_id)
+            if clip is not None:
+                voice.discard(clip)
+                silenced += 1
     closed = _close_account(subject.account) if subject.account is not None else False
     audit(user_id, "pipl.erase", "resident", subject.account.id if subject.account else None,
           detail=f"via={subject.via} phone={mask_phone(subject.phone)} needs={len(subject.needs)} "
-                 f"ids={','.join(str(n.id) for n in subject.needs)} photos={removed} "
+                 f"ids={','.join(str(n.id) for n in subject.needs)} photos={removed} voice={silenced} "
                  f"account={'closed' if closed else 'none' if subject.account is None else 'kept'}", ip=ip)
-    return Erased(len(subject.needs), removed, closed)
+    return Erased(len(subject.needs), removed, closed, silenced)
 
 
 def audit_kept_days() -> int:

@@ -270,7 +270,7 @@ def members_query(user: User, f: ListFilters) -> sa.Select[tuple[Member]]:
     )
     if f.q:
         cond = User.name.contains(f.q, autoescape=True)
-        by_phone = phone_match(User.phone, f.q) if f.q.isdigit() else None
+        by_phone = phone_match(User.phone, f.q)
         if by_phone is not None:
             cond = sa.or_(cond, by_phone)
         stmt = stmt.where(cond)
