@@ -55,6 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.diary.views import bp as diary_bp
     from app.households.views import bp as households_bp
     from app.main.views import bp as main_bp
+    from app.mentoring.views import bp as mentoring_bp
     from app.needs import bp as needs_bp
     from app.nominations.views import bp as nominations_bp
     from app.notifications.views import bp as notifications_bp
@@ -76,6 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         needs_bp,
         notifications_bp,
         audit_bp,
+        mentoring_bp,
     ):
         app.register_blueprint(bp)
     return app
