@@ -92,6 +92,7 @@ def _detail(hh: CentralHousehold, status: int = 200, error: str | None = None, *
         "hh": hh, "manage": manage, "linked": view.linked, "linked_count": view.linked_count,
         "events": view.events, "nomination": view.nomination, "steps": view.steps, "error": error,
         "adjustments": view.adjustments, "open_adj": view.open_adj, "titles": view.titles,
+        "guidance": policy.can_view_guidance(current_user, hh),
         "minimum": MIN_MEMBERS_PER_HOUSEHOLD, "min_cover": MIN_HOUSEHOLDS_PER_MEMBER}
     if manage:
         ctx.update(_manage_forms(hh, view, forms))

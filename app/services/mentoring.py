@@ -15,6 +15,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import lazyload
 
 from app import policy
 from app.clock import local_today, month_bounds
@@ -145,7 +146,8 @@ def last_contacts(household_ids: Sequence[int]) -> dict[int, GuidanceContact]:
         order_by=(GuidanceContact.contact_date.desc(), GuidanceContact.id.desc())).label("n"))
         .where(GuidanceContact.household_id.in_(list(household_ids))).subquery())
     rows = db.session.scalars(sa.select(GuidanceContact).join(ranked, ranked.c.id == GuidanceContact.id)
-                              .where(ranked.c.n == 1)).unique()
+                              .where(ranked.c.n == 1)
+                              .options(lazyload(GuidanceContact.household), lazyload(GuidanceContact.mentor)))
     return {c.household_id: c for c in rows}
 
 
@@ -294,7 +296,8 @@ def export_mentors(user: User, node: OrgNode | None, quarter: Quarter, ip: str =
              "、".join(s.not_guided_names)] for m in mentors for s in [stats[m.id]])
     node_name = node.name if node else "、".join(n.name for n in scope_roots(user))
     title = "帮带台账"
-    period = f"{quarter.label}（{quarter.first.isoformat()} 至 {quarter.last.isoformat()}）"
+    # In Chinese whatever the admin's language: the ledger is filed as the office files it.
+    period = f"{quarter.year}年第{quarter.number}季度（{quarter.first.isoformat()} 至 {quarter.last.isoformat()}）"
     data = build_workbook(title, node_name, period, headers, rows)
     audit(user.id, "export", "mentoring", None, detail=f"{len(mentors)} rows; {quarter.key}", ip=ip)
     return data, f"{title}-{quarter.key}-{today_label()}.xlsx"
