@@ -272,6 +272,28 @@ def test_the_households_ledger_lists_the_title_years(client, p):
     assert rows[3][header.index("示范年度")] == f"{year - 1}、{year}"
 
 
+@pytest.mark.parametrize(("role", "grant", "revoke"), [
+    ("anonymous", 302, 302), ("resident", 403, 403), ("member", 403, 403), ("head", 403, 403),
+    ("station_admin", 403, 403), ("community_admin", 303, 303), ("other_community_admin", 404, 404),
+    ("township_admin", 303, 303), ("district_admin", 303, 303),
+])
+def test_title_steps_answer_each_role(client, p, role, grant, revoke):
+    hh = p.household
+    title = model_titles.grant_model_title(hh, local_today().year, p.community_admin)
+    db.session.commit()
+    who = {"resident": p.resident, "member": user_of(p.member), "head": user_of(hh.head),
+           "station_admin": p.station_admin, "community_admin": p.community_admin,
+           "other_community_admin": p.other_community_admin, "township_admin": p.township_admin,
+           "district_admin": p.district_admin}.get(role)
+    if who is not None:
+        login(client, who)
+    assert client.post(f"/households/{hh.id}/titles", data={"year": "2024"}).status_code == grant
+    assert client.post(f"/households/{hh.id}/titles/{title.id}/revoke", data={"reason": "核实不符"}).status_code == revoke
+    years = [(t.year, t.revoked_at is not None) for t in _titles(hh)]
+    changed = grant == 303
+    assert years == ([(2024, False), (local_today().year, True)] if changed else [(local_today().year, False)])
+
+
 def test_district_admin_adds_a_household_type_others_cannot(client, p):
     login(client, p.community_admin)
     assert client.post("/households/types", data={"name": "产业带动型"}).status_code == 403

@@ -381,6 +381,10 @@ def _admins(community: int, other: int, district: int) -> dict[str, int]:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_post_route_answers_each_role(client, w, role):
+    held = PostAssignment(member_id=w.plain.id, post_type_id=w.community_post.id, assigned_by_id=w.p.district_admin.id)
+    db.session.add(held)
+    db.session.commit()
+    held_id = held.id
     _as(client, w, role)
     gets = {
         "/mentoring/posts": _admins(200, 200, 200),
@@ -393,16 +397,24 @@ def test_every_post_route_answers_each_role(client, w, role):
     for url, table in gets.items():
         response = client.get(url)
         assert response.status_code == table.get(role, table["*"]), (url, role)
+        if response.status_code == ANON:
+            assert "/login" in response.headers["Location"]
     kindless = w.kindless.id
     posts_ = [
         (f"/mentoring/posts/{kindless}/active", {"active": "0"}, _admins(403, 403, 303)),
         (f"/mentoring/posts/{w.community_post.id}/active", {"active": "1"}, _admins(303, 404, 303)),
+        (f"/mentoring/posts/{w.community_post.id}/edit", {"name": "楼道长岗", "duty": "联系楼栋", "activity_kind": "visit"},
+         _admins(303, 404, 303)),
+        (f"/mentoring/posts/{w.district_post.id}/edit", {"name": "宣讲岗", "activity_kind": ""}, _admins(403, 403, 303)),
         (f"/mentoring/members/{w.plain.id}/post", {"post_type_id": w.district_post.id}, _admins(303, 404, 303)),
+        (f"/mentoring/assignments/{held_id}/end", {}, _admins(303, 404, 303)),
         ("/mentoring/posts", {"node_id": w.p.tree.community.id, "name": "新岗", "activity_kind": ""},
          _admins(303, 422, 422)),
+        (f"/mentoring/posts/{kindless}/delete", {}, _admins(403, 403, 303)),
     ]
     for url, data, table in posts_:
         response = client.post(url, data=data)
         assert response.status_code == table.get(role, table["*"]), (url, role)
     if role not in ("community_admin", "district_admin"):
-        assert assignments() == 0 and db.session.get(PostType, kindless).active
+        assert assignments() == 1 and open_posts(w.plain)[0].id == held_id
+        assert db.session.get(PostType, kindless).active and db.session.get(PostType, w.district_post.id).name == "政策宣讲岗"
