@@ -271,7 +271,9 @@ def test_mentors_list_shows_each_mentors_quarter(client, w):
     assert cells == ["第二网格", "2 不足3户", "2", "1 张户长（T-B01）"]
     login(client, w.p.district_admin)
     assert "书记乙" in client.get("/mentoring/mentors").get_data(as_text=True)
-    assert client.get(f"/mentoring/mentors?node={w.p.tree.community2.id}").status_code == 200
+    narrowed = client.get(f"/mentoring/mentors?node={w.p.tree.community2.id}").get_data(as_text=True)
+    assert "书记乙" in narrowed and "书记甲" not in narrowed
+    assert f'<option value="{w.p.tree.community2.id}" selected>杨桥社区</option>' in narrowed
     client.post("/logout")
     login(client, w.p.community_admin)
     assert client.get(f"/mentoring/mentors?node={w.p.tree.community2.id}").status_code == 404

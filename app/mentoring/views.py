@@ -103,7 +103,8 @@ def mentors():
     stats = svc.mentor_stats([m.id for m in page.items], quarter.first, quarter.last)
     args = {k: v for k, v in {"node": node.id if node else None, "quarter": quarter.key}.items() if v}
     return render_template("mentoring/mentors.html", page=page, stats=stats, node=node, quarter=quarter,
-                           quarters=_recent_quarters(), args=args, low=MENTOR_MIN, high=MENTOR_MAX)
+                           quarters=_recent_quarters(), nodes=svc.filter_nodes(current_user), args=args,
+                           low=MENTOR_MIN, high=MENTOR_MAX)
 
 
 def _recent_quarters(n: int = 8) -> list[svc.Quarter]:

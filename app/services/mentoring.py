@@ -28,6 +28,7 @@ from app.models import (
     GuidanceWay,
     HouseholdStatus,
     Member,
+    OrgLevel,
     OrgNode,
     User,
 )
@@ -210,6 +211,13 @@ def mentors_query(user: User, node: OrgNode | None = None) -> sa.Select[tuple[Me
     return (sa.select(Member).join(OrgNode, OrgNode.id == Member.grid_id).join(Member.user)
             .where(_node_condition(user, node), Member.id.in_(mentoring))
             .order_by(OrgNode.path, User.name, Member.id))
+
+
+def filter_nodes(user: User) -> list[OrgNode]:
+    """The townships and communities in the admin's scope, for the list's node filter (at most 500)."""
+    return list(db.session.scalars(sa.select(OrgNode).where(
+        scope_condition(user), OrgNode.level.in_([OrgLevel.TOWNSHIP, OrgLevel.COMMUNITY]))
+        .order_by(OrgNode.path).limit(500)))
 
 
 @dataclass
