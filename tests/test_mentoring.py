@@ -395,3 +395,16 @@ def test_guidance_counts_per_household_and_per_mentor_for_a_year(w):
     with count_queries() as statements:
         svc.guidance_counts(ids, 2026)
     assert len(statements) == 1
+
+
+def test_a_mentors_home_lists_the_households_not_guided_this_quarter(client, w):
+    contact(w.mentor, w.hh2, local_today())
+    login(client, user(w.mentor))
+    home = client.get("/").get_data(as_text=True)
+    card = home[home.index('id="mentor-today"'):]
+    card = card[:card.index("</section>")]
+    assert "共帮带 2 户，本季度未帮带 1 户" in card
+    assert f"/mentoring/households/{w.hh1.id}#record" in card and f"/mentoring/households/{w.hh2.id}" not in card
+    client.post("/logout")
+    login(client, user(w.p.member))
+    assert 'id="mentor-today"' not in client.get("/").get_data(as_text=True)

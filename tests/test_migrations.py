@@ -97,7 +97,7 @@ def test_the_model_flag_becomes_dated_titles_and_comes_back_on_downgrade(app):
     ids = (flagged.id, plain.id, linked.id, admin.id)
     db.session.remove()
 
-    downgrade(revision="0005_checkin")
+    downgrade(revision="0007_client_keys")
     assert {"is_model", "model_granted_at", "model_granted_by_id"} <= _columns("central_households")
     with db.engine.begin() as conn:
         # Granted at 01:00 on 1 January 2026 in Shanghai: still 2025 in UTC.
@@ -133,7 +133,7 @@ def test_the_model_flag_becomes_dated_titles_and_comes_back_on_downgrade(app):
                 "INSERT INTO model_titles (household_id, year, granted_by_id, granted_at, revoked_at,"
                 " revoked_by_id, revoke_reason) VALUES (:id, 2025, :admin, '2025-06-01 02:00:00+00:00',"
                 " '2025-09-01 02:00:00+00:00', :admin, '群众反映强烈')"), {"id": ids[1], "admin": ids[3]})
-        downgrade(revision="0005_checkin")
+        downgrade(revision="0007_client_keys")
         with db.engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT id, is_model, model_granted_by_id FROM central_households"
                                         " ORDER BY id")).all()
