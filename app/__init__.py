@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.diary.views import bp as diary_bp
     from app.households.views import bp as households_bp
     from app.main.views import bp as main_bp
+    from app.mentoring.views import bp as mentoring_bp
     from app.needs import bp as needs_bp
     from app.nominations.views import bp as nominations_bp
     from app.notifications.views import bp as notifications_bp
@@ -84,6 +85,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         overview_bp,
         training_bp,
         points_bp,
+        mentoring_bp,
     ):
         app.register_blueprint(bp)
     return app

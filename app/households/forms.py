@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField,
     IntegerField,
     RadioField,
     SelectField,
@@ -13,11 +12,12 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.forms_choices import options
 from app.models import AdjustmentOutcome, Duty
+from app.services.model_titles import FIRST_YEAR, MAX_REASON
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -28,7 +28,17 @@ class MultiCheckboxField(SelectMultipleField):
 class HouseholdProfileForm(FlaskForm):
     duties = MultiCheckboxField(_l("职责（七员）"), choices=lambda: options(Duty.choices()), validate_choice=True)
     type_id = SelectField(_l("类型"), coerce=int)
-    is_model = BooleanField(_l("示范中心户"))
+
+
+class ModelTitleGrantForm(FlaskForm):
+    year = IntegerField(_l("年度"), validators=[InputRequired(_l("请填写年度")),
+                                               NumberRange(min=FIRST_YEAR, max=9999, message=_l("请填写有效的年度"))])
+
+
+class ModelTitleRevokeForm(FlaskForm):
+    reason = TextAreaField(_l("撤销理由"), validators=[
+        DataRequired(_l("请填写撤销理由")), Length(max=MAX_REASON, message=_l("不超过%(n)d字", n=MAX_REASON))],
+        render_kw={"rows": 2, "maxlength": MAX_REASON})
 
 
 class MentorForm(FlaskForm):

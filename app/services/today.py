@@ -338,4 +338,17 @@ def home(user: User, now: datetime) -> dict[str, object]:
         "station_today": station_today(user, now) if Role.STATION_ADMIN in roles else [],
         "pending_verification": pending_verification(user) if Role.STATION_ADMIN in roles else 0,
         "admin_today": admin_today(user, now) if Role.ORG_ADMIN in roles else None,
+        **_mentoring_today(user, member, now),
     }
+
+
+def _mentoring_today(user: User, member: Member | None, now: datetime) -> dict[str, object]:
+    """A mentor's households not guided this quarter; a member's post and its work."""
+    from app.policy import is_mentor
+    from app.services import mentoring, posts
+
+    if member is None:
+        return {"mentor_today": None, "member_post": None}
+    day = local_day(now)
+    return {"mentor_today": mentoring.mentor_page(member, day) if is_mentor(user) else None,
+            "member_post": posts.member_post(member, day)}

@@ -307,6 +307,7 @@ def upgrade():
 
     _ledger_append_only()
     _model_flag_to_titles()
+    _drop_model_flag()
 
 
 def _ledger_append_only():
@@ -367,7 +368,41 @@ def _model_flag_to_titles():
         op.bulk_insert(titles, out)
 
 
+def _drop_model_flag():
+    """The flag's three columns go once their data lives in model_titles (SQLite rebuilds the
+    table; migrations/env.py switches its foreign-key enforcement off around that)."""
+    with op.batch_alter_table('central_households', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_central_households_model_flag_has_date'), type_='check')
+        batch_op.drop_constraint(op.f('fk_central_households_model_granted_by_id_users'), type_='foreignkey')
+        batch_op.drop_column('model_granted_by_id')
+        batch_op.drop_column('model_granted_at')
+        batch_op.drop_column('is_model')
+
+
+def _restore_model_flag():
+    """Downgrade: the three columns again, flagged from each household's latest live title."""
+    with op.batch_alter_table('central_households', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('is_model', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('model_granted_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('model_granted_by_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(op.f('fk_central_households_model_granted_by_id_users'), 'users',
+                                    ['model_granted_by_id'], ['id'])
+        batch_op.create_check_constraint(op.f('ck_central_households_model_flag_has_date'),
+                                         sa.text('(NOT is_model) OR (model_granted_at IS NOT NULL)'))
+
+    def latest(column):
+        return (f"(SELECT t.{column} FROM model_titles t WHERE t.household_id = central_households.id"
+                " AND t.revoked_at IS NULL ORDER BY t.year DESC LIMIT 1)")
+
+    op.execute(
+        f"UPDATE central_households SET is_model = true, model_granted_at = {latest('granted_at')},"
+        f" model_granted_by_id = {latest('granted_by_id')}"
+        " WHERE id IN (SELECT household_id FROM model_titles WHERE revoked_at IS NULL)"
+    )
+
+
 def downgrade():
+    _restore_model_flag()
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS points_entries_append_only ON points_entries")
         op.execute("DROP FUNCTION IF EXISTS points_entries_append_only()")
