@@ -71,7 +71,8 @@ STRING_PARAMS_BY_ENDPOINT: dict[tuple[str, str], Callable[[TrustWorld], str]] = 
     ("needs.track_token", "token"): lambda w: w.tokens["need"],
     ("needs.track_photo", "token"): lambda w: w.tokens["need"],
     ("needs.rate", "token"): lambda w: w.tokens["need"],
-    ("checkin.kiosk_scan", "token"): lambda w: w.tokens["kiosk"],
+    # A kiosk's code lives a few minutes: made when the request is (a slow run outlives one).
+    ("checkin.kiosk_scan", "token"): lambda w: checkin_tokens.kiosk_token(w.ids["station"][0]),
     ("checkin.poster_scan", "token"): lambda w: w.tokens["poster"],
 }
 
@@ -200,7 +201,6 @@ def build() -> TrustWorld:
         "card": entry_tokens.current_token(w.r1).token,
         "plaque": entry_tokens.current_token(centrals[0]).token,
         "need": need_list[0].token,
-        "kiosk": checkin_tokens.kiosk_token(p.station.id),
         "poster": checkin_tokens.poster_token(p.station).token,
     }
     db.session.commit()
