@@ -76,7 +76,13 @@ def instances(tmp_path: Path):  # type: ignore[no-untyped-def]
         upgrade()
         p = make_personas()
         members = [make_member(p.tree.grid, name=f"并发党员{i}") for i in range(6)]
-        world = {"station": p.station.id, "kiosk": checkin_tokens.kiosk_token(p.station.id),
+        station_id = p.station.id
+
+        def kiosk() -> str:  # a kiosk's code lives 60–90 s: made right before each scan
+            with seed_app.app_context():
+                return checkin_tokens.kiosk_token(station_id)
+
+        world = {"station": station_id, "kiosk": kiosk,
                  "members": [m.user.phone for m in members], "member_ids": [m.id for m in members],
                  "admin": p.district_admin.phone}
         db.session.commit()
@@ -115,13 +121,13 @@ def test_two_instances_share_check_ins_limits_and_sessions(instances):
         assert status == 303
         other = Client(b.port)
         other.cookies.update(client.cookies)  # the same browser, sent to the other instance
-        barrier, statuses = threading.Barrier(2), []
+        barrier, statuses, code = threading.Barrier(2), [], world["kiosk"]()
 
-        def scan(c: Client, barrier: threading.Barrier, statuses: list[int]) -> None:
+        def scan(c: Client, barrier: threading.Barrier, statuses: list[int], code: str) -> None:
             barrier.wait()
-            statuses.append(c.get(f"/k/{world['kiosk']}")[0])
+            statuses.append(c.get(f"/k/{code}")[0])
 
-        threads = [threading.Thread(target=scan, args=(c, barrier, statuses)) for c in (client, other)]
+        threads = [threading.Thread(target=scan, args=(c, barrier, statuses, code)) for c in (client, other)]
         for t in threads:
             t.start()
         for t in threads:
