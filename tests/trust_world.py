@@ -23,10 +23,12 @@ from app.clock import utcnow
 from app.extensions import db
 from app.models import (
     ActivityPhoto,
+    AttendanceMark,
     HouseholdAdjustment,
     HouseholdStatus,
     NoticeObjection,
     Notification,
+    TrainingSession,
     User,
 )
 from app.services import checkin_tokens, entry_tokens, photos
@@ -35,6 +37,7 @@ from tests.factories import (
     login,
     make_activity,
     make_admin,
+    make_checkin,
     make_diary_entry,
     make_event,
     make_household,
@@ -94,6 +97,9 @@ ID_KINDS: dict[str, str] = {
     "station_id": "station",
     "event_id": "event",
     "user_id": "station_admin_user",
+    "checkin_id": "checkin",
+    "session_id": "training",
+    "mark_id": "training_mark",
 }
 ID_KINDS_BY_ENDPOINT: dict[tuple[str, str], str] = {
     ("needs.card_qr", "household_id"): "resident",
@@ -197,6 +203,27 @@ def build() -> TrustWorld:
     other_note = Notification(user_id=w.other_member.user_id, kind="test", title="给外镇的通知", url="/")
     db.session.add_all([fellow_note, other_note])
     db.session.commit()
+    # Check-ins: the member's and the fellow's at the home station, the other member's at station2.
+    checkins = [make_checkin(m, st, now) for m, st in ((w.member, p.station), (w.fellow, p.station),
+                                                        (w.other_member, station2))]
+    # Training: an online session of the home community open now, an offline one at the home
+    # community's other station, an online one of the other township's community; a mark on each.
+    trainings = []
+    for node, station in ((tree.community, None), (tree.community, station_b), (tree.community2, None)):
+        session = TrainingSession(
+            org_node_id=node.id, title="微党课", kind="micro_lesson", mode="offline" if station else "online",
+            starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=30), duration_minutes=45,
+            created_by_id=p.district_admin.id, link_url="" if station else "https://example.org/lesson")
+        if station is not None:
+            session.station_event = make_event(station, now - timedelta(hours=1), now + timedelta(hours=2),
+                                               title="微实训", kind="training")
+        db.session.add(session)
+        trainings.append(session)
+    db.session.flush()
+    marks = [AttendanceMark(session_id=s.id, member_id=m.id, kind="late", marked_by_id=p.district_admin.id)
+             for s, m in zip(trainings, (w.member, w.fellow, w.other_member), strict=True)]
+    db.session.add_all(marks)
+    db.session.commit()
     tokens = {
         "card": entry_tokens.current_token(w.r1).token,
         "plaque": entry_tokens.current_token(centrals[0]).token,
@@ -222,6 +249,9 @@ def build() -> TrustWorld:
         "station": (p.station.id, station_b.id, station2.id),
         "event": tuple(e.id for e in events),
         "station_admin_user": (p.station_admin.id, admin_b.id, admin2.id),
+        "checkin": tuple(c.id for c in checkins),
+        "training": tuple(t.id for t in trainings),
+        "training_mark": tuple(m.id for m in marks),
     }
     return TrustWorld(users, ids, notes, tokens, extra={"world": w})  # type: ignore[arg-type]
 
@@ -360,13 +390,20 @@ def restore(snap: dict[str, list[dict]]) -> None:
     db.session.commit()
     tables = _tables()
     with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
+        triggers = []
+        if conn.dialect.name == "postgresql":  # no triggers, foreign keys checked by triggers too
             conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
-        else:
+        else:  # SQLite: triggers (an append-only ledger) dropped and made again in the transaction
             conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+            triggers = conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").all()
+            for name, _sql in triggers:
+                conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
         for table in reversed(tables):
             conn.execute(table.delete())
         for table in tables:
             if snap[table.name]:
                 conn.execute(table.insert(), snap[table.name])
+        for _name, sql in triggers:
+            conn.exec_driver_sql(sql)
     db.session.expire_all()
