@@ -23,6 +23,7 @@ from flask_login import current_user, logout_user
 from werkzeug.routing import IntegerConverter, Map
 
 from app.extensions import db, login_manager
+from app.forms_choices import MAX_ID
 from app.htmx import is_partial
 from app.models import User
 from app.phones import mask_phone
@@ -131,7 +132,7 @@ class IdConverter(IntegerConverter):
     (404) — a huge number must not reach the database and fail there."""
 
     def __init__(self, map: Map, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)  # type: ignore[arg-type]
 
 

@@ -25,7 +25,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from app.forms_choices import options
+from app.forms_choices import IdSelectField, db_id, options
 from app.models import TEXT_MAX, NeedCategory, NeedOutcome, NeedRating
 from app.phones import normalize_phone, phone_refusal
 from app.services.needs import NOTE_MAX, RATING_COMMENT_MAX
@@ -109,7 +109,7 @@ class PlaqueNeedForm(NeedSubmitForm):
 
 
 class PublicNeedForm(NeedSubmitForm):
-    community = SelectField(_l("所在村/社区"), coerce=int, validate_choice=True,
+    community = IdSelectField(_l("所在村/社区"), coerce=db_id, validate_choice=True,
                             validators=[InputRequired(_l("请选择所在村/社区"))])
     address = StringField(
         _l("您家住址"),
@@ -174,11 +174,11 @@ class NeedResolveForm(FlaskForm):
 
 
 class NeedPassOnForm(FlaskForm):
-    member = SelectField(_l("转交给"), coerce=int, validators=[InputRequired(_l("请选择党员"))])
+    member = IdSelectField(_l("转交给"), coerce=db_id, validators=[InputRequired(_l("请选择党员"))])
 
 
 class NeedAssignForm(FlaskForm):
-    member = SelectField(_l("指派给"), coerce=int, validators=[InputRequired(_l("请选择党员"))])
+    member = IdSelectField(_l("指派给"), coerce=db_id, validators=[InputRequired(_l("请选择党员"))])
 
 
 class NeedHideForm(FlaskForm):
@@ -187,7 +187,7 @@ class NeedHideForm(FlaskForm):
 
 
 class NeedSlaForm(FlaskForm):
-    node = SelectField(_l("适用范围"), coerce=int, validators=[InputRequired()])
+    node = IdSelectField(_l("适用范围"), coerce=db_id, validators=[InputRequired()])
     category = SelectField(_l("诉求类别"), choices=options([("", _l("全部类别"))] + NeedCategory.choices()))
     accept_hours = IntegerField(_l("接单时限（小时）"), validators=[
         InputRequired(_l("请填写接单时限")), NumberRange(1, 720, _l("应在 1 到 720 小时之间"))])

@@ -301,6 +301,7 @@ def edit(activity: Activity, user: User, data: ActivityInput, uploads: Iterable[
     author = activity.author
     residents, fellows = _check(author, data, now)
     before = _snapshot(activity)
+    state_before = activity.verify_state
     kept = [p for p in activity.photos if p.id not in set(data.remove_photo_ids)]
     if len(kept) + len(processed) > MAX_PHOTOS:
         raise ActivityError(str(_l("最多上传 %(n)d 张照片。", n=MAX_PHOTOS)))
@@ -308,6 +309,12 @@ def edit(activity: Activity, user: User, data: ActivityInput, uploads: Iterable[
     activity.started_at = data.started_at
     activity.duration_minutes = data.duration_minutes
     activity.station_id = data.station_id
+    # The CHECK must hold at the flushes below: off a station nothing is verified; newly at one,
+    # the activity waits for its admins (a move there from elsewhere was a 500).
+    if data.station_id is None:
+        activity.verify_state = VerifyState.NONE
+    elif state_before is VerifyState.NONE:
+        activity.verify_state = VerifyState.PENDING
     activity.address = "" if data.station_id else data.address.strip()
     activity.note = data.note.strip()
     activity.residents = residents
@@ -323,7 +330,6 @@ def edit(activity: Activity, user: User, data: ActivityInput, uploads: Iterable[
     changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
     if not changes:
         return None
-    state_before = activity.verify_state
     if activity.station_id is None:
         activity.verify_state = VerifyState.NONE
     elif policy.is_activity_author(user, activity) or state_before is VerifyState.NONE:

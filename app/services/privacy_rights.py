@@ -8,6 +8,18 @@ concerned (hidden ones included: they are the resident's data too).
 Erasure removes what identifies the resident and keeps the statistical record of each need
 (category, dates, node, owner, status, rating value, breaches), so the district's three rates of
 接诉即办 do not move. Nothing here commits; photo files go only once the erasure is committed.
+
+What staff wrote about the resident is erased too. Personal information is whatever relates to an
+identified or identifiable person (PIPL §4), whoever wrote it down: a progress note ("独居，腿脚
+不便"), an internal note, the resolution's note, the reason a need was hidden, the photos staff
+attached to the need, and a 民情日记 entry that became one of the needs or that names the resident
+(their phone number anywhere; the name they gave, in the entries about the household the needs
+were filed for). Once the need is anonymised these texts are all that could still identify the
+resident, and the statistics do not need them. Kept: that a step happened, when and by whom (the
+staff member's own record of their work, and what the deadlines and rates are computed from), the
+outcome and the department referred to; a diary entry that does not name them stays as the
+member's record of a visit to a household on the community's roster, which the community keeps
+under its own duties and corrects on request.
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ from app.clock import local_naive, utcnow
 from app.extensions import db
 from app.models import (
     ActivityPhoto,
+    DiaryEntry,
     EventKind,
     Need,
     NeedEvent,
@@ -74,6 +87,7 @@ class Erased:
     photos: int
     account_closed: bool
     voice_clips: int = 0
+    diary: int = 0
 
 
 # --- Proof -----------------------------------------------------------------------------------
@@ -199,8 +213,13 @@ def export_zip(subject: Subject, user_id: int | None, ip: str) -> bytes:
 # --- Erasure ---------------------------------------------------------------------------------
 
 
+# Events whose text is a person's words about the need (the rest are generated: routing, passing on).
+_WRITTEN = {EventKind.PROGRESS, EventKind.NOTE, EventKind.HIDDEN}
+
+
 def _erase_need(need: Need) -> tuple[set[int], set[int]]:
-    """Blank one need's personal fields; the photo ids and voice clip ids it let go of."""
+    """Blank one need's personal fields, the resident's and what staff wrote about it; the photo
+    ids and voice clip ids it let go of."""
     released = {need.photo_id} if need.photo_id else set()
     spoken = {need.voice_clip_id} if need.voice_clip_id else set()
     need.voice_clip_id = None
@@ -213,11 +232,21 @@ def _erase_need(need: Need) -> tuple[set[int], set[int]]:
     need.resident_household_id = None
     if need.origin is not NeedOrigin.MEMBER:  # the resident's own account, not a member's
         need.submitted_by_id = None
+    if need.outcome_note:
+        need.outcome_note = ERASED_TEXT
+    if need.hidden_reason is not None:
+        need.hidden_reason = ERASED_TEXT
     for event in db.session.scalars(sa.select(NeedEvent).where(NeedEvent.need_id == need.id)):
-        if event.photo_id in released:
+        if event.photo_id is not None:  # the resident's, or one staff took of their home
+            released.add(event.photo_id)
             event.photo_id = None
-        if event.voice_clip_id in spoken:
+        if event.voice_clip_id is not None:  # the resident's, or a member's spoken reply about them
+            spoken.add(event.voice_clip_id)
             event.voice_clip_id = None
+        if event.kind in _WRITTEN:
+            event.text = ERASED_TEXT
+        if event.kind is EventKind.RESOLVED:  # "已解决：note" → "已解决" (the referral stays)
+            event.text = event.text.split("：", 1)[0]
         if event.kind is EventKind.SUBMITTED and need.origin is not NeedOrigin.MEMBER:
             event.actor_label, event.actor_id = RESIDENT, None
         if event.kind is EventKind.RATED:  # "满意：comment" → "满意"
@@ -226,6 +255,23 @@ def _erase_need(need: Need) -> tuple[set[int], set[int]]:
                                                      Notification.url == f"/needs/{need.id}")
                        .values(body=ERASED_TEXT))
     return released, spoken
+
+
+def _erase_diary(subject: Subject, households: set[int]) -> int:
+    """Blank the 民情日记 entries that became one of the needs or name the resident (see the
+    module's docstring); how many."""
+    names = {n.contact_name for n in subject.needs if len(n.contact_name) >= 2}
+    naming = [DiaryEntry.text.contains(subject.phone, autoescape=True)]
+    if households and names:
+        naming.append(sa.and_(DiaryEntry.resident_household_id.in_(households),
+                              sa.or_(*(DiaryEntry.text.contains(name, autoescape=True) for name in names))))
+    if subject.needs:
+        naming.append(DiaryEntry.need_id.in_([n.id for n in subject.needs]))
+    entries = list(db.session.scalars(sa.select(DiaryEntry).where(sa.or_(*naming),
+                                                                  DiaryEntry.text != ERASED_TEXT)))
+    for entry in entries:
+        entry.text = ERASED_TEXT
+    return len(entries)
 
 
 def _in_use(photo_id: int) -> bool:
@@ -259,6 +305,8 @@ def erase(subject: Subject, confirmed: bool, user_id: int | None, ip: str) -> Er
     if not confirmed:
         raise RightsError(_("请勾选“确认删除”后再提交。"))
     db.session.flush()
+    households = {n.resident_household_id for n in subject.needs if n.resident_household_id}
+    diary = _erase_diary(subject, households)
     released: set[int] = set()
     spoken: set[int] = set()
     for need in subject.needs:
@@ -284,8 +332,9 @@ def erase(subject: Subject, confirmed: bool, user_id: int | None, ip: str) -> Er
     audit(user_id, "pipl.erase", "resident", subject.account.id if subject.account else None,
           detail=f"via={subject.via} phone={mask_phone(subject.phone)} needs={len(subject.needs)} "
                  f"ids={','.join(str(n.id) for n in subject.needs)} photos={removed} voice={silenced} "
+                 f"diary={diary} "
                  f"account={'closed' if closed else 'none' if subject.account is None else 'kept'}", ip=ip)
-    return Erased(len(subject.needs), removed, closed, silenced)
+    return Erased(len(subject.needs), removed, closed, voice_clips=silenced, diary=diary)
 
 
 def audit_kept_days() -> int:
