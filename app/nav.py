@@ -50,6 +50,7 @@ ITEMS: list[NavItem] = [
     NavItem("audit.index", _l("审计日志"), ADMIN, allowed=can_read_audit_log),
     NavItem("main.coming", _l("培训"), ADMIN, (("area", "training"),)),
     NavItem("main.coming", _l("积分评先"), ADMIN, (("area", "points"),)),
+    NavItem("evaluation.index", _l("评先"), ADMIN),
 ]
 
 
