@@ -28,7 +28,12 @@ from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from app.demo import activities, checkin, needs
+from app.demo import (
+    activities,
+    checkin,
+    evaluation,  # noqa: F401  (registers its extension)
+    needs,
+)
 from app.demo.context import (
     EXTENSIONS,
     Bulk,
