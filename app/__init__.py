@@ -27,10 +27,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app import assets, cli, errors, sms, web
     from app.extensions import babel, compress, csrf, db, limiter, login_manager, migrate
+    from app.services import counters
 
     # First registered, so its after_request runs last, on the finished response.
     compress.init_app(app)
     db.init_app(app)
+    counters.install()
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)

@@ -20,7 +20,8 @@ from app.services.passwords import MIN_LENGTH, hash_password
 
 
 def init_app(app: Flask) -> None:
-    for command in (create_admin, demo_district, backup, escalate_needs, prune_audit):
+    for command in (create_admin, demo_district, backup, escalate_needs, prune_audit,
+                    recount_counters):
         app.cli.add_command(command)
 
 
@@ -135,3 +136,28 @@ def prune_audit(days: int | None, dry_run: bool) -> None:
         count = audit_log.prune(retention)
         db.session.commit()
     click.echo(f"已删除 {retention} 天前的审计日志：{count} 条")
+
+
+@click.command("recount-counters")
+@click.option("--repair", is_flag=True, help="Rebuild every counter from the source rows.")
+def recount_counters(repair: bool) -> None:
+    """Compare the maintained 1+10+15 counters with a recount from the source rows and report
+    every difference (exit status 1 when there is one); ``--repair`` rebuilds them."""
+    from app.services import counters
+
+    with writing():
+        conn = db.session.connection()
+        found = counters.check(conn)
+        for d in found[:200]:
+            click.echo(f"{d.counter} #{d.key} {d.figure}: 记录 {d.stored}，实数 {d.counted}")
+        if len(found) > 200:
+            click.echo(f"……共 {len(found)} 处不一致")
+        if repair and found:
+            counters.recount_all(conn)
+            db.session.commit()
+            click.echo(f"已按实际数据重建计数（{len(found)} 处不一致已修正）")
+            return
+        db.session.rollback()
+    if found:
+        raise SystemExit(1)
+    click.echo("计数与实际数据一致")

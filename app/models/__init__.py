@@ -14,6 +14,7 @@ from app.models.activities import (
 from app.models.audit import AuditEntry
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
 from app.models.checkin import Checkin, CheckinMethod, PosterToken, StationEvent, StationEventKind
+from app.models.counters import GridStanding, HouseholdLinks, MemberCoverage
 from app.models.diary import DiaryEntry
 from app.models.evaluation import (
     CampaignCandidate,
@@ -36,6 +37,7 @@ from app.models.households import (
     HouseholdEvent,
     HouseholdEventKind,
 )
+from app.models.mentoring import GuidanceContact, GuidanceWay, PostAssignment, PostType
 from app.models.needs import (
     TEXT_MAX,
     BreachKind,
@@ -69,7 +71,6 @@ from app.models.nominations import (
     TownshipSetting,
 )
 from app.models.notifications import Notification
-from app.models.mentoring import GuidanceContact, GuidanceWay, PostAssignment, PostType
 from app.models.org import OrgLevel, OrgNode
 from app.models.photos import Photo
 from app.models.points import CapPeriod, PointsEntry, PointsRule, RuleCode
@@ -186,6 +187,9 @@ __all__ = [
     "UTCDateTime",
     "User",
     "utcnow",
+    "GridStanding",
+    "HouseholdLinks",
+    "MemberCoverage",
     "CampaignCandidate",
     "CampaignStatus",
     "CandidacyDecision",

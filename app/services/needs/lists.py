@@ -31,10 +31,11 @@ from app.models import (
 )
 from app.phones import normalize_phone
 from app.policy import scope_condition
+from app.services import ledger
 from app.services.needs.common import OPEN_STATES
 from app.services.needs.deadlines import overdue_condition
 from app.services.needs.workflow import normalize_code
-from app.services.privacy import mask_phone
+from app.services.privacy import audit, mask_phone
 
 # The inbox's tabs (besides "household", the head's view of their members' open needs).
 INBOX_STATES = {
@@ -221,6 +222,31 @@ def overdue_needs(admin: User, now: datetime) -> list[Need]:
                sa.or_(overdue_condition(now), Need.id.in_(breached)))
         .options(*_LIST_OPTIONS).order_by(Need.submitted_at).limit(DISPATCH_LIMIT)
     ))
+
+
+def export_dispatch(admin: User, now: datetime, ip: str) -> bytes:
+    """The dispatch queue and the overdue list as a two-sheet ledger (.xlsx); audited."""
+    headers = [_("编号"), _("类别"), _("内容"), _("村/社区"), _("当前办理"), _("办理层级"), _("状态"),
+               _("提交时间"), _("接单期限"), _("办结期限")]
+
+    def rows(found: list[Need]) -> list[list[object]]:
+        return [
+            [n.code, n.category.label, n.text, n.community.name,
+             n.owner_member.name if n.owner_member else (n.owner_node.name if n.owner_node else ""),
+             n.owner_level.label, n.status.label, n.submitted_at, n.accept_due_at, n.resolve_due_at]
+            for n in found
+        ]
+
+    node_name = "、".join(n.name for n in admin.admin_nodes)
+    period = _("截至 %(day)s", day=ledger.today_label())
+    data = ledger.build_book([
+        ledger.Sheet(_("待调度诉求"), node_name, period, headers, rows(dispatch_queue(admin)),
+                     _("未办结，由村/社区或乡镇/街道办理")),
+        ledger.Sheet(_("超时诉求"), node_name, period, headers, rows(overdue_needs(admin, now)),
+                     _("未办结，已超时或曾超时")),
+    ])
+    audit(admin.id, "export", "needs_dispatch", detail=period, ip=ip)
+    return data
 
 
 def sla_nodes(admin: User) -> list[OrgNode]:
