@@ -137,7 +137,7 @@ def test_the_sheet_page_shows_the_formula_the_figures_and_links_to_their_records
     ("activities", ["走访", "矛盾调解"], ["送教到家"]),
     ("visit_coverage", ["户一", "户二", "当年未走访", "2025-01-01"], ["户三"]),
     ("needs_rates", ["满意", "不满意"], []),
-    ("training_hours", ["微党课", "线上学习", "1.5", "0.8"], ["取消的课", "去年的课"]),
+    ("training_hours", ["微党课", "线上学习", "1.5", "0.75"], ["取消的课", "去年的课"]),
     ("mentoring", ["2025-02-01", "2025-09-09", "孙书记"], ["2024-12-31"]),
     ("complaints", ["不满意", "有异议"], []),
 ])
@@ -220,7 +220,7 @@ def test_the_sheet_exports_to_xlsx_cell_by_cell_and_is_audited(app, client):
     assert second[col["姓名"]] == "张甲"
     assert (second[col["服务次数"]], second[col["矛盾调解"]], second[col["联系群众户"]], second[col["年内走访户"]],
             second[col["走访覆盖率"]], second[col["响应率"]], second[col["培训学时"]], second[col["接受帮带（次）"]],
-            second[col["不满意评价"]], second[col["公示异议成立"]]) == (3, 1, 2, 1, "50.0%", "33.3%", 2.2, 2, 1, 1)
+            second[col["不满意评价"]], second[col["公示异议成立"]]) == (3, 1, 2, 1, "50.0%", "33.3%", 2.25, 2, 1, 1)
     assert len(rows) == 3 + 5
     assert db.session.scalar(sa.select(sa.func.count(AuditEntry.id)).where(
         AuditEntry.object_type == "evaluation_sheet")) == 1

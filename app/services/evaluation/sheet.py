@@ -253,7 +253,7 @@ def export(actor: User, sheet: Sheet, ip: str) -> bytes:
             r.rank, name, r.subject.grid.name, round(r.score, 1), f.points, f.activities_total,
             *[f.activities.get(k, 0) for k in ActivityKind], f.covered, f.visited, _pct(f.coverage),
             f.needs_submitted, _rate(rates.response_rate), _rate(rates.resolution_rate),
-            _rate(rates.satisfaction_rate), round(f.training_hours, 1), f.mentoring, f.unsatisfied,
+            _rate(rates.satisfaction_rate), round(f.training_hours, 2), f.mentoring, f.unsatisfied,
             f.objections, "、".join(o.kind.label for o in r.outcomes),
         ])
     title = _("%(year)d年度党员评定表", year=sheet.year) if members else \
