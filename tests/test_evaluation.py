@@ -253,6 +253,6 @@ def test_the_sheet_runs_a_fixed_number_of_queries(app, client, subject):
     with count_queries() as statements:
         sheet = evaluation.compute(evaluation.Subject(subject), node, YEAR)
     assert len(sheet.rows) >= 11
-    # The subjects (+ their accounts' roles, + a household's duties), eight GROUP BYs (nine for
-    # households: training is per member), the weights, the outcomes.
-    assert len(statements) == (11 if subject == "members" else 13)
+    # The subjects, seven GROUP BYs (and for households the members of the households whose
+    # training is summed), the weights, the outcomes.
+    assert len(statements) == (10 if subject == "members" else 11)

@@ -20,7 +20,7 @@ from datetime import date
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, lazyload
 
 from app import policy
 from app.extensions import db
@@ -125,24 +125,34 @@ def clear_weights(actor: User, node: OrgNode) -> int:
 
 def factor_value(f: Figures, factor: EvaluationFactor) -> float:
     """The subject's value of a factor, as the formula takes it."""
-    return {
-        EvaluationFactor.POINTS: lambda: float(f.points),
-        EvaluationFactor.ACTIVITIES: lambda: float(f.activities_total),
-        EvaluationFactor.VISIT_COVERAGE: lambda: f.coverage or 0.0,
-        EvaluationFactor.NEEDS_RATES: lambda: f.needs_rate or 0.0,
-        EvaluationFactor.TRAINING_HOURS: lambda: f.training_hours,
-        EvaluationFactor.MENTORING: lambda: float(f.mentoring),
-        EvaluationFactor.COMPLAINTS: lambda: float(f.complaints),
-    }[factor]()
+    if factor is EvaluationFactor.POINTS:
+        return float(f.points)
+    if factor is EvaluationFactor.ACTIVITIES:
+        return float(f.activities_total)
+    if factor is EvaluationFactor.VISIT_COVERAGE:
+        return f.coverage or 0.0
+    if factor is EvaluationFactor.NEEDS_RATES:
+        return f.needs_rate or 0.0
+    if factor is EvaluationFactor.TRAINING_HOURS:
+        return f.training_hours
+    if factor is EvaluationFactor.MENTORING:
+        return float(f.mentoring)
+    return float(f.complaints)
 
 
-def score(f: Figures, weights: dict[EvaluationFactor, int], maxima: dict[EvaluationFactor, float]) -> float:
+def factor_values(f: Figures) -> dict[EvaluationFactor, float]:
+    return {factor: factor_value(f, factor) for factor in EvaluationFactor}
+
+
+def score(f: Figures, weights: dict[EvaluationFactor, int], maxima: dict[EvaluationFactor, float],
+          values: dict[EvaluationFactor, float] | None = None) -> float:
     """Σ wᵢ × xᵢ ÷ maxᵢ (a factor whose maximum is ≤ 0 adds nothing)."""
+    values = values or factor_values(f)
     total = 0.0
     for factor, w in weights.items():
         top = maxima.get(factor, 0.0)
         if top > 0:
-            total += w * factor_value(f, factor) / top
+            total += w * values[factor] / top
     return total
 
 
@@ -174,12 +184,14 @@ def subjects_select(subject: Subject, node: OrgNode) -> sa.Select:
         return (sa.select(Member).join(User, User.id == Member.user_id)
                 .join(OrgNode, OrgNode.id == Member.grid_id)
                 .where(OrgNode.under(node.path), Member.status == MemberStatus.ACTIVE)
+                .options(lazyload(Member.user, User.roles))  # the sheet never reads their roles
                 .order_by(User.name, Member.id))
     head = aliased(Member)
     return (sa.select(CentralHousehold).join(OrgNode, OrgNode.id == CentralHousehold.grid_id)
             .join(head, head.id == CentralHousehold.head_member_id)
             .join(User, User.id == head.user_id)
             .where(OrgNode.under(node.path), CentralHousehold.status != HouseholdStatus.REVOKED)
+            .options(lazyload(CentralHousehold.head, Member.user, User.roles), lazyload(CentralHousehold.duties))
             .order_by(User.name, CentralHousehold.id))
 
 
@@ -205,16 +217,15 @@ def live_outcomes(subject: Subject, ids: sa.Select, year: int) -> dict[int, list
 
 def compute(subject: Subject, node: OrgNode, year: int) -> Sheet:
     """The sheet: every subject under ``node``, ranked by score (ties by name). A fixed number of
-    queries: the subjects, their figures (eight or nine GROUP BYs), the weights, the outcomes."""
+    queries: the subjects, their figures (seven or eight queries), the weights, the outcomes."""
     subjects = list(db.session.scalars(subjects_select(subject, node)).unique())
     ids = _ids_under(subject, node)
     found = figures(subject, ids, year) if subjects else {}
     weights = weights_for(node)
     outcomes = live_outcomes(subject, ids, year) if subjects else {}
-    per = [(s, found.get(s.id) or Figures()) for s in subjects]
-    maxima = {factor: max((factor_value(f, factor) for _, f in per), default=0.0)
-              for factor in EvaluationFactor}
-    scored = [(s, f, score(f, weights.values, maxima)) for s, f in per]
+    per = [(s, f, factor_values(f)) for s in subjects for f in [found.get(s.id) or Figures()]]
+    maxima = {factor: max((v[factor] for _, _, v in per), default=0.0) for factor in EvaluationFactor}
+    scored = [(s, f, score(f, weights.values, maxima, v)) for s, f, v in per]
     # Stable sort: equal scores keep the name order of the select.
     scored.sort(key=lambda t: -round(t[2], 9))
     rows: list[Row] = []
