@@ -61,8 +61,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.needs import bp as needs_bp
     from app.nominations.views import bp as nominations_bp
     from app.notifications.views import bp as notifications_bp
+    from app.overview import bp as overview_bp
     from app.stations.views import bp as stations_bp
     from app.structure.views import bp as structure_bp
+    from app.training import bp as training_bp
     from app.visits.views import bp as visits_bp
 
     for bp in (
@@ -79,6 +81,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         needs_bp,
         notifications_bp,
         audit_bp,
+        overview_bp,
+        training_bp,
         evaluation_bp,
     ):
         app.register_blueprint(bp)

@@ -32,6 +32,7 @@ STATION = frozenset({Role.STATION_ADMIN, Role.ORG_ADMIN})
 ITEMS: list[NavItem] = [
     NavItem("main.index", _l("首页"), frozenset(Role)),
     NavItem("checkin.mine", _l("我的签到"), MEMBER),
+    NavItem("training.mine", _l("我的培训"), MEMBER),
     NavItem("needs.inbox", _l("我的诉求"), MEMBER),
     NavItem("needs.mine", _l("我的诉求"), frozenset({Role.RESIDENT})),
     NavItem("activities.mine", _l("服务记录"), MEMBER),
@@ -41,6 +42,7 @@ ITEMS: list[NavItem] = [
     NavItem("stations.index", _l("驿站"), STATION),
     NavItem("activities.verify_queue", _l("待核实"), frozenset({Role.STATION_ADMIN})),
     NavItem("needs.dispatch", _l("诉求调度"), ADMIN),
+    NavItem("overview.index", _l("工作看板"), ADMIN),
     NavItem("needs.dashboard", _l("诉求看板"), ADMIN),
     NavItem("structure.index", _l("组织架构"), ADMIN),
     NavItem("households.index", _l("中心户"), ADMIN),
@@ -48,7 +50,7 @@ ITEMS: list[NavItem] = [
     NavItem("activities.ledger_view", _l("服务台账"), ADMIN),
     NavItem("structure.import_roster", _l("名册导入"), ADMIN),
     NavItem("audit.index", _l("审计日志"), ADMIN, allowed=can_read_audit_log),
-    NavItem("main.coming", _l("培训"), ADMIN, (("area", "training"),)),
+    NavItem("training.index", _l("培训"), STATION),
     NavItem("main.coming", _l("积分评先"), ADMIN, (("area", "points"),)),
     NavItem("evaluation.index", _l("评先"), ADMIN),
 ]

@@ -28,12 +28,9 @@ from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from app.demo import (
-    activities,
-    checkin,
-    evaluation,  # noqa: F401  (registers its extension)
-    needs,
-)
+import app.demo.evaluation  # noqa: F401 — registers its extension
+import app.demo.training  # noqa: F401 — registers its extension
+from app.demo import activities, checkin, needs
 from app.demo.context import (
     EXTENSIONS,
     Bulk,

@@ -13,7 +13,14 @@ from app.models.activities import (
 )
 from app.models.audit import AuditEntry
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
-from app.models.checkin import Checkin, CheckinMethod, PosterToken, StationEvent, StationEventKind
+from app.models.checkin import (
+    Checkin,
+    CheckinCodeGuard,
+    CheckinMethod,
+    PosterToken,
+    StationEvent,
+    StationEventKind,
+)
 from app.models.counters import GridStanding, HouseholdLinks, MemberCoverage
 from app.models.diary import DiaryEntry
 from app.models.evaluation import (
@@ -156,6 +163,7 @@ __all__ = [
     "BUILTIN_HOUSEHOLD_TYPES",
     "CentralHousehold",
     "Checkin",
+    "CheckinCodeGuard",
     "CheckinMethod",
     "CheckinMode",
     "Duty",

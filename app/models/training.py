@@ -83,7 +83,9 @@ class TrainingDocument(db.Model):
 class TrainingSession(db.Model):
     """One training session for the members under ``org_node``. Offline: held at a station, as
     the station event ``station_event``; online: a link or a PDF, open from ``starts_at`` to
-    ``ends_at``. ``duration_minutes`` is what it counts toward the year's training hours."""
+    ``ends_at``. ``duration_minutes`` is what it counts toward the year's training hours.
+    Cancelling an offline session before it starts deletes its station event (so the kiosk no
+    longer shows it and no check-in can count for it): a cancelled one may have none."""
 
     __tablename__ = "training_sessions"
     __table_args__ = (
@@ -93,7 +95,7 @@ class TrainingSession(db.Model):
             "duration_minutes > 0 AND duration_minutes <= 1440", name="duration_in_range"
         ),
         sa.CheckConstraint(
-            "(mode = 'offline' AND station_event_id IS NOT NULL)"
+            "(mode = 'offline' AND (station_event_id IS NOT NULL OR cancelled_at IS NOT NULL))"
             " OR (mode = 'online' AND station_event_id IS NULL"
             " AND (length(link_url) > 0 OR document_id IS NOT NULL))",
             name="offline_has_event_online_has_material",

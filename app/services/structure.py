@@ -17,10 +17,12 @@ from app.models import (
     CentralHousehold,
     CheckinMode,
     GridStanding,
+    HouseholdLinks,
     HouseholdStatus,
     HouseholdType,
     Member,
     MemberCategory,
+    MemberCoverage,
     MemberStatus,
     OrgLevel,
     OrgNode,
@@ -108,34 +110,6 @@ def scope_summary(user: User) -> ScopeSummary:
     )
     return ScopeSummary(**dict(zip(GridStanding.FIGURES, (int(v) for v in sums), strict=True)),
                         stations=stations or 0)
-
-
-@dataclass
-class MemberSummary:
-    member: Member
-    covered: int
-    household: CentralHousehold | None
-
-
-def member_summary(member: Member | None) -> MemberSummary | None:
-    if member is None:
-        return None
-    covered = db.session.scalar(
-        sa.select(sa.func.count(ResidentHousehold.id)).where(
-            ResidentHousehold.covering_member_id == member.id
-        )
-    )
-    return MemberSummary(member=member, covered=covered or 0, household=member.central_household)
-
-
-def home_view(user: User) -> dict[str, object]:
-    """The home page of the user's roles: an admin's standing, a member's own counts."""
-    roles = user.role_set
-    return {
-        "roles": roles,
-        "admin_summary": scope_summary(user) if Role.ORG_ADMIN in roles else None,
-        "member_summary": member_summary(user.member) if Role.MEMBER in roles else None,
-    }
 
 
 # --- Standings per node: the org-tree page ---------------------------------------------------
@@ -302,11 +276,10 @@ def members_query(user: User, f: ListFilters) -> sa.Select[tuple[Member]]:
         stmt = stmt.where(cond)
     if f.category is not None:
         stmt = stmt.where(Member.category == f.category)
-    if f.below:
-        cc = covered_household_counts()
-        stmt = stmt.outerjoin(cc, cc.c.member_id == Member.id).where(
+    if f.below:  # the maintained counter, as the standing figures use it
+        stmt = stmt.outerjoin(MemberCoverage, MemberCoverage.member_id == Member.id).where(
             Member.status == MemberStatus.ACTIVE,
-            sa.func.coalesce(cc.c.n, 0) < MIN_HOUSEHOLDS_PER_MEMBER,
+            sa.func.coalesce(MemberCoverage.covered, 0) < MIN_HOUSEHOLDS_PER_MEMBER,
         )
     return stmt.order_by(User.name, Member.id)
 
@@ -364,11 +337,10 @@ def households_query(user: User, f: ListFilters) -> sa.Select[tuple[CentralHouse
         stmt = stmt.where(CentralHousehold.type_id == f.type_id)
     if f.model:
         stmt = stmt.where(CentralHousehold.is_model)
-    if f.below:
-        lm = linked_member_counts()
-        stmt = stmt.outerjoin(lm, lm.c.household_id == CentralHousehold.id).where(
+    if f.below:  # the maintained counter, as the standing figures use it
+        stmt = stmt.outerjoin(HouseholdLinks, HouseholdLinks.household_id == CentralHousehold.id).where(
             CentralHousehold.status != HouseholdStatus.REVOKED,
-            sa.func.coalesce(lm.c.n, 0) < MIN_MEMBERS_PER_HOUSEHOLD,
+            sa.func.coalesce(HouseholdLinks.linked, 0) < MIN_MEMBERS_PER_HOUSEHOLD,
         )
     return stmt.order_by(OrgNode.path, CentralHousehold.number, CentralHousehold.id)
 

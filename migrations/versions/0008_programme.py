@@ -1,7 +1,7 @@
 """programme: training, mentoring, posts, points, evaluation, campaigns
 
 Revision ID: 0008_programme
-Revises: 0005_checkin
+Revises: 0007_client_keys
 Create Date: 2026-11-29 11:40:44.226754
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0008_programme'
-down_revision = '0005_checkin'
+down_revision = '0007_client_keys'
 branch_labels = None
 depends_on = None
 
@@ -224,7 +224,7 @@ def upgrade():
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
-    sa.CheckConstraint("(mode = 'offline' AND station_event_id IS NOT NULL) OR (mode = 'online' AND station_event_id IS NULL AND (length(link_url) > 0 OR document_id IS NOT NULL))", name=op.f('ck_training_sessions_offline_has_event_online_has_material')),
+    sa.CheckConstraint("(mode = 'offline' AND (station_event_id IS NOT NULL OR cancelled_at IS NOT NULL)) OR (mode = 'online' AND station_event_id IS NULL AND (length(link_url) > 0 OR document_id IS NOT NULL))", name=op.f('ck_training_sessions_offline_has_event_online_has_material')),
     sa.CheckConstraint('duration_minutes > 0 AND duration_minutes <= 1440', name=op.f('ck_training_sessions_duration_in_range')),
     sa.CheckConstraint('ends_at > starts_at', name=op.f('ck_training_sessions_ends_after_start')),
     sa.CheckConstraint('length(title) > 0', name=op.f('ck_training_sessions_title_not_empty')),
