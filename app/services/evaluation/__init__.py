@@ -26,7 +26,7 @@ from app.models import (
     User,
 )
 from app.services.evaluation.campaigns import CampaignError
-from app.services.evaluation.figures import Figures, Subject, figures, training_hours
+from app.services.evaluation.figures import Figures, Subject, training_hours
 from app.services.evaluation.outcomes import HOUSEHOLD_KINDS, MEMBER_KINDS, OutcomeError
 from app.services.evaluation.sheet import (
     DEFAULT_WEIGHTS,
@@ -49,7 +49,6 @@ __all__ = [
     "Subject",
     "Summary",
     "compute",
-    "figures",
     "summary",
     "training_hours",
     "valid_year",
