@@ -125,7 +125,8 @@ def test_the_sheet_page_shows_the_formula_the_figures_and_links_to_their_records
     page = client.get(f"/evaluation/{w.p.tree.community.id}/{YEAR}/members").get_data(as_text=True)
     assert "得分 = Σ（权重 × 该项数值 ÷ 本表该项最高值）" in page
     assert "S = Σ<sub>i</sub> w<sub>i</sub> × x<sub>i</sub> ÷ max<sub>i</sub>" in page
-    assert "73.3" in page and "68.8" in page and "50.0%" in page  # 李乙, 张甲, 张甲's coverage
+    assert "73.3" in page and "68.8" in page  # 李乙, 张甲
+    assert ">50%</a>" in page and ">33% / 67% / 50%</a>" in page  # 张甲's coverage and rates
     base = f"/evaluation/{w.p.tree.community.id}/{YEAR}/members/{w.a.id}"
     for factor in EvaluationFactor:
         assert f'href="{base}/{factor.value}"' in page
