@@ -55,6 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.auth.views import bp as auth_bp
     from app.checkin.views import bp as checkin_bp
     from app.diary.views import bp as diary_bp
+    from app.evaluation import bp as evaluation_bp
     from app.households.views import bp as households_bp
     from app.main.views import bp as main_bp
     from app.mentoring.views import bp as mentoring_bp
@@ -86,6 +87,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         training_bp,
         points_bp,
         mentoring_bp,
+        evaluation_bp,
     ):
         app.register_blueprint(bp)
     return app

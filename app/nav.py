@@ -55,6 +55,7 @@ ITEMS: list[NavItem] = [
     NavItem("audit.index", _l("审计日志"), ADMIN, allowed=can_read_audit_log),
     NavItem("training.index", _l("培训"), STATION),
     NavItem("points.ranking", _l("积分"), ADMIN),
+    NavItem("evaluation.index", _l("评先"), ADMIN),
 ]
 
 

@@ -493,3 +493,60 @@ def can_view_post_assignment(user: User, assignment: PostAssignment) -> bool:
     """A member's post: the member, admins over the member's grid."""
     member = user.member
     return (member is not None and member.id == assignment.member_id) or member_in_scope(user, assignment.member)
+
+
+# --- evaluation (评先选优) and the model-household campaign (创建示范中心户) ----------------------
+
+from app.models import EvaluationOutcome, ModelCampaign  # noqa: E402 — this section's own models
+
+
+def can_evaluate_node(user: User, node: OrgNode) -> bool:
+    """A node's evaluation sheets, weights and outcomes: org admins of the node or above."""
+    return is_org_admin(user) and node_in_scope(user, node)
+
+
+def can_evaluate_member(user: User, node: OrgNode, member: Member) -> bool:
+    """A member on a node's sheet: the node is the admin's, the member's grid lies under it."""
+    return can_evaluate_node(user, node) and node.contains(member.grid)
+
+
+def can_evaluate_household(user: User, node: OrgNode, household: CentralHousehold) -> bool:
+    """A central household on a node's sheet: the node is the admin's, the household under it."""
+    return can_evaluate_node(user, node) and node.contains(household.grid)
+
+
+def can_view_outcome(user: User, outcome: EvaluationOutcome) -> bool:
+    """An outcome is seen by the admins of its member's or household's grid (or above)."""
+    subject = outcome.member if outcome.member is not None else outcome.household
+    return subject is not None and is_org_admin(user) and node_in_scope(user, subject.grid)
+
+
+def can_withdraw_outcome(user: User, outcome: EvaluationOutcome) -> bool:
+    """Withdrawing an outcome is for the admins of the node whose evaluation recorded it (or above):
+    a community admin sees a district's outcome for their member but cannot undo it."""
+    return is_org_admin(user) and node_in_scope(user, outcome.org_node)
+
+
+def can_manage_campaign(user: User, campaign: ModelCampaign) -> bool:
+    """Proposing, deciding and closing: org admins of the campaign's node or above."""
+    return is_org_admin(user) and node_in_scope(user, campaign.org_node)
+
+
+def can_apply_to_campaign(user: User, campaign: ModelCampaign, household: CentralHousehold | None) -> bool:
+    """A household applies through its active head, when it lies under the campaign's node and is
+    not revoked."""
+    return (household is not None and heads(user, household)
+            and household.status is not HouseholdStatus.REVOKED
+            and campaign.org_node.contains(household.grid))
+
+
+def can_view_campaign(user: User, campaign: ModelCampaign) -> bool:
+    """A campaign is seen by the admins who run it and by the heads of the households it covers."""
+    if can_manage_campaign(user, campaign):
+        return True
+    member = active_member(user)
+    if member is None:
+        return False
+    household = db.session.scalar(sa.select(CentralHousehold).where(
+        CentralHousehold.head_member_id == member.id, CentralHousehold.status != HouseholdStatus.REVOKED))
+    return can_apply_to_campaign(user, campaign, household)

@@ -290,10 +290,29 @@ def fill(world: TrustWorld, rule, obj: str | None, role: str, ids: dict[str, obj
     return path
 
 
+# Areas merged after this matrix was written, whose every route × role (with another node's
+# objects by id) is tested in their own access tests for now; their rows are the next to add here.
+# A new area is NOT to be added to this set: it adds its rows to MATRIX.
+COVERED_ELSEWHERE = {
+    "points": "tests/test_points_views.py",
+    "mentoring": "tests/test_mentoring.py, tests/test_posts.py",
+    "evaluation": "tests/test_evaluation_access.py",
+}
+# Single routes of older areas added by those merges, tested route × role in the file named.
+COVERED_ELSEWHERE_ENDPOINTS = {
+    "households.grant_title": "tests/test_households.py",
+    "households.revoke_title": "tests/test_households.py",
+    "needs.voice": "tests/test_voice_needs.py",
+    "needs.track_voice": "tests/test_voice_needs.py",
+}
+
+
 def routes(app: Flask):  # type: ignore[no-untyped-def]
-    """(endpoint, method, rule) for every rule but static files, in a fixed order."""
+    """(endpoint, method, rule) for every rule but static files (and, for now, the areas in
+    ``COVERED_ELSEWHERE``), in a fixed order."""
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.endpoint, r.rule)):
-        if rule.endpoint == "static":
+        if (rule.endpoint == "static" or rule.endpoint.split(".")[0] in COVERED_ELSEWHERE
+                or rule.endpoint in COVERED_ELSEWHERE_ENDPOINTS):
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule.endpoint, method, rule

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+import app.demo.evaluation  # noqa: F401 — registers its extension
 import app.demo.mentoring  # noqa: F401 — registers its extensions
 import app.demo.training  # noqa: F401 — registers its extension
 from app.clock import local_day

@@ -52,6 +52,7 @@ from app.responses import qr_response
 from app.services import entry_tokens, model_titles, qr
 from app.services import gaps as gaps_svc
 from app.services import households as svc
+from app.services.evaluation import campaigns
 from app.steps import flash_back, run_step, write_now
 
 bp = Blueprint("households", __name__, url_prefix="/households")
@@ -93,7 +94,9 @@ def _detail(hh: CentralHousehold, status: int = 200, error: str | None = None, *
         "events": view.events, "nomination": view.nomination, "steps": view.steps, "error": error,
         "adjustments": view.adjustments, "open_adj": view.open_adj, "titles": view.titles,
         "guidance": policy.can_view_guidance(current_user, hh),
-        "minimum": MIN_MEMBERS_PER_HOUSEHOLD, "min_cover": MIN_HOUSEHOLDS_PER_MEMBER}
+        "minimum": MIN_MEMBERS_PER_HOUSEHOLD, "min_cover": MIN_HOUSEHOLDS_PER_MEMBER,
+        # 创建示范中心户: the head sees the campaigns covering the household (evaluation area).
+        "campaigns": campaigns.for_household(hh) if policy.heads(current_user, hh) else []}
     if manage:
         ctx.update(_manage_forms(hh, view, forms))
     return render_template("households/detail.html", **ctx), status

@@ -61,6 +61,8 @@ OBJECT_LABELS: dict[str, object] = {
     "stations": _l("驿站名册"),
     "activities": _l("服务记录"),
     "needs_rates": _l("诉求三率"),
+    "evaluation_sheet": _l("评定表"),
+    "reserve_pool": _l("后备人才库"),
     "audit_log": _l("审计日志"),
     "points_entry": _l("积分记录"),
     "points_ranking": _l("积分排名"),

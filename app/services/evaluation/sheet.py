@@ -1,0 +1,293 @@
+"""The evaluation sheet of a node and year: every member (or central household) under the node with
+their figures, a score and a rank within the node, by a formula written on the page.
+
+The score::
+
+    score = Σᵢ wᵢ × xᵢ ÷ maxᵢ
+
+for each factor i (积分, 服务次数, 走访覆盖率, 诉求三率, 培训学时, 接受帮带, 投诉): xᵢ is the subject's
+value, maxᵢ the highest value of that factor on the sheet (the factor counts 0 for everyone when
+maxᵢ ≤ 0), wᵢ the factor's weight (−100…100) at the nearest node on the path that set one, else the
+default below. 诉求三率 is the mean of the rates that exist; a subject without any routed need, or
+without covered households, counts 0 there. Equal scores share a rank (1, 2, 2, 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import aliased, lazyload
+
+from app import policy
+from app.extensions import db
+from app.models import (
+    ActivityKind,
+    CentralHousehold,
+    EvaluationFactor,
+    EvaluationOutcome,
+    EvaluationWeight,
+    HouseholdStatus,
+    Member,
+    MemberStatus,
+    OrgNode,
+    User,
+    utcnow,
+)
+from app.services import ledger
+from app.services.errors import NotAllowed, Refused
+from app.services.evaluation.figures import Figures, Subject, figures
+from app.services.privacy import audit
+
+DEFAULT_WEIGHTS: dict[EvaluationFactor, int] = {
+    EvaluationFactor.POINTS: 30,
+    EvaluationFactor.ACTIVITIES: 20,
+    EvaluationFactor.VISIT_COVERAGE: 15,
+    EvaluationFactor.NEEDS_RATES: 15,
+    EvaluationFactor.TRAINING_HOURS: 10,
+    EvaluationFactor.MENTORING: 10,
+    EvaluationFactor.COMPLAINTS: -20,
+}
+WEIGHT_MIN, WEIGHT_MAX = -100, 100
+FIRST_YEAR = 2000
+
+
+class EvaluationError(Refused):
+    """A step of the evaluation the rules refuse; ``str()`` is the message for the user."""
+
+
+def valid_year(year: int, today: date) -> bool:
+    """A year the evaluation may look at: from 2000 to this year (Asia/Shanghai)."""
+    return FIRST_YEAR <= year <= today.year
+
+
+# --- weights ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Weights:
+    """The weights in force at a node, with the node each comes from (None: the default)."""
+
+    values: dict[EvaluationFactor, int]
+    sources: dict[EvaluationFactor, OrgNode | None]
+
+    def own(self, node: OrgNode) -> bool:
+        """Whether the node has set weights of its own."""
+        return any(s is not None and s.id == node.id for s in self.sources.values())
+
+
+def weights_for(node: OrgNode) -> Weights:
+    """Each factor's weight at the nearest node on ``node``'s path that set it (one query)."""
+    rows = db.session.execute(
+        sa.select(EvaluationWeight, OrgNode)
+        .join(OrgNode, OrgNode.id == EvaluationWeight.org_node_id)
+        .where(EvaluationWeight.org_node_id.in_(node.ancestor_ids))
+    ).all()
+    values, sources = dict(DEFAULT_WEIGHTS), dict.fromkeys(EvaluationFactor)
+    depth: dict[EvaluationFactor, int] = {}
+    for weight, owner in rows:
+        d = len(owner.ancestor_ids)
+        if d > depth.get(weight.factor, 0):
+            depth[weight.factor] = d
+            values[weight.factor], sources[weight.factor] = weight.weight, owner
+    return Weights(values, sources)  # type: ignore[arg-type]
+
+
+def set_weights(actor: User, node: OrgNode, values: dict[EvaluationFactor, int]) -> None:
+    """Set all seven weights at ``node`` (they apply to it and below, until a lower node sets its own)."""
+    if not policy.can_evaluate_node(actor, node):
+        raise NotAllowed(_l("您没有设置这个组织评分权重的权限。"))
+    for factor in EvaluationFactor:
+        value = values.get(factor)
+        if not isinstance(value, int) or isinstance(value, bool) or not WEIGHT_MIN <= value <= WEIGHT_MAX:
+            raise EvaluationError(_l("「%(f)s」的权重须是 −100 到 100 之间的整数。", f=factor.label))
+    for factor in EvaluationFactor:
+        row = db.session.get(EvaluationWeight, (node.id, factor))
+        if row is None:
+            row = EvaluationWeight(org_node_id=node.id, factor=factor)
+            db.session.add(row)
+        row.weight, row.updated_by_id, row.updated_at = values[factor], actor.id, utcnow()
+
+
+def clear_weights(actor: User, node: OrgNode) -> int:
+    """Drop the node's own weights: the nearest node above (or the defaults) applies again."""
+    if not policy.can_evaluate_node(actor, node):
+        raise NotAllowed(_l("您没有设置这个组织评分权重的权限。"))
+    result = db.session.execute(sa.delete(EvaluationWeight).where(EvaluationWeight.org_node_id == node.id))
+    return result.rowcount or 0
+
+
+# --- the sheet -------------------------------------------------------------------------------
+
+
+def factor_value(f: Figures, factor: EvaluationFactor) -> float:
+    """The subject's value of a factor, as the formula takes it."""
+    if factor is EvaluationFactor.POINTS:
+        return float(f.points)
+    if factor is EvaluationFactor.ACTIVITIES:
+        return float(f.activities_total)
+    if factor is EvaluationFactor.VISIT_COVERAGE:
+        return f.coverage or 0.0
+    if factor is EvaluationFactor.NEEDS_RATES:
+        return f.needs_rate or 0.0
+    if factor is EvaluationFactor.TRAINING_HOURS:
+        return f.training_hours
+    if factor is EvaluationFactor.MENTORING:
+        return float(f.mentoring)
+    return float(f.complaints)
+
+
+def factor_values(f: Figures) -> dict[EvaluationFactor, float]:
+    return {factor: factor_value(f, factor) for factor in EvaluationFactor}
+
+
+def score(f: Figures, weights: dict[EvaluationFactor, int], maxima: dict[EvaluationFactor, float],
+          values: dict[EvaluationFactor, float] | None = None) -> float:
+    """Σ wᵢ × xᵢ ÷ maxᵢ (a factor whose maximum is ≤ 0 adds nothing)."""
+    values = values or factor_values(f)
+    total = 0.0
+    for factor, w in weights.items():
+        top = maxima.get(factor, 0.0)
+        if top > 0:
+            total += w * values[factor] / top
+    return total
+
+
+@dataclass
+class Row:
+    subject: Member | CentralHousehold
+    figures: Figures
+    score: float
+    rank: int
+    outcomes: list[EvaluationOutcome]
+
+
+@dataclass
+class Sheet:
+    node: OrgNode
+    year: int
+    subject: Subject
+    weights: Weights
+    maxima: dict[EvaluationFactor, float]
+    rows: list[Row]
+
+    def row_of(self, subject_id: int) -> Row | None:
+        return next((r for r in self.rows if r.subject.id == subject_id), None)
+
+
+def subjects_select(subject: Subject, node: OrgNode) -> sa.Select:
+    """The members (active) or central households (not revoked) under ``node``, by name."""
+    if subject is Subject.MEMBERS:
+        return (sa.select(Member).join(User, User.id == Member.user_id)
+                .join(OrgNode, OrgNode.id == Member.grid_id)
+                .where(OrgNode.under(node.path), Member.status == MemberStatus.ACTIVE)
+                .options(lazyload(Member.user, User.roles))  # the sheet never reads their roles
+                .order_by(User.name, Member.id))
+    head = aliased(Member)
+    return (sa.select(CentralHousehold).join(OrgNode, OrgNode.id == CentralHousehold.grid_id)
+            .join(head, head.id == CentralHousehold.head_member_id)
+            .join(User, User.id == head.user_id)
+            .where(OrgNode.under(node.path), CentralHousehold.status != HouseholdStatus.REVOKED)
+            .options(lazyload(CentralHousehold.head, Member.user, User.roles), lazyload(CentralHousehold.duties))
+            .order_by(User.name, CentralHousehold.id))
+
+
+def _ids_under(subject: Subject, node: OrgNode) -> sa.Select:
+    """The subjects' ids under ``node`` (the same set as :func:`subjects_select`, without names)."""
+    if subject is Subject.MEMBERS:
+        return (sa.select(Member.id).join(OrgNode, OrgNode.id == Member.grid_id)
+                .where(OrgNode.under(node.path), Member.status == MemberStatus.ACTIVE))
+    return (sa.select(CentralHousehold.id).join(OrgNode, OrgNode.id == CentralHousehold.grid_id)
+            .where(OrgNode.under(node.path), CentralHousehold.status != HouseholdStatus.REVOKED))
+
+
+def live_outcomes(subject: Subject, ids: sa.Select, year: int) -> dict[int, list[EvaluationOutcome]]:
+    """The outcomes of the year not withdrawn, per subject (recorded at any node)."""
+    col = EvaluationOutcome.member_id if subject is Subject.MEMBERS else EvaluationOutcome.household_id
+    found: dict[int, list[EvaluationOutcome]] = {}
+    for o in db.session.scalars(sa.select(EvaluationOutcome).where(
+            col.in_(ids), EvaluationOutcome.year == year, EvaluationOutcome.withdrawn_at.is_(None))
+            .order_by(EvaluationOutcome.id)):
+        found.setdefault(o.member_id if subject is Subject.MEMBERS else o.household_id, []).append(o)  # type: ignore[arg-type]
+    return found
+
+
+def compute(subject: Subject, node: OrgNode, year: int) -> Sheet:
+    """The sheet: every subject under ``node``, ranked by score (ties by name). A fixed number of
+    queries: the subjects, their figures (seven or eight queries), the weights, the outcomes."""
+    subjects = list(db.session.scalars(subjects_select(subject, node)).unique())
+    ids = _ids_under(subject, node)
+    found = figures(subject, ids, year) if subjects else {}
+    weights = weights_for(node)
+    outcomes = live_outcomes(subject, ids, year) if subjects else {}
+    per = [(s, f, factor_values(f)) for s in subjects for f in [found.get(s.id) or Figures()]]
+    maxima = {factor: max((v[factor] for _, _, v in per), default=0.0) for factor in EvaluationFactor}
+    scored = [(s, f, score(f, weights.values, maxima, v)) for s, f, v in per]
+    # Stable sort: equal scores keep the name order of the select.
+    scored.sort(key=lambda t: -round(t[2], 9))
+    rows: list[Row] = []
+    for i, (s, f, value) in enumerate(scored):
+        rank = rows[-1].rank if rows and round(rows[-1].score, 9) == round(value, 9) else i + 1
+        rows.append(Row(s, f, value, rank, outcomes.get(s.id, [])))
+    return Sheet(node, year, subject, weights, maxima, rows)
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _rate(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}%"
+
+
+def export(actor: User, sheet: Sheet, ip: str) -> bytes:
+    """The sheet as a ledger workbook (.xlsx): one row per subject, every figure, the score and the
+    year's outcomes; the export is audited."""
+    if not policy.can_evaluate_node(actor, sheet.node):
+        raise NotAllowed(_l("您没有查看这个组织评定表的权限。"))
+    members = sheet.subject is Subject.MEMBERS
+    headers = [_("排名"), _("姓名") if members else _("中心户"), _("网格"), _("得分"), _("积分"),
+               _("服务次数"), *[k.label for k in ActivityKind], _("联系群众户"), _("年内走访户"),
+               _("走访覆盖率"), _("诉求数"), _("响应率"), _("办结率"), _("满意率"), _("培训学时"),
+               _("接受帮带（次）"), _("不满意评价"), _("公示异议成立"), _("评定结果")]
+    body = []
+    for r in sheet.rows:
+        f, rates = r.figures, r.figures.rates
+        name = r.subject.name if members else f"{r.subject.name}（{r.subject.number or '—'}）"  # type: ignore[union-attr]
+        body.append([
+            r.rank, name, r.subject.grid.name, round(r.score, 1), f.points, f.activities_total,
+            *[f.activities.get(k, 0) for k in ActivityKind], f.covered, f.visited, _pct(f.coverage),
+            f.needs_submitted, _rate(rates.response_rate), _rate(rates.resolution_rate),
+            _rate(rates.satisfaction_rate), round(f.training_hours, 2), f.mentoring, f.unsatisfied,
+            f.objections, "、".join(o.kind.label for o in r.outcomes),
+        ])
+    title = _("%(year)d年度党员评定表", year=sheet.year) if members else \
+        _("%(year)d年度中心户评定表", year=sheet.year)
+    period = _("%(start)s 至 %(end)s", start=f"{sheet.year}-01-01", end=f"{sheet.year}-12-31")
+    data = ledger.build_workbook(title, sheet.node.name, period, headers, body)
+    audit(actor.id, "export", "evaluation_sheet", sheet.node.id,
+          detail=f"{sheet.subject.value} {sheet.year}; {len(body)} rows", ip=ip)
+    return data
+
+
+def export_sheet(actor: User, subject: Subject, node: OrgNode, year: int, ip: str) -> bytes:
+    """Compute the sheet and export it (see :func:`export`)."""
+    return export(actor, compute(subject, node, year), ip)
+
+
+def children(node: OrgNode) -> list[OrgNode]:
+    """The nodes right below ``node``, by name (for going down from one sheet to the next)."""
+    return list(db.session.scalars(sa.select(OrgNode).where(OrgNode.parent_id == node.id)
+                                   .order_by(OrgNode.name, OrgNode.id)))
+
+
+def nodes_in_scope(admin: User) -> list[OrgNode]:
+    """Every node the admin keeps, in tree order (for choosing a campaign's node)."""
+    return list(db.session.scalars(sa.select(OrgNode).where(policy.scope_condition(admin))
+                                   .order_by(OrgNode.path)))
