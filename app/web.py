@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from flask import Flask, Response, abort, current_app, flash, has_request_context, request, session
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 from werkzeug.routing import IntegerConverter, Map
 
+from app import principal
 from app.extensions import db, login_manager
 from app.htmx import is_partial
-from app.models import User
 from app.phones import mask_phone
+from app.principal import Principal
 
 LOCALE_COOKIE = "dy_lang"
 DISPLAY_COOKIE = "dy_display"
@@ -61,9 +61,10 @@ def select_locale() -> str:
 
 
 @login_manager.user_loader
-def load_user(token: str) -> User | None:
-    """Look the user up by the session token, which changes at logout (see User.session_token)."""
-    return db.session.scalar(sa.select(User).where(User.session_token == token))
+def load_user(token: str) -> Principal | None:
+    """The user holding the session token, which changes at logout (see User.session_token): one
+    indexed query that also reads the roles and the member record (app/principal.py)."""
+    return principal.load(token)
 
 
 login_manager.login_view = "auth.login"
