@@ -155,6 +155,10 @@ PAGES: list[Page] = [
     Page("district", "/needs/dispatch"),
     Page("district", "/needs/dashboard", dashboard=True),
     Page("community", "/needs/dashboard", dashboard=True),
+    Page("district", "/overview/", dashboard=True),
+    Page("community", "/overview/", dashboard=True),
+    Page("district", "/overview/checkins"),
+    Page("station", "/", light=True),
 ]
 
 

@@ -29,8 +29,11 @@ from app.steps import run_step, write_now
 def dispatch():
     """The queue (needs held at community or township level: unmatched or escalated) and the
     overdue list (open needs past a deadline or ever breached), in the admin's scope."""
+    now = utcnow()
     return render_template("needs/dispatch.html", queue=needs.dispatch_queue(current_user),
-                           overdue=needs.overdue_needs(current_user, utcnow()))
+                           overdue=needs.overdue_needs(current_user, now),
+                           queue_total=needs.queue_count(current_user),
+                           overdue_total=needs.overdue_count(current_user, now))
 
 
 @bp.route("/needs/dispatch.xlsx")

@@ -7,12 +7,13 @@ from datetime import date
 from flask import render_template, request
 from flask_login import current_user
 
-from app.authz import admin_required
-from app.clock import local_today
+from app.authz import admin_required, node_or_404
+from app.clock import local_today, parse_month
 from app.extensions import client_address
 from app.overview import bp
 from app.overview import charts as c
 from app.pages import paginate
+from app.policy import scope_roots
 from app.responses import xlsx_response
 from app.services import overview as svc
 from app.steps import write_now
@@ -41,7 +42,7 @@ def index():
     first, last = today.replace(day=1), c._month_last(today)
     coverage = svc.coverage_by_community(current_user)
     return render_template(
-        "overview/index.html", coverage=coverage,
+        "overview/index.html", coverage=coverage, roots=scope_roots(current_user), month=today,
         charts=[c.checkins_chart(svc.weekly_checkins(current_user, today)),
                 c.activities_chart(svc.monthly_activities(current_user, today)),
                 c.kinds_chart(svc.activities_by_kind(current_user, first, last), first, last),
@@ -64,3 +65,15 @@ def checkins_export():
     start, end = _period()
     data = write_now(lambda: svc.export_checkins(current_user, start, end, client_address()))
     return xlsx_response(data, f"checkins-{start.isoformat()}-{end.isoformat()}.xlsx")
+
+
+@bp.route("/monthly.xlsx")
+@admin_required
+def monthly_export():
+    """The month's ledger of one node in the admin's scope (``?node=``, default their first;
+    ``?month=YYYY-MM``, default this month): one sheet per area, audited."""
+    node_id = request.args.get("node", type=int)
+    node = node_or_404(node_id) if node_id else scope_roots(current_user)[0]
+    year, month = parse_month(request.args.get("month"), local_today())
+    data = write_now(lambda: svc.export_monthly(current_user, node, year, month, client_address()))
+    return xlsx_response(data, f"monthly-{node.id}-{year}-{month:02d}.xlsx")

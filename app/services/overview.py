@@ -129,3 +129,12 @@ def export_checkins(user: User, start: date, end: date, ip: str) -> bytes:
                                  f"{start.isoformat()} 至 {end.isoformat()}", headers, rows)
     audit(user.id, "export", "checkins", detail=f"{start}..{end}", ip=ip)
     return data
+
+
+def export_monthly(user: User, node: OrgNode, year: int, month: int, ip: str) -> bytes:
+    """The node's monthly ledger (every area, one sheet each); audited."""
+    from app.services import monthly
+
+    data = monthly.build(node, year, month)
+    audit(user.id, "export", "monthly_ledger", node.id, detail=f"{year}-{month:02d}", ip=ip)
+    return data

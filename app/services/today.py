@@ -273,8 +273,8 @@ def admin_today(user: User, now: datetime) -> AdminToday:
     _rows, total = needs_service.period_rates(user, "community", first, today)
     return AdminToday(
         standing=structure.scope_summary(user),
-        overdue_needs=len(needs_service.overdue_needs(user, now)),
-        queue=len(needs_service.dispatch_queue(user)),
+        overdue_needs=needs_service.overdue_count(user, now),
+        queue=needs_service.queue_count(user),
         month_checkins=checkins(first, nxt),
         last_month_checkins=checkins(last_first, first),
         month_activities=activities(first, nxt),
