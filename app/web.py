@@ -5,10 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, flash, has_request_context, request, session
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    has_request_context,
+    render_template,
+    request,
+    session,
+)
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
+from flask_wtf.csrf import generate_csrf
 from werkzeug.routing import IntegerConverter, Map
 
 from app import principal
@@ -97,6 +108,30 @@ def _enforce_admin_idle_timeout() -> None:
         flash(_l("长时间未操作，已自动退出，请重新登录。"), "info")
         return
     session["seen"] = now.timestamp()
+
+
+# Stands for the request's CSRF token in a page kept by render_unchanging (letters only: no
+# escaping touches it, and no page contains it by chance).
+_TOKEN_SLOT = "CSRFTOKENSLOTf3a9c1e7d2b8"
+
+
+def render_unchanging(template: str, **context: object) -> str:
+    """``render_template`` for pages that show no stored data (login, the landing page, offline):
+    for a visitor who is not logged in, has no message waiting and sent no query string, the page
+    is the same but for its CSRF token — so it is rendered once per language and type size, kept
+    in the process, and each request gets its own token put in. Anything else renders as usual."""
+    if (request.method != "GET" or request.query_string or "_flashes" in session
+            or current_user.is_authenticated or current_app.debug):
+        return render_template(template, **context)
+    token = generate_csrf()  # the request's own (the page's form holds the same)
+    # Everything the page depends on (CSRF switched off renders no token field: tests do it).
+    key = (template, request.path, select_locale(), request.cookies.get(DISPLAY_COOKIE) == "large",
+           current_app.config.get("WTF_CSRF_ENABLED", True))
+    kept: dict = current_app.extensions.setdefault("unchanging_pages", {})
+    page = kept.get(key)
+    if page is None:
+        page = kept[key] = render_template(template, **context).replace(token, _TOKEN_SLOT)
+    return page.replace(_TOKEN_SLOT, token)
 
 
 def _security_headers(response: Response) -> Response:

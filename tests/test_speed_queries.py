@@ -246,3 +246,32 @@ def test_the_principal_stands_for_the_user_where_views_and_services_expect_one(a
     admin.end_sessions()
     db.session.commit()
     assert principal.load(token) is None and principal.load(p.get_id()).id == admin_id
+
+
+# --- pages rendered once: each visitor still gets their own CSRF token -----------------------------
+
+
+def test_an_unchanging_page_is_kept_but_each_visitor_gets_their_own_csrf_token(app):
+    from bench.loadgen import CSRF_RE
+    from tests.factories import PASSWORD
+
+    app.config["WTF_CSRF_ENABLED"] = True
+    user = make_user()
+    db.session.commit()
+    first, second = app.test_client(), app.test_client()
+    pages = [c.get("/login").get_data(as_text=True) for c in (first, second)]
+    tokens = [next(g for g in CSRF_RE.search(p).groups() if g) for p in pages]
+    assert tokens[0] != tokens[1] and pages[0].replace(tokens[0], "") == pages[1].replace(tokens[1], "")
+    assert pages[0].count(tokens[0]) == 4  # the form, htmx's header and the footer's two forms
+    form = {"phone": user.phone, "password": PASSWORD}
+    assert first.post("/login", data={**form, "csrf_token": tokens[1]}).status_code != 303
+    assert second.post("/login", data={**form, "csrf_token": tokens[1]}).status_code == 303
+    # A message waiting for the visitor is shown (the page is rendered for it), once.
+    home = second.get("/").get_data(as_text=True)  # a new session since the login: a new token
+    second.post("/logout", data={"csrf_token": next(g for g in CSRF_RE.search(home).groups() if g)})
+    assert "已退出登录" in second.get("/login").get_data(as_text=True)
+    assert "已退出登录" not in second.get("/login").get_data(as_text=True)
+    # The language and the type size are the visitor's.
+    second.set_cookie("dy_lang", "en")
+    assert 'lang="en"' in second.get("/login").get_data(as_text=True)
+    assert 'lang="zh-Hans"' in first.get("/login").get_data(as_text=True)

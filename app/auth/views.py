@@ -21,7 +21,7 @@ from app.extensions import client_address, db, limiter
 from app.phones import normalize_phone
 from app.services import accounts
 from app.steps import run_step
-from app.web import safe_next
+from app.web import render_unchanging, safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -74,7 +74,7 @@ def login():
         if current_user.is_authenticated and safe_next(form.next.data):
             return redirect(safe_next(form.next.data), 303)
     if not form.validate_on_submit():
-        return render_template("auth/login.html", form=form, error=None), 422 if request.method == "POST" else 200
+        return render_unchanging("auth/login.html", form=form, error=None), 422 if request.method == "POST" else 200
     user = accounts.authenticate(form.phone.data, form.password.data or "", client_address())
     db.session.commit()  # the login time, an upgraded hash, or the failure in the audit log
     if user is None:
