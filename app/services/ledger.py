@@ -12,10 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from io import BytesIO
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-
 from app.clock import TZ, local_today
 
 # Characters that make a spreadsheet read a cell as a formula (tab and CR too: some apps strip them).
@@ -83,6 +79,11 @@ def build_book(sheets: Sequence[Sheet]) -> bytes:
 
     Written in openpyxl's write-only mode so that 30,000 rows stay quick and small in memory.
     """
+    # Imported here: openpyxl costs each worker ~8 MB, and only exports need it (issue 14).
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
     wb = Workbook(write_only=True)
     bold = Font(bold=True)
     big = Font(bold=True, size=14)
@@ -94,7 +95,7 @@ def build_book(sheets: Sequence[Sheet]) -> bytes:
         used.add(name)
         ws = wb.create_sheet(title=name)
 
-        def styled(value: object, font: Font, ws=ws) -> WriteOnlyCell:  # type: ignore[no-untyped-def]
+        def styled(value: object, font: Font, ws=ws) -> WriteOnlyCell:  # type: ignore[no-untyped-def,valid-type]
             cell = WriteOnlyCell(ws, value=safe_cell(value))
             cell.font = font
             return cell

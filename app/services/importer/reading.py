@@ -15,7 +15,6 @@ from datetime import date, datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from openpyxl import load_workbook
 
 from app.services.importer.specs import ImportFileError, check_columns, spec_for
 
@@ -90,6 +89,8 @@ def _check_unpacked_size(data: bytes) -> None:
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, Sequence[object]]]:
     """The first sheet's rows, streamed (read-only mode): cell values as openpyxl gives them."""
+    from openpyxl import load_workbook  # here: only imports need openpyxl (~8 MB a worker)
+
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many kinds (BadZipFile, KeyError, XML errors …)
