@@ -94,8 +94,9 @@ def _submit_page(form: NeedSubmitForm, entry: needs.Entry, context: dict, requir
             error = str(e)
         else:
             if isinstance(result, Need):
-                db.session.commit()
-                return redirect(url_for("needs.track_token", token=result.token, new=1), 303)
+                target = url_for("needs.track_token", token=result.token, new=1)
+                db.session.commit()  # after reading the token: an expired need would be read again
+                return redirect(target, 303)  # in a second write transaction (issue 14)
             duplicate, form.confirm_duplicate.data = result.need, "1"
     return render_template("needs/submit.html", form=form, duplicate=duplicate, error=error, photo_hint=PHOTO_HINT,
                            **context), 422 if request.method == "POST" else 200
