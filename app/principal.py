@@ -129,7 +129,8 @@ def load(token: str) -> Principal | None:
     """The principal of a session token (one indexed query), or None when no user holds it."""
     if not token:
         return None
-    rows = db.session.execute(_SELECT, {"token": token}).all()
+    # On the session's connection (its transaction), but as Core: no ORM compile step (~50 µs).
+    rows = db.session.connection().execute(_SELECT, {"token": token}).all()
     if not rows:
         _cache.drop(token)
         return None

@@ -16,13 +16,14 @@ from flask import (
     request,
     session,
 )
-from flask_babel import format_datetime, get_translations
+from flask_babel import format_datetime, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
+from flask_wtf import i18n as flask_wtf_i18n
 from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.routing import IntegerConverter, Map
 
 from app import principal
@@ -113,28 +114,49 @@ def _enforce_admin_idle_timeout() -> None:
     session["seen"] = now.timestamp()
 
 
-# Stands for the request's CSRF token in a page kept by render_unchanging (letters only: no
-# escaping touches it, and no page contains it by chance).
+# Stand for what differs from one request to the next in a page kept by render_unchanging
+# (letters and digits only: no escaping touches them, and no page holds them by chance).
 _TOKEN_SLOT = "CSRFTOKENSLOTf3a9c1e7d2b8"
+_PATH_SLOT = "PATHSLOT6e1d0c9b8a7f"
 
 
-def render_unchanging(template: str, **context: object) -> str:
-    """``render_template`` for pages that show no stored data (login, the landing page, offline):
-    for a visitor who is not logged in, has no message waiting and sent no query string, the page
-    is the same but for its CSRF token — so it is rendered once per language and type size, kept
-    in the process, and each request gets its own token put in. Anything else renders as usual."""
+def _slot(name: str) -> str:
+    return f"VALUESLOT{name}7c5e3a1f"
+
+
+def render_unchanging(template: str, *, slots: dict[str, str | None] | None = None, **context: object) -> str:
+    """``render_template`` for pages that show no stored data, or only what ``slots`` holds (the
+    login, landing and offline pages; the card and plaque forms, whose slot is the member's name).
+
+    For a visitor who is not logged in, has no message waiting and sent no query string, such a page
+    is the same but for its CSRF token, its path (a card's token is in it) and the slots' values —
+    so it is rendered once per endpoint, language and type size (and slot left empty or not), kept
+    in the process, and each request gets its own token, path and values put in, escaped as the
+    template would. Anything else renders as usual."""
+    slots = slots or {}
     if (request.method != "GET" or request.query_string or "_flashes" in session
             or current_user.is_authenticated or current_app.debug):
-        return render_template(template, **context)
+        return render_template(template, **context, **slots)
     token = generate_csrf()  # the request's own (the page's form holds the same)
-    # Everything the page depends on (CSRF switched off renders no token field: tests do it).
-    key = (template, request.path, select_locale(), request.cookies.get(DISPLAY_COOKIE) == "large",
-           current_app.config.get("WTF_CSRF_ENABLED", True))
+    path = str(escape(request.path)) if request.view_args else None
+    # Everything else the page depends on (CSRF switched off renders no token field: tests do it).
+    key = (template, request.endpoint, select_locale(), request.cookies.get(DISPLAY_COOKIE) == "large",
+           current_app.config.get("WTF_CSRF_ENABLED", True), tuple((k, bool(v)) for k, v in sorted(slots.items())))
     kept: dict = current_app.extensions.setdefault("unchanging_pages", {})
     page = kept.get(key)
     if page is None:
-        page = kept[key] = render_template(template, **context).replace(token, _TOKEN_SLOT)
-    return page.replace(_TOKEN_SLOT, token)
+        page = render_template(template, **context, **{k: v and _slot(k) for k, v in slots.items()})
+        page = page.replace(token, _TOKEN_SLOT)
+        if path:
+            page = page.replace(path, _PATH_SLOT)
+        kept[key] = page
+    page = page.replace(_TOKEN_SLOT, token)
+    if path:
+        page = page.replace(_PATH_SLOT, path)
+    for name, value in slots.items():
+        if value:
+            page = page.replace(_slot(name), str(escape(value)))
+    return page
 
 
 def _security_headers(response: Response) -> Response:
@@ -194,6 +216,25 @@ def _ngettext(context: Context, singular: str, plural: str, num: int, **variable
     return rv % variables
 
 
+_wtforms_catalogues: dict[str, object] = {}
+
+
+def _wtforms_translations():  # type: ignore[no-untyped-def]
+    """WTForms' own messages in the request's language, read once per language and process:
+    Flask-WTF reads and parses the catalogue again on every request that builds a form."""
+    if not has_request_context() or "babel" not in current_app.extensions:
+        return None
+    from babel import support
+    from wtforms.i18n import messages_path
+
+    locale = get_locale()
+    key = str(locale)
+    found = _wtforms_catalogues.get(key)
+    if found is None:
+        found = _wtforms_catalogues[key] = support.Translations.load(messages_path(), [locale], domain="wtforms")
+    return found
+
+
 def local_time(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
     """Format a UTC datetime in the user's time zone (Asia/Shanghai)."""
     if value is None:
@@ -210,6 +251,7 @@ def init_app(app: Flask) -> None:
     # Templates translate through these: the same as Flask-Babel's (Jinja's newstyle gettext),
     # without two Context.call layers and the alias lookup per string.
     app.jinja_env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext)
+    flask_wtf_i18n._get_translations = _wtforms_translations
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["local_time"] = local_time
 

@@ -275,3 +275,20 @@ def test_an_unchanging_page_is_kept_but_each_visitor_gets_their_own_csrf_token(a
     second.set_cookie("dy_lang", "en")
     assert 'lang="en"' in second.get("/login").get_data(as_text=True)
     assert 'lang="zh-Hans"' in first.get("/login").get_data(as_text=True)
+
+
+def test_a_kept_card_form_shows_each_card_its_own_link_member_and_token(client):
+    from tests.factories import make_resident
+
+    tree = make_tree()
+    first = make_resident(tree.grid, member=make_member(tree.grid, name="王<党员>"))
+    second = make_resident(tree.grid, member=make_member(tree.grid_b, name="赵党员"), head_name="钱大妈")
+    third = make_resident(tree.grid, member=None, head_name="孙大爷")
+    tokens = [entry_tokens.current_token(h).token for h in (first, second, third)]
+    db.session.commit()
+    pages = [client.get(f"/c/{t}").get_data(as_text=True) for t in tokens + tokens[:1]]
+    assert "王&lt;党员&gt;" in pages[0] and "赵党员" not in pages[0] and f'action="/c/{tokens[0]}"' in pages[0]
+    assert "赵党员" in pages[1] and "党员&gt;" not in pages[1] and f'action="/c/{tokens[1]}"' in pages[1]
+    assert tokens[0] not in pages[1] and tokens[1] not in pages[0]
+    assert "由工作人员安排党员办理" in pages[2] and f'action="/c/{tokens[2]}"' in pages[2]
+    assert pages[3] == pages[0]  # kept, and the same

@@ -30,6 +30,7 @@ from app.services.errors import Refused
 from app.services.photos import PhotoError
 from app.services.privacy import mask_phone
 from app.steps import run_step
+from app.web import render_unchanging
 
 # --- Limits on the public pages --------------------------------------------------------------
 
@@ -98,6 +99,10 @@ def _submit_page(form: NeedSubmitForm, entry: needs.Entry, context: dict, requir
                 db.session.commit()  # after reading the token: an expired need would be read again
                 return redirect(target, 303)  # in a second write transaction (issue 14)
             duplicate, form.confirm_duplicate.data = result.need, "1"
+    if context["entry"] in ("card", "plaque"):  # the same for every card but the member's name
+        name = context.pop("member_name")
+        return render_unchanging("needs/submit.html", slots={"member_name": name}, form=form, duplicate=duplicate,
+                                 error=error, photo_hint=PHOTO_HINT, **context), 422 if request.method == "POST" else 200
     return render_template("needs/submit.html", form=form, duplicate=duplicate, error=error, photo_hint=PHOTO_HINT,
                            **context), 422 if request.method == "POST" else 200
 
