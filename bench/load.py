@@ -647,6 +647,8 @@ def main() -> int:
             Page("login `/login`", "", "/login", 0.5),
             Page("member home `/`", "member", "/", 0.30),
             Page("member inbox `/needs/`", "member", "/needs/", 0.20),
+            Page("badge `/notifications/badge` (each page view asks it once)", "member",
+                 "/notifications/badge", 0.20),
             Page("kiosk scan `/k/<token>` (repeat)", "member", lambda: kiosk.path(fx.kiosk_station), 0.30),
             Page("card form `/c/<token>`", "", f"/c/{fx.card}", 0.30),
             Page("tracking `/t/<token>`", "", f"/t/{fx.tracking}", 0.30),

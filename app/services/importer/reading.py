@@ -87,10 +87,15 @@ def _check_unpacked_size(data: bytes) -> None:
             "请只保留名册的数据，或分成几个文件导入。", mb=MAX_UNPACKED_BYTES // (1024 * 1024)))
 
 
+def load_workbook(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+    """openpyxl's, imported when a workbook is read: a worker that never reads one keeps ~8 MB."""
+    from openpyxl import load_workbook as load
+
+    return load(*args, **kwargs)
+
+
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, Sequence[object]]]:
     """The first sheet's rows, streamed (read-only mode): cell values as openpyxl gives them."""
-    from openpyxl import load_workbook  # here: only imports need openpyxl (~8 MB a worker)
-
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many kinds (BadZipFile, KeyError, XML errors …)
