@@ -260,8 +260,8 @@ class Principal:
         return User
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") and name.endswith("__") and name != "__dict__":
-            raise AttributeError(name)
+        if (name.startswith("__") and name.endswith("__") and name != "__dict__") or name in Principal.__slots__:
+            raise AttributeError(name)  # (a slot not set yet: no loop through self.user)
         return getattr(self.user, name)
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -34,10 +34,12 @@ from app.extensions import db  # noqa: E402
 
 PASSWORD = "dangyuan2024"
 MEMBER = "13900000006"
+DISTRICT = "13900000001"
 
 # Parts of a request, by the file or function a profiled frame belongs to (first match wins: the
 # most specific first). Cumulative time of the outermost frame of each part is what is reported.
 PARTS = [
+    ("the view (its services and queries, rendering included)", ("flask/app.py", "dispatch_request"),),
     ("user loader (session → principal)", ("app/web.py", "load_user"), ("app/principal.py", "load")),
     ("badge count", ("app/notifications/views.py", "unread_count"),),
     ("nav + template globals", ("app/web.py", "_globals"),),
@@ -78,7 +80,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", default=str(Path(tempfile.gettempdir()) / "dy-prof" / "bench.sqlite"))
     parser.add_argument("-n", type=int, default=200)
-    parser.add_argument("--only", help="comma-separated page names: home,kiosk,card,tracking,login")
+    parser.add_argument("--only", help="comma-separated page names: home,kiosk,card,tracking,login (the default), "
+                        "inbox,dashboard,members")
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args()
     db_path = Path(args.db).resolve()
@@ -116,6 +119,11 @@ def main() -> int:
     reply = member.post("/login", data={"csrf_token": token, "phone": MEMBER, "password": PASSWORD})
     assert reply.status_code == 303, reply.status_code
     anon = app.test_client()
+    district = app.test_client()
+    page = district.get("/login").get_data(as_text=True)
+    token = next(g for g in CSRF_RE.search(page).groups() if g)
+    reply = district.post("/login", data={"csrf_token": token, "phone": DISTRICT, "password": PASSWORD})
+    assert reply.status_code == 303, reply.status_code
 
     def kiosk() -> str:
         with app.app_context():
@@ -129,8 +137,11 @@ def main() -> int:
         "card": (anon, f"/c/{card}"),
         "tracking": (anon, f"/t/{tracking}"),
         "login": (anon, "/login"),
+        "inbox": (member, "/needs/"),
+        "dashboard": (district, "/needs/dashboard"),
+        "members": (district, "/structure/members"),
     }
-    wanted = [w.strip() for w in args.only.split(",")] if args.only else list(pages)
+    wanted = [w.strip() for w in args.only.split(",")] if args.only else ["home", "kiosk", "card", "tracking", "login"]
 
     statements: list[tuple[str, float]] = []
     started_at: dict[int, float] = {}

@@ -51,6 +51,7 @@ PASSWORD = "dangyuan2024"
 PERSONAS = {"member": "13900000006", "district": "13900000001"}
 HELLO = "/__bench/hello"
 RESULTS = {"SQLite": ROOT / "bench" / "RESULTS.md", "PostgreSQL": ROOT / "bench" / "RESULTS-postgresql.md"}
+KEEP_MARKER = "<!-- kept: notes below survive a new run -->"
 # Write targets (DESIGN §9): at 16 connections on 2 workers.
 WRITE_P99_MS = 250
 WRITE_COMMITS_PER_S = 150
@@ -675,6 +676,10 @@ def main() -> int:
     print(text)
     out = Path(args.out) if args.out else RESULTS[mode]
     if args.out != "-":
+        # Notes written by hand below the marker (the profile, before and after) are kept.
+        old = out.read_text() if out.exists() else ""
+        if KEEP_MARKER in old:
+            text += "\n" + old[old.index(KEEP_MARKER):]
         out.write_text(text)
         print(f"written to {out}")
     if args.keep:

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from app.authz import roles_required
 from app.extensions import db, limiter
-from app.models import Need, NeedCategory, NeedOrigin, NeedRating, Role, User
+from app.models import Need, NeedCategory, NeedOrigin, NeedRating, NeedStatus, Role, User
 from app.needs import bp
 from app.needs.forms import (
     PHOTO_HINT,
@@ -165,7 +165,7 @@ def _tracked_or_404(token: str) -> Need:
     return need
 
 
-def _track_page(need: Need, rate_form: NeedRateForm, status: int = 200, error: str | None = None):  # type: ignore[no-untyped-def]
+def _track_page(need: Need, rate_form: NeedRateForm | None, status: int = 200, error: str | None = None):  # type: ignore[no-untyped-def]
     """The tracking page: the owner by name (or the node's staff), the public timeline, the rating."""
     owner = need.owner_member.name if need.owner_member else _("%(node)s工作人员", node=need.owner_node.name)
     return render_template("needs/track.html", need=need, owner=owner, rate_form=rate_form, error=error,
@@ -176,7 +176,8 @@ def _track_page(need: Need, rate_form: NeedRateForm, status: int = 200, error: s
 @bp.route("/t/<token>")
 def track_token(token: str):
     """The tracking link: this need's status and public timeline, and the rating once it is done."""
-    return _track_page(_tracked_or_404(token), NeedRateForm())
+    need = _tracked_or_404(token)
+    return _track_page(need, NeedRateForm() if need.status is NeedStatus.RESOLVED else None)
 
 
 def _rated(need: Need) -> str:
