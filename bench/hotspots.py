@@ -138,6 +138,7 @@ def main() -> int:
         "tracking": (anon, f"/t/{tracking}"),
         "login": (anon, "/login"),
         "inbox": (member, "/needs/"),
+        "badge": (member, "/notifications/badge"),
         "dashboard": (district, "/needs/dashboard"),
         "members": (district, "/structure/members"),
     }
