@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import fcntl
+import os
+import time
 from collections.abc import Iterator
 
 from flask import has_request_context, request
@@ -37,8 +40,66 @@ def _wants_immediate() -> bool:
     return has_request_context() and request.method in WRITING_METHODS
 
 
+class _WriterTurn:
+    """Writers take turns through an advisory lock on a file beside the database (``flock``, one
+    open file per connection) before ``BEGIN IMMEDIATE``, and give it back when the transaction
+    ends. SQLite alone makes a waiting writer sleep 1, 2, 5, 10, 15, 20, 25, 50, 100 ms between
+    tries, so under contention the write lock sits idle between writers; here a waiter tries every
+    half millisecond (issue 14). SQLite's own lock still guards every write: a writer that did not
+    take a turn (a read transaction that writes, another program) meets ``busy_timeout`` as before,
+    and a turn not had within the timeout goes on to ``BEGIN IMMEDIATE`` and its busy wait."""
+
+    POLL_S = 0.0005
+
+    @staticmethod
+    def _key(conn: object) -> int:
+        # The pool hands SQLAlchemy a proxy of the DBAPI connection; events name the connection itself.
+        return id(getattr(conn, "dbapi_connection", None) or conn)
+
+    def __init__(self, path: str, timeout_s: float) -> None:
+        self.path = path
+        self.timeout_s = timeout_s
+        self.files: dict[int, int] = {}  # id(DBAPI connection) → its open lock file
+        self.held: set[int] = set()
+
+    def open(self, dbapi_conn: object) -> None:
+        self.files[self._key(dbapi_conn)] = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def close(self, dbapi_conn: object) -> None:
+        self.release(dbapi_conn)
+        fd = self.files.pop(self._key(dbapi_conn), None)
+        if fd is not None:
+            os.close(fd)
+
+    def take(self, dbapi_conn: object) -> None:
+        key = self._key(dbapi_conn)
+        fd = self.files.get(key)
+        if fd is None or key in self.held:
+            return
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return  # BEGIN IMMEDIATE and SQLite's busy wait decide
+                time.sleep(self.POLL_S)
+                continue
+            self.held.add(key)
+            return
+
+    def release(self, dbapi_conn: object) -> None:
+        key = self._key(dbapi_conn)
+        if key in self.held:
+            self.held.discard(key)
+            fcntl.flock(self.files[key], fcntl.LOCK_UN)
+
+
 def configure_sqlite(engine: Engine, busy_timeout_ms: int = 10_000) -> None:
     """Install the pragmas and the BEGIN handling on a pysqlite engine."""
+    database = engine.url.database
+    turn = (_WriterTurn(f"{database}-writers.lock", busy_timeout_ms / 1000)
+            if database and database != ":memory:" and not database.startswith("file:") else None)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -50,7 +111,49 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int = 10_000) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.close()
+        if turn is not None:
+            turn.open(dbapi_conn)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _wants_immediate() else "BEGIN")
+        if not _wants_immediate():
+            conn.exec_driver_sql("BEGIN")
+            return
+        dbapi_conn = conn.connection.dbapi_connection
+        if turn is not None:
+            turn.take(dbapi_conn)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except Exception:
+            if turn is not None:
+                turn.release(dbapi_conn)
+            raise
+
+    if turn is None:
+        return
+    # The turn ends with the transaction: after the COMMIT or ROLLBACK itself.
+    dialect = engine.dialect
+    do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+    def _commit(dbapi_conn) -> None:  # type: ignore[no-untyped-def]
+        try:
+            do_commit(dbapi_conn)
+        finally:
+            turn.release(dbapi_conn)
+
+    def _rollback(dbapi_conn) -> None:  # type: ignore[no-untyped-def]
+        try:
+            do_rollback(dbapi_conn)
+        finally:
+            turn.release(dbapi_conn)
+
+    dialect.do_commit = _commit  # type: ignore[method-assign]
+    dialect.do_rollback = _rollback  # type: ignore[method-assign]
+
+    @event.listens_for(engine, "close")
+    def _on_close(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        turn.close(dbapi_conn)
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(dbapi_conn, _record, _exc) -> None:  # type: ignore[no-untyped-def]
+        turn.release(dbapi_conn)

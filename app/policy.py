@@ -69,7 +69,7 @@ def heads(user: User, household: CentralHousehold | None) -> bool:
 
 def admin_paths(user: User) -> list[str]:
     """The org paths the user administers (empty for non-admins)."""
-    return [n.path for n in user.admin_nodes]
+    return [s.path for s in user.admin_scopes]
 
 
 def node_in_scope(user: User, node: OrgNode | None) -> bool:
@@ -110,7 +110,7 @@ def node_at(node: OrgNode, level: OrgLevel) -> OrgNode | None:
 
 def station_in_scope(user: User, station: Station) -> bool:
     """Station admins hold their station; org admins hold every station at or below their node."""
-    if any(s.id == station.id for s in user.admin_stations):
+    if station.id in user.admin_station_ids:
         return True
     return node_in_scope(user, station.org_node)
 
@@ -207,7 +207,7 @@ def can_view_activity(user: User, activity: Activity) -> bool:
     author's (or the recorded) central household, the station's admins, org admins in scope."""
     if is_activity_author(user, activity) or is_activity_admin(user, activity):
         return True
-    if activity.station is not None and any(s.id == activity.station_id for s in user.admin_stations):
+    if activity.station_id is not None and activity.station_id in user.admin_station_ids:
         return True
     member = active_member(user)
     if member is None:
@@ -307,7 +307,7 @@ def can_see_need_phone(user: User, need: Need) -> bool:
 
 def can_add_household_type(user: User) -> bool:
     """Household types are the district's list: only district admins add to it."""
-    return any(n.level is OrgLevel.DISTRICT for n in user.admin_nodes)
+    return any(s.level is OrgLevel.DISTRICT for s in user.admin_scopes)
 
 
 def can_view_adjustment(user: User, adjustment: HouseholdAdjustment) -> bool:
@@ -346,7 +346,7 @@ def owns_notification(user: User, note: Notification) -> bool:
 
 def can_read_audit_log(user: User) -> bool:
     """Only an org admin of the district reads (and exports) the audit log: it names who saw whom."""
-    return any(node.level is OrgLevel.DISTRICT for node in user.admin_nodes)
+    return any(s.level is OrgLevel.DISTRICT for s in user.admin_scopes)
 
 
 # --- residents' rights (PIPL) ---------------------------------------------------------------

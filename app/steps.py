@@ -82,9 +82,15 @@ def write_now(action: Callable[[], T]) -> T:
     A POST begins its transaction with SQLite's write lock (``app/database.py``); a GET does not,
     and a read transaction that later writes fails at once with "database is locked" when another
     writer holds the lock. So the read transaction ends first, and the write takes the lock when
-    it begins.
+    it begins. What the read transaction loaded is kept (it is a moment old, and nothing was
+    written): the action needs not read it again while it holds the lock.
     """
-    db.session.commit()
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
     try:
         with writing():
             result = action()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from flask import (
     Flask,
     Response,
@@ -14,19 +13,26 @@ from flask import (
     flash,
     g,
     has_request_context,
+    render_template,
     request,
     session,
 )
-from flask_babel import format_datetime
+from flask_babel import format_datetime, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
+from flask_wtf import i18n as flask_wtf_i18n
+from flask_wtf.csrf import generate_csrf
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup, escape
 from werkzeug.routing import IntegerConverter, Map
 
+from app import principal
 from app.extensions import db, login_manager
 from app.forms_choices import MAX_ID
 from app.htmx import is_partial
-from app.models import User
 from app.phones import mask_phone
+from app.principal import Principal
 
 LOCALE_COOKIE = "dy_lang"
 DISPLAY_COOKIE = "dy_display"
@@ -73,9 +79,10 @@ def select_locale() -> str:
 
 
 @login_manager.user_loader
-def load_user(token: str) -> User | None:
-    """Look the user up by the session token, which changes at logout (see User.session_token)."""
-    return db.session.scalar(sa.select(User).where(User.session_token == token))
+def load_user(token: str) -> Principal | None:
+    """The user holding the session token, which changes at logout (see User.session_token): one
+    indexed query that also reads the roles and the member record (app/principal.py)."""
+    return principal.load(token)
 
 
 login_manager.login_view = "auth.login"
@@ -108,6 +115,54 @@ def _enforce_admin_idle_timeout() -> None:
         flash(_l("长时间未操作，已自动退出，请重新登录。"), "info")
         return
     session["seen"] = now.timestamp()
+
+
+# Stand for what differs from one request to the next in a page kept by render_unchanging
+# (letters and digits only: no escaping touches them, and no page holds them by chance).
+_TOKEN_SLOT = "CSRFTOKENSLOTf3a9c1e7d2b8"
+_PATH_SLOT = "PATHSLOT6e1d0c9b8a7f"
+
+
+def _slot(name: str) -> str:
+    return f"VALUESLOT{name}7c5e3a1f"
+
+
+def render_unchanging(template: str, *, slots: dict[str, str | None] | None = None,
+                      variant: tuple = (), **context: object) -> str:
+    """``render_template`` for pages that show no stored data, or only what ``slots`` holds (the
+    login, landing and offline pages; the card and plaque forms, whose slot is the member's name).
+
+    For a visitor who is not logged in, has no message waiting and sent no query string, such a page
+    is the same but for its CSRF token, its path (a card's token is in it) and the slots' values —
+    so it is rendered once per endpoint, language and type size (and slot left empty or not), kept
+    in the process, and each request gets its own token, path and values put in, escaped as the
+    template would. ``variant`` names what else changes the page (e.g. whether a household has a
+    phone on record), so each variant is kept apart. Anything else renders as usual."""
+    slots = slots or {}
+    if (request.method != "GET" or request.query_string or "_flashes" in session
+            or current_user.is_authenticated or current_app.debug):
+        return render_template(template, **context, **slots)
+    token = generate_csrf()  # the request's own (the page's form holds the same)
+    path = str(escape(request.path)) if request.view_args else None
+    # Everything else the page depends on (CSRF switched off renders no token field: tests do it).
+    key = (template, request.endpoint, select_locale(), request.cookies.get(DISPLAY_COOKIE) == "large",
+           current_app.config.get("WTF_CSRF_ENABLED", True), tuple((k, bool(v)) for k, v in sorted(slots.items())),
+           variant)
+    kept: dict = current_app.extensions.setdefault("unchanging_pages", {})
+    page = kept.get(key)
+    if page is None:
+        page = render_template(template, **context, **{k: v and _slot(k) for k, v in slots.items()})
+        page = page.replace(token, _TOKEN_SLOT)
+        if path:
+            page = page.replace(path, _PATH_SLOT)
+        kept[key] = page
+    page = page.replace(_TOKEN_SLOT, token)
+    if path:
+        page = page.replace(_PATH_SLOT, path)
+    for name, value in slots.items():
+        if value:
+            page = page.replace(_slot(name), str(escape(value)))
+    return page
 
 
 def _security_headers(response: Response) -> Response:
@@ -144,6 +199,49 @@ def _refuse_nul_bytes() -> None:
         abort(400)
 
 
+def _translations(context: Context):  # type: ignore[no-untyped-def]
+    """The request's translations: put in each render's context by ``_globals`` (one lookup per
+    page), else asked of Flask-Babel (a macro imported without context)."""
+    found = context.get("_translations")
+    return found if found is not None else get_translations()
+
+
+@pass_context
+def _gettext(context: Context, string: str, **variables: object) -> str:
+    rv = _translations(context).ugettext(string)
+    if context.eval_ctx.autoescape:
+        rv = Markup(rv)
+    return rv % variables  # always a format string, as in Jinja's newstyle gettext
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, num: int, **variables: object) -> str:
+    variables.setdefault("num", num)
+    rv = _translations(context).ungettext(singular, plural, num)
+    if context.eval_ctx.autoescape:
+        rv = Markup(rv)
+    return rv % variables
+
+
+_wtforms_catalogues: dict[str, object] = {}
+
+
+def _wtforms_translations():  # type: ignore[no-untyped-def]
+    """WTForms' own messages in the request's language, read once per language and process:
+    Flask-WTF reads and parses the catalogue again on every request that builds a form."""
+    if not has_request_context() or "babel" not in current_app.extensions:
+        return None
+    from babel import support
+    from wtforms.i18n import messages_path
+
+    locale = get_locale()
+    key = str(locale)
+    found = _wtforms_catalogues.get(key)
+    if found is None:
+        found = _wtforms_catalogues[key] = support.Translations.load(messages_path(), [locale], domain="wtforms")
+    return found
+
+
 def local_time(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
     """Format a UTC datetime in the user's time zone (Asia/Shanghai)."""
     if value is None:
@@ -165,6 +263,10 @@ def init_app(app: Flask) -> None:
     app.before_request(_refuse_nul_bytes)
     app.before_request(_enforce_admin_idle_timeout)
     app.after_request(_security_headers)
+    # Templates translate through these: the same as Flask-Babel's (Jinja's newstyle gettext),
+    # without two Context.call layers and the alias lookup per string.
+    app.jinja_env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext)
+    flask_wtf_i18n._get_translations = _wtforms_translations
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["first_invalid"] = first_invalid
@@ -178,5 +280,6 @@ def init_app(app: Flask) -> None:
             "nav_items": nav.items_for(roles, current_user if current_user.is_authenticated else None),
             "is_partial": is_partial,
             "current_locale": select_locale(),
+            "_translations": get_translations(),
             "large_type": request.cookies.get(DISPLAY_COOKIE) == "large",
         }

@@ -51,6 +51,7 @@ PASSWORD = "dangyuan2024"
 PERSONAS = {"member": "13900000006", "district": "13900000001"}
 HELLO = "/__bench/hello"
 RESULTS = {"SQLite": ROOT / "bench" / "RESULTS.md", "PostgreSQL": ROOT / "bench" / "RESULTS-postgresql.md"}
+KEEP_MARKER = "<!-- kept: notes below survive a new run -->"
 # Write targets (DESIGN §9): at 16 connections on 2 workers.
 WRITE_P99_MS = 250
 WRITE_COMMITS_PER_S = 150
@@ -647,6 +648,8 @@ def main() -> int:
             Page("login `/login`", "", "/login", 0.5),
             Page("member home `/`", "member", "/", 0.30),
             Page("member inbox `/needs/`", "member", "/needs/", 0.20),
+            Page("badge `/notifications/badge` (each page view asks it once)", "member",
+                 "/notifications/badge", 0.20),
             Page("kiosk scan `/k/<token>` (repeat)", "member", lambda: kiosk.path(fx.kiosk_station), 0.30),
             Page("card form `/c/<token>`", "", f"/c/{fx.card}", 0.30),
             Page("tracking `/t/<token>`", "", f"/t/{fx.tracking}", 0.30),
@@ -673,6 +676,10 @@ def main() -> int:
     print(text)
     out = Path(args.out) if args.out else RESULTS[mode]
     if args.out != "-":
+        # Notes written by hand below the marker (the profile, before and after) are kept.
+        old = out.read_text() if out.exists() else ""
+        if KEEP_MARKER in old:
+            text += "\n" + old[old.index(KEEP_MARKER):]
         out.write_text(text)
         print(f"written to {out}")
     if args.keep:

@@ -379,7 +379,10 @@ def test_notification_centre_and_badge(client):
     make_need(w.household)
     login(client, w.member.user)
     page = client.get("/").get_data(as_text=True)
-    assert 'id="notif-badge"' in page and 'hx-trigger="every 30s"' in page and "notif-count" in page
+    # The page counts nothing: its badge asks for the count when it loads, then every 60 s.
+    assert 'id="notif-badge"' in page and 'hx-trigger="load, every 60s"' in page and "notif-count" not in page
+    badge = client.get("/notifications/badge").get_data(as_text=True)
+    assert 'class="notif-count">1<' in badge and 'hx-trigger="every 60s"' in badge and "load" not in badge
     listing = client.get("/notifications/").get_data(as_text=True)
     assert "新诉求" in listing
     note = db.session.scalar(sa.select(Notification).where(Notification.user_id == w.member.user_id))

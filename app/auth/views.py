@@ -22,7 +22,7 @@ from app.auth.forms import LoginForm, PasswordChangeForm
 from app.extensions import client_address, db, limiter
 from app.services import accounts
 from app.steps import run_step
-from app.web import safe_next
+from app.web import render_unchanging, safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -57,7 +57,7 @@ def login():
         if current_user.is_authenticated and safe_next(form.next.data):
             return redirect(safe_next(form.next.data), 303)
     if not form.validate_on_submit():
-        return render_template("auth/login.html", form=form, error=None), 422 if request.method == "POST" else 200
+        return render_unchanging("auth/login.html", form=form, error=None), 422 if request.method == "POST" else 200
     try:
         user = attempts.attempt(form.phone.data, client_address(), lambda: accounts.authenticate(
             form.phone.data, form.password.data or "", client_address()))

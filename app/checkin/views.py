@@ -68,7 +68,8 @@ def _scan(station: Station, method: CheckinMethod):
     if member is None:
         return render_template("checkin/not_member.html", station=station), 403
     try:
-        result = write_now(lambda: svc.check_in(member, station, method))
+        # A repeat scan writes nothing, so it takes no write lock (issue 14).
+        result = svc.repeat_scan(member, station) or write_now(lambda: svc.check_in(member, station, method))
     except DomainError as e:  # a stopped member (403), a closed station (422)
         return _refused(str(e), e.status)
     return render_template("checkin/result.html", result=result, station=station)

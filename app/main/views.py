@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 from app import assets
 from app.clock import utcnow
 from app.services import today
-from app.web import DISPLAY_COOKIE, LOCALE_COOKIE, SUPPORTED, safe_next
+from app.web import DISPLAY_COOKIE, LOCALE_COOKIE, SUPPORTED, render_unchanging, safe_next
 
 bp = Blueprint("main", __name__)
 
@@ -33,7 +33,7 @@ COMING = {
 def index():
     """The public landing page, or the home page of the logged-in user's roles."""
     if not current_user.is_authenticated:
-        return render_template("main/landing.html")
+        return render_unchanging("main/landing.html")
     return render_template("main/home.html", **today.home(current_user, utcnow()))
 
 
@@ -81,7 +81,7 @@ def set_display(mode: str):
 @bp.route("/offline")
 def offline():
     """Shown by the service worker when there is no network."""
-    return render_template("main/offline.html")
+    return render_unchanging("main/offline.html")
 
 
 @bp.route("/manifest.webmanifest")

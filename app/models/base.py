@@ -13,12 +13,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_LABELS: dict[type, dict] = {}
+
+
 class LabeledEnum(enum.StrEnum):
     """A string enum whose members carry a translated label (``labels`` is set per class)."""
 
     @property
     def label(self) -> str:
-        return str(self.__class__.labels()[self])  # type: ignore[attr-defined]
+        # The labels are lazy strings (translated when shown): built once per class, not per use.
+        labels = _LABELS.get(self.__class__)
+        if labels is None:
+            labels = _LABELS[self.__class__] = self.__class__.labels()  # type: ignore[attr-defined]
+        return str(labels[self])
 
     @classmethod
     def choices(cls) -> list[tuple[str, object]]:

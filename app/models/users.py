@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -33,6 +33,14 @@ class Role(LabeledEnum):
             cls.STATION_ADMIN: _l("驿站管理员"),
             cls.ORG_ADMIN: _l("组织管理员"),
         }
+
+
+class NodeScope(NamedTuple):
+    """An org admin's node as the access rules need it (``policy.admin_paths`` …): no ORM object."""
+
+    id: int
+    path: str
+    level: object  # OrgLevel (models/org.py imports this module)
 
 
 def new_session_token() -> str:
@@ -65,8 +73,10 @@ class User(db.Model):
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # Loaded when asked for: the logged-in user's roles come with the principal (app/principal.py),
+    # and a user loaded beside something else (a member's account) seldom needs them.
     roles: Mapped[list[RoleAssignment]] = relationship(
-        back_populates="user", lazy="selectin", cascade="all, delete-orphan"
+        back_populates="user", lazy="select", cascade="all, delete-orphan"
     )
     # ``member`` (the user's member record, if any) is declared with Member in models/structure.py,
     # so that accounts stay below the 1+10+15 structure.
@@ -112,6 +122,19 @@ class User(db.Model):
     @property
     def admin_stations(self) -> list[Station]:
         return [r.station for r in self.roles if r.role is Role.STATION_ADMIN and r.station]
+
+    @property
+    def admin_scopes(self) -> tuple[NodeScope, ...]:
+        """The org admin's nodes as (id, path, level): what the access rules read."""
+        return tuple(NodeScope(n.id, n.path, n.level) for n in self.admin_nodes)
+
+    @property
+    def admin_station_ids(self) -> frozenset[int]:
+        return frozenset(r.station_id for r in self.roles if r.role is Role.STATION_ADMIN and r.station_id)
+
+    @property
+    def member_id(self) -> int | None:
+        return self.member.id if self.member is not None else None
 
     @property
     def is_admin(self) -> bool:

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from app.authz import roles_required
 from app.extensions import db, limiter
-from app.models import Need, NeedCategory, NeedOrigin, NeedRating, Role, User
+from app.models import Need, NeedCategory, NeedOrigin, NeedRating, NeedStatus, Role, User
 from app.needs import bp
 from app.needs.forms import (
     PHOTO_HINT,
@@ -32,6 +32,7 @@ from app.services.photos import PhotoError
 from app.services.privacy import mask_phone
 from app.services.voice import VoiceError
 from app.steps import run_step
+from app.web import render_unchanging
 
 # --- Limits on the public pages --------------------------------------------------------------
 
@@ -99,9 +100,16 @@ def _submit_page(form: NeedSubmitForm, entry: needs.Entry, context: dict, requir
             error = str(e)
         else:
             if isinstance(result, Need):
-                db.session.commit()
-                return redirect(url_for("needs.track_token", token=result.token, new=1), 303)
+                target = url_for("needs.track_token", token=result.token, new=1)
+                db.session.commit()  # after reading the token: an expired need would be read again
+                return redirect(target, 303)  # in a second write transaction (issue 14)
             duplicate, form.confirm_duplicate.data = result.need, "1"
+    if context["entry"] in ("card", "plaque"):  # the same for every card but the member's name
+        name = context.pop("member_name")
+        return render_unchanging("needs/submit.html", slots={"member_name": name},
+                                 variant=(context.get("phone_on_record"),), form=form, duplicate=duplicate,
+                                 error=error, photo_hint=PHOTO_HINT, voice_hint=VOICE_HINT,
+                                 **context), 422 if request.method == "POST" else 200
     return render_template("needs/submit.html", form=form, duplicate=duplicate, error=error, photo_hint=PHOTO_HINT,
                            voice_hint=VOICE_HINT, **context), 422 if request.method == "POST" else 200
 
@@ -166,7 +174,7 @@ def _tracked_or_404(token: str) -> Need:
     return need
 
 
-def _track_page(need: Need, rate_form: NeedRateForm, status: int = 200, error: str | None = None):  # type: ignore[no-untyped-def]
+def _track_page(need: Need, rate_form: NeedRateForm | None, status: int = 200, error: str | None = None):  # type: ignore[no-untyped-def]
     """The tracking page: the owner by name (or the node's staff), the public timeline, the rating."""
     owner = need.owner_member.name if need.owner_member else _("%(node)s工作人员", node=need.owner_node.name)
     return render_template("needs/track.html", need=need, owner=owner, rate_form=rate_form, error=error,
@@ -177,7 +185,8 @@ def _track_page(need: Need, rate_form: NeedRateForm, status: int = 200, error: s
 @bp.route("/t/<token>")
 def track_token(token: str):
     """The tracking link: this need's status and public timeline, and the rating once it is done."""
-    return _track_page(_tracked_or_404(token), NeedRateForm())
+    need = _tracked_or_404(token)
+    return _track_page(need, NeedRateForm() if need.status is NeedStatus.RESOLVED else None)
 
 
 def _rated(need: Need) -> str:

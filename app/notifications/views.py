@@ -18,17 +18,6 @@ bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 PER_PAGE = 30
 
 
-def unread_count() -> int:
-    """The badge's number: the logged-in user's unread notifications (0 for visitors)."""
-    return notify.unread_count(current_user.id) if current_user.is_authenticated else 0
-
-
-@bp.app_context_processor
-def _badge_context() -> dict:
-    """Every page's header shows the badge (a callable: counted only where a template asks)."""
-    return {"unread_notifications": unread_count}
-
-
 def _back_to_list(error: str):  # type: ignore[no-untyped-def]
     """Marking read refuses nothing; should it ever, the list is where to go."""
     return redirect(url_for("notifications.index"), 303)
@@ -45,8 +34,9 @@ def index():
 @bp.route("/badge")
 @login_required
 def badge():
-    """The unread count, swapped into the header every 30 seconds."""
-    return render_template("notifications/_badge.html")
+    """The unread count, asked for by the header's link when a page loads and every 60 s after:
+    pages themselves count nothing (issue 14)."""
+    return render_template("notifications/_badge.html", n=notify.unread_count(current_user.id))
 
 
 @bp.route("/<int:note_id>")

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import lazyload
 
 from app.clock import day_bounds, local_day, month_bounds
 from app.extensions import db
@@ -63,6 +64,22 @@ def _existing(member_id: int, station_id: int, day: date) -> Checkin | None:
             Checkin.member_id == member_id, Checkin.station_id == station_id, Checkin.day == day
         )
     )
+
+
+def repeat_scan(member: Member, station: Station, now: datetime | None = None) -> CheckinResult | None:
+    """The member's check-in here today when a scan has nothing to write — they checked in
+    already and no event has started since that the check-in should now count for — read without
+    taking the write lock. None when the scan is for :func:`check_in` (a first scan, an event to
+    record, or a refusal to raise)."""
+    now = now or utcnow()
+    if not member.is_active or not station.active:
+        return None
+    found = db.session.scalar(
+        sa.select(Checkin).options(lazyload("*")).where(
+            Checkin.member_id == member.id, Checkin.station_id == station.id, Checkin.day == local_day(now)))
+    if found is None or (found.event_id is None and running_event(station.id, now) is not None):
+        return None
+    return CheckinResult(found, False)
 
 
 def may_check_in(member: Member) -> None:

@@ -101,16 +101,29 @@ def current_card_tokens(households: list[ResidentHousehold]) -> dict[int, EntryT
     return found
 
 
+def _live(kind: EntryKind, token: str) -> sa.ColumnElement[bool]:
+    return sa.and_(EntryToken.token == token, EntryToken.kind == kind, EntryToken.revoked_at.is_(None))
+
+
 def card_household(token: str) -> ResidentHousehold | None:
-    """The resident household behind a contact card's live code."""
-    found = resolve(EntryKind.CARD, token)
-    return db.session.get(ResidentHousehold, found.resident_household_id) if found else None
+    """The resident household behind a contact card's live code (one query: the token's unique
+    index, joined to the household)."""
+    if not token or len(token) > 32:
+        return None
+    return db.session.scalar(
+        sa.select(ResidentHousehold)
+        .join(EntryToken, EntryToken.resident_household_id == ResidentHousehold.id)
+        .where(_live(EntryKind.CARD, token)))
 
 
 def plaque_household(token: str) -> CentralHousehold | None:
-    """The central household behind a door plaque's live code."""
-    found = resolve(EntryKind.PLAQUE, token)
-    return db.session.get(CentralHousehold, found.central_household_id) if found else None
+    """The central household behind a door plaque's live code (one query, its head joined)."""
+    if not token or len(token) > 32:
+        return None
+    return db.session.scalar(
+        sa.select(CentralHousehold)
+        .join(EntryToken, EntryToken.central_household_id == CentralHousehold.id)
+        .where(_live(EntryKind.PLAQUE, token)))
 
 
 def _covered(member_id: int) -> list[ResidentHousehold]:

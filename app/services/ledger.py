@@ -7,17 +7,17 @@ through ``safe_cell`` so that a name typed as ``=HYPERLINK(...)`` stays text in 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from io import BytesIO
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-
 from app.clock import TZ, local_today
+
+# Control characters an .xlsx cannot hold (openpyxl's ILLEGAL_CHARACTERS_RE, written here so that
+# a worker does not import openpyxl until it exports).
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010\013\014\016-\037]")
 
 # Characters that make a spreadsheet read a cell as a formula (tab and CR too: some apps strip them).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -87,6 +87,11 @@ def build_book(sheets: Sequence[Sheet]) -> bytes:
 
     Written in openpyxl's write-only mode so that 30,000 rows stay quick and small in memory.
     """
+    # Imported here: openpyxl costs each worker ~8 MB, and only exports need it (issue 14).
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
     wb = Workbook(write_only=True)
     bold = Font(bold=True)
     big = Font(bold=True, size=14)
@@ -98,7 +103,7 @@ def build_book(sheets: Sequence[Sheet]) -> bytes:
         used.add(name)
         ws = wb.create_sheet(title=name)
 
-        def styled(value: object, font: Font, ws=ws) -> WriteOnlyCell:  # type: ignore[no-untyped-def]
+        def styled(value: object, font: Font, ws=ws) -> WriteOnlyCell:  # type: ignore[no-untyped-def,valid-type]
             cell = WriteOnlyCell(ws, value=safe_cell(value))
             cell.font = font
             return cell

@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import io
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import qrcode
-import qrcode.constants
-import qrcode.image.svg
+if TYPE_CHECKING:
+    import qrcode
 
-LEVELS = {
-    "L": qrcode.constants.ERROR_CORRECT_L,
-    "M": qrcode.constants.ERROR_CORRECT_M,
-    "Q": qrcode.constants.ERROR_CORRECT_Q,
-    "H": qrcode.constants.ERROR_CORRECT_H,
-}
+# qrcode (with Pillow) is imported when a code is drawn: a worker that draws none keeps ~4 MB.
+LEVELS = {"L": 1, "M": 0, "Q": 3, "H": 2}  # qrcode.constants.ERROR_CORRECT_*
 
 
 def build(data: str, ec: str = "M", border: int = 4, box_size: int = 10) -> qrcode.QRCode:
     """The smallest QR code holding ``data`` at error-correction level ``ec``."""
+    import qrcode
+
     code = qrcode.QRCode(error_correction=LEVELS[ec], border=border, box_size=box_size)
     code.add_data(data)
     code.make(fit=True)
@@ -46,6 +44,8 @@ def png(data: str, ec: str = "M", box_size: int = 10, border: int = 4) -> bytes:
 @lru_cache(maxsize=4096)
 def svg(data: str, ec: str = "M", border: int = 4) -> str:
     """An SVG document (one path), to be sized by CSS or the print layout."""
+    import qrcode.image.svg
+
     image = build(data, ec, border).make_image(image_factory=qrcode.image.svg.SvgPathImage)
     out = io.BytesIO()
     image.save(out)

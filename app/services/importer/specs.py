@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from openpyxl import Workbook
 
 from app.models import Duty, MemberCategory
 from app.services.errors import Refused
@@ -109,6 +108,8 @@ def spec_for(kind: str) -> Spec:
 def template_workbook(kind: str) -> bytes:
     """The template: Chinese headers and one example row on the first sheet, notes on a second."""
     spec = spec_for(kind)
+    from openpyxl import Workbook  # here: only imports and templates need openpyxl (~8 MB a worker)
+
     wb = Workbook()
     ws = wb.active
     ws.title = str(spec.label)

@@ -98,7 +98,9 @@ def need_by_token(token: str) -> Need | None:
     """The need behind a tracking link (never a hidden one)."""
     if not token or len(token) > 32:
         return None
-    return db.session.scalar(sa.select(Need).where(Need.token == token, Need.hidden_at.is_(None)))
+    # Its owner comes in the same query: the tracking page names them.
+    return db.session.scalar(sa.select(Need).where(Need.token == token, Need.hidden_at.is_(None))
+                             .options(joinedload(Need.owner_member), joinedload(Need.owner_node)))
 
 
 def tracked_need(code: str, phone: str) -> Need | None:
