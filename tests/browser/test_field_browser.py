@@ -56,7 +56,8 @@ def survey(demo_site, signed_in) -> dict[tuple[str, str], dict]:  # type: ignore
                 response = page.goto(site.url + path)
                 assert response is not None and response.ok, (role_name, path, response and response.status)
                 key = (role_name if viewport is PHONE else f"{role_name}@{viewport['width']}", path)
-                found[key] = {"axe": run_axe(page), "targets": targets(page)}
+                found[key] = {"axe": run_axe(page), "targets": targets(page),
+                              "overflow": page.evaluate("document.documentElement.scrollWidth") - viewport["width"]}
                 if EVERY_SCREENSHOT:
                     screenshot(page, f"field-{key[0]}{path}".replace("/", "_").replace("?", "_"))
         page.close()
@@ -98,6 +99,11 @@ def test_every_tap_target_on_a_field_page_is_at_least_44_px(survey):
     # The exceptions stay exceptions: a handful of links inside sentences, not a loophole.
     excused = [t for r in survey.values() for t in small(r["targets"]) if t["reason"]]
     assert len(excused) <= 5, excused
+
+
+def test_no_field_page_is_wider_than_the_screen(survey):
+    wide = {f"{role} {path}": r["overflow"] for (role, path), r in survey.items() if r["overflow"] > 0}
+    assert not wide, wide
 
 
 # --- Lists: cards on a phone, tables on a tablet ---------------------------------------------------
