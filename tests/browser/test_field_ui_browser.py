@@ -59,7 +59,7 @@ def survey(demo_site, signed_in) -> dict[tuple[str, str], dict]:  # type: ignore
                 found[key] = {"axe": run_axe(page), "targets": targets(page),
                               "overflow": page.evaluate("document.documentElement.scrollWidth") - viewport["width"]}
                 if EVERY_SCREENSHOT:
-                    screenshot(page, f"field-{key[0]}{path}".replace("/", "_").replace("?", "_"))
+                    screenshot(page, f"ui-{key[0]}{path}".replace("/", "_").replace("?", "_"))
         page.close()
     _print_survey(found)
     return found
@@ -130,7 +130,7 @@ def test_admin_lists_are_cards_on_a_phone_and_tables_on_a_tablet(demo_site, sign
     assert cards[0]["head"] == "none" and cards[0]["rows"][0]["display"] == "block"
     assert cards[0]["rows"][0]["label"] == '"手机号："'  # the cell says what it is
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    screenshot(page, "field-members-cards-phone")
+    screenshot(page, "ui-members-cards-phone")
 
     # Every list page reads the same way on a phone, with nothing wider than the screen.
     lists = [p for p in pages.admin.pages if p != "/"]
@@ -141,7 +141,7 @@ def test_admin_lists_are_cards_on_a_phone_and_tables_on_a_tablet(demo_site, sign
             assert all(r["display"] == "block" and r["first"] > 250 for r in table["rows"]), (path, table)
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
     page.goto(f"{site.url}/needs/dashboard")
-    screenshot(page, "field-dashboard-cards-phone")
+    screenshot(page, "ui-dashboard-cards-phone")
 
     # From 768 to 1280 px they stay tables, with their headers (every list at the narrowest).
     for viewport, paths in ((TABLET_PORTRAIT, lists), (TABLET, ["/structure/members"]), (LAPTOP, ["/structure/members"])):
@@ -154,9 +154,9 @@ def test_admin_lists_are_cards_on_a_phone_and_tables_on_a_tablet(demo_site, sign
     page.set_viewport_size(TABLET)
     page.goto(f"{site.url}/structure/members")
     assert 40 < name.bounding_box()["width"] < 400
-    screenshot(page, "field-members-table-tablet")
+    screenshot(page, "ui-members-table-tablet")
     page.goto(f"{site.url}/needs/dashboard")
-    screenshot(page, "field-dashboard-table-tablet")
+    screenshot(page, "ui-dashboard-table-tablet")
     page.close()
 
 
@@ -185,7 +185,7 @@ def test_a_members_more_sheet_shows_every_item_at_360_px_without_javascript(brow
         assert link.is_visible(), label
         b = link.bounding_box()
         assert b["height"] >= TAP and b["x"] >= 0 and b["x"] + b["width"] <= PHONE["width"], (label, b)
-    screenshot(page, "field-member-more-sheet-nojs-phone")
+    screenshot(page, "ui-member-more-sheet-nojs-phone")
     sheet.get_by_role("link", name="我要自荐").click()
     page.wait_for_url("**/nominations/self")
     # On the page it leads to, 更多 shows that it holds the current page.
@@ -199,7 +199,7 @@ def test_a_members_more_sheet_shows_every_item_at_360_px_without_javascript(brow
     nav = page.get_by_role("navigation", name="主导航")
     assert all(nav.get_by_role("link", name=a, exact=True).first.is_visible() for a in labels)
     assert not nav.locator("summary").is_visible()
-    screenshot(page, "field-member-home-tablet")
+    screenshot(page, "ui-member-home-tablet")
     page.close()
 
 
@@ -207,7 +207,7 @@ def test_a_members_home_leads_to_the_contact_cards_and_the_inbox_has_no_print_bu
     site, pages = demo_site
     page = signed_in("member").new_page()
     page.goto(f"{site.url}/")
-    screenshot(page, "field-member-home-phone")
+    screenshot(page, "ui-member-home-phone")
     page.get_by_role("link", name="打印联系卡").click()
     page.wait_for_url("**/needs/cards")
     assert page.locator(".contact-card").count() >= 10
@@ -222,7 +222,7 @@ def test_a_registered_residents_home_has_raise_a_need_and_my_needs(demo_site, si
     page = signed_in("resident").new_page()
     page.goto(f"{site.url}/")
     home = page.locator("#resident-home")
-    screenshot(page, "field-resident-home-phone")
+    screenshot(page, "ui-resident-home-phone")
     for name in ("反映诉求", "我的诉求"):
         box = home.get_by_role("link", name=name, exact=True).bounding_box()
         assert box["height"] >= TAP and box["width"] > 200, (name, box)
@@ -276,7 +276,7 @@ def test_a_card_page_loads_and_submits_in_good_time_on_a_throttled_phone(browser
     page.get_by_text("已提交，谢谢您！").wait_for(timeout=60_000)
     submitted = time.monotonic() - start
     send = time.monotonic() - before_submit
-    screenshot(page, "field-card-submitted-throttled-phone")
+    screenshot(page, "ui-card-submitted-throttled-phone")
     context.close()
 
     print(f"\n[field] throttled card page (150 ms RTT, 1.6/0.75 Mbps, CPU ×{CPU_SLOWDOWN}), first visit: "
