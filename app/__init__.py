@@ -27,10 +27,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app import assets, cli, errors, sms, web
     from app.extensions import babel, compress, csrf, db, limiter, login_manager, migrate
+    from app.services import counters
 
     # First registered, so its after_request runs last, on the finished response.
     compress.init_app(app)
     db.init_app(app)
+    counters.install()
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
@@ -58,8 +60,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.needs import bp as needs_bp
     from app.nominations.views import bp as nominations_bp
     from app.notifications.views import bp as notifications_bp
+    from app.overview import bp as overview_bp
     from app.stations.views import bp as stations_bp
     from app.structure.views import bp as structure_bp
+    from app.training import bp as training_bp
     from app.visits.views import bp as visits_bp
 
     for bp in (
@@ -76,6 +80,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         needs_bp,
         notifications_bp,
         audit_bp,
+        overview_bp,
+        training_bp,
     ):
         app.register_blueprint(bp)
     return app

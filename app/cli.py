@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -20,7 +20,8 @@ from app.services.passwords import MIN_LENGTH, hash_password
 
 
 def init_app(app: Flask) -> None:
-    for command in (create_admin, demo_district, backup, escalate_needs, prune_audit):
+    for command in (create_admin, demo_district, backup, escalate_needs, prune_audit,
+                    recount_counters, monthly_ledger):
         app.cli.add_command(command)
 
 
@@ -135,3 +136,55 @@ def prune_audit(days: int | None, dry_run: bool) -> None:
         count = audit_log.prune(retention)
         db.session.commit()
     click.echo(f"已删除 {retention} 天前的审计日志：{count} 条")
+
+
+@click.command("recount-counters")
+@click.option("--repair", is_flag=True, help="Rebuild every counter from the source rows.")
+def recount_counters(repair: bool) -> None:
+    """Compare the maintained 1+10+15 counters with a recount from the source rows and report
+    every difference (exit status 1 when there is one); ``--repair`` rebuilds them."""
+    from app.services import counters
+
+    with writing():
+        conn = db.session.connection()
+        found = counters.check(conn)
+        for d in found[:200]:
+            click.echo(f"{d.counter} #{d.key} {d.figure}: 记录 {d.stored}，实数 {d.counted}")
+        if len(found) > 200:
+            click.echo(f"……共 {len(found)} 处不一致")
+        if repair and found:
+            counters.recount_all(conn)
+            db.session.commit()
+            click.echo(f"已按实际数据重建计数（{len(found)} 处不一致已修正）")
+            return
+        db.session.rollback()
+    if found:
+        raise SystemExit(1)
+    click.echo("计数与实际数据一致")
+
+
+@click.command("monthly-ledger")
+@click.option("--node", "node_id", type=int, required=True, help="The org node's id.")
+@click.option("--month", default=None, help="YYYY-MM (default: last month).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output .xlsx file.")
+def monthly_ledger(node_id: int, month: str | None, out: Path | None) -> None:
+    """Write a node's monthly ledger (.xlsx, one sheet per area) — for cron, to send upward."""
+    from app.clock import local_today
+    from app.services import monthly
+
+    node = db.session.get(OrgNode, node_id)
+    if node is None:
+        raise click.UsageError(f"没有编号为 {node_id} 的组织")
+    today = local_today()
+    if month is None:
+        last = today.replace(day=1) - timedelta(days=1)
+        year, mon = last.year, last.month
+    else:
+        try:
+            year, mon = (int(p) for p in month.split("-"))
+            datetime(year, mon, 1)
+        except ValueError as error:
+            raise click.UsageError("月份格式应为 YYYY-MM") from error
+    target = out or Path(f"monthly-{node.id}-{year}-{mon:02d}.xlsx")
+    target.write_bytes(monthly.build(node, year, mon))
+    click.echo(f"已写出 {node.name} {year}年{mon}月台账：{target}")

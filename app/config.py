@@ -47,6 +47,13 @@ DEFAULTS: dict[str, object] = {
     # is told and the attempt is audited).
     "LOGIN_LIMIT_PER_CLIENT_ACCOUNT": "5 per 10 minutes",
     "LOGIN_LIMIT_PER_ACCOUNT": "30 per hour",
+    # Typing a kiosk's six-digit check-in code (app/services/checkin_codes.py): every try by one
+    # member; wrong tries from one address (a station's Wi-Fi serves many members); and the lock
+    # after wrong codes, kept in the database.
+    "CHECKIN_CODE_LIMIT_PER_MEMBER": "10 per hour",
+    "CHECKIN_CODE_LIMIT_PER_IP": "30 per 10 minutes",
+    "CHECKIN_CODE_LOCK_AFTER": 5,
+    "CHECKIN_CODE_LOCK_MINUTES": 15,
     # Set when a reverse proxy we trust sets X-Forwarded-For (number of proxies in front).
     "TRUSTED_PROXIES": 0,
     "PRODUCTION": False,

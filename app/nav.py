@@ -39,10 +39,12 @@ ITEMS: list[NavItem] = [
     NavItem("diary.index", _l("民情日记"), MEMBER),
     NavItem("visits.index", _l("我的联系户"), MEMBER),
     NavItem("checkin.mine", _l("我的签到"), MEMBER),
+    NavItem("training.mine", _l("我的培训"), MEMBER),
     NavItem("nominations.self_nominate", _l("我要自荐"), MEMBER),
     NavItem("stations.index", _l("驿站"), STATION),
     NavItem("activities.verify_queue", _l("待核实"), frozenset({Role.STATION_ADMIN})),
     NavItem("needs.dispatch", _l("诉求调度"), ADMIN),
+    NavItem("overview.index", _l("工作看板"), ADMIN),
     NavItem("needs.dashboard", _l("诉求看板"), ADMIN),
     NavItem("structure.index", _l("组织架构"), ADMIN),
     NavItem("households.index", _l("中心户"), ADMIN),
@@ -50,7 +52,7 @@ ITEMS: list[NavItem] = [
     NavItem("activities.ledger_view", _l("服务台账"), ADMIN),
     NavItem("structure.import_roster", _l("名册导入"), ADMIN),
     NavItem("audit.index", _l("审计日志"), ADMIN, allowed=can_read_audit_log),
-    NavItem("main.coming", _l("培训"), ADMIN, (("area", "training"),)),
+    NavItem("training.index", _l("培训"), STATION),
     NavItem("main.coming", _l("积分评先"), ADMIN, (("area", "points"),)),
 ]
 

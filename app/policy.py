@@ -357,3 +357,64 @@ def can_use_resident_rights(user: User) -> bool:
 def resident_needs_condition(phone: str) -> sa.ColumnElement[bool]:
     """SQL: the needs a resident's proven phone opens (hidden ones too: they are their data)."""
     return Need.contact_phone == phone
+
+
+# --- training (培训) --------------------------------------------------------------------------
+
+from app.models import TrainingMode, TrainingSession  # noqa: E402 — this section's own models
+
+
+def session_is_for(member: Member, session: TrainingSession) -> bool:
+    """A session is for the active members of its node and below (the member's grid or one of
+    the nodes above it)."""
+    return member.is_active and session.org_node_id in member.grid.ancestor_ids
+
+
+def is_session_member(user: User, session: TrainingSession) -> bool:
+    """Whether the user is an active member the session is for (they study it, complete it)."""
+    member = active_member(user)
+    return member is not None and session_is_for(member, session)
+
+
+def can_plan_training(user: User) -> bool:
+    """Org admins, at any level, plan sessions for their node or a node below."""
+    return is_org_admin(user)
+
+
+def can_administer_session(user: User, session: TrainingSession) -> bool:
+    """Org admins over the session's node: its attendance, its export, cancelling it."""
+    return node_in_scope(user, session.org_node)
+
+
+def can_view_session_attendance(user: User, session: TrainingSession) -> bool:
+    """A session's page (attendance list, export): its admins and, when it is held at a station,
+    that station's admins (and org admins over the station)."""
+    if can_administer_session(user, session):
+        return True
+    event = session.station_event
+    return event is not None and station_in_scope(user, event.station)
+
+
+def can_mark_attendance(user: User, session: TrainingSession) -> bool:
+    """Late arrivals and early leaves are marked on an offline session by whoever sees its list."""
+    return (session.mode is TrainingMode.OFFLINE and session.station_event is not None
+            and can_view_session_attendance(user, session))
+
+
+def can_open_training_material(user: User, session: TrainingSession) -> bool:
+    """A session's PDF: the members it is for, and those who see its page."""
+    return is_session_member(user, session) or can_view_session_attendance(user, session)
+
+
+def can_view_training_record(user: User, member: Member) -> bool:
+    """A member's training record: the member themself, the head of their central household
+    (who oversees its members' work), org admins in scope."""
+    own = user.member
+    if own is not None and own.id == member.id:
+        return True
+    return member_in_scope(user, member) or heads(user, member.central_household)
+
+
+def can_view_household_training(user: User, household: CentralHousehold) -> bool:
+    """A central household's training record: its head, admins in scope (as its activities)."""
+    return can_oversee_household(user, household)

@@ -1,4 +1,4 @@
-"""Responses that are not pages: stored photos, QR images and .xlsx ledgers.
+"""Responses that are not pages: stored photos, QR images, .xlsx ledgers and training PDFs.
 
 Every view that sends one of these has checked the user may see it first.
 """
@@ -6,6 +6,7 @@ Every view that sends one of these has checked the user may see it first.
 from __future__ import annotations
 
 from io import BytesIO
+from pathlib import Path
 
 from flask import Response, abort, make_response, send_file
 
@@ -43,4 +44,16 @@ def xlsx_response(data: bytes, filename: str) -> Response:
     """A ledger workbook as a download, never cached (it holds personal data)."""
     response = send_file(BytesIO(data), mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=filename)
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def document_response(path: Path, filename: str) -> Response:
+    """A stored PDF shown in the browser (inline), never sniffed as anything else, kept only in
+    the user's own browser for an hour (private: it is for the members of a node)."""
+    if not path.is_file():
+        abort(404)
+    # Not as an attachment: send_file writes "inline" with the name (RFC 6266, UTF-8 names too).
+    response = send_file(path, mimetype="application/pdf", download_name=filename, max_age=3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, max-age=3600"
     return response

@@ -107,6 +107,16 @@ def _any(model_name: str) -> Callable[[], int | None]:
     return pick
 
 
+def _training_session(mode: str) -> int | None:
+    """The latest ended session of ``mode`` (offline: the biggest attendance lists are townships')."""
+    from app.models import OrgLevel, OrgNode, TrainingSession, utcnow
+
+    return first_id(sa.select(TrainingSession.id).join(OrgNode, OrgNode.id == TrainingSession.org_node_id)
+                    .where(TrainingSession.mode == mode, TrainingSession.ends_at < utcnow(),
+                           OrgNode.level == OrgLevel.TOWNSHIP)
+                    .order_by(TrainingSession.starts_at.desc()))
+
+
 # Every main page of every area, as the demo account of the role that uses it.
 PAGES: list[Page] = [
     Page("", "/", light=True),
@@ -155,6 +165,17 @@ PAGES: list[Page] = [
     Page("district", "/needs/dispatch"),
     Page("district", "/needs/dashboard", dashboard=True),
     Page("community", "/needs/dashboard", dashboard=True),
+    Page("district", "/overview/", dashboard=True),
+    Page("community", "/overview/", dashboard=True),
+    Page("district", "/overview/checkins"),
+    Page("station", "/", light=True),
+    Page("district", "/training/"),
+    Page("station", "/training/"),
+    Page("district", _url("/training/sessions/{}", lambda: _training_session("offline"))),
+    Page("district", _url("/training/sessions/{}", lambda: _training_session("online"))),
+    Page("member", "/training/me", light=True),
+    Page("member", _url("/training/members/{}", lambda: _member_id(ACCOUNTS["member"])), light=True),
+    Page("head", _url("/training/households/{}", lambda: _household_of(ACCOUNTS["head"]))),
 ]
 
 

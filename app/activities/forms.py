@@ -8,6 +8,7 @@ from wtforms import (
     BooleanField,
     DateField,
     DateTimeLocalField,
+    HiddenField,
     IntegerField,
     MultipleFileField,
     RadioField,
@@ -29,11 +30,26 @@ from wtforms.validators import (
 from app.clock import TZ, local_minute, local_naive
 from app.models import MAX_DURATION_MINUTES, Activity, ActivityKind, VerifyState
 from app.services.activities import ActivityInput
+from app.services.client_keys import normalize_key
 
 
 def select_choices(pairs: object) -> list[SelectChoice]:
     """WTForms 3.3 wants SelectChoice objects rather than (value, label) tuples."""
     return [SelectChoice(value, label) for value, label in pairs]  # type: ignore[attr-defined]
+
+
+class ClientKeyField(HiddenField):
+    """The key the phone's outbox script puts in a record (crypto.randomUUID()): sent twice, the
+    record is stored once. Empty without JavaScript; anything but a UUID is refused."""
+
+    def pre_validate(self, form: object) -> None:
+        if self.data:
+            key = normalize_key(self.data)
+            if key is None:
+                raise ValidationError(_l("页面已过期，请刷新后重新填写。"))
+            self.data = key
+        else:
+            self.data = None
 
 
 def _int_or_none(value: object) -> int | None:
@@ -88,6 +104,7 @@ class ActivityRecordForm(FlaskForm):
         render_kw={"accept": "image/*", "capture": "environment", "multiple": True},
     )
     on_behalf = BooleanField(_l("代表中心户记录"))
+    client_key = ClientKeyField()
 
     def to_input(self) -> ActivityInput:
         started = self.started_at.data.replace(tzinfo=TZ)

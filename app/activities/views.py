@@ -20,7 +20,7 @@ from app.activities.forms import (
     select_choices,
 )
 from app.authz import admin_required, current_member, get_or_404, require, roles_required
-from app.clock import local_today
+from app.clock import local_today, parse_month
 from app.extensions import client_address
 from app.htmx import render
 from app.models import (
@@ -122,7 +122,8 @@ def new():
     if request.form.get("find") or not form.validate_on_submit():
         return _form_page("activities/new.html", form, member)
     return run_step(
-        lambda: service.record(member, form.to_input(), form.uploads(), current_user, utcnow()),
+        lambda: service.record(member, form.to_input(), form.uploads(), current_user, utcnow(),
+                               client_key=form.client_key.data),
         _refused("activities/new.html", form, member),
         lambda activity: url_for("activities.detail", activity_id=activity.id),
         _("已记录。"),
@@ -177,11 +178,15 @@ def pick_members():
 @bp.route("/")
 @roles_required(Role.MEMBER)
 def mine():
-    """The member's own activities (recorded or taken part in), newest first."""
+    """The member's own activities (recorded or taken part in), newest first; ``?month=YYYY-MM``
+    keeps one month (the home page's figure links here)."""
     member = current_member()
-    return render("activities/mine.html", "activities/_items.html", **_listing(service.mine(member)),
-                  household=service.headed_household(member), list_endpoint="activities.mine",
-                  list_args={})
+    raw = request.args.get("month")
+    month = parse_month(raw, local_today()) if raw else None
+    return render("activities/mine.html", "activities/_items.html",
+                  **_listing(service.mine(member, month)), household=service.headed_household(member),
+                  list_endpoint="activities.mine", list_args={"month": raw} if month else {},
+                  month=month)
 
 
 @bp.route("/household/<int:household_id>")

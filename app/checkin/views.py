@@ -1,4 +1,4 @@
-"""A member's side of check-in: scanning a station's code, and "我的签到".
+"""A member's side of check-in: scanning a station's code, typing it (签到), and "我的签到".
 
 A scan is a GET (the phone's camera opens the URL) that records the check-in. That is safe here:
 the token proves presence at the station within the last 60–90 s, and the session cookie is
@@ -11,6 +11,7 @@ import secrets
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     make_response,
@@ -22,14 +23,18 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.wrappers import Response
 
-from app.authz import current_member
+from app.authz import current_member, roles_required
+from app.checkin.forms import CheckinCodeForm
 from app.clock import local_today, parse_month
-from app.models import CheckinMethod, Station
+from app.extensions import limiter
+from app.models import CheckinMethod, Role, Station
 from app.services import checkin as svc
+from app.services import checkin_codes as codes
 from app.services import checkin_tokens as tokens
 from app.services.errors import DomainError
-from app.steps import write_now
+from app.steps import run_step, write_now
 
 bp = Blueprint("checkin", __name__)
 
@@ -124,3 +129,78 @@ def mine():
         year=year,
         month=month,
     )
+
+
+# Typing the code (签到) ----------------------------------------------------------------------------
+
+
+def _wrong_code(response: Response) -> bool:
+    return request.method == "POST" and response.status_code == 422
+
+
+def _member_key() -> str:
+    return f"checkin-code-member:{current_user.get_id() or 'anonymous'}"
+
+
+# Six digits can be guessed: every try by a member counts, and wrong tries from one address
+# (a station's Wi-Fi serves many members at once). The lock after wrong codes is the service's.
+code_member_limit = limiter.limit(lambda: current_app.config["CHECKIN_CODE_LIMIT_PER_MEMBER"],
+                                  key_func=_member_key, methods=["POST"])
+code_ip_limit = limiter.limit(lambda: current_app.config["CHECKIN_CODE_LIMIT_PER_IP"], methods=["POST"],
+                              deduct_when=_wrong_code)
+
+
+def _code_page(form: CheckinCodeForm, status: int = 200, error: str | None = None,  # type: ignore[no-untyped-def]
+               on_station: bool = False):
+    """The 签到 form as typed; ``error`` is shown next to the code (or the station) field."""
+    if error:
+        (form.station_id if on_station else form.code).errors = [error]
+    return render_template("checkin/code.html", form=form), status
+
+
+def _code_answer(form: CheckinCodeForm):  # type: ignore[no-untyped-def]
+    """After the try is committed: the member's check-in, or the form again with the message."""
+
+    def answer(attempt: codes.CodeAttempt):  # type: ignore[no-untyped-def]
+        if attempt.result is None:
+            return _code_page(form, 422, attempt.error)
+        row = attempt.result.checkin
+        return redirect(url_for("checkin.done", checkin_id=row.id, new=int(attempt.result.created)), 303)
+
+    return answer
+
+
+def _prefill(form: CheckinCodeForm, stations: list) -> None:
+    """A fresh form: the station named in the link (a kiosk's), else the member's nearest."""
+    form.set_stations(stations)
+    if request.method == "GET":
+        asked = request.args.get("station", type=int)
+        ids = [s.id for s, _own in stations]
+        form.station_id.data = asked if asked in ids else (ids[0] if ids else None)
+
+
+@bp.route("/checkin/code", methods=["GET", "POST"])
+@code_member_limit
+@code_ip_limit
+@roles_required(Role.MEMBER)
+def code():
+    """签到 by typing the six digits under a kiosk's QR, for when the phone cannot scan."""
+    member = current_member()
+    form = CheckinCodeForm()
+    _prefill(form, codes.stations_for(member))
+    if not form.validate_on_submit():
+        return _code_page(form, 422 if form.is_submitted() else 200)
+    return run_step(lambda: codes.check_in_by_code(member, form.station_id.data, form.code.data),
+                    lambda message: _code_page(form, 422, message, on_station=True), None,
+                    show=_code_answer(form))
+
+
+@bp.route("/checkin/done/<int:checkin_id>")
+@roles_required(Role.MEMBER)
+def done(checkin_id: int):
+    """The member's check-in just made by a typed code, as a scan shows it."""
+    row = codes.member_checkin(current_member(), checkin_id)
+    if row is None:
+        abort(404)
+    result = svc.CheckinResult(row, created=request.args.get("new") == "1")
+    return render_template("checkin/result.html", result=result, station=row.station)

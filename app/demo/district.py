@@ -28,6 +28,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+import app.demo.training  # noqa: F401 — registers its extension
 from app.demo import activities, checkin, needs
 from app.demo.context import (
     EXTENSIONS,
@@ -71,6 +72,7 @@ from app.models import (
     StationKind,
     User,
 )
+from app.services import counters
 from app.services.passwords import hash_password
 
 # Extensions (app/demo/<area>.py) register themselves when imported: add one line per area to
@@ -167,6 +169,7 @@ def generate(seed: int, scale: float) -> dict[str, int]:
     for extension in [*AREA_EXTENSIONS, *EXTENSIONS]:
         for key, value in extension(ctx).items():
             stats[key] = stats.get(key, 0) + value
+    counters.recount_all(conn)  # the bulk inserts above bypassed the ORM that keeps them
     _reset_sequences(conn)
     # Fresh planner statistics: after a bulk load PostgreSQL would otherwise plan for empty tables
     # (measured at city scale: a household's visit history took 349 ms before, 0.5 ms after).

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from app.activities.forms import ClientKeyField
 from app.services.diary import MAX_TEXT
 
 
@@ -20,3 +21,4 @@ class DiaryEntryCreateForm(FlaskForm):
                     Length(max=MAX_TEXT, message=_l("最多 %(n)d 字", n=MAX_TEXT))],
         render_kw={"maxlength": MAX_TEXT, "rows": 4},
     )
+    client_key = ClientKeyField()

@@ -50,7 +50,8 @@ def new():
     if not form.validate_on_submit():
         return render_template("diary/new.html", form=form), 422 if form.is_submitted() else 200
     return run_step(
-        lambda: service.create(member, form.resident_id.data, form.entry_date.data, form.text.data, today),
+        lambda: service.create(member, form.resident_id.data, form.entry_date.data, form.text.data, today,
+                               client_key=form.client_key.data),
         lambda error: (render_template("diary/new.html", form=form, error=error), 422),
         url_for("diary.index"),
         _("已记入民情日记。"),

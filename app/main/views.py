@@ -16,7 +16,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from app import assets
-from app.services import structure
+from app.clock import utcnow
+from app.services import today
 from app.web import DISPLAY_COOKIE, LOCALE_COOKIE, SUPPORTED, safe_next
 
 bp = Blueprint("main", __name__)
@@ -33,7 +34,7 @@ def index():
     """The public landing page, or the home page of the logged-in user's roles."""
     if not current_user.is_authenticated:
         return render_template("main/landing.html")
-    return render_template("main/home.html", **structure.home_view(current_user))
+    return render_template("main/home.html", **today.home(current_user, utcnow()))
 
 
 @bp.route("/coming/<area>")

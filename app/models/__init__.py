@@ -13,8 +13,28 @@ from app.models.activities import (
 )
 from app.models.audit import AuditEntry
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
-from app.models.checkin import Checkin, CheckinMethod, PosterToken, StationEvent, StationEventKind
+from app.models.checkin import (
+    Checkin,
+    CheckinCodeGuard,
+    CheckinMethod,
+    PosterToken,
+    StationEvent,
+    StationEventKind,
+)
+from app.models.counters import GridStanding, HouseholdLinks, MemberCoverage
 from app.models.diary import DiaryEntry
+from app.models.evaluation import (
+    CampaignCandidate,
+    CampaignStatus,
+    CandidacyDecision,
+    CandidacyWay,
+    EvaluationFactor,
+    EvaluationOutcome,
+    EvaluationWeight,
+    ModelCampaign,
+    ModelTitle,
+    OutcomeKind,
+)
 from app.models.households import (
     AdjustmentOutcome,
     AdjustmentStatus,
@@ -24,6 +44,7 @@ from app.models.households import (
     HouseholdEvent,
     HouseholdEventKind,
 )
+from app.models.mentoring import GuidanceContact, GuidanceWay, PostAssignment, PostType
 from app.models.needs import (
     TEXT_MAX,
     BreachKind,
@@ -59,6 +80,7 @@ from app.models.nominations import (
 from app.models.notifications import Notification
 from app.models.org import OrgLevel, OrgNode
 from app.models.photos import Photo
+from app.models.points import CapPeriod, PointsEntry, PointsRule, RuleCode
 from app.models.stations import CheckinMode, Station, StationKind
 from app.models.structure import (
     BUILTIN_HOUSEHOLD_TYPES,
@@ -75,6 +97,17 @@ from app.models.structure import (
     MemberCategory,
     MemberStatus,
     ResidentHousehold,
+)
+from app.models.training import (
+    DOCUMENT_MAX_BYTES,
+    REFLECTION_MAX,
+    AttendanceMark,
+    AttendanceMarkKind,
+    TrainingCompletion,
+    TrainingDocument,
+    TrainingKind,
+    TrainingMode,
+    TrainingSession,
 )
 from app.models.users import Role, RoleAssignment, User
 from app.models.visits import DEFAULT_VISIT_MONTHS, VISIT_PERIOD_MONTHS, VisitPolicy
@@ -130,6 +163,7 @@ __all__ = [
     "BUILTIN_HOUSEHOLD_TYPES",
     "CentralHousehold",
     "Checkin",
+    "CheckinCodeGuard",
     "CheckinMethod",
     "CheckinMode",
     "Duty",
@@ -161,4 +195,34 @@ __all__ = [
     "UTCDateTime",
     "User",
     "utcnow",
+    "GridStanding",
+    "HouseholdLinks",
+    "MemberCoverage",
+    "CampaignCandidate",
+    "CampaignStatus",
+    "CandidacyDecision",
+    "CandidacyWay",
+    "EvaluationFactor",
+    "EvaluationOutcome",
+    "EvaluationWeight",
+    "ModelCampaign",
+    "ModelTitle",
+    "OutcomeKind",
+    "GuidanceContact",
+    "GuidanceWay",
+    "PostAssignment",
+    "PostType",
+    "CapPeriod",
+    "PointsEntry",
+    "PointsRule",
+    "RuleCode",
+    "DOCUMENT_MAX_BYTES",
+    "REFLECTION_MAX",
+    "AttendanceMark",
+    "AttendanceMarkKind",
+    "TrainingCompletion",
+    "TrainingDocument",
+    "TrainingKind",
+    "TrainingMode",
+    "TrainingSession",
 ]

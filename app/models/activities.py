@@ -91,6 +91,9 @@ class Activity(db.Model):
         sa.CheckConstraint(
             "verify_state <> 'returned' OR length(return_reason) > 0", name="return_has_reason"
         ),
+        # A record the phone's outbox sends twice (no signal, then signal) is stored once. NULL for
+        # older rows and posts without JavaScript: NULLs never clash.
+        sa.UniqueConstraint("author_member_id", "client_key", name="uq_activities_author_client_key"),
         sa.Index("ix_activities_author_started", "author_member_id", "started_at"),
         sa.Index("ix_activities_grid_started", "grid_id", "started_at"),
         sa.Index("ix_activities_station_state", "station_id", "verify_state"),
@@ -118,6 +121,8 @@ class Activity(db.Model):
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The key the author's browser made for this record (crypto.randomUUID()), unique per author.
+    client_key: Mapped[str | None] = mapped_column(sa.String(36))
 
     author: Mapped[Member] = relationship(foreign_keys=[author_member_id], lazy="joined")
     central_household: Mapped[CentralHousehold | None] = relationship(lazy="raise_on_sql")

@@ -22,11 +22,15 @@ class CheckinMethod(LabeledEnum):
     KIOSK = "kiosk"
     POSTER = "poster"
     MANUAL = "manual"
+    # The six digits under the kiosk's QR, typed when the phone cannot scan: they rotate with the
+    # QR, but can be read out over the phone, so the ledger tells them apart from a scan.
+    TYPED = "typed"
 
     @classmethod
     def labels(cls) -> dict:
         # Poster check-ins prove less (the code never changes): every list says so.
-        return {cls.KIOSK: _l("平板扫码"), cls.POSTER: _l("海报扫码"), cls.MANUAL: _l("人工补签")}
+        return {cls.KIOSK: _l("平板扫码"), cls.POSTER: _l("海报扫码"), cls.MANUAL: _l("人工补签"),
+                cls.TYPED: _l("输入签到码")}
 
 
 class StationEventKind(LabeledEnum):
@@ -113,3 +117,17 @@ class PosterToken(db.Model):
     token: Mapped[str] = mapped_column(sa.String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CheckinCodeGuard(db.Model):
+    """Wrong check-in codes a member typed lately. After ``CHECKIN_CODE_LOCK_AFTER`` of them within
+    an hour, typing codes is locked for the member for ``CHECKIN_CODE_LOCK_MINUTES``: kept in the
+    database, so the lock holds across workers whatever the rate limiter's storage."""
+
+    __tablename__ = "checkin_code_guards"
+    __table_args__ = (sa.CheckConstraint("failures >= 0", name="failures_not_negative"),)
+
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id"), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

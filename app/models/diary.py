@@ -19,6 +19,8 @@ class DiaryEntry(db.Model):
     __tablename__ = "diary_entries"
     __table_args__ = (
         sa.CheckConstraint("length(text) > 0", name="text_not_empty"),
+        # Sent twice from the phone's outbox, stored once (see Activity.client_key).
+        sa.UniqueConstraint("member_id", "client_key", name="uq_diary_entries_member_client_key"),
         sa.Index("ix_diary_entries_member_date", "member_id", "entry_date"),
         sa.Index("ix_diary_entries_resident_date", "resident_household_id", "entry_date"),
     )
@@ -30,6 +32,7 @@ class DiaryEntry(db.Model):
     text: Mapped[str] = mapped_column(sa.String(500))
     need_id: Mapped[int | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    client_key: Mapped[str | None] = mapped_column(sa.String(36))
 
     member: Mapped[Member] = relationship(lazy="joined")
     resident: Mapped[ResidentHousehold] = relationship(lazy="joined")

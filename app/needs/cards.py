@@ -40,7 +40,8 @@ def cards():
     if any(token is None for _h, token in printed):  # the first print issues the codes, and keeps them
         write_now(lambda: entry_tokens.issue_cards(member.id))
         printed = entry_tokens.member_cards(member.id)
-    items = [{"household": h, "qr": _qr_data_uri(entry_tokens.entry_url(t))} for h, t in printed]
+    urls = [(h, entry_tokens.entry_url(t)) for h, t in printed]
+    items = [{"household": h, "qr": _qr_data_uri(url), "url": url} for h, url in urls]
     sheets = [items[i:i + CARDS_PER_SHEET] for i in range(0, len(items), CARDS_PER_SHEET)]
     return render_template("needs/cards.html", sheets=sheets, member=member,
                            central=member.central_household)

@@ -14,6 +14,7 @@ from app.clock import local_today, utcnow
 from app.extensions import client_address
 from app.models import Member, NeedCategory
 from app.needs import bp
+from app.needs.charts import monthly_charts
 from app.needs.forms import NeedHideForm, NeedSlaForm, options
 from app.needs.helpers import need_or_404, validated
 from app.needs.inbox import assign_form, step
@@ -28,8 +29,19 @@ from app.steps import run_step, write_now
 def dispatch():
     """The queue (needs held at community or township level: unmatched or escalated) and the
     overdue list (open needs past a deadline or ever breached), in the admin's scope."""
+    now = utcnow()
     return render_template("needs/dispatch.html", queue=needs.dispatch_queue(current_user),
-                           overdue=needs.overdue_needs(current_user, utcnow()))
+                           overdue=needs.overdue_needs(current_user, now),
+                           queue_total=needs.queue_count(current_user),
+                           overdue_total=needs.overdue_count(current_user, now))
+
+
+@bp.route("/needs/dispatch.xlsx")
+@admin_required
+def dispatch_export():
+    """The queue and the overdue list as a ledger workbook (.xlsx), audited."""
+    data = write_now(lambda: needs.export_dispatch(current_user, utcnow(), client_address()))
+    return xlsx_response(data, f"needs-dispatch-{local_today().isoformat()}.xlsx")
 
 
 @bp.post("/needs/<int:need_id>/assign")
@@ -80,8 +92,10 @@ def dashboard():
     chosen period, with their definitions on the page."""
     group, (start, end) = _group(), _period()
     rows, total = needs.period_rates(current_user, group, start, end)
+    counts, rates = monthly_charts(needs.monthly_rates(current_user, local_today()), group)
     return render_template("needs/dashboard.html", rows=rows, total=total, group=group,
-                           start=start, end=end, groups=needs.group_labels())
+                           start=start, end=end, groups=needs.group_labels(),
+                           counts_chart=counts, rates_chart=rates)
 
 
 @bp.route("/needs/dashboard.xlsx")

@@ -43,6 +43,7 @@ from app.nominations.forms import (
     TownshipSettingsForm,
 )
 from app.pages import paginate
+from app.responses import xlsx_response
 from app.services import nominations as svc
 from app.services.households import find_member
 from app.services.privacy import audit
@@ -69,6 +70,15 @@ def index():
     townships = [n for n in current_user.admin_nodes if n.level is OrgLevel.TOWNSHIP]
     return render_template("nominations/index.html", page=page, status=status,
                            statuses=list(NominationStatus), townships=townships, today=local_today())
+
+
+@bp.route("/export.xlsx")
+@admin_required
+def export():
+    """The list, with the same status filter, as a ledger workbook (.xlsx), audited."""
+    status = request.args.get("status", "open")
+    data = write_now(lambda: svc.export_list(current_user, status, client_address()))
+    return xlsx_response(data, f"nominations-{local_today().isoformat()}.xlsx")
 
 
 def _self_page(member: Member, form: NominationSelfForm, status: int = 200, error: str | None = None):

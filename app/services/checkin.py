@@ -64,6 +64,12 @@ def _existing(member_id: int, station_id: int, day: date) -> Checkin | None:
     )
 
 
+def may_check_in(member: Member) -> None:
+    """The one check of the member's standing: a stopped member may not check in at all (403)."""
+    if not member.is_active:
+        raise NotAllowed(_l("您的党员信息已停用，不能签到；如有疑问请联系所在社区。"))
+
+
 def check_in(
     member: Member,
     station: Station,
@@ -76,9 +82,7 @@ def check_in(
     Two simultaneous scans: the UNIQUE constraint refuses the second insert, which then reads the
     row the first one wrote."""
     now = now or utcnow()
-    if not member.is_active:
-        # The one check of the member's standing: a stopped member may not check in at all (403).
-        raise NotAllowed(_l("您的党员信息已停用，不能签到；如有疑问请联系所在社区。"))
+    may_check_in(member)
     if not station.active:
         raise CheckinError(_l("该驿站已停用。"))
     if method is CheckinMethod.MANUAL and recorded_by is None:

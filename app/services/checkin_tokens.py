@@ -10,6 +10,12 @@ an attacker can guess online within a 90-second window; a full 32-byte MAC would
 QR version 6. The step is in the token (not just tried) so that an old but genuine code can be
 told apart from a forged one: "expired, scan again" versus "not a valid code".
 
+The six-digit code under the kiosk's QR (typed when a phone cannot scan) is made like a TOTP code
+(RFC 6238's dynamic truncation) from the same station and time step, under a key derived from the
+kiosk key: it rotates with the QR and is good for the same 60–90 s. Six digits can be guessed
+where 80 bits cannot, so typing is rate-limited and locked after wrong codes
+(``app/services/checkin_codes.py``).
+
 A poster token is 16 random bytes (22 characters) kept in ``poster_tokens``; regenerating it
 revokes the old one.
 """
@@ -23,6 +29,7 @@ import hmac
 import secrets
 import struct
 import time
+import unicodedata
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -37,6 +44,9 @@ GRACE_STEPS = 2  # the current step and the two before it: a code is good for 60
 MAC_BYTES = 10
 TOKEN_BYTES = 8 + MAC_BYTES
 TOKEN_CHARS = 24  # 18 bytes in base64url
+CODE_DIGITS = 6
+# How far back a typed code is still recognised, to say "expired" rather than "wrong" (10 min).
+CODE_EXPIRED_STEPS = 20
 KIOSK_PATH = "/k/"
 POSTER_PATH = "/s/"
 
@@ -104,6 +114,44 @@ def verify_kiosk_token(token: str, now: float | None = None) -> KioskToken:
     if step < now_step - GRACE_STEPS:
         raise TokenExpired(station_id)
     return KioskToken(station_id, step)
+
+
+# The typed code ------------------------------------------------------------------------------
+
+
+def _code_key() -> bytes:
+    return hmac.new(_key(), b"typed-code-v1", hashlib.sha256).digest()
+
+
+def kiosk_code(station_id: int, step: int | None = None) -> str:
+    """The six digits the kiosk shows under its QR for ``step`` (now when not given)."""
+    step = current_step() if step is None else step
+    digest = hmac.new(_code_key(), struct.pack(">II", station_id, step), hashlib.sha256).digest()
+    offset = digest[-1] & 0x0F
+    number = struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF
+    return f"{number % 10**CODE_DIGITS:0{CODE_DIGITS}d}"
+
+
+def normalize_code(raw: str | None) -> str | None:
+    """Six ASCII digits from what was typed (full-width digits, spaces and dashes allowed), or None."""
+    text = unicodedata.normalize("NFKC", raw or "")
+    text = "".join(ch for ch in text if ch not in " -\t")
+    if len(text) != CODE_DIGITS or not all("0" <= ch <= "9" for ch in text):
+        return None
+    return text
+
+
+def verify_kiosk_code(station_id: int, code: str, now: float | None = None) -> int:
+    """The step of the station's current code ``code`` matches; raise TokenExpired when it matches
+    a code of the last ten minutes, TokenInvalid otherwise. ``code`` is normalised already."""
+    now_step = current_step(now)
+    for step in range(now_step, now_step - GRACE_STEPS - 1, -1):
+        if hmac.compare_digest(kiosk_code(station_id, step), code):
+            return step
+    for step in range(now_step - GRACE_STEPS - 1, now_step - CODE_EXPIRED_STEPS - 1, -1):
+        if hmac.compare_digest(kiosk_code(station_id, step), code):
+            raise TokenExpired(station_id)
+    raise TokenInvalid(code)
 
 
 # Poster tokens ---------------------------------------------------------------------------------

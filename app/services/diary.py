@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from app.extensions import db
 from app.models import CentralHousehold, DiaryEntry, Member, Need, ResidentHousehold
 from app.services.activities import covered_residents, household_member_condition
+from app.services.client_keys import store_once
 from app.services.errors import Refused
 
 MAX_TEXT = 500
@@ -26,8 +27,16 @@ def resident_choices(member: Member) -> list[tuple[int, str]]:
             for r in db.session.scalars(covered_residents(member))]
 
 
-def create(member: Member, resident_id: int, entry_date: date, text: str, today: date) -> DiaryEntry:
-    """Write an entry about a household the member covers, dated today or earlier."""
+def create(member: Member, resident_id: int, entry_date: date, text: str, today: date,
+           client_key: str | None = None) -> DiaryEntry:
+    """Write an entry about a household the member covers, dated today or earlier — once per
+    ``client_key`` the member's phone made (see ``app/services/client_keys.py``)."""
+    return store_once(DiaryEntry, DiaryEntry.member_id, member.id, client_key,
+                      lambda: _create(member, resident_id, entry_date, text, today, client_key))
+
+
+def _create(member: Member, resident_id: int, entry_date: date, text: str, today: date,
+            client_key: str | None) -> DiaryEntry:
     resident = db.session.get(ResidentHousehold, resident_id)
     if resident is None or resident.covering_member_id != member.id:
         raise DiaryError(str(_l("只能为自己联系的群众户写日记。")))
@@ -37,8 +46,9 @@ def create(member: Member, resident_id: int, entry_date: date, text: str, today:
     if not text:
         raise DiaryError(str(_l("请填写日记内容。")))
     entry = DiaryEntry(member_id=member.id, resident_household_id=resident.id,
-                       entry_date=entry_date, text=text[:MAX_TEXT])
+                       entry_date=entry_date, text=text[:MAX_TEXT], client_key=client_key)
     db.session.add(entry)
+    db.session.flush()
     return entry
 
 

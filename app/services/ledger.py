@@ -8,6 +8,7 @@ through ``safe_cell`` so that a name typed as ``=HYPERLINK(...)`` stays text in 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from io import BytesIO
 
@@ -51,33 +52,61 @@ def today_label() -> str:
     return local_today().isoformat()
 
 
+@dataclass(frozen=True)
+class Sheet:
+    """One sheet of a ledger: its title, the node and period it covers, the filters applied (in
+    words, "" when none), Chinese column headers and the rows."""
+
+    title: str
+    node_name: str
+    period: str
+    headers: Sequence[str]
+    rows: Iterable[Sequence[object]]
+    filters: str = ""
+
+
 def build_workbook(
     title: str,
     node_name: str,
     period: str,
     headers: Sequence[str],
     rows: Iterable[Sequence[object]],
+    filters: str = "",
 ) -> bytes:
-    """A one-sheet ledger: row 1 the title, row 2 unit/period/date, row 3 the headers, then rows.
+    """A one-sheet ledger: row 1 the title, row 2 unit/period/date (and the filters applied),
+    row 3 the headers, then rows."""
+    return build_book([Sheet(title, node_name, period, headers, rows, filters)])
+
+
+def build_book(sheets: Sequence[Sheet]) -> bytes:
+    """A ledger workbook of one or more sheets, each laid out as ``build_workbook`` says.
 
     Written in openpyxl's write-only mode so that 30,000 rows stay quick and small in memory.
     """
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title=_sheet_title(title))
     bold = Font(bold=True)
     big = Font(bold=True, size=14)
+    used: set[str] = set()
+    for sheet in sheets:
+        name = _sheet_title(sheet.title)
+        while name in used:  # two sheets of one title: number the later ones
+            name = _sheet_title(f"{sheet.title[:27]}{len(used) + 1}")
+        used.add(name)
+        ws = wb.create_sheet(title=name)
 
-    def styled(value: object, font: Font) -> WriteOnlyCell:
-        cell = WriteOnlyCell(ws, value=safe_cell(value))
-        cell.font = font
-        return cell
+        def styled(value: object, font: Font, ws=ws) -> WriteOnlyCell:  # type: ignore[no-untyped-def]
+            cell = WriteOnlyCell(ws, value=safe_cell(value))
+            cell.font = font
+            return cell
 
-    ws.append([styled(title, big)])
-    ws.append([safe_cell(f"单位：{node_name}"), safe_cell(f"期间：{period}"),
-               safe_cell(f"导出日期：{today_label()}")])
-    ws.append([styled(h, bold) for h in headers])
-    for row in rows:
-        ws.append([safe_cell(v) for v in row])
+        ws.append([styled(sheet.title, big)])
+        info = [f"单位：{sheet.node_name}", f"期间：{sheet.period}", f"导出日期：{today_label()}"]
+        if sheet.filters:
+            info.append(f"筛选：{sheet.filters}")
+        ws.append([safe_cell(v) for v in info])
+        ws.append([styled(h, bold) for h in sheet.headers])
+        for row in sheet.rows:
+            ws.append([safe_cell(v) for v in row])
     out = BytesIO()
     wb.save(out)
     return out.getvalue()

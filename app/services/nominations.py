@@ -47,8 +47,9 @@ from app.models import (
 from app.models.nominations import DEFAULT_DEPARTMENTS, DEFAULT_NOTICE_DAYS
 from app.phones import normalize_phone
 from app.policy import node_in_scope, scope_condition
-from app.services import entry_tokens
+from app.services import entry_tokens, ledger
 from app.services.errors import NotAllowed
+from app.services.privacy import audit
 from app.services.workflow import WorkflowError, admins_for, tell
 from app.settings import setting
 
@@ -125,6 +126,32 @@ def in_scope(user: User, status: str = "open") -> sa.Select[tuple[Nomination]]:
     if status in {s.value for s in NominationStatus}:
         return stmt.where(Nomination.status == status)
     return stmt
+
+
+def status_filter_label(status: str) -> str:
+    """The list's status filter in words, as a ledger writes it."""
+    if status == "open":
+        return _("办理中")
+    if status in {s.value for s in NominationStatus}:
+        return NominationStatus(status).label
+    return _("全部")
+
+
+def export_list(user: User, status: str, ip: str) -> bytes:
+    """The nominations list (one status filter) as a ledger workbook (.xlsx); audited."""
+    headers = [_("候选人"), _("村/社区"), _("网格"), _("提名方式"), _("类别"), _("状态"), _("公示截止"),
+               _("提名日期"), _("办结日期")]
+    rows = [
+        [n.candidate.name, n.community.name, n.grid.name, n.way.label, n.category.label,
+         n.status.label, n.notice_last_day, n.created_at, n.closed_at]
+        for n in db.session.scalars(in_scope(user, status))
+    ]
+    node_name = "、".join(n.name for n in user.admin_nodes)
+    period = _("截至 %(day)s", day=ledger.today_label())
+    data = ledger.build_workbook(_("中心户建户提名台账"), node_name, period, headers, rows,
+                                 filters=_("状态：%(s)s", s=status_filter_label(status)))
+    audit(user.id, "export", "nominations", detail=f"status={status}", ip=ip)
+    return data
 
 
 def of_candidate(member: Member) -> list[Nomination]:

@@ -16,10 +16,13 @@ from app.models import (
     MIN_MEMBERS_PER_HOUSEHOLD,
     CentralHousehold,
     CheckinMode,
+    GridStanding,
+    HouseholdLinks,
     HouseholdStatus,
     HouseholdType,
     Member,
     MemberCategory,
+    MemberCoverage,
     MemberStatus,
     OrgLevel,
     OrgNode,
@@ -91,36 +94,13 @@ class ScopeSummary:
 
 
 def scope_summary(user: User) -> ScopeSummary:
-    """1+10+15 standing across the admin's scope."""
+    """1+10+15 standing across the admin's scope: the maintained grid counters summed (two
+    queries whatever the size of the scope; app/services/counters.py keeps them)."""
     in_scope = scope_condition(user)
-    lm = linked_member_counts()
-    households = db.session.execute(
-        sa.select(
-            sa.func.count(CentralHousehold.id),
-            sa.func.count(CentralHousehold.id).filter(
-                sa.func.coalesce(lm.c.n, 0) < MIN_MEMBERS_PER_HOUSEHOLD
-            ),
-        )
-        .join(OrgNode, OrgNode.id == CentralHousehold.grid_id)
-        .outerjoin(lm, lm.c.household_id == CentralHousehold.id)
-        .where(in_scope, CentralHousehold.status != HouseholdStatus.REVOKED)
-    ).one()
-    cc = covered_household_counts()
-    members = db.session.execute(
-        sa.select(
-            sa.func.count(Member.id),
-            sa.func.count(Member.id).filter(sa.func.coalesce(cc.c.n, 0) < MIN_HOUSEHOLDS_PER_MEMBER),
-        )
-        .join(OrgNode, OrgNode.id == Member.grid_id)
-        .outerjoin(cc, cc.c.member_id == Member.id)
-        .where(in_scope, Member.status == MemberStatus.ACTIVE)
-    ).one()
-    residents = db.session.execute(
-        sa.select(
-            sa.func.count(ResidentHousehold.id),
-            sa.func.count(ResidentHousehold.id).filter(ResidentHousehold.covering_member_id.is_(None)),
-        )
-        .join(OrgNode, OrgNode.id == ResidentHousehold.grid_id)
+    sums = db.session.execute(
+        sa.select(*(sa.func.coalesce(sa.func.sum(getattr(GridStanding, f)), 0)
+                    for f in GridStanding.FIGURES))
+        .join(OrgNode, OrgNode.id == GridStanding.grid_id)
         .where(in_scope)
     ).one()
     stations = db.session.scalar(
@@ -128,43 +108,8 @@ def scope_summary(user: User) -> ScopeSummary:
         .join(OrgNode, OrgNode.id == Station.org_node_id)
         .where(in_scope, Station.active)
     )
-    return ScopeSummary(
-        households=households[0],
-        households_below=households[1],
-        members=members[0],
-        members_below=members[1],
-        residents=residents[0],
-        residents_uncovered=residents[1],
-        stations=stations or 0,
-    )
-
-
-@dataclass
-class MemberSummary:
-    member: Member
-    covered: int
-    household: CentralHousehold | None
-
-
-def member_summary(member: Member | None) -> MemberSummary | None:
-    if member is None:
-        return None
-    covered = db.session.scalar(
-        sa.select(sa.func.count(ResidentHousehold.id)).where(
-            ResidentHousehold.covering_member_id == member.id
-        )
-    )
-    return MemberSummary(member=member, covered=covered or 0, household=member.central_household)
-
-
-def home_view(user: User) -> dict[str, object]:
-    """The home page of the user's roles: an admin's standing, a member's own counts."""
-    roles = user.role_set
-    return {
-        "roles": roles,
-        "admin_summary": scope_summary(user) if Role.ORG_ADMIN in roles else None,
-        "member_summary": member_summary(user.member) if Role.MEMBER in roles else None,
-    }
+    return ScopeSummary(**dict(zip(GridStanding.FIGURES, (int(v) for v in sums), strict=True)),
+                        stations=stations or 0)
 
 
 # --- Standings per node: the org-tree page ---------------------------------------------------
@@ -187,60 +132,20 @@ class Standing:
 
 
 def node_standings(nodes: Sequence[OrgNode]) -> dict[int, Standing]:
-    """Standing of each node (and what lies below it), in three queries whatever the number.
-
-    Each counted row is joined to every given node whose path prefixes its grid's path and grouped
-    by that node, so a node and its children may be asked for together.
-    """
+    """Standing of each node (and what lies below it), in one query whatever the number: the
+    maintained grid counters of every grid whose path the node's path prefixes, summed."""
     result = {n.id: Standing() for n in nodes}
     if not nodes:
         return result
     anc = aliased(OrgNode, name="anc")
-    match = sa.and_(anc.id.in_(list(result)), OrgNode.path.startswith(anc.path))
-
-    lm = linked_member_counts()
-    for node_id, total, below in db.session.execute(
-        sa.select(
-            anc.id,
-            sa.func.count(CentralHousehold.id),
-            sa.func.count(CentralHousehold.id).filter(
-                sa.func.coalesce(lm.c.n, 0) < MIN_MEMBERS_PER_HOUSEHOLD
-            ),
-        )
-        .join(OrgNode, OrgNode.id == CentralHousehold.grid_id)
-        .join(anc, match)
-        .outerjoin(lm, lm.c.household_id == CentralHousehold.id)
-        .where(CentralHousehold.status != HouseholdStatus.REVOKED)
+    rows = db.session.execute(
+        sa.select(anc.id, *(sa.func.sum(getattr(GridStanding, f)) for f in GridStanding.FIGURES))
+        .join(OrgNode, OrgNode.id == GridStanding.grid_id)
+        .join(anc, sa.and_(anc.id.in_(list(result)), OrgNode.path.startswith(anc.path)))
         .group_by(anc.id)
-    ):
-        result[node_id].households, result[node_id].households_below = total, below
-
-    cc = covered_household_counts()
-    for node_id, total, below in db.session.execute(
-        sa.select(
-            anc.id,
-            sa.func.count(Member.id),
-            sa.func.count(Member.id).filter(sa.func.coalesce(cc.c.n, 0) < MIN_HOUSEHOLDS_PER_MEMBER),
-        )
-        .join(OrgNode, OrgNode.id == Member.grid_id)
-        .join(anc, match)
-        .outerjoin(cc, cc.c.member_id == Member.id)
-        .where(Member.status == MemberStatus.ACTIVE)
-        .group_by(anc.id)
-    ):
-        result[node_id].members, result[node_id].members_below = total, below
-
-    for node_id, total, uncovered in db.session.execute(
-        sa.select(
-            anc.id,
-            sa.func.count(ResidentHousehold.id),
-            sa.func.count(ResidentHousehold.id).filter(ResidentHousehold.covering_member_id.is_(None)),
-        )
-        .join(OrgNode, OrgNode.id == ResidentHousehold.grid_id)
-        .join(anc, match)
-        .group_by(anc.id)
-    ):
-        result[node_id].residents, result[node_id].residents_uncovered = total, uncovered
+    )
+    for node_id, *figures in rows:
+        result[node_id] = Standing(*(int(v or 0) for v in figures))
     return result
 
 
@@ -371,11 +276,10 @@ def members_query(user: User, f: ListFilters) -> sa.Select[tuple[Member]]:
         stmt = stmt.where(cond)
     if f.category is not None:
         stmt = stmt.where(Member.category == f.category)
-    if f.below:
-        cc = covered_household_counts()
-        stmt = stmt.outerjoin(cc, cc.c.member_id == Member.id).where(
+    if f.below:  # the maintained counter, as the standing figures use it
+        stmt = stmt.outerjoin(MemberCoverage, MemberCoverage.member_id == Member.id).where(
             Member.status == MemberStatus.ACTIVE,
-            sa.func.coalesce(cc.c.n, 0) < MIN_HOUSEHOLDS_PER_MEMBER,
+            sa.func.coalesce(MemberCoverage.covered, 0) < MIN_HOUSEHOLDS_PER_MEMBER,
         )
     return stmt.order_by(User.name, Member.id)
 
@@ -433,11 +337,10 @@ def households_query(user: User, f: ListFilters) -> sa.Select[tuple[CentralHouse
         stmt = stmt.where(CentralHousehold.type_id == f.type_id)
     if f.model:
         stmt = stmt.where(CentralHousehold.is_model)
-    if f.below:
-        lm = linked_member_counts()
-        stmt = stmt.outerjoin(lm, lm.c.household_id == CentralHousehold.id).where(
+    if f.below:  # the maintained counter, as the standing figures use it
+        stmt = stmt.outerjoin(HouseholdLinks, HouseholdLinks.household_id == CentralHousehold.id).where(
             CentralHousehold.status != HouseholdStatus.REVOKED,
-            sa.func.coalesce(lm.c.n, 0) < MIN_MEMBERS_PER_HOUSEHOLD,
+            sa.func.coalesce(HouseholdLinks.linked, 0) < MIN_MEMBERS_PER_HOUSEHOLD,
         )
     return stmt.order_by(OrgNode.path, CentralHousehold.number, CentralHousehold.id)
 

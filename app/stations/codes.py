@@ -33,6 +33,7 @@ def _kiosk_context(station: Station) -> dict:
     return {
         "station": station,
         "qr_svg": qr.inline_svg(kiosk_url(station.id), "M"),
+        "typed_code": tokens.kiosk_code(station.id),
         "checkins": checkin.todays_checkins(station.id, now),
         "events": checkin.todays_events(station.id, now),
         "running": checkin.running_event(station.id, now),
@@ -94,9 +95,9 @@ def poster(station_id: int):
     """A printable A4 poster: the station's name, its long-lived QR and how to use it."""
     station = station_or_404(station_id)
     token = _poster_token(station)
-    return render_template(
-        "stations/poster.html", station=station, token=token, qr_svg=qr.inline_svg(poster_url(token), "Q")
-    )
+    link = poster_url(token)
+    return render_template("stations/poster.html", station=station, token=token, poster_link=link,
+                           qr_svg=qr.inline_svg(link, "Q"))
 
 
 @bp.route("/<int:station_id>/poster/qr-<ec>.<fmt>")

@@ -17,6 +17,7 @@ from app.models import (
     ResidentHousehold,
     User,
 )
+from app.services import counters
 from app.services.importer.plan import Plan, _chunks
 
 
@@ -29,6 +30,9 @@ def commit(plan: Plan, user: User) -> dict[str, int]:
         _insert_households(plan.households, member_ids, user)
     for chunk in _chunks(plan.residents, 2000):
         db.session.execute(sa.insert(ResidentHousehold), list(chunk))
+    # Bulk inserts bypass the ORM's flush, where the counters are kept: recount the grids written.
+    grids = {r["grid_id"] for rows in (plan.members, plan.households, plan.residents) for r in rows}
+    counters.recount_grids(db.session.connection(), grids)
     return plan.counts
 
 

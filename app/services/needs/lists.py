@@ -6,6 +6,7 @@ the admin's part of the tree only.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -31,10 +32,11 @@ from app.models import (
 )
 from app.phones import normalize_phone
 from app.policy import scope_condition
+from app.services import ledger
 from app.services.needs.common import OPEN_STATES
 from app.services.needs.deadlines import overdue_condition
 from app.services.needs.workflow import normalize_code
-from app.services.privacy import mask_phone
+from app.services.privacy import audit, mask_phone
 
 # The inbox's tabs (besides "household", the head's view of their members' open needs).
 INBOX_STATES = {
@@ -202,25 +204,75 @@ def assignable_choices(need: Need, admin: User) -> list[tuple[int, str]]:
 _LIST_OPTIONS = (joinedload(Need.community), joinedload(Need.owner_member), joinedload(Need.owner_node))
 
 
-def dispatch_queue(admin: User) -> list[Need]:
-    """Open needs held at community or township level (unmatched or escalated) in scope."""
+def _queue_select(admin: User) -> sa.Select[tuple[Need]]:
     owner_node = aliased(OrgNode)
+    return (sa.select(Need).join(owner_node, owner_node.id == Need.owner_node_id)
+            .where(scope_condition(admin, owner_node.path), Need.status.in_(OPEN_STATES),
+                   Need.hidden_at.is_(None)))
+
+
+def _overdue_select(admin: User, now: datetime) -> sa.Select[tuple[Need]]:
+    breached = sa.select(NeedBreach.need_id)
+    return (sa.select(Need).join(OrgNode, OrgNode.id == Need.node_id)
+            .where(scope_condition(admin), Need.hidden_at.is_(None), Need.status.in_(OPEN_STATES),
+                   sa.or_(overdue_condition(now), Need.id.in_(breached))))
+
+
+def _count(stmt: sa.Select) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
+
+
+def dispatch_queue(admin: User) -> list[Need]:
+    """Open needs held at community or township level (unmatched or escalated) in scope (the
+    oldest ``DISPATCH_LIMIT``)."""
     return list(db.session.scalars(
-        sa.select(Need).join(owner_node, owner_node.id == Need.owner_node_id)
-        .where(scope_condition(admin, owner_node.path), Need.status.in_(OPEN_STATES), Need.hidden_at.is_(None))
-        .options(*_LIST_OPTIONS).order_by(Need.submitted_at).limit(DISPATCH_LIMIT)
-    ))
+        _queue_select(admin).options(*_LIST_OPTIONS).order_by(Need.submitted_at).limit(DISPATCH_LIMIT)))
+
+
+def queue_count(admin: User) -> int:
+    """How many needs wait in the dispatch queue (all of them, not only those listed)."""
+    return _count(_queue_select(admin).with_only_columns(Need.id))
 
 
 def overdue_needs(admin: User, now: datetime) -> list[Need]:
-    """Open needs in scope past a deadline now or ever breached."""
-    breached = sa.select(NeedBreach.need_id)
+    """Open needs in scope past a deadline now or ever breached (the oldest ``DISPATCH_LIMIT``)."""
     return list(db.session.scalars(
-        sa.select(Need).join(OrgNode, OrgNode.id == Need.node_id)
-        .where(scope_condition(admin), Need.hidden_at.is_(None), Need.status.in_(OPEN_STATES),
-               sa.or_(overdue_condition(now), Need.id.in_(breached)))
-        .options(*_LIST_OPTIONS).order_by(Need.submitted_at).limit(DISPATCH_LIMIT)
-    ))
+        _overdue_select(admin, now).options(*_LIST_OPTIONS).order_by(Need.submitted_at)
+        .limit(DISPATCH_LIMIT)))
+
+
+def overdue_count(admin: User, now: datetime) -> int:
+    """How many open needs in scope are overdue or were (all of them, not only those listed)."""
+    return _count(_overdue_select(admin, now).with_only_columns(Need.id))
+
+
+def export_dispatch(admin: User, now: datetime, ip: str) -> bytes:
+    """The dispatch queue and the overdue list as a two-sheet ledger (.xlsx); audited."""
+    headers = [_("编号"), _("类别"), _("内容"), _("村/社区"), _("当前办理"), _("办理层级"), _("状态"),
+               _("提交时间"), _("接单期限"), _("办结期限")]
+
+    def rows(found: Iterable[Need]) -> list[list[object]]:
+        return [
+            [n.code, n.category.label, n.text, n.community.name,
+             n.owner_member.name if n.owner_member else (n.owner_node.name if n.owner_node else ""),
+             n.owner_level.label, n.status.label, n.submitted_at, n.accept_due_at, n.resolve_due_at]
+            for n in found
+        ]
+
+    node_name = "、".join(n.name for n in admin.admin_nodes)
+    period = _("截至 %(day)s", day=ledger.today_label())
+    data = ledger.build_book([
+        ledger.Sheet(_("待调度诉求"), node_name, period, headers,
+                     rows(db.session.scalars(_queue_select(admin).options(*_LIST_OPTIONS)
+                                             .order_by(Need.submitted_at))),
+                     _("未办结，由村/社区或乡镇/街道办理")),
+        ledger.Sheet(_("超时诉求"), node_name, period, headers,
+                     rows(db.session.scalars(_overdue_select(admin, now).options(*_LIST_OPTIONS)
+                                             .order_by(Need.submitted_at))),
+                     _("未办结，已超时或曾超时")),
+    ])
+    audit(admin.id, "export", "needs_dispatch", detail=period, ip=ip)
+    return data
 
 
 def sla_nodes(admin: User) -> list[OrgNode]:

@@ -8,7 +8,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from app.clock import days_bounds
+from app.clock import day_start, days_bounds
 from app.extensions import db
 from app.models import (
     CentralHousehold,
@@ -95,6 +95,43 @@ def rates(scope: sa.ColumnElement[bool], group: str, start: datetime, end: datet
     total = RateRow(None, _("合计"), *(sum(getattr(r, f) for r in rows) for f in
                                       ("submitted", "accepted_in_time", "resolved", "rated", "satisfied")))
     return rows, total
+
+
+def month_starts(today: date, months: int) -> list[date]:
+    """The first days of the last ``months`` months up to today's, and of the month after."""
+    firsts = []
+    y, m = today.year, today.month
+    for _i in range(months + 1):
+        firsts.append(date(y, m, 1))
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    firsts.reverse()
+    nxt = (today.year + (today.month == 12), today.month % 12 + 1)
+    return [*firsts[1:], date(nxt[0], nxt[1], 1)]
+
+
+def monthly_rates(admin: User, today: date, months: int = 12) -> list[tuple[date, RateRow]]:
+    """The admin's scope's counts and rates per month (Asia/Shanghai months) for the last
+    ``months`` months, oldest first; one query (each need bucketed by a CASE over the months'
+    bounds, so SQLite and PostgreSQL agree)."""
+    firsts = month_starts(today, months)
+    bounds = [day_start(d) for d in firsts]
+    bucket = sa.case(*[(Need.submitted_at < bounds[i + 1], i) for i in range(months)])
+    result = db.session.execute(
+        sa.select(bucket.label("bucket"),
+                  sa.func.count(Need.id),
+                  sa.func.count(Need.id).filter(Need.accepted_at <= Need.first_accept_due_at),
+                  sa.func.count(Need.id).filter(Need.status.in_(CLOSED_STATES)),
+                  sa.func.count(Need.id).filter(Need.rating.is_not(None)),
+                  sa.func.count(Need.id).filter(
+                      Need.rating.in_((NeedRating.SATISFIED, NeedRating.BASICALLY))))
+        .join(OrgNode, OrgNode.id == Need.node_id)
+        .where(scope_condition(admin), Need.hidden_at.is_(None),
+               Need.submitted_at >= bounds[0], Need.submitted_at < bounds[-1])
+        .group_by(sa.text("bucket"))
+    ).all()
+    by_bucket = {r[0]: r[1:] for r in result}
+    return [(firsts[i], RateRow(None, f"{firsts[i]:%Y-%m}", *by_bucket.get(i, (0, 0, 0, 0, 0))))
+            for i in range(months)]
 
 
 def _names(group: str, keys: list[int]) -> dict[int, str]:

@@ -1,0 +1,185 @@
+"""Charts drawn on the server as SVG (no charting JavaScript): the geometry of bar and line charts,
+computed here and drawn by ``templates/_macros/charts.html``, which also writes a ``<table>`` of
+the same numbers for screen readers and for copying.
+
+Why not a chart library: pygal and leather draw whole SVG documents with inline styles (refused by
+the app's Content-Security-Policy, ``style-src 'self'``) and pull in lxml/cssselect-sized
+dependencies for what is a few rectangles; here every mark is a ``<rect>``/``<polyline>`` with a
+class the app's stylesheet colours, wrapped in a link to the list it counts.
+
+Pure functions of numbers: views add the links (``href`` per point), services the numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+# The drawing's own units (the SVG scales to its container through its viewBox).
+# Narrow on purpose: at 360 px a chart is drawn at about 0.8× (text stays readable); wider screens
+# cap it at 1.5× in CSS and make the text smaller there.
+WIDTH = 420
+HEIGHT = 220
+PAD_LEFT = 40
+PAD_RIGHT = 8
+PAD_TOP = 12
+PAD_BOTTOM = 30
+
+
+@dataclass(frozen=True)
+class Series:
+    """One named row of values over the chart's categories; ``hrefs`` (same length, or empty)
+    link each value to the list it counts."""
+
+    name: str
+    values: Sequence[float | None]
+    hrefs: Sequence[str | None] = ()
+
+    def href(self, i: int) -> str | None:
+        return self.hrefs[i] if i < len(self.hrefs) else None
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One drawn value: a bar (x, y, w, h) or a line point (x, y); ``series`` indexes the class."""
+
+    series: int
+    category: str
+    value: float | None
+    label: str
+    href: str | None
+    x: float
+    y: float
+    w: float = 0
+    h: float = 0
+
+
+@dataclass
+class Chart:
+    """Everything the macro draws: marks, axis ticks, category labels, and the table's rows."""
+
+    kind: str  # "bar" or "line"
+    title: str
+    unit: str
+    categories: list[str]
+    series: list[Series]
+    marks: list[Mark] = field(default_factory=list)
+    ticks: list[tuple[float, str]] = field(default_factory=list)
+    labels: list[tuple[float, str]] = field(default_factory=list)
+    lines: list[tuple[int, list[tuple[float, float]]]] = field(default_factory=list)
+    width: int = WIDTH
+    height: int = HEIGHT
+
+    @property
+    def empty(self) -> bool:
+        return not any(v for s in self.series for v in s.values if v)
+
+    @property
+    def rows(self) -> list[tuple[str, list[tuple[str, str | None]]]]:
+        """The table of the same numbers: per category, each series' (label, link)."""
+        return [
+            (c, [("—" if s.values[i] is None else _fmt(s.values[i], self.unit), s.href(i))
+                 for s in self.series])
+            for i, c in enumerate(self.categories)
+        ]
+
+    @property
+    def baseline(self) -> float:
+        return self.height - PAD_BOTTOM
+
+    @property
+    def left(self) -> float:
+        return PAD_LEFT
+
+    @property
+    def right(self) -> float:
+        return self.width - PAD_RIGHT
+
+
+def nice_max(value: float) -> float:
+    """A round axis maximum ≥ ``value`` (1, 2, 2.5 or 5 times a power of ten)."""
+    if value <= 0:
+        return 1
+    exp = math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        top = step * 10**exp
+        if top >= value:
+            return top
+    return 10 ** (exp + 1)  # pragma: no cover - the loop always returns
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:.1f}".rstrip("0").rstrip(".") if value % 1 else f"{int(value)}"
+    return f"{text}{unit}"
+
+
+def _axis(chart: Chart, top: float) -> float:
+    """Four ticks from 0 to ``top``; returns the height of one value unit."""
+    plot_h = chart.baseline - PAD_TOP
+    chart.ticks = [(chart.baseline - plot_h * i / 4, _fmt(top * i / 4, chart.unit)) for i in range(5)]
+    return plot_h / top
+
+
+def _category_labels(chart: Chart, centres: list[float], axis: Sequence[str] | None) -> None:
+    """Every axis label when they fit, else every n-th from the last (the table has them all);
+    ``axis`` gives shorter labels for the axis than the table's categories."""
+    names = list(axis) if axis else chart.categories
+    widest = max((len(n) for n in names), default=1)
+    room = (chart.right - chart.left) / max(len(centres), 1)
+    every = max(1, math.ceil((widest * 13 + 6) / room))
+    last = len(centres) - 1
+    chart.labels = [(x, n) for i, (x, n) in enumerate(zip(centres, names, strict=True))
+                    if (last - i) % every == 0]
+
+
+def bar_chart(title: str, categories: Sequence[str], series: Sequence[Series], unit: str = "",
+              top: float | None = None, axis: Sequence[str] | None = None) -> Chart:
+    """Grouped bars: one group per category, one bar per series."""
+    chart = Chart("bar", title, unit, list(categories), list(series))
+    peak = max((v or 0 for s in series for v in s.values), default=0)
+    scale = _axis(chart, top or nice_max(peak))
+    n, k = max(len(categories), 1), max(len(series), 1)
+    slot = (chart.right - chart.left) / n
+    bar_w = slot * 0.8 / k
+    centres = []
+    for i, category in enumerate(categories):
+        x0 = chart.left + slot * i + slot * 0.1
+        centres.append(chart.left + slot * (i + 0.5))
+        for j, s in enumerate(series):
+            value = s.values[i]
+            h = (value or 0) * scale
+            chart.marks.append(Mark(j, category, value, _fmt(value, unit) if value is not None else "—",
+                                    s.href(i), x0 + j * bar_w, chart.baseline - h, bar_w, h))
+    _category_labels(chart, centres, axis)
+    return chart
+
+
+def line_chart(title: str, categories: Sequence[str], series: Sequence[Series], unit: str = "",
+               top: float | None = None, axis: Sequence[str] | None = None) -> Chart:
+    """Lines through each series' values (a missing value breaks the line)."""
+    chart = Chart("line", title, unit, list(categories), list(series))
+    peak = max((v or 0 for s in series for v in s.values), default=0)
+    scale = _axis(chart, top or nice_max(peak))
+    n = max(len(categories), 1)
+    slot = (chart.right - chart.left) / n
+    centres = [chart.left + slot * (i + 0.5) for i in range(len(categories))]
+    for j, s in enumerate(series):
+        run: list[tuple[float, float]] = []
+        for i, category in enumerate(categories):
+            value = s.values[i]
+            if value is None:
+                if len(run) > 1:
+                    chart.lines.append((j, run))
+                run = []
+                chart.marks.append(Mark(j, category, None, "—", s.href(i), centres[i], chart.baseline))
+                continue
+            point = (centres[i], chart.baseline - value * scale)
+            run.append(point)
+            chart.marks.append(Mark(j, category, value, _fmt(value, unit), s.href(i), *point))
+        if len(run) > 1:
+            chart.lines.append((j, run))
+    _category_labels(chart, centres, axis)
+    return chart

@@ -1,0 +1,61 @@
+"""The 工作看板's charts: numbers from ``services.overview``, each bar linking to its list."""
+
+from __future__ import annotations
+
+from calendar import monthrange
+from datetime import date, timedelta
+
+from flask import url_for
+from flask_babel import gettext as _
+
+from app.charts import Chart, Series, bar_chart
+from app.models import ActivityKind
+from app.services.overview import CommunityCoverage
+
+
+def _month_last(first: date) -> date:
+    return first.replace(day=monthrange(first.year, first.month)[1])
+
+
+def checkins_chart(weeks: list[tuple[date, int]]) -> Chart:
+    """Check-ins per week; each bar opens that week's check-in list."""
+    hrefs = [url_for("overview.checkins", **{"from": m.isoformat(), "to": (m + timedelta(days=6)).isoformat()})
+             for m, _n in weeks]
+    return bar_chart(_("每周驿站签到"), [f"{m:%Y-%m-%d}" for m, _n in weeks],
+                     [Series(_("签到人次"), [n for _m, n in weeks], hrefs)],
+                     axis=[f"{m.month}/{m.day}" for m, _n in weeks])
+
+
+def activities_chart(months: list[tuple[date, int]]) -> Chart:
+    """Services per month; each bar opens the activity ledger for that month."""
+    hrefs = [url_for("activities.ledger_view", date_from=f.isoformat(), date_to=_month_last(f).isoformat())
+             for f, _n in months]
+    return bar_chart(_("每月服务记录"), [f"{f:%Y-%m}" for f, _n in months],
+                     [Series(_("服务次数"), [n for _f, n in months], hrefs)],
+                     axis=[_("%(m)d月", m=f.month) for f, _n in months])
+
+
+def kinds_chart(kinds: list[tuple[ActivityKind, int]], first: date, last: date) -> Chart:
+    """This month's services by kind; each bar opens the ledger for that kind and month."""
+    hrefs = [url_for("activities.ledger_view", kind=k.value, date_from=first.isoformat(),
+                     date_to=last.isoformat()) for k, _n in kinds]
+    return bar_chart(_("本月服务类型"), [k.label for k, _n in kinds],
+                     [Series(_("服务次数"), [n for _k, n in kinds], hrefs)],
+                     axis=[k.label[:2] for k, _n in kinds])
+
+
+def coverage_chart(rows: list[CommunityCoverage]) -> Chart:
+    """Share of resident households covered, per community; each bar opens the uncovered list."""
+    hrefs = [url_for("structure.residents", node=r.node.id, below=1) for r in rows]
+    return bar_chart(_("各村/社区群众户联系覆盖率"), [r.node.name for r in rows],
+                     [Series(_("覆盖率"), [r.covered_pct for r in rows], hrefs)], unit="%", top=100,
+                     axis=[r.node.name[:3] for r in rows])
+
+
+def training_chart(months: list[tuple[date, int, int]]) -> Chart:
+    """Training sessions and participations per month; each bar opens that month's sessions."""
+    hrefs = [url_for("training.index", date_from=f.isoformat(), date_to=_month_last(f).isoformat())
+             for f, _s, _n in months]
+    return bar_chart(_("每月参训人次"), [f"{f:%Y-%m}（{s}场）" for f, s, _n in months],
+                     [Series(_("参训人次"), [n for _f, _s, n in months], hrefs)],
+                     axis=[_("%(m)d月", m=f.month) for f, _s, _n in months])

@@ -1,0 +1,154 @@
+"""The monthly ledger (月度台账) of an org node: one workbook, one sheet per area, as district offices
+hand it upward — from the 工作看板 page and from ``flask monthly-ledger --node --month`` (cron).
+
+Each sheet is built by a function of (node, first day, last day) registered in ``SHEETS``; an area
+added later (training, points, evaluation) registers its own sheet the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import aliased
+
+from app.clock import day_start, month_bounds
+from app.extensions import db
+from app.models import (
+    Activity,
+    ActivityKind,
+    Checkin,
+    GridStanding,
+    OrgLevel,
+    OrgNode,
+    Station,
+)
+from app.services import ledger
+from app.services.needs.rates import rates
+
+SheetBuilder = Callable[[OrgNode, date, date], ledger.Sheet]
+SHEETS: list[SheetBuilder] = []
+
+
+def sheet(builder: SheetBuilder) -> SheetBuilder:
+    """Register a sheet of the monthly ledger (in the order they are registered)."""
+    SHEETS.append(builder)
+    return builder
+
+
+def _period(first: date, last: date) -> str:
+    return f"{first.isoformat()} 至 {last.isoformat()}"
+
+
+def _under(node: OrgNode, column: sa.ColumnElement[str] = OrgNode.path) -> sa.ColumnElement[bool]:
+    return column.startswith(node.path, autoescape=True)
+
+
+@sheet
+def structure_sheet(node: OrgNode, first: date, last: date) -> ledger.Sheet:
+    """1+10+15 per grid (the maintained counters, as of the export)."""
+    grid = aliased(OrgNode)
+    parent = aliased(OrgNode)
+    rows = db.session.execute(
+        sa.select(parent.name, grid.name, *(getattr(GridStanding, f) for f in GridStanding.FIGURES))
+        .join(grid, grid.id == GridStanding.grid_id)
+        .join(parent, parent.id == grid.parent_id)
+        .where(_under(node, grid.path)).order_by(grid.path)
+    ).all()
+    body = [list(r) for r in rows]
+    totals = [sum(r[i] for r in rows) for i in range(2, 8)]
+    body.append([_("合计"), "", *totals])
+    return ledger.Sheet(
+        _("组织架构与1+10+15"), node.name, _("截至导出日"),
+        [_("村/社区"), _("网格"), _("中心户"), _("联系党员不足10名"), _("党员"), _("联系群众不足15户"),
+         _("群众户"), _("未落实联系党员")], body)
+
+
+@sheet
+def checkins_sheet(node: OrgNode, first: date, last: date) -> ledger.Sheet:
+    """Check-ins per station in the month: person-times and distinct members."""
+    rows = db.session.execute(
+        sa.select(OrgNode.name, Station.name, sa.func.count(Checkin.id),
+                  sa.func.count(sa.distinct(Checkin.member_id)))
+        .join(OrgNode, OrgNode.id == Station.org_node_id)
+        .outerjoin(Checkin, sa.and_(Checkin.station_id == Station.id, Checkin.day >= first,
+                                    Checkin.day <= last))
+        .where(_under(node)).group_by(Station.id, OrgNode.name, Station.name, OrgNode.path)
+        .order_by(OrgNode.path, Station.name)
+    ).all()
+    body = [list(r) for r in rows]
+    body.append([_("合计"), "", sum(r[2] for r in rows), ""])
+    return ledger.Sheet(_("驿站签到"), node.name, _period(first, last),
+                        [_("所属组织"), _("驿站"), _("签到人次"), _("签到党员数")], body)
+
+
+@sheet
+def activities_sheet(node: OrgNode, first: date, last: date) -> ledger.Sheet:
+    """Services recorded in the month per grid and kind (the activity ledger's condition)."""
+    grid = aliased(OrgNode)
+    kinds = list(ActivityKind)
+    counts = db.session.execute(
+        sa.select(grid.id, grid.name, Activity.kind, sa.func.count(Activity.id))
+        .join(grid, grid.id == Activity.grid_id)
+        .where(_under(node, grid.path), Activity.started_at >= day_start(first),
+               Activity.started_at < day_start(last + timedelta(days=1)))
+        .group_by(grid.id, grid.name, Activity.kind).order_by(grid.id)
+    ).all()
+    by_grid: dict[int, tuple[str, dict[ActivityKind, int]]] = {}
+    for grid_id, name, kind, n in counts:
+        by_grid.setdefault(grid_id, (name, {}))[1][kind] = n
+    body = [[name, *(k_counts.get(k, 0) for k in kinds), sum(k_counts.values())]
+            for name, k_counts in by_grid.values()]
+    body.append([_("合计"), *(sum(r[1 + i] for r in body) for i in range(len(kinds))),
+                 sum(r[-1] for r in body)])
+    return ledger.Sheet(_("服务活动"), node.name, _period(first, last),
+                        [_("网格"), *(k.label for k in kinds), _("合计")], body)
+
+
+@sheet
+def needs_sheet(node: OrgNode, first: date, last: date) -> ledger.Sheet:
+    """Needs submitted in the month and their three rates, per village/community."""
+    group = "community" if node.level in (OrgLevel.DISTRICT, OrgLevel.TOWNSHIP) else "grid"
+    found, total = rates(_under(node), group, day_start(first), day_start(last + timedelta(days=1)))
+
+    def pct(v: float | None) -> str:
+        return "—" if v is None else f"{v:.1f}%"
+
+    body = [[r.name, r.submitted, r.accepted_in_time, pct(r.response_rate), r.resolved,
+             pct(r.resolution_rate), r.rated, r.satisfied, pct(r.satisfaction_rate)]
+            for r in [*found, total]]
+    return ledger.Sheet(_("诉求与三率"), node.name, _period(first, last),
+                        [_("村/社区") if group == "community" else _("网格"), _("诉求数"), _("按时接单"),
+                         _("响应率"), _("已办结"), _("办结率"), _("已评价"), _("满意及基本满意"),
+                         _("满意率")], body)
+
+
+@sheet
+def training_sheet(node: OrgNode, first: date, last: date) -> ledger.Sheet:
+    """Training sessions of the node and below that started in the month, with who should and
+    who did take part (attended offline or completed online)."""
+    from app.models import TrainingSession
+    from app.services import training
+
+    sessions = list(db.session.scalars(
+        sa.select(TrainingSession).join(OrgNode, OrgNode.id == TrainingSession.org_node_id)
+        .where(_under(node), TrainingSession.cancelled_at.is_(None),
+               TrainingSession.starts_at >= day_start(first),
+               TrainingSession.starts_at < day_start(last + timedelta(days=1)))
+        .order_by(TrainingSession.starts_at, TrainingSession.id)))
+    taken = training.participation_counts(sessions)
+    expected = training.expected_counts(sessions)
+    body = [[s.starts_at, s.title, s.kind.label, s.mode.label, s.org_node.name,
+             round(s.duration_minutes / 60, 2), expected.get(s.id, 0), taken.get(s.id, 0)]
+            for s in sessions]
+    body.append([_("合计"), "", "", "", "", "", sum(expected.values()), sum(taken.values())])
+    return ledger.Sheet(_("培训"), node.name, _period(first, last),
+                        [_("开始时间"), _("主题"), _("类型"), _("方式"), _("组织"), _("学时"), _("应参训"),
+                         _("实参训")], body)
+
+
+def build(node: OrgNode, year: int, month: int) -> bytes:
+    """The node's ledger for one month: every registered sheet."""
+    first, last = month_bounds(year, month)
+    return ledger.build_book([make(node, first, last) for make in SHEETS])

@@ -1,0 +1,316 @@
+"""Home pages as to-do lists for today (今日待办), one per role. Each figure here is the count of a
+list the page links to, computed with the same condition as that list (tested figure by figure).
+"Today", "this week" and "this month" are Asia/Shanghai."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
+
+from app.clock import day_start, local_day
+from app.extensions import db
+from app.models import (
+    Activity,
+    CentralHousehold,
+    Checkin,
+    Member,
+    MemberStatus,
+    Need,
+    NeedStatus,
+    OrgNode,
+    Role,
+    Station,
+    StationEvent,
+    User,
+    VerifyState,
+)
+from app.policy import scope_condition
+from app.services import needs as needs_service
+from app.services import structure, visits
+
+SHOWN = 8  # items of a to-do list shown on the home page (the figure counts them all)
+
+
+@dataclass
+class Waiting:
+    """A need waiting for someone, with its running deadline."""
+
+    need: Need
+    due: datetime
+    overdue: bool
+    hours: int  # whole hours left before the deadline (negative: hours past it)
+
+    @property
+    def reason(self) -> str:
+        if self.need.status is NeedStatus.SUBMITTED:
+            return str(_l("已超过接单时限")) if self.overdue else str(_l("待接单"))
+        return str(_l("已超过办结时限")) if self.overdue else str(_l("待办结"))
+
+
+def _waiting(cond: sa.ColumnElement[bool], now: datetime) -> list[Waiting]:
+    """Open needs matching ``cond``, overdue first, then by the running deadline."""
+    due = sa.case((Need.status == NeedStatus.SUBMITTED, Need.accept_due_at), else_=Need.resolve_due_at)
+    rows = db.session.scalars(
+        sa.select(Need).where(cond, Need.hidden_at.is_(None),
+                              Need.status.in_((NeedStatus.SUBMITTED, NeedStatus.ACCEPTED,
+                                               NeedStatus.IN_PROGRESS)))
+        .options(joinedload(Need.community)).order_by(due, Need.id)
+    ).all()
+    out = []
+    for need in rows:
+        deadline = need.accept_due_at if need.status is NeedStatus.SUBMITTED else need.resolve_due_at
+        left = (deadline - now).total_seconds() / 3600
+        out.append(Waiting(need, deadline, deadline < now, int(left) if left >= 0 else math.floor(left)))
+    return out
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def week_bounds(day: date) -> tuple[date, date]:
+    """Monday and Sunday of the week holding ``day``."""
+    monday = day - timedelta(days=day.weekday())
+    return monday, monday + timedelta(days=6)
+
+
+def stations_of(member: Member) -> list[Station]:
+    """The active stations a member belongs to: those of their grid and the nodes above it."""
+    chain = member.grid.ancestor_ids  # root first, the grid last
+    found = db.session.scalars(
+        sa.select(Station).where(Station.active, Station.org_node_id.in_(chain)).order_by(Station.id))
+    return sorted(found, key=lambda s: -chain.index(s.org_node_id))
+
+
+def events_between(station_ids: list[int], first: date, last: date) -> list[StationEvent]:
+    """Events at these stations on the days ``first``..``last``, in time order."""
+    if not station_ids:
+        return []
+    return list(db.session.scalars(
+        sa.select(StationEvent)
+        .where(StationEvent.station_id.in_(station_ids),
+               StationEvent.starts_at < day_start(last + timedelta(days=1)),
+               StationEvent.ends_at > day_start(first))
+        .order_by(StationEvent.starts_at, StationEvent.id)
+    ))
+
+
+@dataclass
+class MemberToday:
+    waiting: list[Waiting]
+    inbox: dict[str, int]
+    visits_due: list[visits.HouseholdVisit]
+    covered: int
+    events_today: list[StationEvent]
+    events_week: list[StationEvent]
+    checkins_month: int
+    activities_month: int
+    month: date
+    training_open: int = 0  # sessions open or coming for the member (the 我的培训 list)
+    training_todo: list[object] = field(default_factory=list)  # of those, online ones not yet done
+
+    @property
+    def overdue(self) -> int:
+        return sum(1 for w in self.waiting if w.overdue)
+
+
+def member_today(member: Member, now: datetime) -> MemberToday:
+    """What a member has to do today: the needs they hold (overdue first, with the time left),
+    the households due a visit this period, events at their stations, and this month's figures."""
+    today = local_day(now)
+    waiting = _waiting(sa.and_(Need.owner_member_id == member.id), now)
+    households = visits.member_households(member, today)
+    station_ids = [s.id for s in stations_of(member)]
+    monday, sunday = week_bounds(today)
+    week = events_between(station_ids, monday, sunday)
+    first, nxt = _month_start(today), _next_month(today)
+    checkins = db.session.scalar(
+        sa.select(sa.func.count(Checkin.id))
+        .where(Checkin.member_id == member.id, Checkin.day >= first, Checkin.day < nxt)) or 0
+    from app.services import training
+
+    sessions = list(db.session.scalars(training.open_for(member, now)))
+    done = training.member_progress(member, sessions)
+    todo = [t for t in sessions if t.id not in done and t.mode.value == "online" and t.starts_at <= now]
+    return MemberToday(
+        training_open=len(sessions),
+        training_todo=todo,
+        waiting=waiting,
+        inbox=needs_service.inbox_counts(member),
+        visits_due=[h for h in households if h.overdue],
+        covered=len(households),
+        events_today=[e for e in week if local_day(e.starts_at) <= today <= local_day(e.ends_at)],
+        events_week=week,
+        checkins_month=checkins,
+        activities_month=activities_in_month(member, first),
+        month=first,
+    )
+
+
+def activities_in_month(member: Member, first: date) -> int:
+    """Services the member recorded or took part in during the month of ``first`` (the total of
+    their service list for that month)."""
+    from app.services.activities import mine
+
+    ids = mine(member, (first.year, first.month)).order_by(None).with_only_columns(Activity.id)
+    return db.session.scalar(sa.select(sa.func.count()).select_from(ids.subquery())) or 0
+
+
+@dataclass
+class HeadToday:
+    household: CentralHousehold
+    members: list[tuple[Member, int]]  # the household's members and how many households each covers
+    passed_up: list[Waiting]  # needs passed up to the head
+    members_overdue_needs: dict[int, int]  # member id → overdue needs they hold
+
+    @property
+    def linked(self) -> int:
+        return sum(1 for m, _n in self.members if m.id != self.household.head_member_id)
+
+    @property
+    def below(self) -> list[tuple[Member, int]]:
+        return [(m, n) for m, n in self.members if n < 15]
+
+
+def head_today(head: Member, now: datetime) -> HeadToday | None:
+    """The central household a member heads, against 1+10+15, and what waits for the head."""
+    household = db.session.scalar(
+        sa.select(CentralHousehold).where(CentralHousehold.head_member_id == head.id).limit(1))
+    if household is None:
+        return None
+    members = structure.linked_members(household)
+    member_ids = [m.id for m, _n in members]
+    overdue = dict(db.session.execute(
+        sa.select(Need.owner_member_id, sa.func.count(Need.id))
+        .where(Need.owner_member_id.in_(member_ids), needs_service.overdue_condition(now))
+        .group_by(Need.owner_member_id)).all()) if member_ids else {}
+    passed = [w for w in _waiting(Need.owner_member_id == head.id, now)
+              if w.need.central_household_id == household.id]
+    return HeadToday(household, members, passed, overdue)
+
+
+@dataclass
+class StationToday:
+    station: Station
+    checkins_today: int
+    expected: int  # active members who belong to the station (its node and below)
+    events_today: list[StationEvent]
+
+
+def pending_verification(user: User) -> int:
+    """Activities waiting for the user's verification (the total of the verify queue's 待审核)."""
+    from app.services.activities import to_verify
+
+    ids = to_verify(user, VerifyState.PENDING).order_by(None).with_only_columns(Activity.id)
+    return db.session.scalar(sa.select(sa.func.count()).select_from(ids.subquery())) or 0
+
+
+def station_today(user: User, now: datetime) -> list[StationToday]:
+    """For each station the user runs: today's check-ins against its members and today's events."""
+    today = local_day(now)
+    out = []
+    for station in user.admin_stations:
+        if not station.active:
+            continue
+        node = station.org_node
+        checkins = db.session.scalar(
+            sa.select(sa.func.count(Checkin.id))
+            .where(Checkin.station_id == station.id, Checkin.day == today)) or 0
+        expected = db.session.scalar(
+            sa.select(sa.func.count(Member.id)).join(OrgNode, OrgNode.id == Member.grid_id)
+            .where(OrgNode.under(node.path), Member.status == MemberStatus.ACTIVE)) or 0
+        out.append(StationToday(station, checkins, expected,
+                                events_between([station.id], today, today)))
+    return out
+
+
+@dataclass
+class AdminToday:
+    standing: structure.ScopeSummary
+    overdue_needs: int
+    queue: int
+    month_checkins: int
+    last_month_checkins: int
+    month_activities: int
+    last_month_activities: int
+    month: date
+    last_month: date
+    rates: needs_service.RateRow
+    today: date
+    training: object = None  # training.ScopeCounts of this year
+
+    @property
+    def month_last(self) -> date:
+        return _next_month(self.month) - timedelta(days=1)
+
+    @property
+    def last_month_last(self) -> date:
+        return self.month - timedelta(days=1)
+
+
+def admin_today(user: User, now: datetime) -> AdminToday:
+    """An org admin's node at a glance: 1+10+15 gaps, needs overdue and waiting for dispatch,
+    this month's needs rates, and check-ins and activities this month against last."""
+    today = local_day(now)
+    first, nxt = _month_start(today), _next_month(today)
+    last_first = _month_start(first - timedelta(days=1))
+    scope = scope_condition(user)
+
+    def checkins(a: date, b: date) -> int:
+        """Check-ins at the stations in scope (the scope-wide check-in list's total)."""
+        stations = sa.select(Station.id).join(OrgNode, OrgNode.id == Station.org_node_id).where(scope)
+        return db.session.scalar(
+            sa.select(sa.func.count(Checkin.id))
+            .where(Checkin.station_id.in_(stations), Checkin.day >= a, Checkin.day < b)) or 0
+
+    def activities(a: date, b: date) -> int:
+        grids = sa.select(OrgNode.id).where(scope)
+        return db.session.scalar(
+            sa.select(sa.func.count(Activity.id))
+            .where(Activity.grid_id.in_(grids), Activity.started_at >= day_start(a),
+                   Activity.started_at < day_start(b))) or 0
+
+    _rows, total = needs_service.period_rates(user, "community", first, today)
+    return AdminToday(
+        standing=structure.scope_summary(user),
+        overdue_needs=needs_service.overdue_count(user, now),
+        queue=needs_service.queue_count(user),
+        month_checkins=checkins(first, nxt),
+        last_month_checkins=checkins(last_first, first),
+        month_activities=activities(first, nxt),
+        last_month_activities=activities(last_first, first),
+        month=first,
+        last_month=last_first,
+        rates=total,
+        today=today,
+        training=_training_counts(user, today.year, now),
+    )
+
+
+def _training_counts(user: User, year: int, now: datetime) -> object:
+    from app.services import training
+
+    return training.scope_counts(user, year, now)
+
+
+def home(user: User, now: datetime) -> dict[str, object]:
+    """Every to-do list the user's roles give them, for the home page."""
+    roles = user.role_set
+    member = user.member if Role.MEMBER in roles else None
+    return {
+        "roles": roles,
+        "member_today": member_today(member, now) if member else None,
+        "head_today": head_today(member, now) if member else None,
+        "station_today": station_today(user, now) if Role.STATION_ADMIN in roles else [],
+        "pending_verification": pending_verification(user) if Role.STATION_ADMIN in roles else 0,
+        "admin_today": admin_today(user, now) if Role.ORG_ADMIN in roles else None,
+    }
