@@ -18,6 +18,8 @@ TAP_MIN = 24  # px, WCAG 2.5.8 (AA)
 # reason of each small target it excuses; anything else below 44 px fails.
 JUSTIFIED = {
     "inline": "a link inside a sentence, sized by the line of text around it (WCAG 2.5.8's inline exception)",
+    "equivalent": "a bar or point of a chart whose link is also in the chart's data table "
+                  "(WCAG 2.5.8's equivalent exception)",
 }
 
 _axe_source: str | None = None
@@ -58,6 +60,12 @@ _TARGETS_JS = """() => {
     if (!p || !['inline', 'block', 'list-item'].includes(getComputedStyle(p).display) && getComputedStyle(p).display !== 'table-cell') return false;
     return [...p.childNodes].some(n => n !== el && n.nodeType === 3 && n.textContent.trim().length > 1);
   };
+  const inTable = el => {
+    // A chart's mark whose link the chart's own data table offers too.
+    const fig = el.closest('figure.chart');
+    const href = el.getAttribute('href');
+    return !!fig && !!el.closest('svg') && [...fig.querySelectorAll('table a')].some(a => a.getAttribute('href') === href);
+  };
   for (const el of document.querySelectorAll(SEL)) {
     if (!el.checkVisibility({checkVisibilityCSS: true})) continue;
     if (el.closest('[inert], [aria-hidden="true"]')) continue;
@@ -69,7 +77,7 @@ _TARGETS_JS = """() => {
     out.push({tag: el.tagName.toLowerCase() + (el.type && el.tagName === 'INPUT' ? '[' + el.type + ']' : ''),
               name: name(el), id: el.id || '', cls: String(box.className || ''),
               w: Math.round(r.width * 10) / 10, h: Math.round(r.height * 10) / 10,
-              reason: inSentence(el) ? 'inline' : null});
+              reason: inSentence(el) ? 'inline' : inTable(el) ? 'equivalent' : null});
   }
   return out;
 }"""

@@ -24,8 +24,11 @@ from app.models import (
     ResidentHousehold,
     RoleAssignment,
     Station,
+    TrainingMode,
+    TrainingSession,
     User,
 )
+from app.policy import is_session_member
 from app.services import entry_tokens
 from app.services.checkin_tokens import poster_token
 from app.services.needs import accept, submit_need
@@ -89,6 +92,11 @@ def field_pages() -> FieldPages:
     plaque = entry_tokens.current_token(member.central_household).token
     station_id = db.session.scalar(sa.select(RoleAssignment.station_id).where(
         RoleAssignment.user_id == _user("station").id, RoleAssignment.station_id.is_not(None)))
+    online = db.session.scalars(sa.select(TrainingSession).where(TrainingSession.mode == TrainingMode.ONLINE)
+                                .order_by(TrainingSession.id.desc())).all()
+    study = next(s for s in online if is_session_member(_user("member"), s))
+    session = db.session.scalar(sa.select(TrainingSession).where(TrainingSession.mode != TrainingMode.ONLINE)
+                                .order_by(TrainingSession.id.desc()).limit(1))
     poster = poster_token(db.session.get(Station, station_id)).token
     activity = db.session.scalar(sa.select(Activity).where(Activity.author_member_id == member.id)
                                  .order_by(Activity.id.desc()).limit(1))
@@ -106,9 +114,11 @@ def field_pages() -> FieldPages:
             f"/needs/{taken.id}", "/needs/cards", "/activities/", "/activities/new",
             f"/activities/{activity.id}", "/diary/", "/diary/new",
             f"/diary/{entry.id}", "/visits/",
-            "/nominations/self", "/nominations/notice", f"/s/{poster}"]),
+            "/nominations/self", "/nominations/notice", "/training/me", f"/training/me/{study.id}",
+            f"/training/members/{member.id}", "/checkin/code", f"/s/{poster}"]),
         head=Role(_user("head").phone, ["/", "/needs/", f"/activities/household/{central}",
-                                        f"/diary/household/{central}", f"/visits/household/{central}"]),
+                                        f"/diary/household/{central}", f"/visits/household/{central}",
+                                        f"/training/households/{central}"]),
         kiosk=Role(_user("station").phone, [f"/stations/{station_id}/kiosk"]),
         admin=Role(_user("district").phone, [
             "/", "/structure/", "/structure/members", "/structure/households", "/structure/residents",
@@ -116,7 +126,8 @@ def field_pages() -> FieldPages:
             "/structure/import", "/households/", f"/households/{central}", "/households/residents",
             "/households/mentors", "/nominations/", "/activities/ledger", "/needs/dispatch",
             "/needs/dashboard", "/needs/sla", "/visits/coverage", "/audit/", "/stations/",
-            f"/stations/{station_id}/", f"/stations/{station_id}/ledger", f"/stations/{station_id}/events"]),
+            f"/stations/{station_id}/", f"/stations/{station_id}/ledger", f"/stations/{station_id}/events",
+            "/overview/", "/overview/checkins", "/training/", f"/training/sessions/{session.id}"]),
         kiosk_station_id=station_id,
         card_token=card,
         district_admin_phone=_user("district").phone,
