@@ -57,10 +57,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.diary.views import bp as diary_bp
     from app.households.views import bp as households_bp
     from app.main.views import bp as main_bp
+    from app.mentoring.views import bp as mentoring_bp
     from app.needs import bp as needs_bp
     from app.nominations.views import bp as nominations_bp
     from app.notifications.views import bp as notifications_bp
     from app.overview import bp as overview_bp
+    from app.points.views import bp as points_bp
     from app.stations.views import bp as stations_bp
     from app.structure.views import bp as structure_bp
     from app.training import bp as training_bp
@@ -82,6 +84,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         audit_bp,
         overview_bp,
         training_bp,
+        points_bp,
+        mentoring_bp,
     ):
         app.register_blueprint(bp)
     return app

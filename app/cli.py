@@ -21,7 +21,7 @@ from app.services.passwords import MIN_LENGTH, hash_password
 
 def init_app(app: Flask) -> None:
     for command in (create_admin, demo_district, backup, escalate_needs, prune_audit,
-                    recount_counters, monthly_ledger):
+                    recount_counters, monthly_ledger, points_group):
         app.cli.add_command(command)
 
 
@@ -188,3 +188,51 @@ def monthly_ledger(node_id: int, month: str | None, out: Path | None) -> None:
     target = out or Path(f"monthly-{node.id}-{year}-{mon:02d}.xlsx")
     target.write_bytes(monthly.build(node, year, mon))
     click.echo(f"已写出 {node.name} {year}年{mon}月台账：{target}")
+
+
+@click.group("points")
+def points_group() -> None:
+    """The points ledger (党员积分制)."""
+
+
+@points_group.command("recompute")
+@click.option("--from", "first", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
+@click.option("--to", "last", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (YYYY-MM-DD).")
+@click.option("--node", "node_id", type=int, default=None, help="Only the members under this org node.")
+@click.option("--apply-missing", is_flag=True, help="Write the missing entries (through the award path).")
+def points_recompute(first: datetime, last: datetime, node_id: int | None, apply_missing: bool) -> None:
+    """Recompute the days --from to --to from the source records and report every difference
+    from the ledger: entries missing, extra, or with other points. Exit code 1 when there is any.
+
+    The ledger is never edited silently: only --apply-missing writes, and only the missing
+    entries (idempotent); extra and different ones are reported for an admin to correct."""
+    from app.services.points import recompute
+
+    if last < first:
+        raise click.BadParameter("截止日期不能早于起始日期", param_hint="--to")
+    node = db.session.get(OrgNode, node_id) if node_id is not None else None
+    if node_id is not None and node is None:
+        raise click.BadParameter(f"没有编号为 {node_id} 的组织", param_hint="--node")
+    report = recompute.compare(first.date(), last.date(), node)
+    db.session.commit()  # the comparison only reads: the write lock is taken for the writing alone
+    written = 0
+    if apply_missing:
+        with writing():
+            written = recompute.apply_missing(report)
+            db.session.commit()
+    click.echo(f"积分核对 {report.first} 至 {report.last}"
+               f"{'（' + node.name + '）' if node else ''}：应有 {report.checked} 条，台账 {report.entries} 条")
+    for d in report.differences:
+        code, source_type, source_id, member_id = d.key
+        mark = "（已补记）" if d.applied else ""
+        click.echo(f"  {LABELS[d.kind]}{mark} {d.day} 党员#{member_id} {code.label} "
+                   f"{source_type}#{source_id} 应计 {d.expected:+d} 台账 {d.ledger:+d}")
+    if apply_missing:
+        click.echo(f"已补记 {written} 条。")
+    if not report.clean:
+        click.echo("有差异：多出或分值不同的记录请管理员核实后在“积分”页面更正。")
+        raise SystemExit(1)
+    click.echo("没有差异。")
+
+
+LABELS = {"missing": "缺少", "extra": "多出", "different": "分值不同", "corrected": "已人工更正"}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 
 from app.models import Role, User
-from app.policy import can_read_audit_log
+from app.policy import can_read_audit_log, is_mentor
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ ITEMS: list[NavItem] = [
     NavItem("visits.index", _l("我的联系户"), MEMBER),
     NavItem("checkin.mine", _l("我的签到"), MEMBER),
     NavItem("training.mine", _l("我的培训"), MEMBER),
+    NavItem("points.mine", _l("我的积分"), MEMBER),
+    NavItem("mentoring.mine", _l("我的帮带"), MEMBER, allowed=is_mentor),
     NavItem("nominations.self_nominate", _l("我要自荐"), MEMBER),
     NavItem("stations.index", _l("驿站"), STATION),
     NavItem("activities.verify_queue", _l("待核实"), frozenset({Role.STATION_ADMIN})),
@@ -49,11 +51,12 @@ ITEMS: list[NavItem] = [
     NavItem("structure.index", _l("组织架构"), ADMIN),
     NavItem("households.index", _l("中心户"), ADMIN),
     NavItem("nominations.index", _l("建户审核"), ADMIN),
+    NavItem("mentoring.admin", _l("帮带与设岗"), ADMIN),
     NavItem("activities.ledger_view", _l("服务台账"), ADMIN),
     NavItem("structure.import_roster", _l("名册导入"), ADMIN),
     NavItem("audit.index", _l("审计日志"), ADMIN, allowed=can_read_audit_log),
     NavItem("training.index", _l("培训"), STATION),
-    NavItem("main.coming", _l("积分评先"), ADMIN, (("area", "points"),)),
+    NavItem("points.ranking", _l("积分"), ADMIN),
 ]
 
 

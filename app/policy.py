@@ -22,6 +22,7 @@ from app.models import (
     CentralHousehold,
     DiaryEntry,
     HouseholdAdjustment,
+    HouseholdStatus,
     Member,
     Need,
     NeedHandler,
@@ -30,6 +31,8 @@ from app.models import (
     Notification,
     OrgLevel,
     OrgNode,
+    PostAssignment,
+    PostType,
     ResidentHousehold,
     Role,
     Station,
@@ -418,3 +421,75 @@ def can_view_training_record(user: User, member: Member) -> bool:
 def can_view_household_training(user: User, household: CentralHousehold) -> bool:
     """A central household's training record: its head, admins in scope (as its activities)."""
     return can_oversee_household(user, household)
+
+
+# --- points (党员积分制) ----------------------------------------------------------------------
+# A member sees their own points and their rank in their grid (on 我的积分, by being that member);
+# everything else of the ledger — rankings, another member's entries, corrections, the rules — is
+# for org admins, within their scope.
+
+
+def can_view_member_points(user: User, member: Member) -> bool:
+    """A member's whole ledger: org admins whose scope holds the member's grid."""
+    return is_org_admin(user) and member_in_scope(user, member)
+
+
+def can_correct_points(user: User, member: Member) -> bool:
+    """A 更正 (a reversing entry with its reason): the admins who see the member's ledger."""
+    return can_view_member_points(user, member)
+
+
+def can_set_points_rules(user: User, node: OrgNode) -> bool:
+    """A node's rules (a new version, a return to the inherited rule): org admins holding it."""
+    return is_org_admin(user) and node_in_scope(user, node)
+
+
+# --- mentoring (帮带) and posts for members without office (无职党员设岗定责) ------------------
+
+
+def mentors_household(user: User, household: CentralHousehold) -> bool:
+    """Whether the user is the household's mentor now (an active member linked as its mentor)."""
+    member = active_member(user)
+    return member is not None and household.mentor_id == member.id
+
+
+def is_mentor(user: User) -> bool:
+    """An active member mentoring a household that stands. Only secretaries are linked as mentors
+    (``households.set_mentor``), so other members are answered without a query."""
+    member = active_member(user)
+    if member is None or not member.is_secretary:
+        return False
+    return bool(db.session.scalar(sa.select(sa.exists().where(
+        CentralHousehold.mentor_id == member.id, CentralHousehold.status != HouseholdStatus.REVOKED))))
+
+
+def can_view_guidance(user: User, household: CentralHousehold) -> bool:
+    """A household's guidance history: its mentor, its head (to read), admins in scope."""
+    return (mentors_household(user, household) or heads(user, household)
+            or node_in_scope(user, household.grid))
+
+
+def can_record_guidance(user: User, household: CentralHousehold) -> bool:
+    """Only the household's mentor records guidance, while the household stands."""
+    return mentors_household(user, household) and household.status is not HouseholdStatus.REVOKED
+
+
+def can_manage_post_type(user: User, post: PostType) -> bool:
+    """A node's posts are changed by the admins over that node."""
+    return node_in_scope(user, post.org_node)
+
+
+def can_view_post_type(user: User, post: PostType) -> bool:
+    """Admins see the posts of their nodes, of the nodes below, and of their ancestors."""
+    return can_manage_post_type(user, post) or any(p.startswith(post.org_node.path) for p in admin_paths(user))
+
+
+def post_fits_member(post: PostType, member: Member) -> bool:
+    """A member may hold the posts of their grid and of the nodes above it."""
+    return member.grid.path.startswith(post.org_node.path)
+
+
+def can_view_post_assignment(user: User, assignment: PostAssignment) -> bool:
+    """A member's post: the member, admins over the member's grid."""
+    member = user.member
+    return (member is not None and member.id == assignment.member_id) or member_in_scope(user, assignment.member)

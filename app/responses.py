@@ -10,16 +10,26 @@ from pathlib import Path
 
 from flask import Response, abort, make_response, send_file
 
-from app.models import Photo
+from app.models import Photo, VoiceClip
 from app.services import qr
 from app.services.ledger import XLSX_MIMETYPE
 from app.services.photos import photo_path
+from app.services.voice import voice_path
 
 
 def photo_response(photo: Photo, thumb: bool = False) -> Response:
     """A stored photo (JPEG, no metadata)."""
     response = send_file(photo_path(photo, thumb), mimetype="image/jpeg", max_age=0)
     # Never kept: a tablet at a station is shared, and a photo shows people's homes.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def voice_response(clip: VoiceClip) -> Response:
+    """A stored voice clip, as uploaded, with the type read from its content; byte ranges are
+    answered (players seek with them)."""
+    response = send_file(voice_path(clip), mimetype=clip.mime, max_age=0, conditional=True)
+    # Never kept, like a photo: a resident's voice on a shared tablet's cache.
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

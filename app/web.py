@@ -6,13 +6,24 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Flask, Response, abort, current_app, flash, has_request_context, request, session
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    request,
+    session,
+)
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 from werkzeug.routing import IntegerConverter, Map
 
 from app.extensions import db, login_manager
+from app.forms_choices import MAX_ID
 from app.htmx import is_partial
 from app.models import User
 from app.phones import mask_phone
@@ -27,6 +38,7 @@ CSP = "; ".join(
         "script-src 'self'",
         "style-src 'self'",
         "img-src 'self' data: blob:",
+        "media-src 'self' blob:",  # a voice message is played back before it is sent
         "font-src 'self'",
         "connect-src 'self'",
         "object-src 'none'",
@@ -104,7 +116,8 @@ def _security_headers(response: Response) -> Response:
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("Referrer-Policy", "same-origin")
     h.setdefault("X-Frame-Options", "DENY")
-    h.setdefault("Permissions-Policy", "geolocation=(), microphone=()")
+    # The microphone: this site's own pages only (a resident records a voice message).
+    h.setdefault("Permissions-Policy", "geolocation=(), microphone=(self)")
     if response.mimetype == "text/html":
         response.vary.add("HX-Request")
         # Personal pages must not linger in caches on shared devices — nor a resident's tracking
@@ -119,7 +132,7 @@ class IdConverter(IntegerConverter):
     (404) — a huge number must not reach the database and fail there."""
 
     def __init__(self, map: Map, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)  # type: ignore[arg-type]
 
 
@@ -138,6 +151,14 @@ def local_time(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
     return format_datetime(value, fmt)
 
 
+def first_invalid() -> bool:
+    """True the first time a page renders a refused field (it gets ``autofocus``), then False."""
+    if g.get("_first_invalid_seen"):
+        return False
+    g._first_invalid_seen = True
+    return True
+
+
 def init_app(app: Flask) -> None:
     """Install the hooks; called before any blueprint adds its routes (the id converter)."""
     app.url_map.converters["int"] = IdConverter
@@ -146,6 +167,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.globals["first_invalid"] = first_invalid
 
     @app.context_processor
     def _globals() -> dict:

@@ -106,14 +106,37 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch operation copies a table, drops the old one and renames the copy. With
+            # foreign keys enforced (app/database.py switches them on), dropping a table that other
+            # rows point at fails, and deletes the rows of ON DELETE CASCADE children. SQLite's
+            # ALTER TABLE procedure and Alembic's batch docs both say: enforcement off around it.
+            # The pragma is a no-op inside a transaction, so it is set before any begins, and each
+            # migration checks every reference before its transaction commits.
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+            conf_args = {**conf_args, "on_version_apply": [_check_foreign_keys]}
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                if connection.in_transaction():  # a read of the version table after the last step
+                    connection.rollback()
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(ctx, step, heads, run_args):
+    """Refuse (roll back) a SQLite migration step that leaves a reference dangling."""
+    broken = ctx.connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"{step}: foreign keys left dangling: {broken[:10]}")
 
 
 if context.is_offline_mode():

@@ -100,7 +100,8 @@ def test_phones_are_valid_mobiles_and_never_repeat(app):
     share = len(resident_phones) / count(ResidentHousehold)
     assert 0.6 < share < 0.8
     # Only the demo accounts can log in.
-    assert db.session.scalar(sa.select(sa.func.count(User.id)).where(User.password_hash.is_not(None))) == 7
+    assert db.session.scalar(sa.select(sa.func.count(User.id)).where(
+        User.password_hash.is_not(None))) == len(demo.DEMO_ACCOUNTS)
 
 
 def snapshot() -> list[tuple]:
@@ -154,6 +155,7 @@ HOMES = {
     "head": ("13900000005", ["今日待办", "我的中心户"]),
     "member": ("13900000006", ["今日待办", "本期待走访"]),
     "resident": ("13900000007", ["反映诉求", "我的诉求"]),
+    "mentor": ("13900000008", ["我的联系户", "我的帮带"]),
 }
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from app.clock import local_today
 from app.extensions import db
 from app.models import (
     AdjustmentOutcome,
@@ -17,9 +19,11 @@ from app.models import (
     HouseholdStatus,
     HouseholdType,
     Member,
+    ModelTitle,
     ResidentHousehold,
 )
 from app.services import households as svc
+from app.services import model_titles
 from app.services.errors import NotAllowed
 from app.services.gaps import find_gaps
 from app.services.workflow import WorkflowError
@@ -31,6 +35,7 @@ from tests.factories import (
     make_personas,
     make_resident,
     make_tree,
+    user_of,
 )
 
 
@@ -112,7 +117,7 @@ def test_adjustment_steps_cannot_be_skipped(p):
 # --- duties, type, model flag, mentor ------------------------------------------------------------------
 
 
-def test_admin_sets_duties_type_and_model_flag_with_date_and_who(client, p):
+def test_admin_sets_duties_and_type(client, p):
     hh = p.household
     login(client, p.community_admin)
     client.get(f"/households/{hh.id}")
@@ -120,15 +125,173 @@ def test_admin_sets_duties_type_and_model_flag_with_date_and_who(client, p):
     db.session.commit()
     t = db.session.scalar(sa.select(HouseholdType).where(HouseholdType.name == "爱心帮扶型"))
     response = client.post(f"/households/{hh.id}/profile",
-                           data={"duties": ["policy", "mediation"], "type_id": t.id, "is_model": "y"})
+                           data={"duties": ["policy", "mediation"], "type_id": t.id})
     assert response.status_code == 303
     hh = db.session.get(CentralHousehold, hh.id)
     assert {d.value for d in hh.duty_set} == {"policy", "mediation"}
-    assert hh.type_id == t.id and hh.is_model and hh.model_granted_by_id == p.community_admin.id
-    assert hh.model_granted_at is not None
-    assert _events(hh)[-3:] == ["duties", "type", "model_granted"]
+    assert hh.type_id == t.id
+    assert _events(hh)[-2:] == ["duties", "type"]
     bad = client.post(f"/households/{hh.id}/profile", data={"duties": ["astronaut"], "type_id": 0})
     assert bad.status_code == 422
+
+
+# --- the 示范中心户 title, one per year -------------------------------------------------------------
+
+
+def _titles(hh: CentralHousehold) -> list[ModelTitle]:
+    return list(db.session.scalars(sa.select(ModelTitle).where(ModelTitle.household_id == hh.id)
+                                   .order_by(ModelTitle.year)))
+
+
+def test_admin_grants_a_title_for_a_year_and_the_badge_shows_the_latest(client, p):
+    hh = p.household
+    year = local_today().year
+    login(client, p.community_admin)
+    page = client.get(f"/households/{hh.id}").get_data(as_text=True)
+    assert f'value="{year}"' in page  # this year unless another is given
+    assert client.post(f"/households/{hh.id}/titles", data={"year": str(year - 2)}).status_code == 303
+    assert client.post(f"/households/{hh.id}/titles", data={"year": str(year)}).status_code == 303
+    [older, current] = _titles(hh)
+    assert (older.year, current.year) == (year - 2, year)
+    assert current.granted_by_id == p.community_admin.id and current.granted_at and current.revoked_at is None
+    assert _events(hh)[-2:] == ["model_granted", "model_granted"]
+    badge = f"示范中心户 · {year}"
+    assert badge in client.get(f"/households/{hh.id}").get_data(as_text=True)
+    assert badge in client.get("/households/").get_data(as_text=True)
+    assert badge in client.get(f"/structure/households/{hh.id}").get_data(as_text=True)
+    listing = client.get("/structure/households?model=1").get_data(as_text=True)
+    assert badge in listing and "共 1 户中心户" in listing
+    plaque = client.get(f"/households/{hh.id}/plaque").get_data(as_text=True)
+    assert re.search(rf'id="plaque-model">示范中心户<span>{year - 2}、{year} 年度</span>', plaque)
+
+
+@pytest.mark.parametrize(("year", "message"), [
+    ("", "请填写年度"), ("abc", "整数"), ("1999", "请填写有效的年度"), ("99999999999", "请填写有效的年度"),
+])
+def test_a_bad_year_is_refused_and_nothing_granted(client, p, year, message):
+    login(client, p.community_admin)
+    response = client.post(f"/households/{p.household.id}/titles", data={"year": year})
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    assert _titles(p.household) == []
+
+
+def test_next_year_cannot_be_granted_yet(client, p):
+    login(client, p.community_admin)
+    response = client.post(f"/households/{p.household.id}/titles", data={"year": str(local_today().year + 1)})
+    assert response.status_code == 422 and "年度须在" in response.get_data(as_text=True)
+    assert _titles(p.household) == []
+
+
+def test_one_title_per_year_and_a_revoked_year_stays_revoked(client, p):
+    hh = p.household
+    year = local_today().year
+    login(client, p.community_admin)
+    client.post(f"/households/{hh.id}/titles", data={"year": str(year)})
+    again = client.post(f"/households/{hh.id}/titles", data={"year": str(year)})
+    assert again.status_code == 422 and f"该户已是 {year} 年度示范中心户" in again.get_data(as_text=True)
+    [title] = _titles(hh)
+    empty = client.post(f"/households/{hh.id}/titles/{title.id}/revoke", data={"reason": "  "})
+    assert empty.status_code == 422 and "请填写撤销理由" in empty.get_data(as_text=True)
+    too_long = client.post(f"/households/{hh.id}/titles/{title.id}/revoke", data={"reason": "理" * 256})
+    assert too_long.status_code == 422 and "理" * 256 in too_long.get_data(as_text=True)  # kept as typed
+    assert client.post(f"/households/{hh.id}/titles/{title.id}/revoke",
+                       data={"reason": "群众反映强烈，经核实属实"}).status_code == 303
+    db.session.refresh(title)
+    assert (title.revoked_by_id, title.revoke_reason) == (p.community_admin.id, "群众反映强烈，经核实属实")
+    assert title.revoked_at is not None
+    assert _events(hh)[-1] == "model_removed"
+    page = client.get(f"/households/{hh.id}").get_data(as_text=True)
+    assert "已撤销" in page and "群众反映强烈，经核实属实" in page and f"示范中心户 · {year}" not in page
+    regrant = client.post(f"/households/{hh.id}/titles", data={"year": str(year)})
+    assert regrant.status_code == 422 and "已撤销，同一年度不能再次授予" in regrant.get_data(as_text=True)
+    twice = client.post(f"/households/{hh.id}/titles/{title.id}/revoke", data={"reason": "再撤"})
+    assert twice.status_code == 422 and "已经撤销" in twice.get_data(as_text=True)
+    assert len(_titles(hh)) == 1  # never deleted
+
+
+def test_titles_are_for_the_admins_who_manage_the_household(client, p):
+    hh = p.household
+    title = model_titles.grant_model_title(hh, local_today().year, p.community_admin)
+    db.session.commit()
+    login(client, p.other_community_admin)
+    assert client.post(f"/households/{hh.id}/titles", data={"year": "2024"}).status_code == 404
+    assert client.post(f"/households/{hh.id}/titles/{title.id}/revoke", data={"reason": "x"}).status_code == 404
+    client.post("/logout")
+    login(client, p.district_admin)
+    other_hh = make_household(p.tree.grid2, number="Y-9")
+    # A title id taken with another household's page is not found.
+    assert client.post(f"/households/{other_hh.id}/titles/{title.id}/revoke", data={"reason": "x"}).status_code == 404
+    client.post("/logout")
+    login(client, user_of(p.member))  # a linked member sees the page, but is no admin
+    assert client.post(f"/households/{hh.id}/titles", data={"year": "2024"}).status_code == 403
+    with pytest.raises(NotAllowed):
+        model_titles.grant_model_title(hh, 2024, p.other_community_admin)
+    with pytest.raises(NotAllowed):
+        model_titles.revoke_model_title(title, p.other_community_admin, "x")
+    db.session.rollback()
+    assert [t.year for t in _titles(hh)] == [local_today().year] and _titles(hh)[0].revoked_at is None
+
+
+def test_a_campaigns_title_names_its_campaign_and_year(p):
+    from app.models import ModelCampaign
+
+    year = local_today().year
+    campaign = ModelCampaign(org_node_id=p.tree.community.id, year=year, title="创建示范中心户", criteria="服务成效突出",
+                             created_by_id=p.community_admin.id)
+    db.session.add(campaign)
+    db.session.flush()
+    with pytest.raises(WorkflowError, match="不是该户所在组织"):
+        model_titles.grant_model_title(p.household, year - 1, p.community_admin, campaign)
+    title = model_titles.grant_model_title(p.household, year, p.community_admin, campaign)
+    db.session.commit()
+    assert title.campaign_id == campaign.id
+    assert model_titles.is_model_household(p.household, year) and not model_titles.is_model_household(p.household, year - 1)
+    model_titles.revoke_model_title(title, p.community_admin, "不再符合条件")
+    db.session.commit()
+    assert not model_titles.is_model_household(p.household, year)
+
+
+def test_a_revoked_household_gets_no_title(p):
+    p.household.status = HouseholdStatus.REVOKED
+    db.session.commit()
+    with pytest.raises(WorkflowError, match="已撤销的中心户"):
+        model_titles.grant_model_title(p.household, local_today().year, p.community_admin)
+
+
+def test_the_households_ledger_lists_the_title_years(client, p):
+    from openpyxl import load_workbook
+
+    year = local_today().year
+    for y in (year - 1, year):
+        model_titles.grant_model_title(p.household, y, p.community_admin)
+    db.session.commit()
+    login(client, p.community_admin)
+    rows = list(load_workbook(io.BytesIO(client.get("/structure/households.xlsx").data)).active.iter_rows(values_only=True))
+    header = list(rows[2])
+    assert "示范年度" in header
+    assert rows[3][header.index("示范年度")] == f"{year - 1}、{year}"
+
+
+@pytest.mark.parametrize(("role", "grant", "revoke"), [
+    ("anonymous", 302, 302), ("resident", 403, 403), ("member", 403, 403), ("head", 403, 403),
+    ("station_admin", 403, 403), ("community_admin", 303, 303), ("other_community_admin", 404, 404),
+    ("township_admin", 303, 303), ("district_admin", 303, 303),
+])
+def test_title_steps_answer_each_role(client, p, role, grant, revoke):
+    hh = p.household
+    title = model_titles.grant_model_title(hh, local_today().year, p.community_admin)
+    db.session.commit()
+    who = {"resident": p.resident, "member": user_of(p.member), "head": user_of(hh.head),
+           "station_admin": p.station_admin, "community_admin": p.community_admin,
+           "other_community_admin": p.other_community_admin, "township_admin": p.township_admin,
+           "district_admin": p.district_admin}.get(role)
+    if who is not None:
+        login(client, who)
+    assert client.post(f"/households/{hh.id}/titles", data={"year": "2024"}).status_code == grant
+    assert client.post(f"/households/{hh.id}/titles/{title.id}/revoke", data={"reason": "核实不符"}).status_code == revoke
+    years = [(t.year, t.revoked_at is not None) for t in _titles(hh)]
+    changed = grant == 303
+    assert years == ([(2024, False), (local_today().year, True)] if changed else [(local_today().year, False)])
 
 
 def test_district_admin_adds_a_household_type_others_cannot(client, p):
@@ -253,7 +416,7 @@ def test_plaque_page_and_qr_images_encode_the_plaque_url(client, p):
     from PIL import Image
 
     hh = p.household
-    svc.set_profile(p.community_admin, hh, [svc.Duty.POLICY], None, False)
+    svc.set_profile(p.community_admin, hh, [svc.Duty.POLICY], None)
     db.session.commit()
     login(client, p.community_admin)
     page = client.get(f"/households/{hh.id}/plaque").get_data(as_text=True)

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import Workbook, load_workbook
 
+from app.clock import local_today
 from app.extensions import db
 from app.models import AuditEntry, CentralHousehold, Duty, Member, ResidentHousehold, User
 from app.services import importer
@@ -145,7 +146,10 @@ def test_central_households_with_an_existing_head_and_a_head_in_the_same_file(cl
     assert preview.status_code == 200, preview.get_data(as_text=True)[-800:]
     assert confirm(client, preview).status_code == 303
     first = db.session.scalar(sa.select(CentralHousehold).where(CentralHousehold.number == "LS-101"))
-    assert first.head_member_id == existing.id and first.is_model and first.model_granted_at
+    assert first.head_member_id == existing.id
+    # "示范中心户: 是" on the roster is a title for this year, granted by whoever imported it.
+    [title] = first.model_titles
+    assert (title.year, title.granted_by_id, title.revoked_at) == (local_today().year, p.community_admin.id, None)
     assert first.duty_set == {Duty.POLICY, Duty.LIAISON} and first.type.name == "治理协助型"
     assert db.session.get(Member, existing.id).central_household_id == first.id
     second = db.session.scalar(sa.select(CentralHousehold).where(CentralHousehold.number == "LS-102"))

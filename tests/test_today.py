@@ -118,3 +118,26 @@ def test_a_head_sees_the_household_against_the_rule(app, client):
         section = html.split('id="head-today"', 1)[1]
         assert "未达10名" in section  # two members linked, the rule asks for ten
         assert w.member.name in section and w.fellow.name in section
+
+
+def test_points_on_the_homes_are_the_ledgers(app, client):
+    from datetime import date
+
+    from app.models import RuleCode
+    from app.services import points
+
+    with time_machine.travel(NOW, tick=False):
+        w = make_need_world()
+        points.award(w.member, RuleCode.NEED_RESOLVED_IN_SLA, "need", 1, date(2026, 11, 3))
+        points.award(w.member, RuleCode.SLA_BREACH, "need_breach", 2, date(2026, 11, 4))
+        points.award(w.member, RuleCode.RATED_SATISFIED, "need", 3, date(2026, 10, 30))  # October
+        points.award(w.fellow, RuleCode.RATED_SATISFIED, "need", 4, date(2026, 11, 5))
+        db.session.commit()
+        login(client, w.member.user)
+        n, url = _figure(client.get("/").get_data(as_text=True), "fig-points-month")
+        assert n == 1  # +3 − 2 this month; October's +2 is not counted
+        assert "2026-11" in url and client.get(url).status_code == 200
+        client.post("/logout")
+        login(client, w.p.community_admin)
+        leaders = client.get("/").get_data(as_text=True).split('id="points-leaders"', 1)[1].split("</ol>")[0]
+        assert leaders.index(w.fellow.name) < leaders.index(w.member.name)  # 2 points before 1

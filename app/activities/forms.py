@@ -13,7 +13,6 @@ from wtforms import (
     MultipleFileField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -28,6 +27,7 @@ from wtforms.validators import (
 )
 
 from app.clock import TZ, local_minute, local_naive
+from app.forms_choices import IdMultipleField, IdSelectField, db_id, db_id_or_none
 from app.models import MAX_DURATION_MINUTES, Activity, ActivityKind, VerifyState
 from app.services.activities import ActivityInput
 from app.services.client_keys import normalize_key
@@ -52,15 +52,6 @@ class ClientKeyField(HiddenField):
             self.data = None
 
 
-def _int_or_none(value: object) -> int | None:
-    if value in (None, "", "None"):
-        return None
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-
-
 class ActivityRecordForm(FlaskForm):
     kind = RadioField(
         _l("服务类型"),
@@ -83,7 +74,7 @@ class ActivityRecordForm(FlaskForm):
         ],
         render_kw={"inputmode": "numeric", "min": 1, "max": MAX_DURATION_MINUTES},
     )
-    station_id = SelectField(_l("地点"), coerce=_int_or_none, validate_choice=False)
+    station_id = IdSelectField(_l("地点"), coerce=db_id_or_none, validate_choice=False)
     address = StringField(
         _l("地址（不在驿站时填写）"),
         validators=[Length(max=255, message=_l("地址最多 255 个字"))],
@@ -91,9 +82,9 @@ class ActivityRecordForm(FlaskForm):
     )
     resident_q = StringField(_l("查找联系户"), render_kw={"type": "search", "autocomplete": "off"})
     # Choices are checked by the service against the member's own households and community.
-    residents = SelectMultipleField(_l("服务的群众户"), coerce=int, validate_choice=False)
+    residents = IdMultipleField(_l("服务的群众户"), coerce=db_id, validate_choice=False)
     member_q = StringField(_l("按姓名查找同行党员"), render_kw={"type": "search", "autocomplete": "off"})
-    fellows = SelectMultipleField(_l("同行党员"), coerce=int, validate_choice=False)
+    fellows = IdMultipleField(_l("同行党员"), coerce=db_id, validate_choice=False)
     note = TextAreaField(
         _l("做了什么"),
         validators=[Length(max=1000, message=_l("最多 1000 字"))],
@@ -136,7 +127,7 @@ class ActivityRecordForm(FlaskForm):
 
 
 class ActivityEditForm(ActivityRecordForm):
-    remove_photos = SelectMultipleField(_l("删除照片"), coerce=int, validate_choice=False)
+    remove_photos = IdMultipleField(_l("删除照片"), coerce=db_id, validate_choice=False)
 
     def fill(self, activity: Activity) -> None:
         """The form opened on an activity: what it says now."""
@@ -171,7 +162,7 @@ class ActivityFilterForm(FlaskForm):
                        validators=[Optional()])
     date_from = DateField(_l("开始日期"), validators=[Optional()])
     date_to = DateField(_l("结束日期"), validators=[Optional()])
-    grid = SelectField(_l("网格"), coerce=_int_or_none, validate_choice=False)
+    grid = IdSelectField(_l("网格"), coerce=db_id_or_none, validate_choice=False)
     state = SelectField(
         _l("审核状态"),
         choices=select_choices([("", _l("全部状态")), *VerifyState.choices()]),

@@ -268,7 +268,7 @@ def return_(activity_id: int):
 def verify_queue():
     """Activities held at the user's stations, pending first by default."""
     form = VerifyFilterForm(request.args)
-    state = VerifyState(form.state.data) if form.state.data else None
+    state = VerifyState(form.state.data) if form.validate() and form.state.data else None
     return render("activities/verify.html", "activities/_items.html",
                   **_listing(service.to_verify(current_user, state)), form=form,
                   list_endpoint="activities.verify_queue", list_args={"state": form.state.data or ""})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     flash,
     redirect,
@@ -16,9 +17,9 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from app.auth import attempts
 from app.auth.forms import LoginForm, PasswordChangeForm
 from app.extensions import client_address, db, limiter
-from app.phones import normalize_phone
 from app.services import accounts
 from app.steps import run_step
 from app.web import safe_next
@@ -33,38 +34,20 @@ def _login_failed(response: Response) -> bool:
     return request.method == "POST" and response.status_code != 303
 
 
-def _account_key() -> str:
-    return "login-account:" + (normalize_phone(request.form.get("phone")) or "invalid")
-
-
-def _client_account_key() -> str:
-    return f"{_account_key()}:{client_address()}"
-
-
-def _account_locked(limit: object) -> None:
-    """The account-wide bound was met: audit it and tell the account's owner."""
-    accounts.note_lockout(request.form.get("phone"), client_address())
-    db.session.commit()
+def _refused(bound: str):  # type: ignore[no-untyped-def]
+    """An attempt past a limit: 429. The account-wide bound is audited and told to the owner."""
+    if bound == attempts.PER_ACCOUNT:
+        accounts.note_lockout(request.form.get("phone"), client_address())
+        db.session.commit()
+    abort(429)
 
 
 # Failed logins lock an account for one client quickly, and for everyone only at a much higher
-# bound: one person guessing from afar cannot keep the district admin out with a try every minute.
+# bound (app/auth/attempts.py, taken before the password is checked so that a burst cannot
+# overshoot): one person guessing from afar cannot keep the district admin out.
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"], deduct_when=_login_failed
-)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_CLIENT_ACCOUNT"],
-    key_func=_client_account_key,
-    methods=["POST"],
-    deduct_when=_login_failed,
-)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-    key_func=_account_key,
-    methods=["POST"],
-    deduct_when=_login_failed,
-    on_breach=_account_locked,
 )
 def login():
     """Log in with a mobile number and password. Every kind of failure answers the same."""
@@ -75,7 +58,11 @@ def login():
             return redirect(safe_next(form.next.data), 303)
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form, error=None), 422 if request.method == "POST" else 200
-    user = accounts.authenticate(form.phone.data, form.password.data or "", client_address())
+    try:
+        user = attempts.attempt(form.phone.data, client_address(), lambda: accounts.authenticate(
+            form.phone.data, form.password.data or "", client_address()))
+    except attempts.Refused as refused:
+        return _refused(refused.bound)
     db.session.commit()  # the login time, an upgraded hash, or the failure in the audit log
     if user is None:
         form.phone.errors = []

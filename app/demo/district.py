@@ -28,8 +28,11 @@ from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+import app.demo.mentoring  # noqa: F401 — registers its extensions
 import app.demo.training  # noqa: F401 — registers its extension
+from app.clock import local_day
 from app.demo import activities, checkin, needs
+from app.demo import points as demo_points
 from app.demo.context import (
     EXTENSIONS,
     Bulk,
@@ -63,6 +66,7 @@ from app.models import (
     Member,
     MemberCategory,
     MemberStatus,
+    ModelTitle,
     OrgLevel,
     OrgNode,
     ResidentHousehold,
@@ -98,6 +102,9 @@ AREA_EXTENSIONS = [
     _area(needs.generate),
 ]
 
+# After every area and extension: the points ledger is built from the history they wrote.
+FINAL_STEPS = [demo_points.generate]
+
 DISTRICT_NAME = "宜秀区"
 DEMO_PASSWORD = "dangyuan2024"
 # key → (phone, name). Every scale has all of them.
@@ -109,6 +116,7 @@ DEMO_ACCOUNTS: dict[str, tuple[str, str]] = {
     "head": ("13900000005", "王德胜"),  # member heading the first central household
     "member": ("13900000006", "李秀英"),  # member linked to it, covering ≥ 15 households
     "resident": ("13900000007", "章桂兰"),  # registered resident
+    "mentor": ("13900000008", "胡卫东"),  # the first community's secretary, mentoring 3–5 households
 }
 
 # Counts at scale 1; every one is multiplied by the scale.
@@ -166,7 +174,7 @@ def generate(seed: int, scale: float) -> dict[str, int]:
     builder = _Builder(conn, random.Random(seed), scale, datetime.now(UTC))
     stats = builder.build()
     ctx = builder.context()
-    for extension in [*AREA_EXTENSIONS, *EXTENSIONS]:
+    for extension in [*AREA_EXTENSIONS, *EXTENSIONS, *FINAL_STEPS]:
         for key, value in extension(ctx).items():
             stats[key] = stats.get(key, 0) + value
     counters.recount_all(conn)  # the bulk inserts above bypassed the ORM that keeps them
@@ -229,7 +237,7 @@ class _Builder:
         self.phones = PhonePool(rng, used_phones)
         self.next_ids = {t: max_id(conn, t) + 1 for t in (
             "org_nodes", "users", "members", "central_households", "resident_households",
-            "stations", "role_assignments", "household_types")}
+            "stations", "role_assignments", "household_types", "model_titles")}
         # What the context hands on to extensions.
         self.parent_of: dict[int, int] = {}
         self.member_user_ids: dict[int, int] = {}
@@ -449,6 +457,8 @@ class _Builder:
         demo_head, demo_member = first.member_ids[0], first.member_ids[1]
         all_members = [(m, h.grid_id, m == h.head_id) for h in self.households for m in h.member_ids]
         all_members += [(m, grid_id, False) for m, grid_id in self.unlinked]
+        self._pick_secretaries()
+        demo_mentor = self.secretary_of[self.communities[0].id]
         candidates = [m for m, _, _ in all_members if m not in (demo_head, demo_member)]
         n_below = max(1, round(MEMBERS_BELOW_SHARE * len(all_members)))
         below = set(rng.sample(candidates, n_below))
@@ -464,6 +474,8 @@ class _Builder:
                 user_id = self._demo_user("head", created_at)
             elif member_id == demo_member:
                 user_id = self._demo_user("member", created_at)
+            elif member_id == demo_mentor:
+                user_id = self._demo_user("mentor", created_at)
             else:
                 user_id = self._user(self.names.person(), created_at=created_at)
             self.member_rows.append({
@@ -478,12 +490,13 @@ class _Builder:
                 else rng.choices(COVERED_CHOICES, COVERED_WEIGHTS)[0])
         self._secretaries()
 
-    def _secretaries(self) -> None:
+    def _pick_secretaries(self) -> None:
         """About one Party-organisation secretary per community, mentoring 3–5 of its households
-        (a few mentor 2 or 6: the rule is shown and flagged, not enforced)."""
+        (a few mentor 2 or 6: the rule is shown and flagged, not enforced). The first community's
+        is a demo account."""
         rng = self.rng
-        rows = {row["id"]: row for row in self.member_rows}
         demo_member = self.households[0].member_ids[1]
+        self.secretary_of: dict[int, int] = {}
         self.mentor_of: dict[int, int] = {}
         for community in self.communities:
             grids = set(community.grid_ids)
@@ -492,12 +505,18 @@ class _Builder:
             if not pool:
                 continue
             secretary = rng.choice(pool)
-            rows[secretary]["is_secretary"] = True
-            rows[secretary]["category"] = MemberCategory.VILLAGE_COMMITTEE
+            self.secretary_of[community.id] = secretary
             mentored = [h for h in households if secretary not in h.member_ids]
-            n = rng.choice((3, 4, 5)) if rng.random() > 0.12 else rng.choice((2, 6))
+            n = rng.choice((3, 4, 5)) if rng.random() > 0.12 or not self.mentor_of else rng.choice((2, 6))
             for household in rng.sample(mentored, min(n, len(mentored))):
                 self.mentor_of[household.index] = secretary
+
+    def _secretaries(self) -> None:
+        """Mark the secretaries picked by :meth:`_pick_secretaries` (village two committees)."""
+        rows = {row["id"]: row for row in self.member_rows}
+        for secretary in self.secretary_of.values():
+            rows[secretary]["is_secretary"] = True
+            rows[secretary]["category"] = MemberCategory.VILLAGE_COMMITTEE
 
     def _address_stream(self, grid_id: int) -> Iterator[Address]:
         community = self.community_of_grid[grid_id]
@@ -576,27 +595,29 @@ class _Builder:
         township_of = {c.id: c.township_id for c in self.communities}
         eligible = [h.index for h in self.households if not h.below]
         models = set(rng.sample(eligible, round(MODEL_SHARE * len(self.households))))
-        rows, duty_rows = [], []
+        rows, duty_rows, title_rows = [], [], []
         for household, household_id in zip(self.households, ids, strict=True):
             household.id = household_id
             established = self.now.date() - timedelta(days=rng.randint(60, 1000))
             status = (HouseholdStatus.ADJUSTING if household.below and rng.random() < 0.5
                       else HouseholdStatus.ESTABLISHED)
             is_model = household.index in models
-            granted_at = None
-            if is_model:
+            community_id = self.parent_of[household.grid_id]
+            if is_model:  # a 示范中心户 title for the (Shanghai) year its township granted it
                 days_since = (self.now.date() - established).days
                 granted_at = self.past(1, max(1, days_since - 30))
+                title_rows.append({
+                    "household_id": household_id, "year": local_day(granted_at).year,
+                    "granted_by_id": self.node_admins[township_of[community_id]], "granted_at": granted_at,
+                    "revoke_reason": "",
+                })
             type_id = None
             if is_model or rng.random() < TYPED_SHARE:
                 type_id = rng.choices(self.type_ids, TYPE_WEIGHTS)[0]
-            community_id = self.parent_of[household.grid_id]
             rows.append({
                 "id": household_id, "number": f"YX-{household.index + 1:04d}",
                 "head_member_id": household.head_id, "address": household.address,
                 "grid_id": household.grid_id, "status": status, "type_id": type_id,
-                "is_model": is_model, "model_granted_at": granted_at,
-                "model_granted_by_id": self.node_admins[township_of[community_id]] if is_model else None,
                 "mentor_id": self.mentor_of.get(household.index),
                 "established_on": established,
                 "created_at": datetime.combine(established, time(2, 0), tzinfo=UTC),
@@ -605,6 +626,8 @@ class _Builder:
                 duty_rows.append({"household_id": household_id, "duty": duty})
         self._insert(CentralHousehold.__table__, rows)
         self._insert(HouseholdDuty.__table__, duty_rows)
+        self._insert(ModelTitle.__table__, [
+            {"id": i, **row} for i, row in zip(self.ids("model_titles", len(title_rows)), title_rows, strict=True)])
         # Members were inserted first (households point at their heads); each household's members
         # have consecutive ids, so one ranged UPDATE per household links them.
         members = Member.__table__

@@ -4,14 +4,21 @@ response and resolution times, some SLA breaches and escalations, and ratings.
 ``generate(conn, rng, now, scale)`` reads the district already in the database (resident
 households with covering members, central households, org nodes) and bulk-inserts; it never goes
 through the ORM per row, so a few thousand needs take a second or two.
+
+Some residents speak rather than type: a share of card needs carry one of the recordings in
+``voice/`` (Mandarin spoken by espeak-ng, Ogg/Opus), some with no text at all, and some members'
+progress notes are voice replies. The recordings are checked and stored as uploads are.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import math
+import os
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -35,7 +42,9 @@ from app.models import (
     OwnerLevel,
     ResidentHousehold,
     User,
+    VoiceClip,
 )
+from app.services import voice as voice_service
 from app.services.needs import (
     CODE_ALPHABET,
     CODE_LENGTH,
@@ -64,6 +73,40 @@ OUTCOMES = [(NeedOutcome.SOLVED, 75), (NeedOutcome.REFERRED, 12), (NeedOutcome.U
 RATINGS = [(NeedRating.SATISFIED, 70), (NeedRating.BASICALLY, 22), (NeedRating.UNSATISFIED, 8)]
 
 
+VOICE_DIR = Path(__file__).parent / "voice"
+# What each recording says: the category a resident would file it under (None: a member's reply).
+VOICE_FILES = {"demo-1.ogg": NeedCategory.REPAIR, "demo-2.ogg": NeedCategory.HEALTH,
+               "demo-3.ogg": NeedCategory.ENVIRONMENT, "demo-4.ogg": None}
+VOICE_TEXTS = {NeedCategory.REPAIR: "楼道灯坏了好几天了", NeedCategory.HEALTH: "想请人上门量血压",
+               NeedCategory.ENVIRONMENT: "垃圾桶满了没人清运"}
+VOICE_SHARE = 0.25  # of the card needs whose category one of the recordings fits
+
+
+def _voice_pool(conn: Connection) -> dict[NeedCategory | None, int]:
+    """The demo recordings checked like uploads, their files written, their rows inserted (once
+    per content); category → clip id."""
+    existing = dict(conn.execute(sa.select(VoiceClip.sha256, VoiceClip.id)).all())
+    next_id = max_id(conn, "voice_clips") + 1
+    pool: dict[NeedCategory | None, int] = {}
+    for name, category in VOICE_FILES.items():
+        processed = voice_service.process(io.BytesIO((VOICE_DIR / name).read_bytes()))
+        if processed.sha256 not in existing:
+            path = voice_service.voice_path(VoiceClip(sha256=processed.sha256))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(processed.data)
+            os.replace(tmp, path)
+            conn.execute(sa.insert(VoiceClip.__table__), [{
+                "id": next_id, "sha256": processed.sha256, "mime": processed.mime,
+                "duration_ms": processed.duration_ms, "size_bytes": len(processed.data),
+                "uploaded_by_id": None, "created_at": datetime.now(UTC)}])
+            existing[processed.sha256] = next_id
+            next_id += 1
+        pool[category] = existing[processed.sha256]
+    reset_sequences(conn, ("voice_clips",))
+    return pool
+
+
 def _pick(rng: random.Random, weighted: list[tuple]) -> object:
     return rng.choices([w[0] for w in weighted], weights=[w[1] for w in weighted])[0]
 
@@ -88,6 +131,7 @@ def generate(conn: Connection, rng: random.Random, now: datetime, scale: float) 
     parents = dict(conn.execute(sa.select(OrgNode.id, OrgNode.parent_id)).all())
     start_id = max_id(conn, "needs") + 1
     used_codes = set(conn.scalars(sa.select(Need.code)))
+    voices = _voice_pool(conn)
 
     def code() -> str:
         while True:
@@ -124,9 +168,12 @@ def generate(conn: Connection, rng: random.Random, now: datetime, scale: float) 
         age_h = (now - submitted).total_seconds() / 3600
         owner_level = OwnerLevel.HEAD if head_id == member_id else OwnerLevel.MEMBER
         owner_member = member_id
+        spoken = voices.get(category) if origin is NeedOrigin.CARD and rng.random() < VOICE_SHARE else None
+        # Half of those who speak type nothing; the others type a few words as well.
+        text = rng.choice(TEXTS[category]) if spoken is None else rng.choice(["", VOICE_TEXTS[category]])
         row = dict(
             id=nid, token=base64.urlsafe_b64encode(rng.getrandbits(128).to_bytes(16, "big")).decode().rstrip("="),
-            code=code(), category=category, text=rng.choice(TEXTS[category]), address="", photo_id=None,
+            code=code(), category=category, text=text, address="", photo_id=None, voice_clip_id=spoken,
             origin=origin, contact_name=hh.head_name, contact_phone=hh.phone, consent_at=submitted,
             submitted_by_id=None, resident_household_id=hh.id, grid_id=grid_id, community_id=community_id,
             township_id=township_id, node_id=grid_id, member_id=member_id,
@@ -142,9 +189,10 @@ def generate(conn: Connection, rng: random.Random, now: datetime, scale: float) 
         def ev(kind: EventKind, at: datetime, label: str, text: str = "", nid: int = nid, **kw: object) -> None:
             events.append(dict(need_id=nid, kind=kind, at=at, actor_id=kw.pop("actor_id", None),
                                actor_label=label, text=text, internal=False, photo_id=None,
+                               voice_clip_id=kw.pop("voice_clip_id", None),
                                to_level=kw.pop("to_level", None), to_label=kw.pop("to_label", "")))
 
-        ev(EventKind.SUBMITTED, submitted, "群众", origin.label)
+        ev(EventKind.SUBMITTED, submitted, "群众", origin.label, voice_clip_id=spoken)
         ev(EventKind.ROUTED, submitted, "系统", to_level=owner_level, to_label=f"{owner_level.label} {member.name}")
         handlers.append(dict(need_id=nid, member_id=member_id))
         # Response: median 3 h, a long tail; ~8 % miss the 24 h deadline.
@@ -203,8 +251,10 @@ def generate(conn: Connection, rng: random.Random, now: datetime, scale: float) 
                                        resolve_due_at=rated_at + timedelta(hours=DEFAULT_RESOLVE_HOURS))
             elif rng.random() < 0.5:
                 status = NeedStatus.IN_PROGRESS
-                ev(EventKind.PROGRESS, row["accepted_at"] + timedelta(hours=2), actor.name, "正在协调处理",
-                   actor_id=actor.user_id)
+                # A member now and then answers by voice ("我明天上午过去看看").
+                reply = voices[None] if rng.random() < 0.2 else None
+                ev(EventKind.PROGRESS, row["accepted_at"] + timedelta(hours=2), actor.name,
+                   "" if reply else "正在协调处理", actor_id=actor.user_id, voice_clip_id=reply)
         if status.is_open and age_h > DEFAULT_RESOLVE_HOURS:
             # Old needs left open in a demo would all sit at the township; close them as resolved.
             actor = members[owner_member]
@@ -229,4 +279,5 @@ def generate(conn: Connection, rng: random.Random, now: datetime, scale: float) 
     for r in need_rows:
         by_status[r["status"].value] = by_status.get(r["status"].value, 0) + 1
     return {"needs": len(need_rows), "need_events": len(events), "need_breaches": len(breaches),
+            "voice_needs": sum(1 for r in need_rows if r["voice_clip_id"]),
             **{f"needs_{k}": v for k, v in sorted(by_status.items())}}

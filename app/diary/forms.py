@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, TextAreaField
+from wtforms import DateField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from app.activities.forms import ClientKeyField
+from app.forms_choices import IdSelectField, db_id
 from app.services.diary import MAX_TEXT
 
 
 class DiaryEntryCreateForm(FlaskForm):
-    resident_id = SelectField(_l("群众户"), coerce=int,
+    resident_id = IdSelectField(_l("群众户"), coerce=db_id,
                               validators=[InputRequired(_l("请选择群众户"))])
     entry_date = DateField(_l("日期"), validators=[InputRequired(_l("请填写日期"))])
     text = TextAreaField(

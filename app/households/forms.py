@@ -5,34 +5,43 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField,
     IntegerField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.forms_choices import options
+from app.forms_choices import IdMultipleField, IdSelectField, bounded_id, db_id, options
 from app.models import AdjustmentOutcome, Duty
+from app.services.model_titles import FIRST_YEAR, MAX_REASON
 
 
-class MultiCheckboxField(SelectMultipleField):
+class MultiCheckboxField(IdMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
 
 class HouseholdProfileForm(FlaskForm):
     duties = MultiCheckboxField(_l("职责（七员）"), choices=lambda: options(Duty.choices()), validate_choice=True)
-    type_id = SelectField(_l("类型"), coerce=int)
-    is_model = BooleanField(_l("示范中心户"))
+    type_id = IdSelectField(_l("类型"), coerce=db_id)
+
+
+class ModelTitleGrantForm(FlaskForm):
+    year = IntegerField(_l("年度"), validators=[InputRequired(_l("请填写年度")),
+                                               NumberRange(min=FIRST_YEAR, max=9999, message=_l("请填写有效的年度"))])
+
+
+class ModelTitleRevokeForm(FlaskForm):
+    reason = TextAreaField(_l("撤销理由"), validators=[
+        DataRequired(_l("请填写撤销理由")), Length(max=MAX_REASON, message=_l("不超过%(n)d字", n=MAX_REASON))],
+        render_kw={"rows": 2, "maxlength": MAX_REASON})
 
 
 class MentorForm(FlaskForm):
-    mentor_id = SelectField(_l("帮带书记"), coerce=int)
+    mentor_id = IdSelectField(_l("帮带书记"), coerce=db_id)
 
 
 class MemberLinkForm(FlaskForm):
@@ -41,7 +50,7 @@ class MemberLinkForm(FlaskForm):
 
 
 class BulkLinkForm(FlaskForm):
-    member_ids = MultiCheckboxField(_l("本社区未联系中心户的党员"), coerce=int,
+    member_ids = MultiCheckboxField(_l("本社区未联系中心户的党员"), coerce=db_id,
                                     validators=[DataRequired(_l("请至少勾选一名党员"))])
 
 
@@ -61,7 +70,7 @@ class AdjustmentReviewForm(FlaskForm):
 class AdjustmentDecideForm(FlaskForm):
     outcome = RadioField(_l("决定"), choices=lambda: options(AdjustmentOutcome.choices()),
                          validators=[InputRequired(_l("请选择决定"))])
-    new_head_id = SelectField(_l("新户主（更换户主时）"), coerce=int)
+    new_head_id = IdSelectField(_l("新户主（更换户主时）"), coerce=db_id)
     comment = TextAreaField(_l("决定意见"), validators=[DataRequired(_l("请填写决定意见")), Length(max=1000)],
                             render_kw={"rows": 2})
 
@@ -73,14 +82,14 @@ class AdjustmentDecideForm(FlaskForm):
 
 
 class ResidentAssignForm(FlaskForm):
-    resident_ids = MultiCheckboxField(_l("群众户"), coerce=int, validate_choice=False,
+    resident_ids = MultiCheckboxField(_l("群众户"), coerce=db_id, validate_choice=False,
                                       validators=[DataRequired(_l("请至少勾选一户"))])
-    member_id = SelectField(_l("联系党员"), coerce=int, validators=[InputRequired(_l("请选择联系党员"))])
+    member_id = IdSelectField(_l("联系党员"), coerce=db_id, validators=[InputRequired(_l("请选择联系党员"))])
 
 
 class GapApplyForm(FlaskForm):
     kind = SelectField(choices=lambda: options([("cover", "cover"), ("link", "link")]))
-    target = IntegerField(validators=[InputRequired()])
+    target = IntegerField(validators=[InputRequired(), bounded_id(_l("编号无效，请重新选择。"))])
     # The suggested ids arrive as repeated hidden "ids" inputs, read with request.form.getlist.
 
 

@@ -17,6 +17,7 @@ from flask_wtf import FlaskForm
 
 from app import policy
 from app.authz import admin_required, get_or_404, require
+from app.clock import local_today
 from app.forms_choices import options
 from app.households.forms import (
     AdjustmentDecideForm,
@@ -27,6 +28,8 @@ from app.households.forms import (
     HouseholdProfileForm,
     MemberLinkForm,
     MentorForm,
+    ModelTitleGrantForm,
+    ModelTitleRevokeForm,
     ResidentAssignForm,
     TypeAddForm,
 )
@@ -46,7 +49,7 @@ from app.models import (
 from app.pages import paginate
 from app.policy import scope_roots
 from app.responses import qr_response
-from app.services import entry_tokens, qr
+from app.services import entry_tokens, model_titles, qr
 from app.services import gaps as gaps_svc
 from app.services import households as svc
 from app.steps import flash_back, run_step, write_now
@@ -88,7 +91,8 @@ def _detail(hh: CentralHousehold, status: int = 200, error: str | None = None, *
     ctx: dict[str, Any] = {
         "hh": hh, "manage": manage, "linked": view.linked, "linked_count": view.linked_count,
         "events": view.events, "nomination": view.nomination, "steps": view.steps, "error": error,
-        "adjustments": view.adjustments, "open_adj": view.open_adj,
+        "adjustments": view.adjustments, "open_adj": view.open_adj, "titles": view.titles,
+        "guidance": policy.can_view_guidance(current_user, hh),
         "minimum": MIN_MEMBERS_PER_HOUSEHOLD, "min_cover": MIN_HOUSEHOLDS_PER_MEMBER}
     if manage:
         ctx.update(_manage_forms(hh, view, forms))
@@ -98,7 +102,7 @@ def _detail(hh: CentralHousehold, status: int = 200, error: str | None = None, *
 def _manage_forms(hh: CentralHousehold, view: svc.Overview, forms: dict[str, Any]) -> dict[str, Any]:
     """The forms of the page's management part (only for admins who manage the household)."""
     profile = forms.get("profile_form") or HouseholdProfileForm(formdata=None, data={
-        "duties": [d.value for d in hh.duty_set], "type_id": hh.type_id or 0, "is_model": hh.is_model})
+        "duties": [d.value for d in hh.duty_set], "type_id": hh.type_id or 0})
     profile.type_id.choices = _type_choices()
     mentor = forms.get("mentor_form") or MentorForm(formdata=None, data={"mentor_id": hh.mentor_id or 0})
     mentor.mentor_id.choices = _mentor_choices()
@@ -110,6 +114,9 @@ def _manage_forms(hh: CentralHousehold, view: svc.Overview, forms: dict[str, Any
     return {
         "profile_form": profile, "mentor_form": mentor, "bulk_form": bulk, "decide_form": decide,
         "link_form": forms.get("link_form") or MemberLinkForm(formdata=None),
+        "grant_form": forms.get("grant_form") or ModelTitleGrantForm(formdata=None, data={"year": local_today().year}),
+        "revoke_form": forms.get("revoke_form") or ModelTitleRevokeForm(formdata=None),
+        "revoking": forms.get("revoking"),
         "open_form": forms.get("open_form") or AdjustmentOpenForm(formdata=None),
         "review_form": forms.get("review_form") or AdjustmentReviewForm(formdata=None),
         "can_review": open_adj is not None and open_adj.status.value == "community_review"
@@ -160,13 +167,38 @@ def _submit(hh: CentralHousehold, form_name: str, form: FlaskForm, action: Calla
 @bp.post("/<int:hh_id>/profile")
 @admin_required
 def profile(hh_id: int):
-    """Duties, type and the model flag."""
+    """Duties and type."""
     hh = manageable_or_403(hh_id)
     svc.ensure_builtin_types()  # the type choices below must hold the built-in types
     form = HouseholdProfileForm()
     form.type_id.choices = _type_choices()
     return _submit(hh, "profile_form", form, lambda: svc.set_profile(
-        current_user, hh, [Duty(d) for d in form.duties.data], form.type_id.data or None, form.is_model.data))
+        current_user, hh, [Duty(d) for d in form.duties.data], form.type_id.data or None))
+
+
+@bp.post("/<int:hh_id>/titles")
+@admin_required
+def grant_title(hh_id: int):
+    """评为示范中心户 for a year (this year unless another is given); one title per year."""
+    hh = manageable_or_403(hh_id)
+    form = ModelTitleGrantForm()
+    return _submit(hh, "grant_form", form, lambda: model_titles.grant_model_title(hh, form.year.data, current_user))
+
+
+@bp.post("/<int:hh_id>/titles/<int:title_id>/revoke")
+@admin_required
+def revoke_title(hh_id: int, title_id: int):
+    """Revoke a title with a reason; it stays on the page with who, when and why."""
+    hh = manageable_or_403(hh_id)
+    title = model_titles.title_for(hh, title_id)
+    if title is None:
+        abort(404)
+    form = ModelTitleRevokeForm()
+    if not form.validate_on_submit():
+        return _detail(hh, 422, revoke_form=form, revoking=title.id)
+    return run_step(lambda: model_titles.revoke_model_title(title, current_user, form.reason.data),
+                    lambda error: _detail(hh, 422, error=error, revoke_form=form, revoking=title.id),
+                    url_for("households.detail", hh_id=hh.id), _("示范称号已撤销。"))
 
 
 @bp.post("/<int:hh_id>/mentor")

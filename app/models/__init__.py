@@ -47,6 +47,7 @@ from app.models.households import (
 from app.models.mentoring import GuidanceContact, GuidanceWay, PostAssignment, PostType
 from app.models.needs import (
     TEXT_MAX,
+    VOICE_ONLY,
     BreachKind,
     EntryKind,
     EntryToken,
@@ -111,6 +112,7 @@ from app.models.training import (
 )
 from app.models.users import Role, RoleAssignment, User
 from app.models.visits import DEFAULT_VISIT_MONTHS, VISIT_PERIOD_MONTHS, VisitPolicy
+from app.models.voice import VOICE_MAX_MS, VoiceClip
 
 __all__ = [
     "Activity",
@@ -194,6 +196,9 @@ __all__ = [
     "StationKind",
     "UTCDateTime",
     "User",
+    "VOICE_MAX_MS",
+    "VOICE_ONLY",
+    "VoiceClip",
     "utcnow",
     "GridStanding",
     "HouseholdLinks",

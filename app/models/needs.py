@@ -19,8 +19,10 @@ from app.models.base import LabeledEnum, UTCDateTime, enum_column, utcnow
 from app.models.org import OrgNode
 from app.models.photos import Photo
 from app.models.structure import Member, ResidentHousehold
+from app.models.voice import VoiceClip
 
 TEXT_MAX = 500
+VOICE_ONLY = _l("（语音留言）")
 
 
 class NeedCategory(LabeledEnum):
@@ -183,7 +185,9 @@ class BreachKind(LabeledEnum):
 class Need(db.Model):
     __tablename__ = "needs"
     __table_args__ = (
-        sa.CheckConstraint("length(text) > 0 AND length(text) <= 500", name="text_length"),
+        # Filled in words or by voice: the text may be empty only when there is a recording.
+        sa.CheckConstraint("length(text) <= 500 AND (length(text) > 0 OR voice_clip_id IS NOT NULL)",
+                           name="text_length"),
         sa.CheckConstraint(
             "contact_phone IS NULL OR (length(contact_phone) = 11 AND contact_phone LIKE '1%')",
             name="phone_is_mobile",
@@ -215,6 +219,7 @@ class Need(db.Model):
     text: Mapped[str] = mapped_column(sa.String(TEXT_MAX))
     address: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
     photo_id: Mapped[int | None] = mapped_column(sa.ForeignKey("photos.id"))
+    voice_clip_id: Mapped[int | None] = mapped_column(sa.ForeignKey("voice_clips.id"))
     origin: Mapped[NeedOrigin] = mapped_column(enum_column(NeedOrigin, "origin"))
     status: Mapped[NeedStatus] = mapped_column(
         enum_column(NeedStatus, "status"), default=NeedStatus.SUBMITTED, index=True
@@ -273,9 +278,15 @@ class Need(db.Model):
     community: Mapped[OrgNode] = relationship(foreign_keys=[community_id])
     resident_household: Mapped[ResidentHousehold | None] = relationship()
     photo: Mapped[Photo | None] = relationship()
+    voice_clip: Mapped[VoiceClip | None] = relationship()
 
     def __repr__(self) -> str:
         return f"<Need {self.id} {self.code} {self.status}>"
+
+    @property
+    def summary(self) -> str:
+        """The text, or "（语音留言）" for a need left by voice alone (lists, notifications)."""
+        return self.text or str(VOICE_ONLY)
 
     @property
     def is_dispute(self) -> bool:
@@ -299,10 +310,12 @@ class NeedEvent(db.Model):
     text: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
     internal: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     photo_id: Mapped[int | None] = mapped_column(sa.ForeignKey("photos.id"))
+    voice_clip_id: Mapped[int | None] = mapped_column(sa.ForeignKey("voice_clips.id"))
     to_level: Mapped[OwnerLevel | None] = mapped_column(enum_column(OwnerLevel, "to_level"))
     to_label: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
 
     photo: Mapped[Photo | None] = relationship()
+    voice_clip: Mapped[VoiceClip | None] = relationship()
 
 
 class NeedHandler(db.Model):
@@ -373,6 +386,7 @@ __all__ = [
     "NeedStatus",
     "OwnerLevel",
     "TEXT_MAX",
+    "VOICE_ONLY",
 ]
 
 

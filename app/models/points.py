@@ -68,7 +68,9 @@ class PointsRule(db.Model):
     ``points`` for each event of ``code`` (and ``activity_kind``, for verified activities; "" for
     every other code), at most ``cap_points`` per member per ``cap_period``. The rule in force
     for a member on a day is the version with the latest ``starts_on`` ≤ that day at the nearest
-    node on the member's path; a change is a new version, never an edit of a past one."""
+    node on the member's path; a change is a new version, never an edit of a past one. A version
+    that ``inherits`` (no points of its own) hands the rule back to the nodes above from its
+    start date: the node "returns to the inherited rule"."""
 
     __tablename__ = "points_rules"
     __table_args__ = (
@@ -80,6 +82,9 @@ class PointsRule(db.Model):
             "(cap_period IS NULL) = (cap_points IS NULL)", name="cap_has_period"
         ),
         sa.CheckConstraint("cap_points IS NULL OR cap_points > 0", name="cap_positive"),
+        sa.CheckConstraint(
+            "NOT inherits OR (points = 0 AND cap_period IS NULL)", name="inherits_has_no_values"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,10 +95,12 @@ class PointsRule(db.Model):
     cap_period: Mapped[CapPeriod | None] = mapped_column(enum_column(CapPeriod, "cap_period"))
     cap_points: Mapped[int | None]
     starts_on: Mapped[date] = mapped_column(sa.Date)
+    inherits: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     org_node: Mapped[OrgNode] = relationship(lazy="joined")
+    created_by: Mapped[User | None] = relationship()
 
 
 class PointsEntry(db.Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -12,6 +13,9 @@ from app.extensions import db
 from app.models.base import LabeledEnum, UTCDateTime, enum_column, utcnow
 from app.models.org import OrgNode
 from app.models.users import User
+
+if TYPE_CHECKING:
+    from app.models.evaluation import ModelTitle
 
 # The rule this whole product is about: a central household links ≥ 10 members (not counting its
 # head), and each member covers ≥ 15 resident households.
@@ -149,11 +153,6 @@ class CentralHousehold(db.Model):
     deleted — revocation is a status."""
 
     __tablename__ = "central_households"
-    __table_args__ = (
-        sa.CheckConstraint(
-            "(NOT is_model) OR (model_granted_at IS NOT NULL)", name="model_flag_has_date"
-        ),
-    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
@@ -164,9 +163,6 @@ class CentralHousehold(db.Model):
         enum_column(HouseholdStatus, "status"), default=HouseholdStatus.ESTABLISHED
     )
     type_id: Mapped[int | None] = mapped_column(sa.ForeignKey("household_types.id"))
-    is_model: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
-    model_granted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    model_granted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     mentor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("members.id"), index=True)
     established_on: Mapped[date | None] = mapped_column(sa.Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -181,6 +177,11 @@ class CentralHousehold(db.Model):
     duties: Mapped[list[HouseholdDuty]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"
     )
+    # Its 示范中心户 titles, one per year (revoked ones too: they stay readable). Lists load them
+    # with ``selectinload``; a single household loads them when asked.
+    model_titles: Mapped[list[ModelTitle]] = relationship(
+        viewonly=True, order_by="ModelTitle.year"
+    )
 
     def __repr__(self) -> str:
         return f"<CentralHousehold {self.id} {self.number}>"
@@ -192,6 +193,17 @@ class CentralHousehold(db.Model):
     @property
     def duty_set(self) -> set[Duty]:
         return {d.duty for d in self.duties}
+
+    @property
+    def model_years(self) -> list[int]:
+        """The years it holds the 示范中心户 title (not revoked), oldest first."""
+        return [t.year for t in self.model_titles if t.revoked_at is None]
+
+    @property
+    def model_year(self) -> int | None:
+        """The latest year it holds the 示范中心户 title: what its badge shows."""
+        years = self.model_years
+        return years[-1] if years else None
 
 
 class HouseholdDuty(db.Model):

@@ -25,19 +25,30 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from app.forms_choices import options
+from app.forms_choices import IdSelectField, db_id, options
 from app.models import TEXT_MAX, NeedCategory, NeedOutcome, NeedRating
-from app.phones import normalize_phone
+from app.phones import normalize_phone, phone_refusal
 from app.services.needs import NOTE_MAX, RATING_COMMENT_MAX
 from app.services.passwords import MIN_LENGTH
 
 PHOTO_HINT = _l("可不传。只接受照片（JPG、PNG、WebP），不超过 10 MB。")
+VOICE_HINT = _l("不想打字可以说话：点“录音”，说完点“停止”；也可以选手机里的录音。最长 60 秒。")
 
 
 def mobile(form: FlaskForm, field: StringField) -> None:
-    """A mainland mobile number, when one is given."""
+    """A mainland mobile number, when one is given (read by ``app.phones``, the one reader)."""
     if field.data and normalize_phone(field.data) is None:
-        raise ValidationError(_l("手机号格式不对，请填写 11 位手机号。"))
+        raise ValidationError(phone_refusal(field.data))
+
+
+def chosen(field: FileField) -> bool:
+    """Whether a file was chosen in ``field``."""
+    return bool(field.data and getattr(field.data, "filename", ""))
+
+
+def voice_field() -> FileField:
+    """A recording: the phone's recorder (``capture``) or a file; the page's script records into it."""
+    return FileField(_l("语音留言"), render_kw={"accept": "audio/*", "capture": True, "data-voice-input": True})
 
 
 class NeedSubmitForm(FlaskForm):
@@ -48,10 +59,10 @@ class NeedSubmitForm(FlaskForm):
                           validators=[InputRequired(_l("请选择一类"))])
     text = TextAreaField(
         _l("遇到了什么困难？"),
-        validators=[DataRequired(_l("请写下遇到了什么困难。")),
-                    Length(max=TEXT_MAX, message=_l("内容不能超过 %(max)d 字，请精简后再提交。"))],
+        validators=[Length(max=TEXT_MAX, message=_l("内容不能超过 %(max)d 字，请精简后再提交。"))],
         render_kw={"rows": 5, "maxlength": TEXT_MAX},
     )
+    voice = voice_field()
     photo = FileField(_l("照片"), render_kw={"accept": "image/*"})
     contact_name = StringField(_l("怎么称呼您"), validators=[Optional(), Length(max=32, message=_l("称呼太长了"))],
                                render_kw={"autocomplete": "name", "maxlength": 32})
@@ -66,13 +77,30 @@ class NeedSubmitForm(FlaskForm):
     )
     confirm_duplicate = HiddenField()
 
+    def validate_text(self, field: TextAreaField) -> None:
+        """Words or a recording: either fills the need."""
+        if not (field.data or "").strip() and not chosen(self.voice):
+            raise ValidationError(_l("请写下遇到了什么困难，或录一段语音。"))
+
 
 class CardNeedForm(NeedSubmitForm):
+    """A contact card of a household with no phone on record: the phone is required (as on the
+    plaque and public forms), and the page says why."""
+
+
+class CardNeedFormPhoneOnRecord(CardNeedForm):
+    """A contact card of a household with a phone on record: the phone may be left empty."""
+
     contact_phone = StringField(
         _l("联系电话"),
         validators=[Optional(), mobile],
         render_kw={"inputmode": "tel", "autocomplete": "tel", "maxlength": 20},
     )
+
+
+def card_form(phone_on_record: bool) -> CardNeedForm:
+    """The card's form, with the phone optional only when the household has one on record."""
+    return CardNeedFormPhoneOnRecord() if phone_on_record else CardNeedForm()
 
 
 class PlaqueNeedForm(NeedSubmitForm):
@@ -81,7 +109,7 @@ class PlaqueNeedForm(NeedSubmitForm):
 
 
 class PublicNeedForm(NeedSubmitForm):
-    community = SelectField(_l("所在村/社区"), coerce=int, validate_choice=True,
+    community = IdSelectField(_l("所在村/社区"), coerce=db_id, validate_choice=True,
                             validators=[InputRequired(_l("请选择所在村/社区"))])
     address = StringField(
         _l("您家住址"),
@@ -119,11 +147,16 @@ class NeedRateForm(FlaskForm):
 
 
 class NeedProgressForm(FlaskForm):
-    text = TextAreaField(_l("办理进展"), validators=[DataRequired(_l("请填写进展情况。")),
-                         Length(max=NOTE_MAX, message=_l("不能超过 %(max)d 字"))],
+    text = TextAreaField(_l("办理进展"), validators=[Length(max=NOTE_MAX, message=_l("不能超过 %(max)d 字"))],
                          render_kw={"rows": 3, "maxlength": NOTE_MAX})
     internal = BooleanField(_l("内部备注（群众看不到）"))
+    voice = voice_field()
     photo = FileField(_l("照片"), render_kw={"accept": "image/*"})
+
+    def validate_text(self, field: TextAreaField) -> None:
+        """Words or a voice note: either is a progress step."""
+        if not (field.data or "").strip() and not chosen(self.voice):
+            raise ValidationError(_l("请填写进展情况，或录一段语音。"))
 
 
 class NeedResolveForm(FlaskForm):
@@ -141,11 +174,11 @@ class NeedResolveForm(FlaskForm):
 
 
 class NeedPassOnForm(FlaskForm):
-    member = SelectField(_l("转交给"), coerce=int, validators=[InputRequired(_l("请选择党员"))])
+    member = IdSelectField(_l("转交给"), coerce=db_id, validators=[InputRequired(_l("请选择党员"))])
 
 
 class NeedAssignForm(FlaskForm):
-    member = SelectField(_l("指派给"), coerce=int, validators=[InputRequired(_l("请选择党员"))])
+    member = IdSelectField(_l("指派给"), coerce=db_id, validators=[InputRequired(_l("请选择党员"))])
 
 
 class NeedHideForm(FlaskForm):
@@ -154,7 +187,7 @@ class NeedHideForm(FlaskForm):
 
 
 class NeedSlaForm(FlaskForm):
-    node = SelectField(_l("适用范围"), coerce=int, validators=[InputRequired()])
+    node = IdSelectField(_l("适用范围"), coerce=db_id, validators=[InputRequired()])
     category = SelectField(_l("诉求类别"), choices=options([("", _l("全部类别"))] + NeedCategory.choices()))
     accept_hours = IntegerField(_l("接单时限（小时）"), validators=[
         InputRequired(_l("请填写接单时限")), NumberRange(1, 720, _l("应在 1 到 720 小时之间"))])

@@ -12,10 +12,11 @@ from werkzeug.wrappers import Response
 
 from app import policy
 from app.authz import get_or_404
-from app.models import Need, Photo
-from app.responses import photo_response
+from app.models import Need, Photo, VoiceClip
+from app.responses import photo_response, voice_response
 from app.services import needs
 from app.services.photos import PhotoError
+from app.services.voice import VoiceError
 
 T = TypeVar("T")
 
@@ -33,7 +34,7 @@ def upload_of(field: FileField) -> IO[bytes] | None:
 
 def validated(form: FlaskForm, action: Callable[[], T], invalid: str = "") -> Callable[[], T]:
     """``action`` for ``run_step``, refused with ``invalid`` when the form does not validate; a bad
-    photo is also shown under the form's photo field."""
+    photo or recording is also shown under the form's photo or voice field."""
 
     def run() -> T:
         if not form.validate_on_submit():
@@ -42,6 +43,9 @@ def validated(form: FlaskForm, action: Callable[[], T], invalid: str = "") -> Ca
             return action()
         except PhotoError as e:
             form.photo.errors = [str(e)]
+            raise
+        except VoiceError as e:
+            form.voice.errors = [str(e)]
             raise
 
     return run
@@ -52,3 +56,10 @@ def need_photo(need: Need, photo_id: int, public: bool) -> Response:
     if photo_id not in needs.need_photo_ids(need, public=public):
         abort(404)
     return photo_response(get_or_404(Photo, photo_id), thumb=request.args.get("thumb") == "1")
+
+
+def need_voice(need: Need, clip_id: int, public: bool) -> Response:
+    """A voice clip of ``need`` (for ``public``: not those of internal notes), else 404."""
+    if clip_id not in needs.need_voice_ids(need, public=public):
+        abort(404)
+    return voice_response(get_or_404(VoiceClip, clip_id))

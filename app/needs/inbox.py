@@ -17,6 +17,7 @@ from app.models import Member, Need, NeedOutcome, NeedStatus, OwnerLevel, Role
 from app.needs import bp
 from app.needs.forms import (
     PHOTO_HINT,
+    VOICE_HINT,
     NeedAssignForm,
     NeedHideForm,
     NeedPassOnForm,
@@ -24,7 +25,7 @@ from app.needs.forms import (
     NeedResolveForm,
     options,
 )
-from app.needs.helpers import need_or_404, need_photo, upload_of, validated
+from app.needs.helpers import need_or_404, need_photo, need_voice, upload_of, validated
 from app.pages import paginate
 from app.services import needs
 from app.steps import run_step
@@ -104,6 +105,7 @@ def detail_page(need: Need, status: int = 200, forms: dict | None = None, error:
         "need": need, "forms": _forms_for(need) | (forms or {}), "error": error,
         "events": needs.timeline(need, public=False), "phone": needs.shown_phone(current_user, need),
         "can_act": policy.can_act_on_need(current_user, need), "photo_hint": PHOTO_HINT,
+        "voice_hint": VOICE_HINT,
         "owner": needs.owner_label(need.owner_level, need.owner_member, need.owner_node),
         "breaches": needs.breach_count(need),
     }
@@ -148,11 +150,12 @@ def accept(need_id: int):
 @bp.post("/needs/<int:need_id>/progress")
 @login_required
 def progress(need_id: int):
-    """A progress note (the resident sees it) or an internal note, with an optional photo."""
+    """A progress note (the resident sees it) or an internal note, in words or by voice, with an
+    optional photo."""
     need = _acting_on(need_id)
     form = NeedProgressForm(prefix="p")
     return step(need, lambda: needs.add_progress(need, current_user, form.text.data, bool(form.internal.data),
-                                                 upload=upload_of(form.photo)),
+                                                 upload=upload_of(form.photo), voice_upload=upload_of(form.voice)),
                 _("已记录。"), "progress", form, _("请修改下面标红的内容后再提交。"))
 
 
@@ -182,3 +185,11 @@ def pass_on(need_id: int):
 def photo(need_id: int, photo_id: int):
     """A photo of this need or of its timeline, internal notes included."""
     return need_photo(need_or_404(need_id), photo_id, public=False)
+
+
+@bp.route("/needs/<int:need_id>/voice/<int:clip_id>")
+@login_required
+def voice(need_id: int, clip_id: int):
+    """A voice clip of this need or of its timeline (internal notes included), for whoever may
+    see the need — the same check as its photos."""
+    return need_voice(need_or_404(need_id), clip_id, public=False)

@@ -13,22 +13,24 @@ from app.models import Need, NeedCategory, NeedOrigin, NeedRating, Role, User
 from app.needs import bp
 from app.needs.forms import (
     PHOTO_HINT,
-    CardNeedForm,
+    VOICE_HINT,
     NeedRateForm,
     NeedSubmitForm,
     PlaqueNeedForm,
     PublicNeedForm,
     ResidentRegisterForm,
     TrackForm,
+    card_form,
     options,
 )
-from app.needs.helpers import need_photo, upload_of, validated
+from app.needs.helpers import need_photo, need_voice, upload_of, validated
 from app.pages import paginate
 from app.phones import normalize_phone
 from app.services import entry_tokens, needs, residents
 from app.services.errors import Refused
 from app.services.photos import PhotoError
 from app.services.privacy import mask_phone
+from app.services.voice import VoiceError
 from app.steps import run_step
 
 # --- Limits on the public pages --------------------------------------------------------------
@@ -86,9 +88,12 @@ def _submit_page(form: NeedSubmitForm, entry: needs.Entry, context: dict, requir
     if valid:
         try:
             result = needs.submit(entry, _need_input(form), upload_of(form.photo),
-                                  current_user if current_user.is_authenticated else None)
+                                  current_user if current_user.is_authenticated else None,
+                                  voice_upload=upload_of(form.voice))
         except PhotoError as e:
             form.photo.errors = [str(e)]
+        except VoiceError as e:
+            form.voice.errors = [str(e)]
         except Refused as e:
             db.session.rollback()
             error = str(e)
@@ -98,7 +103,7 @@ def _submit_page(form: NeedSubmitForm, entry: needs.Entry, context: dict, requir
                 return redirect(url_for("needs.track_token", token=result.token, new=1), 303)
             duplicate, form.confirm_duplicate.data = result.need, "1"
     return render_template("needs/submit.html", form=form, duplicate=duplicate, error=error, photo_hint=PHOTO_HINT,
-                           **context), 422 if request.method == "POST" else 200
+                           voice_hint=VOICE_HINT, **context), 422 if request.method == "POST" else 200
 
 
 @bp.route("/c/<token>", methods=["GET", "POST"])
@@ -106,14 +111,16 @@ def _submit_page(form: NeedSubmitForm, entry: needs.Entry, context: dict, requir
 @submit_phone_limit
 def card(token: str):
     """A contact card's QR: submit a need that goes straight to the member covering the household.
-    The page shows the member's name and nothing about the household."""
+    The page shows the member's name and nothing about the household — only whether it has a phone
+    on record (never the number), which decides whether the phone may be left empty."""
     household = entry_tokens.card_household(token)
     if household is None:
         return render_template("needs/bad_token.html"), 404
     member = household.covering_member
+    on_record = household.phone is not None
     context = {"entry": "card", "member_name": member.name if member and member.is_active else None,
-               "action": url_for("needs.card", token=token)}
-    return _submit_page(CardNeedForm(), needs.Entry(NeedOrigin.CARD, household=household), context)
+               "action": url_for("needs.card", token=token), "phone_on_record": on_record}
+    return _submit_page(card_form(on_record), needs.Entry(NeedOrigin.CARD, household=household), context)
 
 
 @bp.route("/p/<token>", methods=["GET", "POST"])
@@ -193,6 +200,12 @@ def rate(token: str):
 def track_photo(token: str, photo_id: int):
     """A photo of this need that the resident may see (not those of internal notes)."""
     return need_photo(_tracked_or_404(token), photo_id, public=True)
+
+
+@bp.route("/t/<token>/voice/<int:clip_id>")
+def track_voice(token: str, clip_id: int):
+    """A recording of this need that the resident may hear: their own, and the public replies."""
+    return need_voice(_tracked_or_404(token), clip_id, public=True)
 
 
 @bp.route("/track", methods=["GET", "POST"])

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from app.forms_choices import options
+from app.forms_choices import IdSelectField, db_id, options
 from app.models import CRITERIA, NominationWay
 from app.phones import normalize_phone
 from app.services.nominations import CANDIDATE_CATEGORIES
@@ -89,7 +89,7 @@ class ReviewForm(FlaskForm):
 
 
 class SignoffForm(FlaskForm):
-    department = SelectField(_l("联审部门"), coerce=int, validators=[InputRequired(_l("请选择部门"))])
+    department = IdSelectField(_l("联审部门"), coerce=db_id, validators=[InputRequired(_l("请选择部门"))])
     decision = RadioField(_l("部门意见"), choices=lambda: options([("no_objection", _l("无异议")), ("objection", _l("有异议"))]),
                           validators=[InputRequired(_l("请选择无异议或有异议"))])
     note = TextAreaField(_l("说明"), validators=[Length(max=1000)], render_kw={"rows": 2})

@@ -44,6 +44,7 @@ from app.services import ledger
 from app.services import photos as photo_service
 from app.services.client_keys import store_once
 from app.services.errors import Refused
+from app.services.points import sources as points_sources
 from app.services.privacy import audit
 
 # A phone's clock may run a little ahead; anything later than this is a typing mistake.
@@ -256,6 +257,7 @@ def _record(author: Member, data: ActivityInput, uploads: Iterable[Upload], user
     db.session.add(activity)
     db.session.flush()
     _attach_photos(activity, processed, user, start=0)
+    points_sources.for_activity(activity, user)
     return activity
 
 
@@ -299,6 +301,7 @@ def edit(activity: Activity, user: User, data: ActivityInput, uploads: Iterable[
     author = activity.author
     residents, fellows = _check(author, data, now)
     before = _snapshot(activity)
+    state_before = activity.verify_state
     kept = [p for p in activity.photos if p.id not in set(data.remove_photo_ids)]
     if len(kept) + len(processed) > MAX_PHOTOS:
         raise ActivityError(str(_l("最多上传 %(n)d 张照片。", n=MAX_PHOTOS)))
@@ -306,6 +309,12 @@ def edit(activity: Activity, user: User, data: ActivityInput, uploads: Iterable[
     activity.started_at = data.started_at
     activity.duration_minutes = data.duration_minutes
     activity.station_id = data.station_id
+    # The CHECK must hold at the flushes below: off a station nothing is verified; newly at one,
+    # the activity waits for its admins (a move there from elsewhere was a 500).
+    if data.station_id is None:
+        activity.verify_state = VerifyState.NONE
+    elif state_before is VerifyState.NONE:
+        activity.verify_state = VerifyState.PENDING
     activity.address = "" if data.station_id else data.address.strip()
     activity.note = data.note.strip()
     activity.residents = residents
@@ -321,7 +330,6 @@ def edit(activity: Activity, user: User, data: ActivityInput, uploads: Iterable[
     changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
     if not changes:
         return None
-    state_before = activity.verify_state
     if activity.station_id is None:
         activity.verify_state = VerifyState.NONE
     elif policy.is_activity_author(user, activity) or state_before is VerifyState.NONE:
@@ -337,6 +345,7 @@ def edit(activity: Activity, user: User, data: ActivityInput, uploads: Iterable[
     db.session.add(revision)
     # The photos relationship is view-only: reload it on next access.
     db.session.expire(activity, ["photos"])
+    points_sources.for_activity(activity, user)
     return revision
 
 
@@ -362,6 +371,7 @@ def verify(activity: Activity, user: User, now: datetime) -> None:
     _decide(activity, user, now)
     activity.verify_state = VerifyState.VERIFIED
     activity.return_reason = ""
+    points_sources.for_activity(activity, user)
 
 
 def return_(activity: Activity, user: User, reason: str, now: datetime) -> None:
@@ -372,6 +382,7 @@ def return_(activity: Activity, user: User, reason: str, now: datetime) -> None:
     _decide(activity, user, now)
     activity.verify_state = VerifyState.RETURNED
     activity.return_reason = reason[:255]
+    points_sources.for_activity(activity, user)
 
 
 def _decide(activity: Activity, user: User, now: datetime) -> None:

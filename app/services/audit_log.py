@@ -45,6 +45,7 @@ ACTION_LABELS: dict[str, object] = {
     "station.poster_regenerate": _l("重新生成驿站二维码"),
     "audit.export": _l("导出审计日志"),
     "audit.prune": _l("清理审计日志"),
+    "points.correct": _l("更正积分"),
 }
 
 # What each object type is (a ledger's or an import's kind for exports and imports).
@@ -61,6 +62,8 @@ OBJECT_LABELS: dict[str, object] = {
     "activities": _l("服务记录"),
     "needs_rates": _l("诉求三率"),
     "audit_log": _l("审计日志"),
+    "points_entry": _l("积分记录"),
+    "points_ranking": _l("积分排名"),
 }
 
 

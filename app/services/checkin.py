@@ -28,6 +28,7 @@ from app.models import (
 )
 from app.phones import phone_match
 from app.services.errors import NotAllowed, Refused
+from app.services.points import sources as points_sources
 
 SEARCH_LIMIT = 20
 
@@ -80,7 +81,8 @@ def check_in(
     """Record the member's check-in at the station today, once. A second scan returns the first
     check-in (``created`` False); if an event started since, the first check-in now counts for it.
     Two simultaneous scans: the UNIQUE constraint refuses the second insert, which then reads the
-    row the first one wrote."""
+    row the first one wrote. A check-in that counts for an event earns its points here, in the
+    same transaction (once, however often it is scanned)."""
     now = now or utcnow()
     may_check_in(member)
     if not station.active:
@@ -108,9 +110,12 @@ def check_in(
             if found is None:  # not the double scan: some other constraint failed
                 raise
         else:
+            points_sources.for_checkin(row)
             return CheckinResult(row, True)
     if event is not None and found.event_id is None:
         found.event_id = event.id
+        db.session.flush()
+    points_sources.for_checkin(found)
     return CheckinResult(found, False)
 
 
@@ -244,12 +249,11 @@ def search_members(station: Station, q: str) -> list[Member]:
     q = (q or "").strip()
     if not q:
         raise CheckinError(_l("请输入姓名或手机号。"))
-    digits = "".join(ch for ch in q if ch.isdigit())
-    if digits and len(digits) == len(q.replace(" ", "")):
-        by_phone = phone_match(User.phone, digits)
-        if by_phone is None:
-            raise CheckinError(_l("请输入完整的11位手机号，或手机号后4位。"))
+    by_phone = phone_match(User.phone, q)
+    if by_phone is not None:
         match = by_phone
+    elif any(ch.isdigit() for ch in q):  # digits that are neither a whole number nor its last 4
+        raise CheckinError(_l("请输入完整的11位手机号，或手机号后4位。"))
     else:
         match = User.name.contains(q, autoescape=True)
     return list(

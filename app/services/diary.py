@@ -13,6 +13,7 @@ from app.models import CentralHousehold, DiaryEntry, Member, Need, ResidentHouse
 from app.services.activities import covered_residents, household_member_condition
 from app.services.client_keys import store_once
 from app.services.errors import Refused
+from app.services.points import sources as points_sources
 
 MAX_TEXT = 500
 
@@ -48,7 +49,7 @@ def _create(member: Member, resident_id: int, entry_date: date, text: str, today
     entry = DiaryEntry(member_id=member.id, resident_household_id=resident.id,
                        entry_date=entry_date, text=text[:MAX_TEXT], client_key=client_key)
     db.session.add(entry)
-    db.session.flush()
+    points_sources.for_diary_entry(entry)
     return entry
 
 

@@ -1,4 +1,4 @@
-"""Managing established central households: duties, type, model flag, mentor, the 1+10+15 links,
+"""Managing established central households: duties, type, mentor, the 1+10+15 links,
 and adjustment (按程序调整). Every change leaves a HouseholdEvent; nothing is deleted.
 
 Adjustment: community_review ──approve──▶ township_decision ──revoke / new head / keep──▶ closed
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
 
 from app import policy
 from app.extensions import db
@@ -46,6 +47,7 @@ from app.models import (
 from app.phones import normalize_phone
 from app.policy import node_in_scope, scope_condition
 from app.services.errors import NotAllowed
+from app.services.model_titles import TitleRow, titles_of
 from app.services.privacy import audit
 from app.services.structure import covered_count, linked_member_counts
 from app.services.workflow import WorkflowError, admins_for, tell
@@ -102,11 +104,10 @@ def add_type(actor: User, name: str) -> HouseholdType:
     return t
 
 
-# --- duties, type, model flag, mentor -------------------------------------------------------------
+# --- duties, type, mentor (the 示范 title: app/services/model_titles.py) ------------------------
 
 
-def set_profile(actor: User, hh: CentralHousehold, duties: Iterable[Duty], type_id: int | None,
-                is_model: bool) -> None:
+def set_profile(actor: User, hh: CentralHousehold, duties: Iterable[Duty], type_id: int | None) -> None:
     _require(policy.can_manage_household(actor, hh))
     _require_live(hh)
     wanted = set(duties)
@@ -122,13 +123,6 @@ def set_profile(actor: User, hh: CentralHousehold, duties: Iterable[Duty], type_
             raise WorkflowError(_l("请选择有效的类型。"))
         hh.type_id = type_id
         _event(hh, HouseholdEventKind.TYPE, actor, detail=t.name if t else _("无"))
-    if is_model and not hh.is_model:
-        hh.is_model, hh.model_granted_at, hh.model_granted_by_id = True, utcnow(), actor.id
-        _event(hh, HouseholdEventKind.MODEL_GRANTED, actor)
-    elif not is_model and hh.is_model:
-        # The grant stays readable in the history; the flag and its date are cleared together.
-        hh.is_model, hh.model_granted_at, hh.model_granted_by_id = False, None, None
-        _event(hh, HouseholdEventKind.MODEL_REMOVED, actor)
 
 
 def mentored_counts(mentor_ids: Iterable[int]) -> dict[int, int]:
@@ -348,6 +342,7 @@ def adjustment_decide(actor: User, adj: HouseholdAdjustment, outcome: Adjustment
 def in_scope(user: User, status: str = "") -> sa.Select[tuple[CentralHousehold]]:
     """The households under the user's admin nodes, optionally of one status (an unknown one: all)."""
     stmt = (sa.select(CentralHousehold).join(OrgNode, OrgNode.id == CentralHousehold.grid_id)
+            .options(selectinload(CentralHousehold.model_titles))
             .where(scope_condition(user)).order_by(CentralHousehold.id))
     if status in {s.value for s in HouseholdStatus}:
         stmt = stmt.where(CentralHousehold.status == status)
@@ -394,6 +389,7 @@ class Overview:
     steps: list[NominationStep]
     adjustments: list[HouseholdAdjustment]
     open_adj: HouseholdAdjustment | None
+    titles: list[TitleRow]
 
     @property
     def linked_count(self) -> int:
@@ -408,7 +404,8 @@ def overview(hh: CentralHousehold) -> Overview:
     steps = list(db.session.scalars(sa.select(NominationStep).where(
         NominationStep.nomination_id == nomination.id).order_by(NominationStep.id))) if nomination else []
     return Overview(head_id=hh.head_member_id, linked=linked(hh), events=events, nomination=nomination,
-                    steps=steps, adjustments=adjustments(hh), open_adj=open_adjustment_of(hh))
+                    steps=steps, adjustments=adjustments(hh), open_adj=open_adjustment_of(hh),
+                    titles=titles_of(hh))
 
 
 def active_members_in_scope(user: User) -> sa.Select[tuple[Member]]:

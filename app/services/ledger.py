@@ -14,6 +14,7 @@ from io import BytesIO
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from app.clock import TZ, local_today
@@ -24,7 +25,8 @@ XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 
 
 def safe_cell(value: object) -> object:
-    """The value as a cell may hold it: text that would start a formula gets a leading ``'``.
+    """The value as a cell may hold it: text that would start a formula gets a leading ``'``, and
+    control characters a sheet cannot hold are dropped.
 
     Numbers stay numbers (a negative number is not an injection); datetimes are shown in
     Asia/Shanghai without a zone, as Excel cannot store one; None becomes an empty cell.
@@ -41,7 +43,9 @@ def safe_cell(value: object) -> object:
         return value
     if isinstance(value, date):
         return value
-    text = str(value)
+    # Control characters (typed, pasted, or sent in a query string) cannot be stored in a sheet:
+    # openpyxl refuses the whole file, so they are left out.
+    text = ILLEGAL_CHARACTERS_RE.sub("", str(value))
     if text.startswith(_FORMULA_START):
         return "'" + text
     return text

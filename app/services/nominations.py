@@ -49,6 +49,7 @@ from app.phones import normalize_phone
 from app.policy import node_in_scope, scope_condition
 from app.services import entry_tokens, ledger
 from app.services.errors import NotAllowed
+from app.services.points import sources as points_sources
 from app.services.privacy import audit
 from app.services.workflow import WorkflowError, admins_for, tell
 from app.settings import setting
@@ -468,6 +469,7 @@ def resolve_objection(actor: User, objection: NoticeObjection, upheld: bool, res
     objection.resolved_at = utcnow()
     _step(nom, StepKind.OBJECTION_RESOLVED, actor, Decision.UPHELD if upheld else Decision.DISMISSED,
           resolution, objection_id=objection.id)
+    points_sources.for_objection(objection, actor)
     if upheld:
         _reject(nom, _("公示异议经核实成立：%(r)s", r=resolution))
     elif notice_over(nom) and not open_objections(nom):

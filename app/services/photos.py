@@ -88,7 +88,7 @@ def process(stream: IO[bytes]) -> ProcessedPhoto:
             ImageOps.exif_transpose(image, in_place=True)  # no second copy of the pixels
         except Exception as e:  # noqa: BLE001 — truncated or corrupt data
             raise PhotoError(str(BROKEN)) from e
-    image = _to_rgb(image)
+    image = _to_rgb(_shrink(image))
     image.thumbnail((LONG_SIDE, LONG_SIDE), Image.Resampling.LANCZOS)
     jpeg = _encode(image)
     thumb_image = image.copy()
@@ -100,6 +100,34 @@ def process(stream: IO[bytes]) -> ProcessedPhoto:
         width=image.width,
         height=image.height,
     )
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    """Down to the size we keep before the colour conversions, which copy every pixel: a 24 MP
+    RGBA PNG converted first, then shrunk, took +300 MB. Palette and 1-bit images become the
+    smallest mode that can be resized smoothly first."""
+    if image.mode == "1":
+        image = image.convert("L")
+    elif image.mode in ("P", "PA"):
+        image = image.convert("RGBA" if image.mode == "PA" or "transparency" in image.info else "RGB")
+    factor = max(image.size) // LONG_SIDE
+    if factor > 1 and image.mode in ("RGB", "L"):
+        image = image.reduce(factor)  # a box reduction by a whole factor, into a new small image
+    elif factor > 1 and image.mode in ("RGBA", "LA"):
+        image = _reduce_in_strips(image, factor)
+    return image
+
+
+def _reduce_in_strips(image: Image.Image, factor: int) -> Image.Image:
+    """``image.reduce(factor)`` a band of rows at a time: Pillow reduces (and resizes) an image
+    with alpha through a premultiplied copy of all of it — another 96 MB for a 24 MP RGBA PNG."""
+    width, height = image.size
+    out = Image.new(image.mode, (-(-width // factor), -(-height // factor)))
+    step = factor * 128
+    for top in range(0, height, step):
+        band = image.crop((0, top, width, min(top + step, height)))
+        out.paste(band.reduce(factor), (0, top // factor))
+    return out
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -174,8 +202,13 @@ _DISCARDED = "photos_to_delete"
 def discard(photo: Photo) -> None:
     """Delete the photo's row now and its files once the transaction commits (nothing is lost
     if it rolls back). The caller has checked that no record links the photo any more."""
-    db.session.info.setdefault(_DISCARDED, []).extend([photo_path(photo), photo_path(photo, thumb=True)])
+    delete_after_commit([photo_path(photo), photo_path(photo, thumb=True)])
     db.session.delete(photo)
+
+
+def delete_after_commit(paths: list[Path]) -> None:
+    """Delete these stored files once the transaction commits (kept if it rolls back)."""
+    db.session.info.setdefault(_DISCARDED, []).extend(paths)
 
 
 def _delete_files(session: Session) -> None:

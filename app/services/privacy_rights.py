@@ -8,6 +8,18 @@ concerned (hidden ones included: they are the resident's data too).
 Erasure removes what identifies the resident and keeps the statistical record of each need
 (category, dates, node, owner, status, rating value, breaches), so the district's three rates of
 接诉即办 do not move. Nothing here commits; photo files go only once the erasure is committed.
+
+What staff wrote about the resident is erased too. Personal information is whatever relates to an
+identified or identifiable person (PIPL §4), whoever wrote it down: a progress note ("独居，腿脚
+不便"), an internal note, the resolution's note, the reason a need was hidden, the photos staff
+attached to the need, and a 民情日记 entry that became one of the needs or that names the resident
+(their phone number anywhere; the name they gave, in the entries about the household the needs
+were filed for). Once the need is anonymised these texts are all that could still identify the
+resident, and the statistics do not need them. Kept: that a step happened, when and by whom (the
+staff member's own record of their work, and what the deadlines and rates are computed from), the
+outcome and the department referred to; a diary entry that does not name them stays as the
+member's record of a visit to a household on the community's roster, which the community keeps
+under its own duties and corrects on request.
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ from app.clock import local_naive, utcnow
 from app.extensions import db
 from app.models import (
     ActivityPhoto,
+    DiaryEntry,
     EventKind,
     Need,
     NeedEvent,
@@ -34,8 +47,9 @@ from app.models import (
     Photo,
     Role,
     User,
+    VoiceClip,
 )
-from app.services import photos
+from app.services import photos, voice
 from app.services.errors import NotAllowed, Refused
 from app.services.needs.common import RESIDENT
 from app.services.needs.lists import timeline, tracked_need
@@ -72,6 +86,8 @@ class Erased:
     needs: int
     photos: int
     account_closed: bool
+    voice_clips: int = 0
+    diary: int = 0
 
 
 # --- Proof -----------------------------------------------------------------------------------
@@ -113,6 +129,11 @@ def _photo_name(need: Need) -> str:
     return f"photos/{need.code}.jpg"
 
 
+def _voice_name(need: Need) -> str:
+    clip = need.voice_clip
+    return f"voice/{need.code}.{voice.EXTENSIONS.get(clip.mime, 'bin')}" if clip else ""
+
+
 def _need_data(need: Need) -> dict:
     return {
         "code": need.code,
@@ -134,6 +155,7 @@ def _need_data(need: Need) -> dict:
         "rated_at": _when(need.rated_at),
         "consent_at": _when(need.consent_at),
         "photo": _photo_name(need) if need.photo_id else None,
+        "voice": _voice_name(need) or None,
         "timeline": [
             {"at": _when(e.at), "kind": _label(e.kind), "by": e.actor_label, "text": e.text,
              "to": e.to_label or None}
@@ -152,19 +174,23 @@ def export_data(subject: Subject) -> dict:
         "account": {"name": account.name, "phone": account.phone, "created_at": _when(account.created_at)}
         if account is not None else None,
         "needs": [_need_data(n) for n in subject.needs],
-        "voice": [],
+        "voice": [
+            {"need": n.code, "file": _voice_name(n), "seconds": round(n.voice_clip.duration_ms / 1000, 1),
+             "type": n.voice_clip.mime}
+            for n in subject.needs if n.voice_clip is not None
+        ],
         "notes": [
-            _("本平台目前不收集语音留言，因此没有您的语音数据。"),
+            _("您留下的语音留言在 voice 文件夹里，照片在 photos 文件夹里，文件名是诉求的查询码。"),
             _("时间均为北京时间。内部备注不属于您的个人信息，未包含在内。"),
         ],
     }
 
 
 def export_zip(subject: Subject, user_id: int | None, ip: str) -> bytes:
-    """The resident's data as one .zip: ``data.json`` (UTF-8) and the photos they attached.
-    The download is audited."""
+    """The resident's data as one .zip: ``data.json`` (UTF-8), the photos they attached and the
+    voice messages they left. The download is audited."""
     buffer = io.BytesIO()
-    written = 0
+    written = spoken = 0
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("data.json", json.dumps(export_data(subject), ensure_ascii=False, indent=2))
         for need in subject.needs:
@@ -173,18 +199,30 @@ def export_zip(subject: Subject, user_id: int | None, ip: str) -> bytes:
                 if path.exists():
                     archive.write(path, _photo_name(need))
                     written += 1
+            if need.voice_clip is not None:
+                path = voice.voice_path(need.voice_clip)
+                if path.exists():
+                    archive.write(path, _voice_name(need))
+                    spoken += 1
     audit(user_id, "pipl.export", "resident", subject.account.id if subject.account else None,
           detail=f"via={subject.via} phone={mask_phone(subject.phone)} needs={len(subject.needs)} "
-                 f"photos={written}", ip=ip)
+                 f"photos={written} voice={spoken}", ip=ip)
     return buffer.getvalue()
 
 
 # --- Erasure ---------------------------------------------------------------------------------
 
 
-def _erase_need(need: Need) -> set[int]:
-    """Blank one need's personal fields; the photo ids it let go of."""
+# Events whose text is a person's words about the need (the rest are generated: routing, passing on).
+_WRITTEN = {EventKind.PROGRESS, EventKind.NOTE, EventKind.HIDDEN}
+
+
+def _erase_need(need: Need) -> tuple[set[int], set[int]]:
+    """Blank one need's personal fields, the resident's and what staff wrote about it; the photo
+    ids and voice clip ids it let go of."""
     released = {need.photo_id} if need.photo_id else set()
+    spoken = {need.voice_clip_id} if need.voice_clip_id else set()
+    need.voice_clip_id = None
     need.contact_name = ""
     need.contact_phone = None
     need.address = ""
@@ -194,9 +232,21 @@ def _erase_need(need: Need) -> set[int]:
     need.resident_household_id = None
     if need.origin is not NeedOrigin.MEMBER:  # the resident's own account, not a member's
         need.submitted_by_id = None
+    if need.outcome_note:
+        need.outcome_note = ERASED_TEXT
+    if need.hidden_reason is not None:
+        need.hidden_reason = ERASED_TEXT
     for event in db.session.scalars(sa.select(NeedEvent).where(NeedEvent.need_id == need.id)):
-        if event.photo_id in released:
+        if event.photo_id is not None:  # the resident's, or one staff took of their home
+            released.add(event.photo_id)
             event.photo_id = None
+        if event.voice_clip_id is not None:  # the resident's, or a member's spoken reply about them
+            spoken.add(event.voice_clip_id)
+            event.voice_clip_id = None
+        if event.kind in _WRITTEN:
+            event.text = ERASED_TEXT
+        if event.kind is EventKind.RESOLVED:  # "已解决：note" → "已解决" (the referral stays)
+            event.text = event.text.split("：", 1)[0]
         if event.kind is EventKind.SUBMITTED and need.origin is not NeedOrigin.MEMBER:
             event.actor_label, event.actor_id = RESIDENT, None
         if event.kind is EventKind.RATED:  # "满意：comment" → "满意"
@@ -204,13 +254,36 @@ def _erase_need(need: Need) -> set[int]:
     db.session.execute(sa.update(Notification).where(Notification.kind == "need",
                                                      Notification.url == f"/needs/{need.id}")
                        .values(body=ERASED_TEXT))
-    return released
+    return released, spoken
+
+
+def _erase_diary(subject: Subject, households: set[int]) -> int:
+    """Blank the 民情日记 entries that became one of the needs or name the resident (see the
+    module's docstring); how many."""
+    names = {n.contact_name for n in subject.needs if len(n.contact_name) >= 2}
+    naming = [DiaryEntry.text.contains(subject.phone, autoescape=True)]
+    if households and names:
+        naming.append(sa.and_(DiaryEntry.resident_household_id.in_(households),
+                              sa.or_(*(DiaryEntry.text.contains(name, autoescape=True) for name in names))))
+    if subject.needs:
+        naming.append(DiaryEntry.need_id.in_([n.id for n in subject.needs]))
+    entries = list(db.session.scalars(sa.select(DiaryEntry).where(sa.or_(*naming),
+                                                                  DiaryEntry.text != ERASED_TEXT)))
+    for entry in entries:
+        entry.text = ERASED_TEXT
+    return len(entries)
 
 
 def _in_use(photo_id: int) -> bool:
     """Whether any record still links the photo (a photo is stored once per content)."""
     return any(db.session.scalar(sa.select(sa.exists().where(column == photo_id)))
                for column in (Need.photo_id, NeedEvent.photo_id, ActivityPhoto.photo_id))
+
+
+def _voice_in_use(clip_id: int) -> bool:
+    """Whether any record still links the clip (a clip is stored once per content)."""
+    return any(db.session.scalar(sa.select(sa.exists().where(column == clip_id)))
+               for column in (Need.voice_clip_id, NeedEvent.voice_clip_id))
 
 
 def _close_account(user: User) -> bool:
@@ -232,9 +305,14 @@ def erase(subject: Subject, confirmed: bool, user_id: int | None, ip: str) -> Er
     if not confirmed:
         raise RightsError(_("请勾选“确认删除”后再提交。"))
     db.session.flush()
+    households = {n.resident_household_id for n in subject.needs if n.resident_household_id}
+    diary = _erase_diary(subject, households)
     released: set[int] = set()
+    spoken: set[int] = set()
     for need in subject.needs:
-        released |= _erase_need(need)
+        photo_ids, clip_ids = _erase_need(need)
+        released |= photo_ids
+        spoken |= clip_ids
     db.session.flush()
     removed = 0
     for photo_id in sorted(released):
@@ -243,12 +321,20 @@ def erase(subject: Subject, confirmed: bool, user_id: int | None, ip: str) -> Er
             if photo is not None:
                 photos.discard(photo)
                 removed += 1
+    silenced = 0
+    for clip_id in sorted(spoken):
+        if not _voice_in_use(clip_id):
+            clip = db.session.get(VoiceClip, clip_id)
+            if clip is not None:
+                voice.discard(clip)
+                silenced += 1
     closed = _close_account(subject.account) if subject.account is not None else False
     audit(user_id, "pipl.erase", "resident", subject.account.id if subject.account else None,
           detail=f"via={subject.via} phone={mask_phone(subject.phone)} needs={len(subject.needs)} "
-                 f"ids={','.join(str(n.id) for n in subject.needs)} photos={removed} "
+                 f"ids={','.join(str(n.id) for n in subject.needs)} photos={removed} voice={silenced} "
+                 f"diary={diary} "
                  f"account={'closed' if closed else 'none' if subject.account is None else 'kept'}", ip=ip)
-    return Erased(len(subject.needs), removed, closed)
+    return Erased(len(subject.needs), removed, closed, voice_clips=silenced, diary=diary)
 
 
 def audit_kept_days() -> int:

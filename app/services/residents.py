@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 
 from app.extensions import db
 from app.models import Need, Role, RoleAssignment, User
-from app.phones import normalize_phone
+from app.phones import normalize_phone, phone_refusal
 from app.services.errors import Refused
 from app.services.needs import normalize_code
 from app.services.passwords import hash_password
@@ -17,6 +17,8 @@ def register(phone: str, code: str, name: str, password: str) -> User:
     """Open a resident account. The code of one need filed with that phone proves the number is
     theirs (we cannot send a verification text); a phone with an account is refused."""
     phone_ = normalize_phone(phone)
+    if phone_ is None:  # never compared as NULL: an erased need's phone is one
+        raise Refused(phone_refusal(phone))
     owns = db.session.scalar(sa.select(Need.id).where(Need.code == normalize_code(code), Need.contact_phone == phone_))
     if owns is None:
         raise Refused(_("查询码与手机号不匹配。"))

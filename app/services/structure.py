@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import aliased, contains_eager, joinedload, lazyload
+from sqlalchemy.orm import aliased, contains_eager, joinedload, lazyload, selectinload
 
 from app.extensions import db
 from app.models import (
@@ -35,7 +35,9 @@ from app.models import (
 )
 from app.phones import mask_phone, phone_match
 from app.policy import node_in_scope, scope_condition, scope_roots
+from app.services import posts
 from app.services.ledger import build_workbook, today_label
+from app.services.model_titles import live_title_condition
 from app.services.privacy import audit
 
 
@@ -270,7 +272,7 @@ def members_query(user: User, f: ListFilters) -> sa.Select[tuple[Member]]:
     )
     if f.q:
         cond = User.name.contains(f.q, autoescape=True)
-        by_phone = phone_match(User.phone, f.q) if f.q.isdigit() else None
+        by_phone = phone_match(User.phone, f.q)
         if by_phone is not None:
             cond = sa.or_(cond, by_phone)
         stmt = stmt.where(cond)
@@ -319,6 +321,7 @@ def households_query(user: User, f: ListFilters) -> sa.Select[tuple[CentralHouse
             contains_eager(CentralHousehold.grid),
             joinedload(CentralHousehold.mentor),
             lazyload(CentralHousehold.duties),
+            selectinload(CentralHousehold.model_titles),
         )
         .where(_grid_filter(user, f))
     )
@@ -336,7 +339,7 @@ def households_query(user: User, f: ListFilters) -> sa.Select[tuple[CentralHouse
     if f.type_id is not None:
         stmt = stmt.where(CentralHousehold.type_id == f.type_id)
     if f.model:
-        stmt = stmt.where(CentralHousehold.is_model)
+        stmt = stmt.where(live_title_condition())
     if f.below:  # the maintained counter, as the standing figures use it
         stmt = stmt.outerjoin(HouseholdLinks, HouseholdLinks.household_id == CentralHousehold.id).where(
             CentralHousehold.status != HouseholdStatus.REVOKED,
@@ -433,7 +436,7 @@ def _member_row(m: Member, x: dict) -> list:
 
 def _household_row(h: CentralHousehold, x: dict) -> list:
     return [h.number or "", h.name, h.grid.name, h.address, x["linked"][h.id], h.status.label,
-            h.type.name if h.type else "", "是" if h.is_model else "否",
+            h.type.name if h.type else "", "、".join(str(y) for y in h.model_years),
             h.mentor.name if h.mentor else ""]
 
 
@@ -457,7 +460,7 @@ LISTS: dict[str, ListKind] = {
     "households": ListKind(
         _l("中心户"), households_query,
         lambda items: {"linked": linked_counts([h.id for h in items])},
-        ("编号", "户长", "网格", "地址", "联系党员数", "状态", "类型", "示范", "帮带书记"),
+        ("编号", "户长", "网格", "地址", "联系党员数", "状态", "类型", "示范年度", "帮带书记"),
         _household_row),
     "residents": ListKind(
         _l("群众户"), residents_query, lambda items: {},
@@ -550,8 +553,9 @@ def covering_candidates(grid_id: int, limit: int = 5) -> list[tuple[Member, int]
 
 
 def member_view(member: Member) -> dict[str, object]:
-    """A member's page: the households they cover and the central household they belong to."""
-    return {"member": member, "residents": covered_residents(member), "household": member.central_household}
+    """A member's page: the households they cover, the central household they belong to, their post."""
+    return {"member": member, "residents": covered_residents(member), "household": member.central_household,
+            "post_view": posts.member_post(member)}
 
 
 def household_view(household: CentralHousehold) -> dict[str, object]:

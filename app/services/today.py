@@ -29,7 +29,7 @@ from app.models import (
     User,
     VerifyState,
 )
-from app.policy import scope_condition
+from app.policy import scope_condition, scope_roots
 from app.services import needs as needs_service
 from app.services import structure, visits
 
@@ -115,6 +115,7 @@ class MemberToday:
     checkins_month: int
     activities_month: int
     month: date
+    points_month: int = 0  # net points this month (the sum of 我的积分's entries for the month)
     training_open: int = 0  # sessions open or coming for the member (the 我的培训 list)
     training_todo: list[object] = field(default_factory=list)  # of those, online ones not yet done
 
@@ -141,7 +142,14 @@ def member_today(member: Member, now: datetime) -> MemberToday:
     sessions = list(db.session.scalars(training.open_for(member, now)))
     done = training.member_progress(member, sessions)
     todo = [t for t in sessions if t.id not in done and t.mode.value == "online" and t.starts_at <= now]
+    from app.models import PointsEntry
+
+    points_month = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(PointsEntry.points), 0))
+        .where(PointsEntry.member_id == member.id, PointsEntry.occurred_on >= first,
+               PointsEntry.occurred_on < nxt)) or 0
     return MemberToday(
+        points_month=int(points_month),
         training_open=len(sessions),
         training_todo=todo,
         waiting=waiting,
@@ -247,6 +255,8 @@ class AdminToday:
     rates: needs_service.RateRow
     today: date
     training: object = None  # training.ScopeCounts of this year
+    leaders: list[tuple[Member, int]] = field(default_factory=list)  # this month's top members
+    leaders_node: OrgNode | None = None
 
     @property
     def month_last(self) -> date:
@@ -293,7 +303,22 @@ def admin_today(user: User, now: datetime) -> AdminToday:
         rates=total,
         today=today,
         training=_training_counts(user, today.year, now),
+        leaders=_leaders(user, today),
+        leaders_node=(scope_roots(user) or [None])[0],
     )
+
+
+def _leaders(user: User, today: date, n: int = 5) -> list[tuple[Member, int]]:
+    """The month's points leaders under the admin's first node (the top of its points ranking)."""
+    from app.services.points import lists
+
+    roots = scope_roots(user)
+    if not roots:
+        return []
+    period = lists.period_of("", None, None, today)
+    members = list(db.session.scalars(lists.ranking(roots[0], "member", period).limit(n)))
+    rows = lists.ranking_rows(roots[0], "member", period, [m.id for m in members])
+    return [(m, rows[m.id].total) for m in members if m.id in rows]
 
 
 def _training_counts(user: User, year: int, now: datetime) -> object:
@@ -313,4 +338,17 @@ def home(user: User, now: datetime) -> dict[str, object]:
         "station_today": station_today(user, now) if Role.STATION_ADMIN in roles else [],
         "pending_verification": pending_verification(user) if Role.STATION_ADMIN in roles else 0,
         "admin_today": admin_today(user, now) if Role.ORG_ADMIN in roles else None,
+        **_mentoring_today(user, member, now),
     }
+
+
+def _mentoring_today(user: User, member: Member | None, now: datetime) -> dict[str, object]:
+    """A mentor's households not guided this quarter; a member's post and its work."""
+    from app.policy import is_mentor
+    from app.services import mentoring, posts
+
+    if member is None:
+        return {"mentor_today": None, "member_post": None}
+    day = local_day(now)
+    return {"mentor_today": mentoring.mentor_page(member, day) if is_mentor(user) else None,
+            "member_post": posts.member_post(member, day)}

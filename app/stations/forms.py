@@ -16,14 +16,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from app.forms_choices import options
+from app.forms_choices import IdSelectField, bounded_id, db_id, options
 from app.models import CheckinMethod, CheckinMode, StationEventKind, StationKind
 
 
 class StationEditForm(FlaskForm):
     name = StringField(_l("驿站名称"), validators=[DataRequired(_l("请填写驿站名称")), Length(max=64)])
     kind = SelectField(_l("类型"), choices=options(StationKind.choices()), validators=[DataRequired()])
-    org_node_id = SelectField(_l("所属组织"), coerce=int, validators=[InputRequired(_l("请选择所属组织"))])
+    org_node_id = IdSelectField(_l("所属组织"), coerce=db_id, validators=[InputRequired(_l("请选择所属组织"))])
     address = StringField(_l("地址"), validators=[Optional(), Length(max=255)])
     checkin_mode = RadioField(_l("签到方式"), choices=options(CheckinMode.choices()), default=CheckinMode.KIOSK.value)
     opening_hours = StringField(
@@ -58,7 +58,7 @@ class EventEditForm(FlaskForm):
 
 
 class ManualCheckinForm(FlaskForm):
-    member_id = IntegerField(validators=[InputRequired(_l("请选择党员"))])
+    member_id = IntegerField(validators=[InputRequired(_l("请选择党员")), bounded_id(_l("请选择党员"))])
     q = HiddenField()
 
 

@@ -8,11 +8,12 @@ from wtforms import SelectField
 from wtforms.validators import InputRequired
 
 from app.activities.forms import select_choices
+from app.forms_choices import IdSelectField, db_id
 from app.models import VISIT_PERIOD_MONTHS
 
 
 class VisitPolicyEditForm(FlaskForm):
-    node_id = SelectField(_l("组织"), coerce=int, validators=[InputRequired(_l("请选择组织"))])
+    node_id = IdSelectField(_l("组织"), coerce=db_id, validators=[InputRequired(_l("请选择组织"))])
     months = SelectField(
         _l("走访周期"),
         coerce=int,

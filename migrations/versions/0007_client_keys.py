@@ -7,7 +7,7 @@
 - ``checkin_code_guards``: wrong codes typed per member, and the lock they lead to.
 
 Revision ID: 0007_client_keys
-Revises: 0005_checkin
+Revises: 0006_field
 Create Date: 2026-11-29
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0007_client_keys'
-down_revision = '0005_checkin'
+down_revision = '0006_field'
 branch_labels = None
 depends_on = None
 

@@ -57,10 +57,12 @@ def upgrade():
     sa.Column('cap_period', sa.Enum('day', 'week', 'month', 'year', name='cap_period', native_enum=False, create_constraint=True, length=32), nullable=True),
     sa.Column('cap_points', sa.Integer(), nullable=True),
     sa.Column('starts_on', sa.Date(), nullable=False),
+    sa.Column('inherits', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('(cap_period IS NULL) = (cap_points IS NULL)', name=op.f('ck_points_rules_cap_has_period')),
     sa.CheckConstraint('cap_points IS NULL OR cap_points > 0', name=op.f('ck_points_rules_cap_positive')),
+    sa.CheckConstraint('NOT inherits OR (points = 0 AND cap_period IS NULL)', name=op.f('ck_points_rules_inherits_has_no_values')),
     sa.CheckConstraint('points BETWEEN -1000 AND 1000', name=op.f('ck_points_rules_points_in_range')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_points_rules_created_by_id_users')),
     sa.ForeignKeyConstraint(['org_node_id'], ['org_nodes.id'], name=op.f('fk_points_rules_org_node_id_org_nodes')),
@@ -305,6 +307,7 @@ def upgrade():
 
     _ledger_append_only()
     _model_flag_to_titles()
+    _drop_model_flag()
 
 
 def _ledger_append_only():
@@ -365,7 +368,41 @@ def _model_flag_to_titles():
         op.bulk_insert(titles, out)
 
 
+def _drop_model_flag():
+    """The flag's three columns go once their data lives in model_titles (SQLite rebuilds the
+    table; migrations/env.py switches its foreign-key enforcement off around that)."""
+    with op.batch_alter_table('central_households', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_central_households_model_flag_has_date'), type_='check')
+        batch_op.drop_constraint(op.f('fk_central_households_model_granted_by_id_users'), type_='foreignkey')
+        batch_op.drop_column('model_granted_by_id')
+        batch_op.drop_column('model_granted_at')
+        batch_op.drop_column('is_model')
+
+
+def _restore_model_flag():
+    """Downgrade: the three columns again, flagged from each household's latest live title."""
+    with op.batch_alter_table('central_households', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('is_model', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('model_granted_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('model_granted_by_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(op.f('fk_central_households_model_granted_by_id_users'), 'users',
+                                    ['model_granted_by_id'], ['id'])
+        batch_op.create_check_constraint(op.f('ck_central_households_model_flag_has_date'),
+                                         sa.text('(NOT is_model) OR (model_granted_at IS NOT NULL)'))
+
+    def latest(column):
+        return (f"(SELECT t.{column} FROM model_titles t WHERE t.household_id = central_households.id"
+                " AND t.revoked_at IS NULL ORDER BY t.year DESC LIMIT 1)")
+
+    op.execute(
+        f"UPDATE central_households SET is_model = true, model_granted_at = {latest('granted_at')},"
+        f" model_granted_by_id = {latest('granted_by_id')}"
+        " WHERE id IN (SELECT household_id FROM model_titles WHERE revoked_at IS NULL)"
+    )
+
+
 def downgrade():
+    _restore_model_flag()
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS points_entries_append_only ON points_entries")
         op.execute("DROP FUNCTION IF EXISTS points_entries_append_only()")

@@ -75,7 +75,9 @@ def browser():
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  # A microphone without a person: a fake device (a beep) and no permission prompt.
+                  "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
         )
         yield browser
         browser.close()

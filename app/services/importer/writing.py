@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from app.clock import local_day
 from app.extensions import db
 from app.models import (
     CentralHousehold,
@@ -14,6 +15,7 @@ from app.models import (
     HouseholdStatus,
     HouseholdType,
     Member,
+    ModelTitle,
     ResidentHousehold,
     User,
 )
@@ -72,13 +74,14 @@ def _insert_households(rows: list[dict], new_members: dict[str, int], user: User
         head_id = r["head_member_id"] or new_members[r["head_phone"]]
         household = CentralHousehold(
             number=r["number"], head_member_id=head_id, address=r["address"], grid_id=r["grid_id"],
-            status=HouseholdStatus.ESTABLISHED, type_id=r["type_id"], is_model=r["is_model"],
-            model_granted_at=now if r["is_model"] else None,
-            model_granted_by_id=user.id if r["is_model"] else None,
+            status=HouseholdStatus.ESTABLISHED, type_id=r["type_id"],
         )
         household.duties = [HouseholdDuty(duty=d) for d in r["duties"]]
         db.session.add(household)
         db.session.flush()
+        if r["is_model"]:  # 示范中心户 on the roster: the title for this year, granted by the importer
+            db.session.add(ModelTitle(household_id=household.id, year=local_day(now).year,
+                                      granted_by_id=user.id, granted_at=now))
         # The head belongs to the household they lead.
         db.session.execute(
             sa.update(Member).where(Member.id == head_id).values(central_household_id=household.id)

@@ -39,6 +39,7 @@ from app.services.needs.common import (
 )
 from app.services.needs.notifications import add_event, notify_owner, owner_user_ids
 from app.services.needs.routing import move_owner
+from app.services.points import sources as points_sources
 
 # --- SLA -------------------------------------------------------------------------------------
 
@@ -119,8 +120,10 @@ def escalate_overdue(now: datetime | None = None) -> int:
     for need in needs:
         kind = BreachKind.ACCEPT if need.status is NeedStatus.SUBMITTED else BreachKind.RESOLVE
         due = need.accept_due_at if kind is BreachKind.ACCEPT else need.resolve_due_at
-        db.session.add(NeedBreach(need_id=need.id, level=need.owner_level, owner_member_id=need.owner_member_id,
-                                  owner_node_id=need.owner_node_id, kind=kind, due_at=due, at=now))
+        breach = NeedBreach(need_id=need.id, level=need.owner_level, owner_member_id=need.owner_member_id,
+                            owner_node_id=need.owner_node_id, kind=kind, due_at=due, at=now)
+        db.session.add(breach)
+        points_sources.for_breach(breach)
         old_users = owner_user_ids(need)
         old_label = owner_label(need.owner_level, need.owner_member, need.owner_node)
         up = next_owner(need)

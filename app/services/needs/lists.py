@@ -68,7 +68,8 @@ def member_needs_condition(member: Member) -> sa.ColumnElement[bool]:
 
 def timeline(need: Need, public: bool) -> list[NeedEvent]:
     """The need's events in order; ``public``: without internal notes."""
-    stmt = sa.select(NeedEvent).where(NeedEvent.need_id == need.id)
+    # The recordings' lengths and types are shown on each line: loaded with the events, not one by one.
+    stmt = sa.select(NeedEvent).where(NeedEvent.need_id == need.id).options(joinedload(NeedEvent.voice_clip))
     if public:
         stmt = stmt.where(NeedEvent.internal.is_(False))
     return list(db.session.scalars(stmt.order_by(NeedEvent.at, NeedEvent.id)))
@@ -79,6 +80,14 @@ def need_photo_ids(need: Need, public: bool) -> set[int]:
     ids = {e.photo_id for e in timeline(need, public) if e.photo_id}
     if need.photo_id:
         ids.add(need.photo_id)
+    return ids
+
+
+def need_voice_ids(need: Need, public: bool) -> set[int]:
+    """The voice clips of the need and its timeline (``public``: not of internal notes)."""
+    ids = {e.voice_clip_id for e in timeline(need, public) if e.voice_clip_id}
+    if need.voice_clip_id:
+        ids.add(need.voice_clip_id)
     return ids
 
 
@@ -93,9 +102,13 @@ def need_by_token(token: str) -> Need | None:
 
 
 def tracked_need(code: str, phone: str) -> Need | None:
-    """The need with this short code filed with this phone: either alone finds nothing."""
+    """The need with this short code filed with this phone: either alone finds nothing (nor does
+    a phone that is not one — never ``IS NULL``, which an erased need's phone is)."""
+    number = normalize_phone(phone)
+    if number is None:
+        return None
     return db.session.scalar(sa.select(Need).where(Need.code == normalize_code(code),
-                                                   Need.contact_phone == normalize_phone(phone),
+                                                   Need.contact_phone == number,
                                                    Need.hidden_at.is_(None)))
 
 

@@ -16,6 +16,7 @@ from app.models import (
     OwnerLevel,
     Photo,
     User,
+    VoiceClip,
 )
 from app.services import notify
 from app.services.needs.common import SYSTEM
@@ -24,11 +25,14 @@ from app.services.org import nearest_admin_ids
 
 def add_event(need: Need, kind: EventKind, at: datetime, *, actor: User | None = None, label: str = "",
               text: str = "", internal: bool = False, photo: Photo | None = None,
+              voice_clip: VoiceClip | None = None,
               to_level: OwnerLevel | None = None, to_label: str = "") -> NeedEvent:
-    """One timeline line; a photo is attached by relationship (no flush needed for a new one)."""
+    """One timeline line; a photo or a voice clip is attached by relationship (no flush needed
+    for a new one)."""
     event = NeedEvent(need_id=need.id, kind=kind, at=at, actor_id=actor.id if actor else None,
                       actor_label=(label or (actor.name if actor else SYSTEM))[:64], text=text[:500],
-                      internal=internal, photo=photo, to_level=to_level, to_label=to_label[:64])
+                      internal=internal, photo=photo, voice_clip=voice_clip, to_level=to_level,
+                      to_label=to_label[:64])
     db.session.add(event)
     return event
 

@@ -33,10 +33,11 @@ from app.models import (
     Photo,
     ResidentHousehold,
     User,
+    VoiceClip,
 )
-from app.phones import normalize_phone
+from app.phones import normalize_phone, phone_refusal
 from app.policy import node_in_scope
-from app.services import notify, photos
+from app.services import notify, photos, voice
 from app.services.needs.common import (
     CLOSED_STATES,
     CODE_ALPHABET,
@@ -59,6 +60,7 @@ from app.services.needs.routing import (
     route_household,
     route_plaque,
 )
+from app.services.points import sources as points_sources
 
 # --- Submission ------------------------------------------------------------------------------
 
@@ -74,10 +76,11 @@ def normalize_code(raw: str) -> str:
     return re.sub(r"[\s\-]", "", (raw or "")).upper()
 
 
-def clean_text(text: str | None) -> str:
+def clean_text(text: str | None, has_voice: bool = False) -> str:
+    """The need's words, trimmed; they may be empty only when a recording says it."""
     cleaned = (text or "").strip()
-    if not cleaned:
-        raise NeedError(_("请写下遇到了什么困难。"))
+    if not cleaned and not has_voice:
+        raise NeedError(_("请写下遇到了什么困难，或录一段语音。"))
     if len(cleaned) > TEXT_MAX:
         raise NeedError(_("内容不能超过 %(n)d 字，请精简后再提交。", n=TEXT_MAX))
     return cleaned
@@ -113,6 +116,7 @@ def submit_need(
     contact_phone: str | None = None,
     consent: bool = False,
     photo: Photo | None = None,
+    voice_clip: VoiceClip | None = None,
     submitted_by: User | None = None,
     now: datetime | None = None,
 ) -> Need:
@@ -123,12 +127,12 @@ def submit_need(
     For a known household, a missing contact falls back to the household's registered head name
     and phone, so a card page never has to show them."""
     now = now or utcnow()
-    text = clean_text(text)
+    text = clean_text(text, has_voice=voice_clip is not None)
     phone = None
     if contact_phone:
         phone = normalize_phone(contact_phone)
         if phone is None:
-            raise NeedError(_("手机号格式不对，请填写 11 位手机号。"))
+            raise NeedError(phone_refusal(contact_phone))
     if household is not None:
         phone = phone or household.phone
         contact_name = contact_name or household.head_name
@@ -155,6 +159,7 @@ def submit_need(
         text=text,
         address=(address or "").strip()[:255],
         photo=photo,
+        voice_clip=voice_clip,
         origin=origin,
         status=NeedStatus.SUBMITTED,
         contact_name=(contact_name or "").strip()[:32],
@@ -183,11 +188,11 @@ def submit_need(
     db.session.flush()
     by = submitted_by.name if submitted_by else RESIDENT
     add_event(need, EventKind.SUBMITTED, now, actor=submitted_by, label=by,
-           text=need.origin.label, photo=photo)
+           text=need.origin.label, photo=photo, voice_clip=voice_clip)
     add_event(need, EventKind.ROUTED, now, label=SYSTEM, to_level=route.level, to_label=route.label)
     if route.owner_member is not None:
         add_handler(need, route.owner_member)
-    notify_owner(need, _("新诉求：%(cat)s", cat=category.label), need.text[:80])
+    notify_owner(need, _("新诉求：%(cat)s", cat=category.label), need.summary[:80])
     return need
 
 
@@ -231,11 +236,14 @@ def stored_upload(upload: IO[bytes] | None, by: User | None) -> Photo | None:
 
 
 def submit(entry: Entry, data: NeedInput, upload: IO[bytes] | None, by: User | None,
-           now: datetime | None = None) -> Need | DuplicateFound:
-    """A resident's need from a card, a plaque or the public form: check the photo, warn of a
-    duplicate (unless confirmed), store the photo, file and route the need, tell its owner."""
+           now: datetime | None = None, *, voice_upload: IO[bytes] | None = None) -> Need | DuplicateFound:
+    """A resident's need from a card, a plaque or the public form: check the photo and the
+    recording, warn of a duplicate (unless confirmed), store them, file and route the need, tell
+    its owner. A refused photo or recording (PhotoError, VoiceError) stores nothing."""
     now = now or utcnow()
     processed = photos.process(upload) if upload is not None else None
+    recording = voice.process(voice_upload) if voice_upload is not None else None
+    clean_text(data.text, has_voice=recording is not None)
     phone = normalize_phone(data.contact_phone) if data.contact_phone else None
     if not data.confirm_duplicate:
         household_id = entry.household.id if entry.household else None
@@ -243,10 +251,11 @@ def submit(entry: Entry, data: NeedInput, upload: IO[bytes] | None, by: User | N
         if duplicate is not None:
             return DuplicateFound(duplicate)
     photo = photos.store(processed, None) if processed else None
+    clip = voice.store(recording, by.id if by else None) if recording else None
     return submit_need(
         data.category, data.text, origin=entry.origin, household=entry.household, central=entry.central,
         community=entry.community, address=data.address, contact_name=data.contact_name,
-        contact_phone=phone, consent=data.consent, photo=photo, submitted_by=by, now=now,
+        contact_phone=phone, consent=data.consent, photo=photo, voice_clip=clip, submitted_by=by, now=now,
     )
 
 
@@ -283,24 +292,26 @@ def accept(need: Need, actor: User, now: datetime | None = None) -> None:
 
 def add_progress(need: Need, actor: User, text: str, internal: bool = False,
                  photo: Photo | None = None, now: datetime | None = None, *,
-                 upload: IO[bytes] | None = None) -> None:
+                 upload: IO[bytes] | None = None, voice_upload: IO[bytes] | None = None) -> None:
     """A progress note (moves 已接单 to 办理中) or, with ``internal``, a note the resident never sees.
-    ``upload``: a photo as uploaded (processed and stored here)."""
+    ``upload``: a photo as uploaded; ``voice_upload``: a voice note (both checked and stored here).
+    The note is its text, its voice note, or both."""
     now = now or utcnow()
-    photo = photo or stored_upload(upload, actor)
+    recording = voice.process(voice_upload) if voice_upload is not None else None
     text = (text or "").strip()
-    if not text:
-        raise NeedError(_("请填写进展情况。"))
+    if not text and recording is None:
+        raise NeedError(_("请填写进展情况，或录一段语音。"))
     if len(text) > NOTE_MAX:
         raise NeedError(_("内容不能超过 %(n)d 字。", n=NOTE_MAX))
+    _check(need, "note" if internal else "progress")
+    photo = photo or stored_upload(upload, actor)
+    clip = voice.store(recording, actor.id) if recording is not None else None
     if internal:
-        _check(need, "note")
         add_event(need, EventKind.NOTE, now, actor=actor, text=text, internal=True,
-                  photo=photo)
+                  photo=photo, voice_clip=clip)
         return
-    _check(need, "progress")
     need.status = NeedStatus.IN_PROGRESS
-    add_event(need, EventKind.PROGRESS, now, actor=actor, text=text, photo=photo)
+    add_event(need, EventKind.PROGRESS, now, actor=actor, text=text, photo=photo, voice_clip=clip)
 
 
 def resolve(need: Need, actor: User, outcome: NeedOutcome, note: str, referred_to: str = "",
@@ -328,6 +339,7 @@ def resolve(need: Need, actor: User, outcome: NeedOutcome, note: str, referred_t
     if need.referred_to:
         text = f"{outcome.label}（{need.referred_to}）：{note}"
     add_event(need, EventKind.RESOLVED, now, actor=actor, text=text, photo=photo)
+    points_sources.for_need_resolved(need, actor, now)
     notify.queue_sms(need.contact_phone, _("【党员中心户】您反映的诉求（%(code)s）已办结：%(outcome)s。欢迎通过查询链接评价。",
                        code=need.code, outcome=outcome.label))
 
@@ -344,6 +356,7 @@ def rate(need: Need, rating: NeedRating, comment: str = "", now: datetime | None
     need.rated_at = now
     add_event(need, EventKind.RATED, now, label=RESIDENT,
            text=f"{rating.label}{'：' + comment if comment else ''}")
+    points_sources.for_need_rated(need, now)
     if rating is NeedRating.UNSATISFIED:
         need.status = NeedStatus.IN_PROGRESS
         need.outcome = None
@@ -354,7 +367,7 @@ def rate(need: Need, rating: NeedRating, comment: str = "", now: datetime | None
         need.resolve_due_at = now + timedelta(hours=need.resolve_hours)
         add_event(need, EventKind.REOPENED, now, label=SYSTEM,
                text=_("群众不满意，重新办理（第 %(n)d 次）", n=need.reopen_count))
-        notify_owner(need, _("群众不满意，诉求已退回重办"), need.text[:80])
+        notify_owner(need, _("群众不满意，诉求已退回重办"), need.summary[:80])
     else:
         need.status = NeedStatus.RATED
 
@@ -378,7 +391,7 @@ def pass_on(need: Need, head: User, to: Member, now: datetime | None = None) -> 
     if to.central_household_id != household_id or not to.is_active or to.id == head.member.id:
         raise NeedError(_("只能转交给本中心户联系的党员。"))
     _hand_to(need, to, EventKind.PASSED, head, now)
-    notify_owner(need, _("户长转交给您一件诉求：%(cat)s", cat=need.category.label), need.text[:80])
+    notify_owner(need, _("户长转交给您一件诉求：%(cat)s", cat=need.category.label), need.summary[:80])
 
 
 def assign(need: Need, admin: User, to: Member, now: datetime | None = None) -> None:
@@ -391,7 +404,7 @@ def assign(need: Need, admin: User, to: Member, now: datetime | None = None) -> 
         need.grid_id = to.grid_id
         need.node_id = to.grid_id
     _hand_to(need, to, EventKind.ASSIGNED, admin, now)
-    notify_owner(need, _("您有一件新指派的诉求：%(cat)s", cat=need.category.label), need.text[:80])
+    notify_owner(need, _("您有一件新指派的诉求：%(cat)s", cat=need.category.label), need.summary[:80])
 
 
 def hide(need: Need, admin: User, reason: str, now: datetime | None = None) -> None:

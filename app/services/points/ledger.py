@@ -10,8 +10,10 @@ entry instead of writing a second one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Protocol, TypeVar
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -91,8 +93,9 @@ def node_ids_on_path(path: str) -> list[int]:
 
 def rule_in_force(path: str, code: RuleCode, activity_kind: str, day: date) -> Rule | None:
     """The rule for a member whose grid has org ``path``, on ``day``: the latest version started
-    by ``day`` at the deepest node on the path that has one; else the built-in default (None when
-    there is none: the event earns nothing)."""
+    by ``day`` at the deepest node on the path that has one (a version that ``inherits`` passes
+    the rule up to the nodes above); else the built-in default (None when there is none: the
+    event earns nothing)."""
     ids = node_ids_on_path(path)
     rows = db.session.execute(
         sa.select(PointsRule, OrgNode.path)
@@ -104,11 +107,47 @@ def rule_in_force(path: str, code: RuleCode, activity_kind: str, day: date) -> R
             PointsRule.starts_on <= day,
         )
     ).all()
-    if rows:
-        row, _ = max(rows, key=lambda r: (len(r[1]), r[0].starts_on, r[0].id))
-        return Rule(row.code, row.activity_kind, row.points, row.cap_period, row.cap_points,
-                    row.id, row.starts_on)
+    row = choose_version([(len(p), r) for r, p in rows], day)
+    if row is not None:
+        return as_rule(row)
     return DEFAULT_RULES.get((code, activity_kind))
+
+
+class _Version(Protocol):
+    id: int
+    code: RuleCode
+    activity_kind: str
+    points: int
+    cap_period: CapPeriod | None
+    cap_points: int | None
+    starts_on: date
+    inherits: bool
+
+
+V = TypeVar("V", bound=_Version)
+
+
+def choose_version(versions: Iterable[tuple[int, V]], day: date) -> V | None:
+    """Of one rule's versions at the nodes of one path, given as (depth of the node, version):
+    the one in force on ``day`` — at each node the latest started by ``day``, the deepest node
+    first, skipping a node whose latest version ``inherits``. None: the built-in default."""
+    latest: dict[int, V] = {}
+    for depth, row in versions:
+        if row.starts_on > day:
+            continue
+        held = latest.get(depth)
+        if held is None or (row.starts_on, row.id) > (held.starts_on, held.id):
+            latest[depth] = row
+    for depth in sorted(latest, reverse=True):
+        if not latest[depth].inherits:
+            return latest[depth]
+    return None
+
+
+def as_rule(row: _Version) -> Rule:
+    """A stored version as the rule it makes."""
+    return Rule(row.code, row.activity_kind, row.points, row.cap_period, row.cap_points,
+                row.id, row.starts_on)
 
 
 def cap_window(period: CapPeriod, day: date) -> tuple[date, date]:

@@ -20,6 +20,13 @@
       region.replaceChildren(p);
     }
   });
+  // The first refused field takes the focus: the server marks it autofocus, which a page load
+  // honours; a form swapped in by htmx (a boosted post answered 422) is focused here.
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var root = evt.detail && evt.detail.elt;
+    var invalid = root && root.querySelector && root.querySelector("[aria-invalid=true]");
+    if (invalid && document.activeElement !== invalid) { invalid.focus(); }
+  });
   // Elements with data-autosubmit submit their form when changed (filters without a button).
   document.addEventListener("change", function (evt) {
     var el = evt.target;
