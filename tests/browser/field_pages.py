@@ -51,6 +51,7 @@ class FieldPages:
     resident: Role
     member: Role
     head: Role
+    mentor: Role  # a community secretary mentoring central households
     kiosk: Role  # the station admin, whose tablet shows the kiosk
     admin: Role  # the district admin's lists (a phone is not their tool, but lists must read on one)
     kiosk_station_id: int = 0
@@ -59,7 +60,7 @@ class FieldPages:
 
     def roles(self) -> dict[str, Role]:
         return {"anonymous": self.anonymous, "resident": self.resident, "member": self.member,
-                "head": self.head, "kiosk": self.kiosk, "admin": self.admin}
+                "head": self.head, "mentor": self.mentor, "kiosk": self.kiosk, "admin": self.admin}
 
 
 def _user(key: str) -> User:
@@ -115,10 +116,11 @@ def field_pages() -> FieldPages:
             f"/activities/{activity.id}", "/diary/", "/diary/new",
             f"/diary/{entry.id}", "/visits/",
             "/nominations/self", "/nominations/notice", "/training/me", f"/training/me/{study.id}",
-            f"/training/members/{member.id}", "/checkin/code", f"/s/{poster}"]),
+            f"/training/members/{member.id}", "/checkin/code", "/points/me", f"/s/{poster}"]),
         head=Role(_user("head").phone, ["/", "/needs/", f"/activities/household/{central}",
                                         f"/diary/household/{central}", f"/visits/household/{central}",
                                         f"/training/households/{central}"]),
+        mentor=Role(_user("mentor").phone, ["/", "/mentoring/"]),
         kiosk=Role(_user("station").phone, [f"/stations/{station_id}/kiosk"]),
         admin=Role(_user("district").phone, [
             "/", "/structure/", "/structure/members", "/structure/households", "/structure/residents",
@@ -127,7 +129,9 @@ def field_pages() -> FieldPages:
             "/households/mentors", "/nominations/", "/activities/ledger", "/needs/dispatch",
             "/needs/dashboard", "/needs/sla", "/visits/coverage", "/audit/", "/stations/",
             f"/stations/{station_id}/", f"/stations/{station_id}/ledger", f"/stations/{station_id}/events",
-            "/overview/", "/overview/checkins", "/training/", f"/training/sessions/{session.id}"]),
+            "/overview/", "/overview/checkins", "/training/", f"/training/sessions/{session.id}",
+            "/points/", "/points/rules", "/mentoring/admin", "/mentoring/mentors", "/mentoring/posts",
+            "/mentoring/posts/holders", "/mentoring/posts/holders?unposted=1"]),
         kiosk_station_id=station_id,
         card_token=card,
         district_admin_phone=_user("district").phone,

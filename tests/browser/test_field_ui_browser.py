@@ -79,7 +79,9 @@ def _print_survey(found: dict[tuple[str, str], dict]) -> None:
         print(f"\n[field] {group}: {len(keys)} pages at 360 px, {len(every)} visible targets; "
               f"under {TAP} px: {len(under)}; under {TAP_MIN} px: {len(small(every, TAP_MIN))}")
         for reason in JUSTIFIED:
-            print(f"[field]   excused ({reason}): {sum(1 for t in under if t['reason'] == reason)}")
+            excused = [t for t in under if t["reason"] == reason]
+            names = sorted({t["name"] for t in excused})[:8]
+            print(f"[field]   excused ({reason}): {len(excused)} {names if excused else ''}")
         for (rule, impact), n in sorted(rules.items()):
             print(f"[field]   axe {impact} {rule}: {n} nodes")
         if not rules:
