@@ -29,15 +29,17 @@ MEMBER = frozenset({Role.MEMBER})
 ADMIN = frozenset({Role.ORG_ADMIN})
 STATION = frozenset({Role.STATION_ADMIN, Role.ORG_ADMIN})
 
+# In this order on every screen; a phone's bottom bar holds the first few (BAR_MAX) and a 更多
+# sheet the rest, so what members use daily comes first.
 ITEMS: list[NavItem] = [
     NavItem("main.index", _l("首页"), frozenset(Role)),
-    NavItem("checkin.mine", _l("我的签到"), MEMBER),
-    NavItem("training.mine", _l("我的培训"), MEMBER),
     NavItem("needs.inbox", _l("我的诉求"), MEMBER),
     NavItem("needs.mine", _l("我的诉求"), frozenset({Role.RESIDENT})),
     NavItem("activities.mine", _l("服务记录"), MEMBER),
     NavItem("diary.index", _l("民情日记"), MEMBER),
     NavItem("visits.index", _l("我的联系户"), MEMBER),
+    NavItem("checkin.mine", _l("我的签到"), MEMBER),
+    NavItem("training.mine", _l("我的培训"), MEMBER),
     NavItem("points.mine", _l("我的积分"), MEMBER),
     NavItem("mentoring.mine", _l("我的帮带"), MEMBER, allowed=is_mentor),
     NavItem("nominations.self_nominate", _l("我要自荐"), MEMBER),
@@ -57,6 +59,16 @@ ITEMS: list[NavItem] = [
     NavItem("points.ranking", _l("积分"), ADMIN),
     NavItem("evaluation.index", _l("评先"), ADMIN),
 ]
+
+
+# A phone's bottom bar has room for this many tabs (at 360 px, four Chinese characters each).
+BAR_MAX = 5
+
+
+def bar_size(n: int) -> int:
+    """How many of ``n`` entries the phone's bar shows: all when they fit, else one fewer than it
+    holds, the last tab being 更多 with the rest."""
+    return n if n <= BAR_MAX else BAR_MAX - 1
 
 
 def items_for(roles: set[Role], user: User | None = None) -> list[NavItem]:

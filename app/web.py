@@ -276,8 +276,10 @@ def init_app(app: Flask) -> None:
         from app import nav
 
         roles = current_user.role_set if current_user.is_authenticated else set()
+        items = nav.items_for(roles, current_user if current_user.is_authenticated else None)
         return {
-            "nav_items": nav.items_for(roles, current_user if current_user.is_authenticated else None),
+            "nav_items": items,
+            "nav_bar_size": nav.bar_size(len(items)),
             "is_partial": is_partial,
             "current_locale": select_locale(),
             "_translations": get_translations(),

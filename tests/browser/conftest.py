@@ -121,3 +121,44 @@ def browser_login(page, base_url: str, phone_number: str, password: str) -> None
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(f"{base_url}/")
+
+
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory: pytest.TempPathFactory, _template_db: str) -> Iterator[tuple]:
+    """The demo district (small) served live for a whole module, with the field pages listed:
+    (LiveServer, FieldPages). Built once: the demo takes seconds and the pages only read it."""
+    from tests.browser.field_pages import build_demo, field_pages
+
+    app = make_app(tmp_path_factory.mktemp("demo"), _template_db)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        build_demo(app)
+        pages = field_pages()
+        yield LiveServer(app=app, url=f"http://127.0.0.1:{server.server_port}"), pages
+    finally:
+        server.shutdown()
+        db.session.remove()
+        ctx.pop()
+        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+            from tests.conftest import _truncate_all
+
+            _truncate_all(app)
+        with app.app_context():
+            db.engine.dispose()
+
+
+def context_for(browser, viewport: dict, phone_number: str | None = None, base_url: str = "",  # type: ignore[no-untyped-def]
+                password: str = "", **kw):
+    """A browser context (phone-like when 360 wide), signed in once when given a phone number."""
+    if viewport["width"] < 600:
+        kw = {"has_touch": True, "is_mobile": True, **kw}
+    context = _context(browser, viewport, **kw)
+    if phone_number:
+        page = context.new_page()
+        browser_login(page, base_url, phone_number, password)
+        page.close()
+    return context

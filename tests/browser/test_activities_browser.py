@@ -32,6 +32,8 @@ def test_member_records_a_visit_with_a_photo_on_a_phone(live_server, phone, tmp_
 
     browser_login(phone, live_server.url, member.phone, PASSWORD)
     phone.get_by_role("link", name="服务记录").click()
+    # The home has a 记录服务 button too: wait for the list's, or the click races the navigation.
+    phone.wait_for_url(f"{live_server.url}/activities/")
     phone.get_by_role("link", name="记录服务").click()
     phone.wait_for_url(f"{live_server.url}/activities/new")
     phone.get_by_text("走访", exact=True).click()

@@ -40,6 +40,7 @@ def test_member_types_the_code_the_kiosk_shows_and_is_checked_in(live_server, br
     phone = context.new_page()
     try:
         browser_login(phone, live_server.url, member.phone, PASSWORD)
+        phone.locator("#nav-more summary").click()  # on a phone it is in the nav's 更多 sheet
         phone.get_by_role("link", name="我的签到").first.click()
         phone.get_by_role("link", name="扫不了码？输入签到码签到").click()
         phone.wait_for_url("**/checkin/code")

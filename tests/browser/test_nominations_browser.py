@@ -27,6 +27,7 @@ def test_member_self_nominates_on_a_phone_and_admin_establishes_on_a_tablet(live
 
     # The member, on the phone.
     browser_login(phone, url, member.phone, PASSWORD)
+    phone.locator("#nav-more summary").click()  # on a phone it is in the nav's 更多 sheet
     phone.get_by_role("link", name="我要自荐").click()
     phone.get_by_label("人选类别").select_option("employed")
     phone.get_by_label("中心户住址").fill("龙山路1号3栋")

@@ -39,6 +39,7 @@ def test_member_completes_an_online_session_with_a_reflection_on_a_phone(live_se
     db.session.commit()
 
     browser_login(phone, live_server.url, member.phone, PASSWORD)
+    phone.locator("#nav-more summary").click()  # on a phone it is in the nav's 更多 sheet
     phone.get_by_role("link", name="我的培训").first.click()
     phone.wait_for_url(f"{live_server.url}/training/me")
     phone.get_by_text("龙山党群驿站").first.wait_for()  # the offline one: where
