@@ -84,7 +84,8 @@ def generate_evaluation(ctx: DemoContext) -> dict[str, int]:
     admin = ctx.node_admin_user_ids.get(township.id) or ctx.admin_user_ids["township"]
     members = compute(Subject.MEMBERS, township, last_year).rows
     households = compute(Subject.HOUSEHOLDS, township, last_year).rows
-    flagged = set(ctx.conn.scalars(sa.select(CentralHousehold.id).where(CentralHousehold.is_model)))
+    # Households the district data already made 示范 (dated titles): the campaign leaves them be.
+    flagged = set(ctx.conn.scalars(sa.select(ModelTitle.household_id).where(ModelTitle.revoked_at.is_(None))))
     demo_household = ctx.household_ids[0]
     # Last year is evaluated early in January (or a few hours ago, in the first days of the year).
     january = _at(this_year, 1, 10)
