@@ -19,6 +19,8 @@ def test_mentor_records_a_guidance_contact_on_a_phone(live_server, phone):
     page = phone
     browser_login(page, live_server.url, user_of(mentor).phone, PASSWORD)
 
+    if not page.get_by_role("link", name="我的帮带").first.is_visible():
+        page.locator("#nav-more summary").click()  # on a phone it is in the 更多 sheet
     page.get_by_role("link", name="我的帮带").click()
     row = page.locator(f"#mentored-{first.id}")
     row.get_by_text("本季度未帮带").wait_for()

@@ -53,6 +53,8 @@ def test_a_member_checks_in_at_a_training_session_by_the_kiosk_and_sees_the_poin
 
         # 我的积分 shows the training's points, where they came from, and the rank.
         phone.goto(f"{live_server.url}/")
+        if not phone.get_by_role("link", name="我的积分").first.is_visible():
+            phone.locator("#nav-more summary").click()  # on a phone it is in the 更多 sheet
         phone.get_by_role("link", name="我的积分").first.click()
         phone.get_by_role("heading", name="我的积分").wait_for()
         assert phone.locator("#points-balance").inner_text() == "3"
