@@ -18,6 +18,7 @@ station, day) and need (its tracking token, from the answer's Location) must be 
 from __future__ import annotations
 
 import argparse
+import http.client
 import random
 import secrets
 import sqlite3
@@ -94,7 +95,7 @@ def _checkins(port: int, pairs: list[tuple[int, int]], lock: threading.Lock, ack
             member, station = pairs.pop()
         try:
             status, _headers, _body = client.post(f"/stations/{station}/manual", {"member_id": str(member)})
-        except OSError:
+        except (OSError, http.client.HTTPException):  # killed mid-answer: no acknowledgement
             figures.unacknowledged += 1
             return
         if status == 303:
@@ -110,7 +111,7 @@ def _needs(port: int, cards: list[str], acked: list, stop: threading.Event, figu
                 "consent": "y", "confirm_duplicate": "1"}
         try:
             status, headers, _body = client.post(f"/c/{card}", data)
-        except OSError:
+        except (OSError, http.client.HTTPException):  # killed mid-answer: no acknowledgement
             figures.unacknowledged += 1
             return
         location = headers.get("Location", "")
