@@ -25,7 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
-    from app import assets, cli, errors, sms, web
+    from app import assets, cli, errors, sessions, sms, web
     from app.extensions import babel, compress, csrf, db, limiter, login_manager, migrate
     from app.services import counters
 
@@ -44,6 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
             configure_sqlite(db.engine)
 
+    sessions.init_app(app)
     web.init_app(app)
     assets.init_app(app)
     errors.init_app(app)

@@ -27,6 +27,9 @@ DEFAULTS: dict[str, object] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+    # The lifetime slides with use; an unchanged session's cookie is signed again (and sent) only
+    # when it is older than this (app/sessions.py), not on every response.
+    "SESSION_REFRESH_AFTER": timedelta(minutes=5),
     "REMEMBER_COOKIE_NAME": "dy_remember",
     "REMEMBER_COOKIE_DURATION": timedelta(days=14),
     "REMEMBER_COOKIE_HTTPONLY": True,

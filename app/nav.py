@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flask import request, url_for
 from flask_babel import lazy_gettext as _l
 
 from app.models import Role, User
@@ -77,3 +78,25 @@ def items_for(roles: set[Role], user: User | None = None) -> list[NavItem]:
         item for item in ITEMS
         if item.roles & roles and (item.allowed is None or (user is not None and item.allowed(user)))
     ]
+
+
+# --- per request: asked by the page header only (issue 14) ---------------------------------------
+
+_hrefs: dict[tuple[str, tuple[tuple[str, str], ...], str], str] = {}
+
+
+def href(item: NavItem) -> str:
+    """The entry's URL: built once per process (and script root), not per page."""
+    key = (item.endpoint, item.kwargs, request.script_root)
+    found = _hrefs.get(key)
+    if found is None:
+        found = _hrefs[key] = url_for(item.endpoint, **item.url_kwargs)
+    return found
+
+
+def for_request(user: User | None) -> list[NavItem]:
+    """The current user's entries. The page header calls this while it renders, so a fragment, a
+    badge or a redirect never computes the nav (nor the finer rules' queries)."""
+    if user is None or not user.is_authenticated:
+        return []
+    return items_for(user.role_set, user)

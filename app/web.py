@@ -20,8 +20,8 @@ from flask import (
 from flask_babel import format_datetime, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
+from flask_wtf import csrf as flask_wtf_csrf
 from flask_wtf import i18n as flask_wtf_i18n
-from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
@@ -95,6 +95,9 @@ login_manager.refresh_view = "auth.login"
 login_manager.needs_refresh_message = _l("为了安全，请重新输入密码。")
 
 
+SEEN_EVERY_S = 60
+
+
 def _enforce_admin_idle_timeout() -> None:
     """Sign admins out after a spell of inactivity: kiosks and office tablets are shared."""
     if request.endpoint == "static":  # a file needs no user: do not load one
@@ -114,7 +117,39 @@ def _enforce_admin_idle_timeout() -> None:
         session["_remember"] = "clear"  # logout_user's request to drop the remember cookie
         flash(_l("长时间未操作，已自动退出，请重新登录。"), "info")
         return
-    session["seen"] = now.timestamp()
+    # Stamped at most once a minute: a changed session is a cookie signed and sent again.
+    if last is None or now.timestamp() - last >= SEEN_EVERY_S:
+        session["seen"] = now.timestamp()
+
+
+_signed_csrf: dict[tuple[object, str, str], str] = {}
+_flask_wtf_generate_csrf = flask_wtf_csrf.generate_csrf
+
+
+def generate_csrf(secret_key: str | None = None, token_key: str | None = None) -> str:
+    """Flask-WTF's ``generate_csrf``, its signed token kept per session token (issue 14).
+
+    Flask-WTF signs the session's raw token again on every request that renders a form or the
+    header (an HMAC key derived and a timestamp signed each time). The signed token of a raw
+    token stays valid as long as the session when ``WTF_CSRF_TIME_LIMIT`` is None (the setting
+    here), so it is signed once per process and handed out again; with a time limit, every
+    request signs afresh as before. The check of a posted token is Flask-WTF's, unchanged."""
+    config = current_app.config
+    field = token_key or config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    if field in g:
+        return g.get(field)  # type: ignore[no-any-return]
+    raw = session.get(field)
+    if secret_key is not None or config.get("WTF_CSRF_TIME_LIMIT", 3600) is not None or not isinstance(raw, str):
+        return _flask_wtf_generate_csrf(secret_key, token_key)  # type: ignore[no-any-return]
+    key = (config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, field, raw)
+    token = _signed_csrf.get(key)
+    if token is None:
+        token = _flask_wtf_generate_csrf(secret_key, token_key)
+        if len(_signed_csrf) >= 8192:
+            _signed_csrf.clear()
+        _signed_csrf[key] = token
+    setattr(g, field, token)
+    return token
 
 
 # Stand for what differs from one request to the next in a page kept by render_unchanging
@@ -257,9 +292,36 @@ def first_invalid() -> bool:
     return True
 
 
+def _gate_rate_limiter(app: Flask) -> None:
+    """Run Flask-Limiter's before-request check only when there is something for it to check.
+
+    Its middleware check evaluates the application-wide, default, blueprint and meta limits; the
+    limits decorating a view are checked by the decorator itself. This app sets none of the
+    former (every limit is on its route), yet the check ran its lookups on every request and
+    static file. It now runs when any such limit is set, as before."""
+    from app.extensions import limiter
+
+    manager = limiter.limit_manager
+    check = limiter._check_request_limit
+    funcs = app.before_request_funcs.get(None, [])
+    if check not in funcs:
+        return
+
+    def check_request_limit() -> None:
+        if (manager._application_limits or manager._default_limits or manager._blueprint_limits
+                or limiter._meta_limits):
+            check()
+
+    funcs[funcs.index(check)] = check_request_limit
+
+
 def init_app(app: Flask) -> None:
     """Install the hooks; called before any blueprint adds its routes (the id converter)."""
     app.url_map.converters["int"] = IdConverter
+    # Every caller of Flask-WTF's generate_csrf (templates, FlaskForm) gets the kept signed token.
+    flask_wtf_csrf.generate_csrf = generate_csrf
+    app.jinja_env.globals["csrf_token"] = generate_csrf
+    _gate_rate_limiter(app)
     app.before_request(_refuse_nul_bytes)
     app.before_request(_enforce_admin_idle_timeout)
     app.after_request(_security_headers)
@@ -271,15 +333,21 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["first_invalid"] = first_invalid
 
+    from app import nav
+
+    app.jinja_env.globals["nav_href"] = nav.href
+
+    def main_nav() -> tuple[list, int]:
+        """The header's entries and how many fit the phone's bar, computed when the header renders
+        (a fragment or the badge never asks)."""
+        items = nav.for_request(current_user)
+        return items, nav.bar_size(len(items))
+
+    app.jinja_env.globals["main_nav"] = main_nav
+
     @app.context_processor
     def _globals() -> dict:
-        from app import nav
-
-        roles = current_user.role_set if current_user.is_authenticated else set()
-        items = nav.items_for(roles, current_user if current_user.is_authenticated else None)
         return {
-            "nav_items": items,
-            "nav_bar_size": nav.bar_size(len(items)),
             "is_partial": is_partial,
             "current_locale": select_locale(),
             "_translations": get_translations(),
