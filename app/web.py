@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -139,9 +140,9 @@ def generate_csrf(secret_key: str | None = None, token_key: str | None = None) -
     if field in g:
         return g.get(field)  # type: ignore[no-any-return]
     raw = session.get(field)
-    if secret_key is not None or config.get("WTF_CSRF_TIME_LIMIT", 3600) is not None or not isinstance(raw, str):
+    if config.get("WTF_CSRF_TIME_LIMIT", 3600) is not None or not isinstance(raw, str):
         return _flask_wtf_generate_csrf(secret_key, token_key)  # type: ignore[no-any-return]
-    key = (config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, field, raw)
+    key = (secret_key or config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, field, raw)
     token = _signed_csrf.get(key)
     if token is None:
         token = _flask_wtf_generate_csrf(secret_key, token_key)
@@ -163,7 +164,7 @@ def _slot(name: str) -> str:
 
 
 def render_unchanging(template: str, *, slots: dict[str, str | None] | None = None,
-                      variant: tuple = (), **context: object) -> str:
+                      variant: tuple = (), build: Callable[[], dict] | None = None, **context: object) -> str:
     """``render_template`` for pages that show no stored data, or only what ``slots`` holds (the
     login, landing and offline pages; the card and plaque forms, whose slot is the member's name).
 
@@ -172,11 +173,13 @@ def render_unchanging(template: str, *, slots: dict[str, str | None] | None = No
     so it is rendered once per endpoint, language and type size (and slot left empty or not), kept
     in the process, and each request gets its own token, path and values put in, escaped as the
     template would. ``variant`` names what else changes the page (e.g. whether a household has a
-    phone on record), so each variant is kept apart. Anything else renders as usual."""
+    phone on record), so each variant is kept apart. ``build()``, when given, returns more of the
+    context — what is costly to make (a form) and needed only when the page is rendered, not when
+    the kept page is handed out. Anything else renders as usual."""
     slots = slots or {}
     if (request.method != "GET" or request.query_string or "_flashes" in session
             or current_user.is_authenticated or current_app.debug):
-        return render_template(template, **context, **slots)
+        return render_template(template, **context, **(build() if build else {}), **slots)
     token = generate_csrf()  # the request's own (the page's form holds the same)
     path = str(escape(request.path)) if request.view_args else None
     # Everything else the page depends on (CSRF switched off renders no token field: tests do it).
@@ -186,7 +189,8 @@ def render_unchanging(template: str, *, slots: dict[str, str | None] | None = No
     kept: dict = current_app.extensions.setdefault("unchanging_pages", {})
     page = kept.get(key)
     if page is None:
-        page = render_template(template, **context, **{k: v and _slot(k) for k, v in slots.items()})
+        page = render_template(template, **context, **(build() if build else {}),
+                               **{k: v and _slot(k) for k, v in slots.items()})
         page = page.replace(token, _TOKEN_SLOT)
         if path:
             page = page.replace(path, _PATH_SLOT)
@@ -200,16 +204,27 @@ def render_unchanging(template: str, *, slots: dict[str, str | None] | None = No
     return page
 
 
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+    # The microphone: this site's own pages only (a resident records a voice message).
+    ("Permissions-Policy", "geolocation=(), microphone=(self)"),
+)
+
+
 def _security_headers(response: Response) -> Response:
     h = response.headers
-    h.setdefault("Content-Security-Policy", CSP)
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("Referrer-Policy", "same-origin")
-    h.setdefault("X-Frame-Options", "DENY")
-    # The microphone: this site's own pages only (a resident records a voice message).
-    h.setdefault("Permissions-Policy", "geolocation=(), microphone=(self)")
+    # Each one unless the view set its own (one pass over the headers, not one per header).
+    present = {name.lower() for name in h.keys()}
+    h.extend([pair for pair in SECURITY_HEADERS if pair[0].lower() not in present])
     if response.mimetype == "text/html":
-        response.vary.add("HX-Request")
+        vary = h.get("Vary")
+        if not vary:
+            h["Vary"] = "HX-Request"
+        elif "hx-request" not in vary.lower():
+            response.vary.add("HX-Request")
         # Personal pages must not linger in caches on shared devices — nor a resident's tracking
         # page or card form, which hold a need's text and status without any login.
         if current_user.is_authenticated or "Cache-Control" not in h:
@@ -228,7 +243,11 @@ class IdConverter(IntegerConverter):
 
 def _refuse_nul_bytes() -> None:
     """No text a person types holds a NUL byte; PostgreSQL cannot store one. Refuse it whole."""
-    if "\x00" in request.path or any(
+    if "\x00" in request.path:
+        abort(400)
+    if not request.query_string and request.method in ("GET", "HEAD"):
+        return  # nothing else to look at (and no parsing of an empty form for it)
+    if any(
         "\x00" in value for values in request.values.listvalues() for value in values
     ):
         abort(400)

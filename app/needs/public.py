@@ -114,6 +114,21 @@ def _submit_page(form: NeedSubmitForm, entry: needs.Entry, context: dict, requir
                            voice_hint=VOICE_HINT, **context), 422 if request.method == "POST" else 200
 
 
+def _bad_token():  # type: ignore[no-untyped-def]
+    return render_template("needs/bad_token.html"), 404
+
+
+def _entry_page(found: entry_tokens.Entry, endpoint: str, token: str, make_form) -> object:  # type: ignore[no-untyped-def]
+    """A card's or plaque's form as first shown: the page kept by render_unchanging, the member's
+    name put in; the form object is built only when the page is rendered (issue 14)."""
+    entry = "card" if endpoint == "needs.card" else "plaque"
+    return render_unchanging(
+        "needs/submit.html", slots={"member_name": found.member_name}, variant=(found.phone_on_record,),
+        build=lambda: {"form": make_form()}, duplicate=None, error=None, photo_hint=PHOTO_HINT,
+        voice_hint=VOICE_HINT, entry=entry, action=url_for(endpoint, token=token),
+        phone_on_record=found.phone_on_record)
+
+
 @bp.route("/c/<token>", methods=["GET", "POST"])
 @submit_ip_limit
 @submit_phone_limit
@@ -121,9 +136,12 @@ def card(token: str):
     """A contact card's QR: submit a need that goes straight to the member covering the household.
     The page shows the member's name and nothing about the household — only whether it has a phone
     on record (never the number), which decides whether the phone may be left empty."""
+    if request.method == "GET":  # the kept page: one Core lookup, no ORM object, no form built
+        found = entry_tokens.card_entry(token)
+        return _entry_page(found, "needs.card", token, lambda: card_form(found.phone_on_record)) if found else _bad_token()
     household = entry_tokens.card_household(token)
     if household is None:
-        return render_template("needs/bad_token.html"), 404
+        return _bad_token()
     member = household.covering_member
     on_record = household.phone is not None
     context = {"entry": "card", "member_name": member.name if member and member.is_active else None,
@@ -136,9 +154,12 @@ def card(token: str):
 @submit_phone_limit
 def plaque(token: str):
     """A door plaque's QR: submit a need to that central household's head."""
+    if request.method == "GET":  # the kept page, as the card's
+        found = entry_tokens.plaque_entry(token)
+        return _entry_page(found, "needs.plaque", token, PlaqueNeedForm) if found else _bad_token()
     central = entry_tokens.plaque_household(token)
     if central is None:
-        return render_template("needs/bad_token.html"), 404
+        return _bad_token()
     context = {"entry": "plaque", "member_name": central.head.name, "action": url_for("needs.plaque", token=token)}
     return _submit_page(PlaqueNeedForm(), needs.Entry(NeedOrigin.PLAQUE, central=central), context)
 
