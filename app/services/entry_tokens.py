@@ -128,17 +128,34 @@ class Entry:
     member_name: str | None
 
 
+def _live_token(kind: EntryKind) -> sa.ColumnElement[bool]:
+    return sa.and_(EntryToken.token == sa.bindparam("token"), EntryToken.kind == kind,
+                   EntryToken.revoked_at.is_(None))
+
+
+# Built once: a statement built per request costs more than running it (issue 14).
+_CARD_ENTRY = (
+    sa.select(ResidentHousehold.id, ResidentHousehold.phone.is_not(None), Member.status, User.name)
+    .join(EntryToken, EntryToken.resident_household_id == ResidentHousehold.id)
+    .outerjoin(Member, Member.id == ResidentHousehold.covering_member_id)
+    .outerjoin(User, User.id == Member.user_id)
+    .where(_live_token(EntryKind.CARD))
+)
+_PLAQUE_ENTRY = (
+    sa.select(CentralHousehold.id, User.name)
+    .join(EntryToken, EntryToken.central_household_id == CentralHousehold.id)
+    .join(Member, Member.id == CentralHousehold.head_member_id)
+    .join(User, User.id == Member.user_id)
+    .where(_live_token(EntryKind.PLAQUE))
+)
+
+
 def card_entry(token: str) -> Entry | None:
     """The contact card behind a live code: one query, the token's unique index joined to the
     household, its covering member and their name."""
     if not token or len(token) > 32:
         return None
-    row = db.session.execute(
-        sa.select(ResidentHousehold.id, ResidentHousehold.phone.is_not(None), Member.status, User.name)
-        .join(EntryToken, EntryToken.resident_household_id == ResidentHousehold.id)
-        .outerjoin(Member, Member.id == ResidentHousehold.covering_member_id)
-        .outerjoin(User, User.id == Member.user_id)
-        .where(_live(EntryKind.CARD, token))).first()
+    row = db.session.connection().execute(_CARD_ENTRY, {"token": token}).first()
     if row is None:
         return None
     household_id, on_record, status, name = row
@@ -149,12 +166,7 @@ def plaque_entry(token: str) -> Entry | None:
     """The door plaque behind a live code: one query, its central household and the head's name."""
     if not token or len(token) > 32:
         return None
-    row = db.session.execute(
-        sa.select(CentralHousehold.id, User.name)
-        .join(EntryToken, EntryToken.central_household_id == CentralHousehold.id)
-        .join(Member, Member.id == CentralHousehold.head_member_id)
-        .join(User, User.id == Member.user_id)
-        .where(_live(EntryKind.PLAQUE, token))).first()
+    row = db.session.connection().execute(_PLAQUE_ENTRY, {"token": token}).first()
     return Entry(row[0], False, row[1]) if row is not None else None
 
 
