@@ -106,6 +106,10 @@ def load(app_root: Path, instance_path: Path, test_config: dict | None) -> dict[
     uri = str(cfg["SQLALCHEMY_DATABASE_URI"])
     if uri.startswith("postgresql://"):
         cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri.removeprefix("postgresql://")
+    if uri.startswith("sqlite") and cfg["SQLALCHEMY_ENGINE_OPTIONS"] is DEFAULTS["SQLALCHEMY_ENGINE_OPTIONS"]:
+        # A file on this machine cannot drop a connection: no "SELECT 1" before every request's
+        # first statement (a database server may have restarted; PostgreSQL keeps the ping).
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {**DEFAULTS["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
     return cfg
 
 

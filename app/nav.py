@@ -82,15 +82,17 @@ def items_for(roles: set[Role], user: User | None = None) -> list[NavItem]:
 
 # --- per request: asked by the page header only (issue 14) ---------------------------------------
 
-_hrefs: dict[tuple[str, tuple[tuple[str, str], ...], str], str] = {}
+_entries: dict[tuple, tuple[tuple[str, str], ...]] = {}
 
 
-def href(item: NavItem) -> str:
-    """The entry's URL: built once per process (and script root), not per page."""
-    key = (item.endpoint, item.kwargs, request.script_root)
-    found = _hrefs.get(key)
+def entries(items: list[NavItem], locale: str) -> tuple[tuple[str, str], ...]:
+    """(URL, label) of each entry: built once per process for a set of entries, a language and a
+    script root (the labels translated, the URLs built), not once per page."""
+    key = (tuple(item.endpoint for item in items), locale, request.script_root)
+    found = _entries.get(key)
     if found is None:
-        found = _hrefs[key] = url_for(item.endpoint, **item.url_kwargs)
+        found = _entries[key] = tuple((url_for(item.endpoint, **item.url_kwargs), str(item.label))
+                                      for item in items)
     return found
 
 
