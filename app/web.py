@@ -373,6 +373,31 @@ def _gate_rate_limiter(app: Flask) -> None:
     funcs[funcs.index(check)] = check_request_limit
 
 
+def _kept_url_for(app: Flask) -> Callable[..., str]:
+    """``url_for`` for templates, each URL built once per process (issue 14): werkzeug builds a
+    URL in some 10 µs, and a page links the same static files, nav entries and forms every time.
+    A URL depends on the endpoint, its values and the script root only (no URL defaults but the
+    static files' hashed names, which are fixed for the process; no subdomains); a relative
+    endpoint (".name") also on the blueprint, an external one on the host — those, and values
+    that are not plain strings or numbers, are built as before. At most 8,192 are kept."""
+    build = app.url_for
+    _urls: dict[tuple, str] = {}
+
+    def url_for(endpoint: str, **values: object) -> str:
+        if endpoint[0] == "." or any(k[0] == "_" or not isinstance(v, str | int) for k, v in values.items()):
+            return build(endpoint, **values)  # type: ignore[arg-type]
+        key = (endpoint, request.script_root, *sorted(values.items()))
+        found = _urls.get(key)
+        if found is None:
+            found = build(endpoint, **values)  # type: ignore[arg-type]
+            if len(_urls) >= 8192:
+                _urls.clear()
+            _urls[key] = found
+        return found
+
+    return url_for
+
+
 def init_app(app: Flask) -> None:
     """Install the hooks; called before any blueprint adds its routes (the id converter)."""
     app.url_map.converters["int"] = IdConverter
@@ -390,6 +415,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["first_invalid"] = first_invalid
+    app.jinja_env.globals["url_for"] = _kept_url_for(app)
 
     from app import nav
 
