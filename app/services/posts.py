@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import lazyload
 from flask_babel import lazy_gettext as _l
 
 from app import policy
@@ -280,7 +281,8 @@ def post_work(assignment: PostAssignment, today: date | None = None) -> PostWork
     total, this_year = db.session.execute(sa.select(
         sa.func.count(Activity.id), sa.func.count(Activity.id).filter(Activity.started_at >= year_start),
     ).where(where)).one()
-    recent = list(db.session.scalars(sa.select(Activity).where(where)
+    # The list shows each activity's day, kind and place: none of its joined relations.
+    recent = list(db.session.scalars(sa.select(Activity).where(where).options(lazyload("*"))
                                      .order_by(Activity.started_at.desc()).limit(RECENT_WORK)).unique())
     return PostWork(this_year, total, recent)
 
@@ -318,8 +320,15 @@ class MemberPost:
 
 def member_post(member: Member, today: date | None = None) -> MemberPost:
     """The member's current post with its work, and their past posts."""
+    return member_post_of(member.id, today)
+
+
+def member_post_of(member_id: int, today: date | None = None) -> MemberPost:
+    """:func:`member_post` by the member's id (the home page has no member object to give). The
+    posts come with their types, not their member (the card names the post, not its holder)."""
     assignments = list(db.session.scalars(sa.select(PostAssignment).where(
-        PostAssignment.member_id == member.id).order_by(PostAssignment.assigned_at.desc())).unique())
+        PostAssignment.member_id == member_id).options(lazyload(PostAssignment.member))
+        .order_by(PostAssignment.assigned_at.desc())).unique())
     current = next((a for a in assignments if a.ended_at is None), None)
     return MemberPost(current, post_work(current, today) if current else None,
                       [a for a in assignments if a.ended_at is not None])
