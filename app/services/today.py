@@ -466,4 +466,4 @@ def _mentoring_today(user: User, member_id: int | None, now: datetime) -> dict[s
         return {"mentor_today": None, "member_post": None}
     day = local_day(now)
     return {"mentor_today": mentoring.mentor_page(user.member, day) if is_mentor(user) else None,
-            "member_post": posts.member_post_of(member_id, day)}
+            "member_post": posts.member_post_brief(member_id, day)}
