@@ -66,3 +66,12 @@ babel = _Babel()
 limiter = Limiter(key_func=client_address, default_limits=[])
 # Responses are compressed when the client accepts it (a reverse proxy may take this over).
 compress = Compress()
+
+
+def read_core(statement, params: dict | None = None):  # type: ignore[no-untyped-def]
+    """Run a prebuilt Core statement on the session's connection, in its transaction (issue 14).
+
+    The hot pages build their statements once (module constants with bound parameters) and run
+    them here: no ORM execution layer and no autoflush — for reading what is committed (a GET's
+    page), not what the session holds unflushed."""
+    return db.session.connection().execute(statement, params or {})

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import lazyload
 
 from app.clock import day_bounds, local_day, month_bounds
-from app.extensions import db
+from app.extensions import db, read_core
 from app.models import (
     Checkin,
     CheckinMethod,
@@ -91,7 +91,7 @@ _RUNNING = (
 
 def open_station(station_id: int) -> StationRef | None:
     """The station a check-in link names, while it is open (its id and name)."""
-    row = db.session.connection().execute(_OPEN_STATION, {"id": station_id}).first()
+    row = read_core(_OPEN_STATION, {"id": station_id}).first()
     return StationRef(row[0], row[1]) if row is not None else None
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.clock import utcnow
-from app.extensions import db
+from app.extensions import db, read_core
 from app.models import CentralHousehold, EntryKind, EntryToken, Member, MemberStatus, ResidentHousehold, User
 from app.settings import public_base_url
 
@@ -155,7 +155,7 @@ def card_entry(token: str) -> Entry | None:
     household, its covering member and their name."""
     if not token or len(token) > 32:
         return None
-    row = db.session.connection().execute(_CARD_ENTRY, {"token": token}).first()
+    row = read_core(_CARD_ENTRY, {"token": token}).first()
     if row is None:
         return None
     household_id, on_record, status, name = row
@@ -166,7 +166,7 @@ def plaque_entry(token: str) -> Entry | None:
     """The door plaque behind a live code: one query, its central household and the head's name."""
     if not token or len(token) > 32:
         return None
-    row = db.session.connection().execute(_PLAQUE_ENTRY, {"token": token}).first()
+    row = read_core(_PLAQUE_ENTRY, {"token": token}).first()
     return Entry(row[0], False, row[1]) if row is not None else None
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.clock import utcnow
-from app.extensions import db
+from app.extensions import db, read_core
 from app.models import Notification
 
 OUTBOX = "sms_outbox"
@@ -46,7 +46,7 @@ _UNREAD = sa.select(sa.func.count(Notification.id)).where(
 
 def unread_count(user_id: int) -> int:
     """How many of the user's notifications are unread (the badge in the header)."""
-    return db.session.execute(_UNREAD, {"user": user_id}).scalar() or 0
+    return read_core(_UNREAD, {"user": user_id}).scalar() or 0
 
 
 def mark_read(note: Notification) -> Notification:

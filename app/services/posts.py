@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 
 from app import policy
 from app.clock import day_start, local_today
-from app.extensions import db
+from app.extensions import db, read_core
 from app.models import (
     Activity,
     ActivityKind,
@@ -382,14 +382,14 @@ def member_post_brief(member_id: int, today: date | None = None) -> MemberPost:
     statements, built once) instead of ORM objects with their joined relations."""
     posts, counts, recent = _brief_statements()
     assignments = [PostBrief(i, duty or "", at, ended, PostTypeBrief(name, kind))
-                   for i, duty, at, ended, name, kind in db.session.execute(posts, {"member": member_id})]
+                   for i, duty, at, ended, name, kind in read_core(posts, {"member": member_id})]
     current = next((a for a in assignments if a.ended_at is None), None)
     work = None
     if current is not None and current.post_type.activity_kind is not None:
         params = {"member": member_id, "kind": current.post_type.activity_kind, "since": current.assigned_at,
                   "year_start": day_start(date((today or local_today()).year, 1, 1))}
-        total, this_year = db.session.execute(counts, params).one()
-        work = PostWork(this_year, total, [WorkBrief(*row) for row in db.session.execute(recent, params)])  # type: ignore[arg-type]
+        total, this_year = read_core(counts, params).one()
+        work = PostWork(this_year, total, [WorkBrief(*row) for row in read_core(recent, params)])  # type: ignore[arg-type]
     return MemberPost(current, work, [a for a in assignments if a.ended_at is not None])  # type: ignore[arg-type]
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from app.clock import day_start, local_day
-from app.extensions import db
+from app.extensions import db, read_core
 from app.models import (
     Activity,
     CentralHousehold,
@@ -87,7 +87,7 @@ _WAITING = (
 def _waiting(member_id: int, now: datetime) -> list[Waiting]:
     """Open needs the member holds, overdue first, then by the running deadline."""
     out = []
-    for nid, category, text, status, central_id, accept_due, resolve_due in db.session.execute(
+    for nid, category, text, status, central_id, accept_due, resolve_due in read_core(
             _WAITING, {"member": member_id}):
         deadline = accept_due if status is NeedStatus.SUBMITTED else resolve_due
         left = (deadline - now).total_seconds() / 3600
@@ -247,16 +247,16 @@ def member_today(member_id: int, now: datetime) -> MemberToday:
     today = local_day(now)
     first, nxt = _month_start(today), _next_month(today)
     run = _member_statements()
-    row = db.session.execute(run["figures"], {
+    row = read_core(run["figures"], {
         "member": member_id, "first": first, "next": nxt, "from": day_start(first), "to": day_start(nxt)}).one()
     submitted, accepted, in_progress, checkins, points_month, activities_month, grid_path = row
     chain = [int(p) for p in (grid_path or "").strip("/").split("/") if p]  # the grid and the nodes above it
     households = visits.member_households_of(member_id, today)
     monday, sunday = week_bounds(today)
     week = [EventBrief(i, title, kind, starts, ends, _Named(station))
-            for i, title, kind, starts, ends, station in db.session.execute(run["events"], {
+            for i, title, kind, starts, ends, station in read_core(run["events"], {
                 "chain": chain, "from": day_start(monday), "to": day_start(sunday + timedelta(days=1))})]
-    sessions = [SessionBrief(*r[:6], bool(r[6])) for r in db.session.execute(run["sessions"], {
+    sessions = [SessionBrief(*r[:6], bool(r[6])) for r in read_core(run["sessions"], {
         "member": member_id, "chain": chain, "now": now})]
     return MemberToday(
         points_month=int(points_month or 0),
@@ -304,7 +304,7 @@ _HEADED = sa.select(CentralHousehold.id).where(CentralHousehold.head_member_id =
 
 def head_today(head_id: int, now: datetime) -> HeadToday | None:
     """The central household a member heads, against 1+10+15, and what waits for the head."""
-    headed = db.session.execute(_HEADED, {"member": head_id}).scalar()
+    headed = read_core(_HEADED, {"member": head_id}).scalar()
     if headed is None:  # most members head nothing: one indexed lookup, no ORM object
         return None
     household = db.session.get(CentralHousehold, headed)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from app.clock import local_day, period_start
-from app.extensions import db
+from app.extensions import db, read_core
 from app.models import (
     DEFAULT_VISIT_MONTHS,
     VISIT_PERIOD_MONTHS,
@@ -156,9 +156,9 @@ _POLICIES = sa.select(VisitPolicy.org_node_id, VisitPolicy.months)
 def member_households_of(member_id: int, today: date) -> list[HouseholdVisit]:
     """:func:`member_households` for the home page: the same households, order and periods, the
     households as :class:`CoveredBrief` rows (two statements, no ORM objects)."""
-    policies = dict(db.session.execute(_POLICIES).all())
+    policies = dict(read_core(_POLICIES).all())
     rows = []
-    for rid, address, head_name, path, visited_at, diary_day in db.session.execute(
+    for rid, address, head_name, path, visited_at, diary_day in read_core(
             _covered_statement(), {"member": member_id}):
         last = local_day(visited_at) if visited_at is not None else None
         if diary_day is not None and (last is None or diary_day > last):
