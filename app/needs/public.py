@@ -195,18 +195,22 @@ def _tracked_or_404(token: str) -> Need:
     return need
 
 
-def _track_page(need: Need, rate_form: NeedRateForm | None, status: int = 200, error: str | None = None):  # type: ignore[no-untyped-def]
+def _track_page(need: Need | needs.TrackedNeed, rate_form: NeedRateForm | None, status: int = 200, error: str | None = None):  # type: ignore[no-untyped-def]
     """The tracking page: the owner by name (or the node's staff), the public timeline, the rating."""
     owner = need.owner_member.name if need.owner_member else _("%(node)s工作人员", node=need.owner_node.name)
+    events = needs.public_timeline(need.id) if isinstance(need, needs.TrackedNeed) else needs.timeline(need, public=True)
     return render_template("needs/track.html", need=need, owner=owner, rate_form=rate_form, error=error,
-                           events=needs.timeline(need, public=True), new=request.args.get("new") == "1",
+                           events=events, new=request.args.get("new") == "1",
                            masked_phone=mask_phone(need.contact_phone)), status
 
 
 @bp.route("/t/<token>")
 def track_token(token: str):
-    """The tracking link: this need's status and public timeline, and the rating once it is done."""
-    need = _tracked_or_404(token)
+    """The tracking link: this need's status and public timeline, and the rating once it is done
+    (read as Core rows: two statements, no ORM object)."""
+    need = needs.tracked_by_token(token)
+    if need is None:
+        abort(404)
     return _track_page(need, NeedRateForm() if need.status is NeedStatus.RESOLVED else None)
 
 
