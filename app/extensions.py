@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from types import SimpleNamespace
+
+import flask_babel
 from flask import request
-from flask_babel import Babel, Domain, _get_current_context
+from flask.globals import _cv_app
+from flask_babel import Babel, Domain
 from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_login import LoginManager
@@ -32,6 +36,25 @@ class Base(DeclarativeBase):
 def client_address() -> str:
     """The client's address as the WSGI server saw it (ProxyFix rewrites it when proxies are trusted)."""
     return request.remote_addr or "unknown"
+
+
+def _get_current_context() -> SimpleNamespace | None:
+    """Flask-Babel's per-context namespace (on ``g``), found through Flask's context variable
+    instead of three lookups through the ``g`` proxy: every translated string — a form's label,
+    an enum's label, a lazily translated message — asks for it (issue 14). Same namespace, same
+    answer (None outside an app context)."""
+    app_ctx = _cv_app.get(None)
+    if app_ctx is None:
+        return None
+    g = app_ctx.g
+    try:
+        return g._flask_babel  # type: ignore[no-any-return]
+    except AttributeError:
+        g._flask_babel = found = SimpleNamespace()
+        return found
+
+
+flask_babel._get_current_context = _get_current_context
 
 
 class _RequestDomain(Domain):
