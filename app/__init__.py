@@ -42,7 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             from app.database import configure_sqlite
 
-            configure_sqlite(db.engine)
+            configure_sqlite(db.engine, synchronous=app.config["SQLITE_SYNCHRONOUS"])
 
     sessions.init_app(app)
     web.init_app(app)

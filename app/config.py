@@ -14,6 +14,9 @@ class ConfigError(RuntimeError):
 
 DEFAULTS: dict[str, object] = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # SQLite: FULL waits for the disk on every commit (DESIGN §9); NORMAL (WAL's usual setting)
+    # keeps commits atomic and crash-safe for the app but not for a power cut (app/database.py).
+    "SQLITE_SYNCHRONOUS": "FULL",
     "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,  # photos ≤ 10 MB + form fields; imports ≤ 5 MB checked apart
     "IMPORT_MAX_BYTES": 5 * 1024 * 1024,
     "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
@@ -76,6 +79,7 @@ ENV_KEYS = {
     "REDIS_URL": "REDIS_URL",
     "SMS_GATEWAY_URL": "SMS_GATEWAY_URL",
     "PUBLIC_BASE_URL": "PUBLIC_BASE_URL",
+    "SQLITE_SYNCHRONOUS": "SQLITE_SYNCHRONOUS",
 }
 
 

@@ -83,19 +83,21 @@ def write_now(action: Callable[[], T]) -> T:
     and a read transaction that later writes fails at once with "database is locked" when another
     writer holds the lock. So the read transaction ends first, and the write takes the lock when
     it begins. What the read transaction loaded is kept (it is a moment old, and nothing was
-    written): the action needs not read it again while it holds the lock.
+    written): the action needs not read it again while it holds the lock. What the write
+    transaction loaded and wrote is kept past its commit too: the page that answers shows it
+    without reading it all back (issue 14: a scan read check-in, member and station again).
     """
     session = db.session()
     session.expire_on_commit = False
     try:
         session.commit()
+        try:
+            with writing():
+                result = action()
+                session.commit()
+        except Exception:
+            session.rollback()
+            raise
     finally:
         session.expire_on_commit = True
-    try:
-        with writing():
-            result = action()
-            db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return result

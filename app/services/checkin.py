@@ -111,10 +111,11 @@ def seen_today(member_id: int, member_name: str, station_id: int, now: datetime 
     return CheckinResult(SeenCheckin(at, method, _Named(member_name), _Titled(title) if event_id else None), False)
 
 
-def running_event(station_id: int, at: datetime) -> StationEvent | None:
-    """The event running at the station at ``at`` (the latest started, if several overlap)."""
+def running_event(station_id: int, at: datetime, light: bool = False) -> StationEvent | None:
+    """The event running at the station at ``at`` (the latest started, if several overlap);
+    ``light``: without its joined station (a check-in reads it holding the write lock)."""
     return db.session.scalar(
-        sa.select(StationEvent)
+        sa.select(StationEvent).options(*([lazyload("*")] if light else []))
         .where(
             StationEvent.station_id == station_id,
             StationEvent.starts_at <= at,
@@ -126,8 +127,9 @@ def running_event(station_id: int, at: datetime) -> StationEvent | None:
 
 
 def _existing(member_id: int, station_id: int, day: date) -> Checkin | None:
+    # Without its four joined relations: this runs holding the write lock (they load on use).
     return db.session.scalar(
-        sa.select(Checkin).where(
+        sa.select(Checkin).options(lazyload("*")).where(
             Checkin.member_id == member_id, Checkin.station_id == station_id, Checkin.day == day
         )
     )
@@ -174,7 +176,7 @@ def check_in(
     if method is CheckinMethod.MANUAL and recorded_by is None:
         raise CheckinError(_l("人工补签需要记录操作人。"))
     day = local_day(now)
-    event = running_event(station.id, now)
+    event = running_event(station.id, now, light=True)
     found = _existing(member.id, station.id, day)
     if found is None:
         row = Checkin(
