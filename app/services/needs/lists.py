@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased, joinedload
 from app import policy
 from app.extensions import db, read_core
 from app.models import (
+    CentralHousehold,
     EventKind,
     Member,
     MemberStatus,
@@ -260,10 +261,18 @@ def poster_station(station_id: int | None) -> Station | None:
 # --- Members ---------------------------------------------------------------------------------
 
 
+_HEAD_OF = sa.select(CentralHousehold.head_member_id).where(CentralHousehold.id == sa.bindparam("household"))
+
+
 def is_head(member: Member) -> bool:
-    """Whether the member heads their central household."""
-    ch = member.central_household
-    return ch is not None and ch.head_member_id == member.id
+    """Whether the member heads their central household (one indexed lookup of the head's id
+    unless the household is loaded already: not the household with its joined relations)."""
+    if member.central_household_id is None:
+        return False
+    if "central_household" in sa.inspect(member).dict:
+        ch = member.central_household
+        return ch is not None and ch.head_member_id == member.id
+    return read_core(_HEAD_OF, {"household": member.central_household_id}).scalar() == member.id
 
 
 def inbox_state(raw: str | None) -> str:
