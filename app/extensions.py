@@ -81,12 +81,29 @@ class _Babel(Babel):
         return _RequestDomain(domain=self.domain)
 
 
+class _Limiter(Limiter):
+    """Flask-Limiter, not resolving a view's limits for a request of a method none of them limits
+    (issue 14): the login page and the card form limit POSTs only, yet every GET of them resolved
+    and evaluated those limits, to find each one exempt. Anything else — a limit on every method,
+    meta limits, the middleware's global limits — is checked as before. (It reads the decorators'
+    limits from Flask-Limiter's manager, whose ``_decorated_limits`` it keeps per view.)"""
+
+    def _check_request_limit(self, callable_name: str | None = None, in_middleware: bool = True) -> None:
+        if not in_middleware and callable_name and not self._meta_limits:
+            groups = self.limit_manager._decorated_limits.get(callable_name)
+            if groups and all(g.methods for g in groups):
+                method = request.method.lower()
+                if not any(method in g.methods for g in groups):
+                    return
+        super()._check_request_limit(callable_name, in_middleware)
+
+
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = _Babel()
-limiter = Limiter(key_func=client_address, default_limits=[])
+limiter = _Limiter(key_func=client_address, default_limits=[])
 # Responses are compressed when the client accepts it (a reverse proxy may take this over).
 compress = Compress()
 
