@@ -35,9 +35,26 @@ def writing() -> Iterator[None]:
         _force_immediate.reset(token)
 
 
+_force_deferred: contextvars.ContextVar[bool] = contextvars.ContextVar("force_deferred", default=False)
+
+
+@contextlib.contextmanager
+def reading() -> Iterator[None]:
+    """Make transactions begun inside this block plain read transactions, even in a POST: for a
+    request that reads (and checks its input) before its one write, which then runs inside
+    :func:`writing` (``steps.write_now``). The write lock is not held while it reads."""
+    token = _force_deferred.set(True)
+    try:
+        yield
+    finally:
+        _force_deferred.reset(token)
+
+
 def _wants_immediate() -> bool:
     if _force_immediate.get():
         return True
+    if _force_deferred.get():
+        return False
     return has_request_context() and request.method in WRITING_METHODS
 
 

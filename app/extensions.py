@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import cached_property
-
 from types import SimpleNamespace
 
 import flask_babel

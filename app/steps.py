@@ -9,13 +9,14 @@ the commit hook in ``app/sms.py``, never for a step that was rolled back.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TypeVar
 
 from flask import abort, flash, make_response, redirect
 from werkzeug.wrappers import Response
 
-from app.database import writing
+from app.database import reading, writing
 from app.extensions import db
 from app.htmx import is_partial, trigger
 from app.services.errors import NotAllowed, Refused
@@ -101,3 +102,17 @@ def write_now(action: Callable[[], T]) -> T:
     finally:
         session.expire_on_commit = True
     return result
+
+
+def reads_first(view: Callable[..., T]) -> Callable[..., T]:
+    """For a POST view that reads — an entry's lookup, the form's checks, a photo or a recording
+    processed — before one write that it runs through :func:`write_now`: its reads run in a plain
+    read transaction, so SQLite's write lock is held only for the write itself (issue 14: a need
+    submission held it from the card's lookup to its commit)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: object, **kwargs: object) -> T:
+        with reading():
+            return view(*args, **kwargs)
+
+    return wrapped

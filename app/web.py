@@ -219,7 +219,7 @@ SECURITY_HEADERS = (
 def _security_headers(response: Response) -> Response:
     h = response.headers
     # Each one unless the view set its own (one pass over the headers, not one per header).
-    present = {name.lower() for name in h.keys()}
+    present = {name.lower() for name in h.keys()}  # noqa: SIM118 (iterating Headers gives pairs)
     h.extend([pair for pair in SECURITY_HEADERS if pair[0].lower() not in present])
     if response.mimetype == "text/html":
         vary = h.get("Vary")

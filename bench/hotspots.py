@@ -104,10 +104,9 @@ def wsgi_caller(app, client, url: str):  # type: ignore[no-untyped-def]
     """A function that sends GET ``url`` with ``client``'s cookies straight to the WSGI app (the
     whole middleware stack, as gunicorn calls it) and returns the status code."""
     import io
+    from importlib.metadata import version
 
     from werkzeug.test import EnvironBuilder
-
-    from importlib.metadata import version
 
     cookies = "; ".join(f"{c.key}={c.value}" for c in client._cookies.values())
     # The test client's user agent, which logged in: the same session identifier (Flask-Login).

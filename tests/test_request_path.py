@@ -20,7 +20,14 @@ from app.extensions import db
 from app.models import ActivityKind, PostAssignment, PostType
 from app.services import needs
 from app.web import local_time
-from tests.factories import PASSWORD, make_activity, make_member, make_need, make_need_world, make_personas
+from tests.factories import (
+    PASSWORD,
+    make_activity,
+    make_member,
+    make_need,
+    make_need_world,
+    make_personas,
+)
 
 TOKEN_RE = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
 

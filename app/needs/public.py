@@ -8,7 +8,7 @@ from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
 from app.authz import roles_required
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.models import Need, NeedCategory, NeedOrigin, NeedRating, NeedStatus, Role, User
 from app.needs import bp
 from app.needs.forms import (
@@ -31,7 +31,7 @@ from app.services.errors import Refused
 from app.services.photos import PhotoError
 from app.services.privacy import mask_phone
 from app.services.voice import VoiceError
-from app.steps import run_step
+from app.steps import reads_first, run_step, write_now
 from app.web import render_unchanging
 
 # --- Limits on the public pages --------------------------------------------------------------
@@ -87,22 +87,19 @@ def _submit_page(form: NeedSubmitForm, entry: needs.Entry, context: dict, requir
         form.community.errors = [_("请选择所在村/社区")]
         valid = False
     if valid:
-        try:
-            result = needs.submit(entry, _need_input(form), upload_of(form.photo),
-                                  current_user if current_user.is_authenticated else None,
-                                  voice_upload=upload_of(form.voice))
+        try:  # the lookups and checks above held no write lock; the submission takes it (reads_first)
+            result = write_now(lambda: needs.submit(entry, _need_input(form), upload_of(form.photo),
+                                                    current_user if current_user.is_authenticated else None,
+                                                    voice_upload=upload_of(form.voice)))
         except PhotoError as e:
             form.photo.errors = [str(e)]
         except VoiceError as e:
             form.voice.errors = [str(e)]
         except Refused as e:
-            db.session.rollback()
             error = str(e)
         else:
-            if isinstance(result, Need):
-                target = url_for("needs.track_token", token=result.token, new=1)
-                db.session.commit()  # after reading the token: an expired need would be read again
-                return redirect(target, 303)  # in a second write transaction (issue 14)
+            if isinstance(result, Need):  # committed, and kept: its token is read without a query
+                return redirect(url_for("needs.track_token", token=result.token, new=1), 303)
             duplicate, form.confirm_duplicate.data = result.need, "1"
     if context["entry"] in ("card", "plaque"):  # the same for every card but the member's name
         name = context.pop("member_name")
@@ -132,6 +129,7 @@ def _entry_page(found: entry_tokens.Entry, endpoint: str, token: str, make_form)
 @bp.route("/c/<token>", methods=["GET", "POST"])
 @submit_ip_limit
 @submit_phone_limit
+@reads_first
 def card(token: str):
     """A contact card's QR: submit a need that goes straight to the member covering the household.
     The page shows the member's name and nothing about the household — only whether it has a phone
@@ -152,6 +150,7 @@ def card(token: str):
 @bp.route("/p/<token>", methods=["GET", "POST"])
 @submit_ip_limit
 @submit_phone_limit
+@reads_first
 def plaque(token: str):
     """A door plaque's QR: submit a need to that central household's head."""
     if request.method == "GET":  # the kept page, as the card's
@@ -167,6 +166,7 @@ def plaque(token: str):
 @bp.route("/needs/new", methods=["GET", "POST"])
 @submit_ip_limit
 @submit_phone_limit
+@reads_first
 def new():
     """The public form (home page, station poster ``?station=<id>``): the address is matched to a
     resident household of the chosen community, else the need waits in its dispatch queue."""

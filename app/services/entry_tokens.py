@@ -13,7 +13,15 @@ import sqlalchemy as sa
 
 from app.clock import utcnow
 from app.extensions import db, read_core
-from app.models import CentralHousehold, EntryKind, EntryToken, Member, MemberStatus, ResidentHousehold, User
+from app.models import (
+    CentralHousehold,
+    EntryKind,
+    EntryToken,
+    Member,
+    MemberStatus,
+    ResidentHousehold,
+    User,
+)
 from app.settings import public_base_url
 
 PATHS = {EntryKind.CARD: "/c/", EntryKind.PLAQUE: "/p/"}

@@ -15,12 +15,12 @@ from flask_babel import lazy_gettext as _l
 from app.clock import day_start, local_day
 from app.extensions import db, read_core
 from app.models import (
+    VOICE_ONLY,
     Activity,
     CentralHousehold,
     Checkin,
     Member,
     MemberStatus,
-    VOICE_ONLY,
     Need,
     NeedCategory,
     NeedStatus,

@@ -34,6 +34,7 @@ from app.services.needs.deadlines import (
 from app.services.needs.lists import (
     DISPATCH_LIMIT,
     INBOX_STATES,
+    TrackedNeed,
     assignable_choices,
     breach_count,
     community_by_id,
@@ -59,7 +60,6 @@ from app.services.needs.lists import (
     shown_phone,
     sla_nodes,
     sla_rows,
-    TrackedNeed,
     timeline,
     tracked_by_token,
     tracked_need,
