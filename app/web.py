@@ -427,11 +427,17 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.globals["main_nav"] = main_nav
 
+    # The request's translations, by the language chosen (select_locale): kept per language and
+    # process rather than looked up through Flask-Babel's context for every page (nothing here
+    # renders a page inside ``force_locale``).
+    catalogues: dict[str, object] = {}
+
     @app.context_processor
     def _globals() -> dict:
+        locale = select_locale()
         return {
             "is_partial": is_partial,
-            "current_locale": select_locale(),
-            "_translations": get_translations(),
+            "current_locale": locale,
+            "_translations": catalogues.get(locale) or catalogues.setdefault(locale, get_translations()),
             "large_type": request.cookies.get(DISPLAY_COOKIE) == "large",
         }
