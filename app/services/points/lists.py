@@ -293,10 +293,11 @@ def groups_for(node: OrgNode) -> list[str]:
 
 
 def _member_totals(node: OrgNode, period: Period, ranked: bool = True) -> sa.Subquery:
-    """The active members under ``node`` with their points in the period (and their rank)."""
-    sums = (sa.select(PointsEntry.member_id, sa.func.sum(PointsEntry.points).label("total"))
-            .where(PointsEntry.occurred_on.between(period.first, period.last))
-            .group_by(PointsEntry.member_id).subquery())
+    """The active members under ``node`` with their points in the period (and their rank); the
+    points read from the maintained per-month and per-year aggregates."""
+    from app.services.aggregates import points_totals
+
+    sums = points_totals(period.first, period.last)
     total = sa.func.coalesce(sums.c.total, 0)
     columns = [Member.id.label("id"), Member.grid_id.label("grid_id"), total.label("total")]
     if ranked:
