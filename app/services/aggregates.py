@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.clock import day_start, local_day
+from app.extensions import db
 from app.models import (
     Activity,
     ActivityKind,
@@ -602,3 +603,31 @@ def points_totals(first: date, last: date) -> sa.Subquery:
     rows = sa.union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     return (sa.select(rows.c.member_id, sa.func.sum(rows.c.total).label("total"))
             .group_by(rows.c.member_id).subquery())
+
+
+def activities_by_kind(grids: sa.Select, first: date, last: date) -> dict[ActivityKind, int]:
+    """Activities recorded in the grids ``grids`` selects that started on the days
+    ``first``..``last`` (Asia/Shanghai), per kind (kinds with none absent): whole months from
+    the aggregates, the days at the edges from the activities."""
+    months, edges = split_months(first, last)
+    found: Counter[ActivityKind] = Counter()
+    stmts = []
+    if months:
+        stmts.append(sa.select(ActivityMonth.kind, sa.func.sum(ActivityMonth.activities))
+                     .where(ActivityMonth.grid_id.in_(grids), ActivityMonth.month.in_(months))
+                     .group_by(ActivityMonth.kind))
+    stmts += [sa.select(Activity.kind, sa.func.count(Activity.id))
+              .where(Activity.grid_id.in_(grids), Activity.started_at >= day_start(a),
+                     Activity.started_at < day_start(b + timedelta(days=1)))
+              .group_by(Activity.kind) for a, b in edges]
+    for stmt in stmts:
+        for kind, n in db.session.execute(stmt):
+            found[kind] += int(n or 0)
+    return {k: n for k, n in found.items() if n}
+
+
+def checkins_between(stations: sa.Select, first: date, last: date) -> int:
+    """Check-ins at the stations ``stations`` selects on the days ``first``..``last``."""
+    return int(db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(CheckinDay.checkins), 0))
+        .where(CheckinDay.station_id.in_(stations), CheckinDay.day >= first, CheckinDay.day <= last)) or 0)
