@@ -1,0 +1,307 @@
+"""Maintained aggregates (app/services/aggregates.py): after any random sequence of changes to the
+rows they count — check-ins, activities (kind, time, grid, verification, fellows, residents, the
+household they were recorded for), points entries, diary entries, covering members, training
+sessions and completions — every aggregate equals a recount from the source rows, and the figures
+read from them equal the same figures counted from the rows. The recount command reports a
+difference and repairs it."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from app.clock import days_bounds, local_day
+from app.extensions import db
+from app.models import (
+    Activity,
+    ActivityKind,
+    ActivityMonth,
+    Checkin,
+    CheckinDay,
+    CheckinMethod,
+    DiaryEntry,
+    MemberStatus,
+    MemberVisitYear,
+    PointsEntry,
+    PointsYear,
+    RuleCode,
+    StationEvent,
+    StationEventKind,
+    TrainingCompletion,
+    TrainingKind,
+    TrainingMode,
+    TrainingSession,
+    VerifyState,
+)
+from app.services import aggregates, overview
+from app.services.evaluation.figures import (
+    Subject,
+    Year,
+    activity_ids,
+    figures,
+    training_sessions,
+    visited_residents,
+)
+from app.services.points import lists
+from tests.factories import make_household, make_member, make_personas, make_resident, make_station
+
+# Instants either side of the Asia/Shanghai year and month ends (UTC+8).
+INSTANTS = [
+    datetime(2025, 12, 31, 15, 59, tzinfo=UTC),  # 2025-12-31 23:59 there
+    datetime(2025, 12, 31, 16, 0, tzinfo=UTC),  # 2026-01-01 00:00 there
+    datetime(2026, 1, 31, 16, 30, tzinfo=UTC),  # 2026-02-01 00:30 there
+    datetime(2026, 2, 15, 3, 0, tzinfo=UTC),
+    datetime(2025, 6, 30, 17, 0, tzinfo=UTC),  # 2025-07-01 01:00 there
+]
+DAYS = [date(2025, 12, 31), date(2026, 1, 1), date(2026, 1, 31), date(2026, 2, 1), date(2025, 7, 1)]
+
+
+def _differences() -> list:
+    return aggregates.check(db.session.connection())
+
+
+def _session(station, mode: TrainingMode, at: datetime, minutes: int) -> TrainingSession:  # type: ignore[no-untyped-def]
+    event = None
+    if mode is TrainingMode.OFFLINE:
+        event = StationEvent(station_id=station.id, title="培训", kind=StationEventKind.TRAINING,
+                             starts_at=at, ends_at=at + timedelta(hours=2))
+        db.session.add(event)
+        db.session.flush()
+    session = TrainingSession(org_node_id=station.org_node_id, title="微党课", kind=TrainingKind.MICRO_LESSON,
+                              mode=mode, starts_at=at, ends_at=at + timedelta(hours=2), duration_minutes=minutes,
+                              station_event_id=event.id if event else None,
+                              link_url="" if event else "https://example.org/lesson")
+    db.session.add(session)
+    db.session.flush()
+    return session
+
+
+def test_random_operations_keep_every_aggregate_equal_to_a_recount(app):
+    p = make_personas()
+    rng = random.Random(11)
+    grids = [p.tree.grid, p.tree.grid_b, p.tree.grid2]
+    hh = p.member.central_household
+    hh2 = make_household(p.tree.grid_b)
+    members = [p.member, p.other_member] + [
+        make_member(rng.choice(grids), name=f"党员{i}", household=rng.choice([hh, hh2, None])) for i in range(5)]
+    residents = [make_resident(rng.choice(grids), rng.choice(members + [None]), head_name=f"户{i}")
+                 for i in range(8)]
+    stations = [p.station, make_station(p.tree.grid2, name="杨桥驿站")]
+    sessions = [_session(stations[0], TrainingMode.OFFLINE, INSTANTS[1], 90),
+                _session(stations[1], TrainingMode.OFFLINE, INSTANTS[0], 45),
+                _session(stations[0], TrainingMode.ONLINE, INSTANTS[3], 30)]
+    db.session.commit()
+    assert _differences() == []
+    activities: list[Activity] = []
+    checkins: list[Checkin] = []
+    diary: list[DiaryEntry] = []
+    for step in range(160):
+        op = rng.randrange(12)
+        if op == 0 or not activities:
+            author = rng.choice(members)
+            at_station = rng.random() < 0.5
+            a = Activity(author_member_id=author.id, grid_id=author.grid_id, kind=rng.choice(list(ActivityKind)),
+                         started_at=rng.choice(INSTANTS), duration_minutes=30,
+                         station_id=stations[0].id if at_station else None,
+                         address="" if at_station else "龙山路1号",
+                         verify_state=VerifyState.PENDING if at_station else VerifyState.NONE,
+                         central_household_id=rng.choice([None, hh.id, hh2.id]),
+                         created_by_id=author.user_id)
+            a.fellows = rng.sample([m for m in members if m.id != author.id], rng.randrange(3))
+            a.residents = rng.sample(residents, rng.randrange(3))
+            db.session.add(a)
+            activities.append(a)
+        elif op == 1:
+            a = rng.choice(activities)
+            if sa.inspect(a).persistent:  # its lists loaded, as the edit form's service does
+                db.session.execute(sa.select(Activity).where(Activity.id == a.id).options(
+                    selectinload(Activity.fellows), selectinload(Activity.residents))).all()
+            what = rng.randrange(6)
+            if what == 0:
+                a.kind = rng.choice(list(ActivityKind))
+            elif what == 1:
+                a.started_at = rng.choice(INSTANTS)
+            elif what == 2:
+                a.grid_id = rng.choice(grids).id
+            elif what == 3:
+                a.fellows = rng.sample([m for m in members if m.id != a.author_member_id], rng.randrange(3))
+            elif what == 4:
+                a.residents = rng.sample(residents, rng.randrange(3))
+            else:
+                a.central_household_id = rng.choice([None, hh.id, hh2.id])
+        elif op == 2:
+            a = rng.choice(activities)
+            if a.station_id is not None:
+                a.verify_state = rng.choice([VerifyState.PENDING, VerifyState.VERIFIED, VerifyState.RETURNED])
+                a.return_reason = "照片不清楚" if a.verify_state is VerifyState.RETURNED else ""
+        elif op == 3:
+            a = rng.choice(activities)
+            activities.remove(a)
+            db.session.delete(a)
+        elif op == 4:
+            m, s, d = rng.choice(members), rng.choice(stations), rng.choice(DAYS)
+            if not any(c.member_id == m.id and c.station_id == s.id and c.day == d for c in checkins):
+                event = rng.choice([None, sessions[0].station_event_id, sessions[1].station_event_id])
+                c = Checkin(member_id=m.id, station_id=s.id, day=d, method=CheckinMethod.KIOSK,
+                            checked_in_at=datetime(d.year, d.month, d.day, 2, tzinfo=UTC), event_id=event)
+                db.session.add(c)
+                checkins.append(c)
+        elif op == 5 and checkins:
+            c = rng.choice(checkins)
+            if rng.random() < 0.5:
+                checkins.remove(c)
+                db.session.delete(c)
+            else:
+                d = rng.choice(DAYS)
+                if not any(o.member_id == c.member_id and o.station_id == c.station_id and o.day == d
+                           for o in checkins):
+                    c.day = d
+        elif op == 6:
+            db.session.add(PointsEntry(member_id=rng.choice(members).id, points=rng.choice([-3, 2, 5]),
+                                       code=RuleCode.DIARY_ENTRY, source_type="test", source_id=step,
+                                       occurred_on=rng.choice(DAYS)))
+        elif op == 7:
+            if diary and rng.random() < 0.5:
+                e = rng.choice(diary)
+                if rng.random() < 0.4:
+                    diary.remove(e)
+                    db.session.delete(e)
+                elif rng.random() < 0.5:
+                    e.entry_date = rng.choice(DAYS)
+                else:
+                    e.resident_household_id = rng.choice(residents).id
+            else:
+                e = DiaryEntry(member_id=rng.choice(members).id, resident_household_id=rng.choice(residents).id,
+                               entry_date=rng.choice(DAYS), text="反映路灯坏了")
+                db.session.add(e)
+                diary.append(e)
+        elif op == 8:
+            r = rng.choice(residents)
+            m = rng.choice(members + [None])
+            r.covering_member_id = m.id if m is not None else None
+        elif op == 9:
+            s = rng.choice(sessions)
+            what = rng.randrange(3)
+            if what == 0:
+                s.duration_minutes = rng.choice([30, 60, 120])
+            elif what == 1:
+                s.cancelled_at = None if s.cancelled_at else INSTANTS[0]
+            else:
+                s.starts_at = rng.choice(INSTANTS[:2])
+                s.ends_at = s.starts_at + timedelta(hours=2)
+        elif op == 10:
+            m = rng.choice(members)
+            if db.session.scalar(sa.select(TrainingCompletion.id).where(
+                    TrainingCompletion.member_id == m.id, TrainingCompletion.session_id == sessions[2].id)) is None:
+                db.session.add(TrainingCompletion(member_id=m.id, session_id=sessions[2].id,
+                                                  completed_at=rng.choice(INSTANTS), reflection="学习了"))
+        else:
+            m = rng.choice(members)
+            m.status = rng.choice([MemberStatus.ACTIVE, MemberStatus.ACTIVE, MemberStatus.INACTIVE])
+        if rng.random() < 0.3:
+            if rng.random() < 0.2:
+                db.session.rollback()
+                activities = [a for a in activities if sa.inspect(a).persistent]
+                checkins = [c for c in checkins if sa.inspect(c).persistent]
+                diary = [e for e in diary if sa.inspect(e).persistent]
+            else:
+                db.session.commit()
+        db.session.flush()
+        assert _differences() == [], f"after step {step} (operation {op})"
+    db.session.commit()
+    _figures_equal_the_rows(p, members)
+
+
+def _figures_equal_the_rows(p, members) -> None:  # type: ignore[no-untyped-def]
+    """What the pages read from the aggregates equals the same figures counted from the rows."""
+    for year in (2025, 2026):
+        y = Year(year)
+        start, end = days_bounds(y.first, y.last)
+        for subject in Subject:
+            ids = (sa.select(sa.literal_column("id")).select_from(sa.table("members"))
+                   if subject is Subject.MEMBERS else sa.select(sa.literal_column("id")).select_from(
+                       sa.table("central_households")))
+            got = figures(subject, ids, year)
+            rows = db.session.execute(activity_ids(subject, ids, y)).all()
+            for key in {r[0] for r in rows}:
+                kinds = {}
+                for r in rows:
+                    if r[0] == key:
+                        kinds[r[2]] = kinds.get(r[2], 0) + 1
+                assert got[key].activities == kinds, (subject, year, key)
+            assert sum(f.activities_total for f in got.values()) == len(rows)
+        member_ids = sa.select(sa.literal_column("id")).select_from(sa.table("members"))
+        got = figures(Subject.MEMBERS, member_ids, year)
+        visited = set(db.session.scalars(visited_residents(Subject.MEMBERS, member_ids, y)))
+        assert sum(f.visited for f in got.values()) == len(visited)
+        minutes = db.session.execute(sa.select(sa.func.coalesce(sa.func.sum(sa.literal_column("minutes")), 0))
+                                     .select_from(training_sessions(member_ids, year).subquery())).scalar()
+        assert sum(f.training_minutes for f in got.values()) == minutes
+        for m in members:
+            points = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(PointsEntry.points), 0)).where(
+                PointsEntry.member_id == m.id, PointsEntry.occurred_on.between(y.first, y.last)))
+            assert (got.get(m.id).points if m.id in got else 0) == points
+    # The rankings over a year, a month and days across a month's end read the aggregates.
+    for first, last in [(date(2026, 1, 1), date(2026, 12, 31)), (date(2026, 1, 1), date(2026, 1, 31)),
+                        (date(2025, 12, 31), date(2026, 2, 1))]:
+        period = lists.Period("c", first, last, "")
+        ranked = lists.ranking_rows(p.tree.district, "member", period, [m.id for m in members])
+        for m in members:
+            points = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(PointsEntry.points), 0)).where(
+                PointsEntry.member_id == m.id, PointsEntry.occurred_on.between(first, last)))
+            if m.status is MemberStatus.ACTIVE:
+                assert ranked[m.id].total == points, (first, last, m.id)
+    # Activities by kind over days across month ends, check-ins per week.
+    grids = sa.select(sa.literal_column("id")).select_from(sa.table("org_nodes"))
+    for first, last in [(date(2025, 12, 31), date(2026, 2, 1)), (date(2026, 1, 1), date(2026, 1, 31))]:
+        counted: dict = {}
+        for kind, at in db.session.execute(sa.select(Activity.kind, Activity.started_at)):
+            if first <= local_day(at) <= last:
+                counted[kind] = counted.get(kind, 0) + 1
+        assert aggregates.activities_by_kind(grids, first, last) == counted
+    weeks = overview.weekly_checkins(p.district_admin, date(2026, 2, 3), weeks=10)
+    for monday, n in weeks:
+        assert n == db.session.scalar(sa.select(sa.func.count(Checkin.id)).where(
+            Checkin.day >= monday, Checkin.day <= monday + timedelta(days=6)))
+
+
+def test_the_recount_command_reports_a_wrong_aggregate_and_repairs_it(app):
+    p = make_personas()
+    resident = make_resident(p.tree.grid, p.member)
+    a = Activity(author_member_id=p.member.id, grid_id=p.member.grid_id, kind=ActivityKind.VISIT,
+                 started_at=INSTANTS[3], duration_minutes=30, address="龙山路1号",
+                 verify_state=VerifyState.NONE, created_by_id=p.member.user_id)
+    a.residents = [resident]
+    db.session.add(a)
+    db.session.add(Checkin(member_id=p.member.id, station_id=p.station.id, day=DAYS[1],
+                           method=CheckinMethod.KIOSK, checked_in_at=INSTANTS[1]))
+    db.session.add(PointsEntry(member_id=p.member.id, points=5, code=RuleCode.DIARY_ENTRY,
+                               source_type="test", source_id=1, occurred_on=DAYS[1]))
+    db.session.commit()
+    assert _differences() == []
+    assert db.session.get(MemberVisitYear, (p.member.id, 2026)).visited == 1
+    db.session.execute(sa.update(CheckinDay).values(checkins=7))
+    db.session.execute(sa.delete(ActivityMonth))
+    db.session.execute(sa.update(PointsYear).values(points=99))
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["recount-counters"])
+    assert result.exit_code == 1
+    assert "checkin_days" in result.output and "activity_months" in result.output
+    assert "points_years" in result.output
+    result = runner.invoke(args=["recount-counters", "--repair"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["recount-counters"]).exit_code == 0
+    assert _differences() == []
+    assert db.session.get(PointsYear, (p.member.id, 2026)).points == 5
+
+
+def test_split_months():
+    assert aggregates.split_months(date(2026, 1, 1), date(2026, 3, 31)) == (
+        [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)], [])
+    assert aggregates.split_months(date(2025, 12, 31), date(2026, 2, 1)) == (
+        [date(2026, 1, 1)], [(date(2025, 12, 31), date(2025, 12, 31)), (date(2026, 2, 1), date(2026, 2, 1))])
+    assert aggregates.split_months(date(2026, 1, 5), date(2026, 1, 20)) == ([], [(date(2026, 1, 5), date(2026, 1, 20))])
