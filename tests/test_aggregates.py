@@ -36,7 +36,7 @@ from app.models import (
     TrainingSession,
     VerifyState,
 )
-from app.services import aggregates, overview
+from app.services import aggregates, overview, training
 from app.services.evaluation.figures import (
     Subject,
     Year,
@@ -262,6 +262,19 @@ def _figures_equal_the_rows(p, members) -> None:  # type: ignore[no-untyped-def]
             if first <= local_day(at) <= last:
                 counted[kind] = counted.get(kind, 0) + 1
         assert aggregates.activities_by_kind(grids, first, last) == counted
+    # The admin home's training figures: participations (attended or completed, each once).
+    for year in (2025, 2026):
+        counts = training.scope_counts(p.district_admin, year)
+        first, last = days_bounds(date(year, 1, 1), date(year, 12, 31))
+        pairs = {(s.id, c.member_id) for s in db.session.scalars(sa.select(TrainingSession).where(
+                     TrainingSession.starts_at >= first, TrainingSession.starts_at < last,
+                     TrainingSession.cancelled_at.is_(None)))
+                 for c in db.session.scalars(sa.select(Checkin).where(Checkin.event_id == s.station_event_id))}
+        pairs |= {(c.session_id, c.member_id) for c in db.session.scalars(sa.select(TrainingCompletion))
+                  if first <= c.session.starts_at < last and c.session.cancelled_at is None}
+        assert counts.participations == len(pairs)
+        minutes = sum(db.session.get(TrainingSession, sid).duration_minutes for sid, _m in pairs)
+        assert counts.minutes == minutes
     weeks = overview.weekly_checkins(p.district_admin, date(2026, 2, 3), weeks=10)
     for monday, n in weeks:
         assert n == db.session.scalar(sa.select(sa.func.count(Checkin.id)).where(

@@ -20,6 +20,7 @@ from app.models.aggregates import (
     MemberVisitYear,
     PointsMonth,
     PointsYear,
+    SessionParticipants,
 )
 from app.models.audit import AuditEntry
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
@@ -133,6 +134,7 @@ __all__ = [
     "MemberVisitYear",
     "PointsMonth",
     "PointsYear",
+    "SessionParticipants",
     "Activity",
     "ActivityKind",
     "ActivityPhoto",

@@ -125,3 +125,14 @@ class MemberTrainingYear(db.Model):
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     sessions: Mapped[int] = mapped_column(default=0, server_default="0")
     minutes: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class SessionParticipants(db.Model):
+    """How many members took part in a training session: attended it (a check-in at its station
+    event) or completed it online, each once (cancelled or not: readers filter the sessions)."""
+
+    __tablename__ = "agg_session_participants"
+
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("training_sessions.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    participants: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -1,7 +1,8 @@
 """Maintained aggregates (``app/models/aggregates.py``), the sibling of ``counters.py`` for the
 history rows: check-ins per station and day, activities per grid, month and kind, points per
-member and month / year, and the evaluation's yearly figures per member (activities by kind,
-households visited, training) and per household (activities recorded on its behalf).
+member and month / year, the evaluation's yearly figures per member (activities by kind,
+households visited, training) and per household (activities recorded on its behalf), and the
+members who took part in each training session.
 
 How they are kept: each flush that inserts, deletes or changes a check-in, an activity (or its
 residents and fellows), a points entry, a diary entry, a resident household's covering member, a
@@ -51,6 +52,7 @@ from app.models import (
     PointsMonth,
     PointsYear,
     ResidentHousehold,
+    SessionParticipants,
     TrainingCompletion,
     TrainingMode,
     TrainingSession,
@@ -246,6 +248,19 @@ def _count_member_training(conn: sa.Connection, keys: list[Key] | None) -> dict[
     return {k: (n, m) for k, (n, m) in found.items()}
 
 
+def _count_session_participants(conn: sa.Connection, keys: list[Key] | None) -> dict[Key, Values]:
+    attended = (sa.select(TrainingSession.id.label("sid"), Checkin.member_id.label("mid"))
+                .join(Checkin, Checkin.event_id == TrainingSession.station_event_id))
+    completed = sa.select(TrainingCompletion.session_id, TrainingCompletion.member_id)
+    if keys is not None:
+        ids = _ids(k[0] for k in keys)
+        attended = attended.where(TrainingSession.id.in_(ids))
+        completed = completed.where(TrainingCompletion.session_id.in_(ids))
+    taken = sa.union(attended, completed).subquery()
+    return {(sid,): (n,) for sid, n in conn.execute(
+        sa.select(taken.c.sid, sa.func.count()).group_by(taken.c.sid))}
+
+
 @dataclass(frozen=True)
 class Aggregate:
     name: str
@@ -274,6 +289,8 @@ AGGREGATES: list[Aggregate] = [
     Aggregate("member_visit_years", MemberVisitYear, ("member_id", "year"), ("visited",), _count_member_visits),
     Aggregate("member_training_years", MemberTrainingYear, ("member_id", "year"), ("sessions", "minutes"),
               _count_member_training),
+    Aggregate("session_participants", SessionParticipants, ("session_id",), ("participants",),
+              _count_session_participants),
 ]
 BY_NAME = {a.name: a for a in AGGREGATES}
 
@@ -284,13 +301,15 @@ Touched = dict[str, set[Key]]
 
 
 def _checkin_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
-    for station_id, day, member_id, starts in conn.execute(
-            sa.select(Checkin.station_id, Checkin.day, Checkin.member_id, TrainingSession.starts_at)
+    for station_id, day, member_id, session_id, starts in conn.execute(
+            sa.select(Checkin.station_id, Checkin.day, Checkin.member_id, TrainingSession.id,
+                      TrainingSession.starts_at)
             .outerjoin(TrainingSession, TrainingSession.station_event_id == Checkin.event_id)
             .where(Checkin.id.in_(ids))):
         out["checkin_days"].add((station_id, day))
-        if starts is not None:
+        if session_id is not None:
             out["member_training_years"].add((member_id, _local(starts).year))
+            out["session_participants"].add((session_id,))
 
 
 def _activity_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
@@ -352,6 +371,7 @@ def _diary_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
 
 
 def _session_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
+    out["session_participants"].update((i,) for i in ids)
     for member_id, at in conn.execute(
             sa.select(Checkin.member_id, TrainingSession.starts_at)
             .join(TrainingSession, TrainingSession.station_event_id == Checkin.event_id)
@@ -364,10 +384,11 @@ def _session_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
 
 
 def _completion_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
-    for member_id, at in conn.execute(
-            sa.select(TrainingCompletion.member_id, TrainingCompletion.completed_at)
+    for member_id, session_id, at in conn.execute(
+            sa.select(TrainingCompletion.member_id, TrainingCompletion.session_id, TrainingCompletion.completed_at)
             .where(TrainingCompletion.id.in_(ids))):
         out["member_training_years"].add((member_id, _local(at).year))
+        out["session_participants"].add((session_id,))
 
 
 # The models whose rows the aggregates count: the attributes whose change moves a count, and how

@@ -874,15 +874,16 @@ def scope_counts(user: User, year: int, now: datetime | None = None) -> ScopeCou
     sessions = db.session.scalar(sa.select(sa.func.count()).select_from(ids.subquery()))
     upcoming = db.session.scalar(sa.select(sa.func.count()).select_from(
         ids.where(TrainingSession.starts_at > now).subquery()))
-    attended = (sa.select(TrainingSession.id.label("sid"), Checkin.member_id.label("mid"))
-                .join(Checkin, Checkin.event_id == TrainingSession.station_event_id)
-                .where(TrainingSession.id.in_(ids)))
-    completed = (sa.select(TrainingCompletion.session_id.label("sid"), TrainingCompletion.member_id.label("mid"))
-                 .where(TrainingCompletion.session_id.in_(ids)))
-    taken = sa.union(attended, completed).subquery()
+    # The members who attended or completed each session, maintained per session
+    # (app/services/aggregates.py): a sum over this year's sessions, not a count of check-ins.
+    from app.models import SessionParticipants
+
+    taken = SessionParticipants
     n, minutes = db.session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(TrainingSession.duration_minutes), 0))
-        .select_from(taken).join(TrainingSession, TrainingSession.id == taken.c.sid)
+        sa.select(sa.func.coalesce(sa.func.sum(taken.participants), 0),
+                  sa.func.coalesce(sa.func.sum(taken.participants * TrainingSession.duration_minutes), 0))
+        .select_from(taken).join(TrainingSession, TrainingSession.id == taken.session_id)
+        .where(taken.session_id.in_(ids))
     ).one()
     return ScopeCounts(sessions or 0, upcoming or 0, n or 0, int(minutes or 0))
 
