@@ -10,7 +10,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from app.clock import local_day, month_bounds
 from app.extensions import db
@@ -311,7 +311,7 @@ def _member_totals(node: OrgNode, period: Period, ranked: bool = True) -> sa.Sub
     )
 
 
-def _unit_totals(node: OrgNode, group: str, period: Period) -> sa.Subquery:
+def _unit_totals(node: OrgNode, group: str, period: Period, ranked: bool = True) -> sa.Subquery:
     """The grids, communities or townships under ``node`` with their members, points, points per
     member and rank (by points per member: a large unit does not win by its size)."""
     unit, grid = aliased(OrgNode), aliased(OrgNode)
@@ -328,6 +328,8 @@ def _unit_totals(node: OrgNode, group: str, period: Period) -> sa.Subquery:
         .group_by(unit.id).subquery()
     )
     average = sa.func.coalesce(sa.cast(stats.c.total, sa.Float) / sa.func.nullif(stats.c.members, 0), 0.0)
+    if not ranked:
+        return sa.select(stats, average.label("average")).subquery()
     return sa.select(stats, average.label("average"),
                      sa.func.rank().over(order_by=average.desc()).label("rank")).subquery()
 
@@ -341,12 +343,16 @@ class RankRow:
 
 
 def ranking(node: OrgNode, group: str, period: Period) -> sa.Select:
-    """The ranking as a select of members or org nodes, best first (the view paginates it)."""
+    """The ranking as a select of members or org nodes, best first (the view paginates it).
+    Ordered by the figure the rank is taken from (the same order as by rank), so the database
+    takes the page's rows without ranking everyone first; :func:`ranking_rows` gives the ranks."""
     if group == "member":
-        t = _member_totals(node, period)
-        return sa.select(Member).join(t, t.c.id == Member.id).order_by(t.c.rank, Member.id)
-    t = _unit_totals(node, group, period)
-    return sa.select(OrgNode).join(t, t.c.id == OrgNode.id).order_by(t.c.rank, OrgNode.path)
+        t = _member_totals(node, period, ranked=False)
+        # The page's names and grids are read for its rows alone (not joined to every member).
+        return (sa.select(Member).join(t, t.c.id == Member.id).order_by(t.c.total.desc(), Member.id)
+                .options(selectinload(Member.user), selectinload(Member.grid)))
+    t = _unit_totals(node, group, period, ranked=False)
+    return sa.select(OrgNode).join(t, t.c.id == OrgNode.id).order_by(t.c.average.desc(), OrgNode.path)
 
 
 def ranking_rows(node: OrgNode, group: str, period: Period, ids: list[int]) -> dict[int, RankRow]:
