@@ -275,6 +275,14 @@ def _figures_equal_the_rows(p, members) -> None:  # type: ignore[no-untyped-def]
         assert counts.participations == len(pairs)
         minutes = sum(db.session.get(TrainingSession, sid).duration_minutes for sid, _m in pairs)
         assert counts.minutes == minutes
+    sessions = list(db.session.scalars(sa.select(TrainingSession)))
+    for sid, n in training.participation_counts(sessions).items():
+        s = db.session.get(TrainingSession, sid)
+        attended = {c.member_id for c in db.session.scalars(sa.select(Checkin).where(
+            Checkin.event_id == s.station_event_id))} if s.station_event_id else set()
+        completed = set(db.session.scalars(sa.select(TrainingCompletion.member_id).where(
+            TrainingCompletion.session_id == sid)))
+        assert n == len(completed or attended)
     weeks = overview.weekly_checkins(p.district_admin, date(2026, 2, 3), weeks=10)
     for monday, n in weeks:
         assert n == db.session.scalar(sa.select(sa.func.count(Checkin.id)).where(

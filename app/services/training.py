@@ -565,22 +565,18 @@ def sessions_for(user: User, flt: SessionFilter) -> sa.Select[tuple[TrainingSess
 
 
 def participation_counts(sessions: Collection[TrainingSession]) -> dict[int, int]:
-    """How many members attended (offline) or completed (online) each session (two queries)."""
+    """How many members attended (offline) or completed (online) each session (one query: the
+    participants maintained per session, app/services/aggregates.py — an offline session has
+    check-ins and no completions, an online one the reverse, each member once)."""
+    from app.models import SessionParticipants
+
     ids = [s.id for s in sessions]
     if not ids:
         return {}
-    attended = db.session.execute(
-        sa.select(TrainingSession.id, sa.func.count(sa.distinct(Checkin.member_id)))
-        .join(Checkin, Checkin.event_id == TrainingSession.station_event_id)
-        .where(TrainingSession.id.in_(ids)).group_by(TrainingSession.id)
-    ).all()
-    completed = db.session.execute(
-        sa.select(TrainingCompletion.session_id, sa.func.count(TrainingCompletion.id))
-        .where(TrainingCompletion.session_id.in_(ids)).group_by(TrainingCompletion.session_id)
-    ).all()
     counts = dict.fromkeys(ids, 0)
-    counts.update(dict(attended))
-    counts.update(dict(completed))
+    counts.update(dict(db.session.execute(
+        sa.select(SessionParticipants.session_id, SessionParticipants.participants)
+        .where(SessionParticipants.session_id.in_(ids))).all()))
     return counts
 
 
