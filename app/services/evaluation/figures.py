@@ -130,8 +130,10 @@ class Figures:
     @property
     def needs_rate(self) -> float | None:
         """The mean of the rates that exist (0–1); None when no need was routed to them."""
-        rates = [r for r in (self.rates.response_rate, self.rates.resolution_rate,
-                             self.rates.satisfaction_rate) if r is not None]
+        if not self.needs_submitted and not self.rated:  # no rate at all (RateRow: None for each)
+            return None
+        row = self.rates
+        rates = [r for r in (row.response_rate, row.resolution_rate, row.satisfaction_rate) if r is not None]
         return sum(rates) / len(rates) / 100 if rates else None
 
     @property
@@ -166,8 +168,8 @@ def figures(subject: Subject, ids: sa.Select, year: int) -> dict[int, Figures]:
     found: dict[int, Figures] = defaultdict(Figures)
     for key, total in _points(subject, ids, y):
         found[key].points = int(total or 0)
-    for key, kind, n in _activities(subject, ids, y):
-        found[key].activities[ActivityKind(kind)] = n
+    for key, kinds in _activities(subject, ids, y).items():
+        found[key].activities = kinds
     for key, covered, visited in _coverage(subject, ids, y):
         found[key].covered, found[key].visited = covered, visited
     for key, *counts in _needs(subject, ids, y):
@@ -222,16 +224,19 @@ def activity_ids(subject: Subject, ids: sa.Select, y: Year) -> sa.Select:
     return sa.union(first, second)
 
 
-def _activities(subject: Subject, ids: sa.Select, y: Year) -> list:
-    """(subject, kind, count), the count of :func:`activity_ids`' rows, read from the maintained
-    yearly aggregates: a member's recorded or taken part in; a household's recorded by its active
-    members, plus those recorded on its behalf by anyone else (an author who is an active member
-    is counted once, with their own)."""
+def _activities(subject: Subject, ids: sa.Select, y: Year) -> dict[int, dict[ActivityKind, int]]:
+    """{subject: {kind: count}} (kinds with none absent), the count of :func:`activity_ids`'
+    rows, read from the maintained yearly aggregates: a member's recorded or taken part in; a
+    household's recorded by its active members, plus those recorded on its behalf by anyone else
+    (an author who is an active member is counted once, with their own)."""
     if subject is Subject.MEMBERS:
-        return db.session.execute(
-            sa.select(MemberActivityYear.member_id, MemberActivityYear.kind, MemberActivityYear.activities)
-            .where(MemberActivityYear.member_id.in_(ids), MemberActivityYear.year == y.year)
-        ).all()
+        kinds = list(ActivityKind)
+        row = MemberActivityYear
+        per_kind = [sa.func.sum(row.activities).filter(row.kind == k) for k in kinds]
+        return {mid: {k: n for k, n in zip(kinds, counts, strict=True) if n}
+                for mid, *counts in db.session.execute(
+                    sa.select(row.member_id, *per_kind)
+                    .where(row.member_id.in_(ids), row.year == y.year).group_by(row.member_id))}
     found: dict[tuple[int, ActivityKind], int] = defaultdict(int)
     for key, kind, n in db.session.execute(
             sa.select(Member.central_household_id, MemberActivityYear.kind,
@@ -251,7 +256,11 @@ def _activities(subject: Subject, ids: sa.Select, y: Year) -> list:
                           author.status != MemberStatus.ACTIVE))
             .group_by(behalf.household_id, behalf.kind)):
         found[(key, kind)] += int(n or 0)
-    return [(key, kind, n) for (key, kind), n in found.items() if n]
+    out: dict[int, dict[ActivityKind, int]] = defaultdict(dict)
+    for (key, kind), n in found.items():
+        if n:
+            out[key][kind] = n
+    return dict(out)
 
 
 def visited_residents(subject: Subject, ids: sa.Select | list[int], y: Year) -> sa.Select:
