@@ -43,6 +43,7 @@ def pages(year: int) -> dict[str, tuple[str, str]]:
         "home-district": ("district", "/"),
         "home-community": ("community", "/"),
         "home-member": ("member", "/"),
+        "home-head": ("head", "/"),
         "home-station": ("station", "/"),
         "overview": ("district", "/overview/"),
         "overview-community": ("community", "/overview/"),

@@ -56,14 +56,11 @@ def linked_member_counts() -> sa.Subquery:
 
 
 def covered_household_counts() -> sa.Subquery:
-    """Per member: resident households they cover."""
+    """Per member: resident households they cover (the maintained counter, app/services/
+    counters.py, not a count of every household: a central household's page at city scale read
+    400,000 households for its ten members)."""
     return (
-        sa.select(
-            ResidentHousehold.covering_member_id.label("member_id"),
-            sa.func.count(ResidentHousehold.id).label("n"),
-        )
-        .where(ResidentHousehold.covering_member_id.is_not(None))
-        .group_by(ResidentHousehold.covering_member_id)
+        sa.select(MemberCoverage.member_id.label("member_id"), MemberCoverage.covered.label("n"))
         .subquery("covered_household_counts")
     )
 
