@@ -16,12 +16,13 @@ from app.extensions import db
 _DISCARDED = "stored_files_to_delete"
 
 
-def write_once(path: Path, content: bytes) -> None:
+def write_once(path: Path, content: bytes) -> bool:
     """Write ``content`` at ``path`` unless a file is there already (the name is the content's
     hash, so it is the same file). A reader never sees half a file, and two uploads of the same
-    content at once each write their own temporary file before the atomic rename."""
+    content at once each write their own temporary file before the atomic rename. True when
+    this call wrote it."""
     if path.exists():
-        return
+        return False
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
     try:
@@ -31,6 +32,7 @@ def write_once(path: Path, content: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return True
 
 
 def delete_after_commit(paths: list[Path]) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import warnings
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -59,7 +58,7 @@ from app.models import (
     utcnow,
 )
 from app.models.base import LabeledEnum
-from app.services import checkin, ledger, points
+from app.services import checkin, ledger, points, stored_files
 from app.services.activities import household_member_condition
 from app.services.errors import NotAllowed, Refused
 from app.services.privacy import audit
@@ -199,11 +198,7 @@ def store_document(pdf: CheckedPdf, uploaded_by_id: int | None) -> TrainingDocum
                                     pages=pdf.pages, uploaded_by_id=uploaded_by_id)
         db.session.add(document)
     path = document_path(document)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(pdf.data)
-        os.replace(tmp, path)  # atomic: a reader never sees half a file
+    if stored_files.write_once(path, pdf.data):
         db.session.info.setdefault(_WRITTEN, []).append(path)
     return document
 
