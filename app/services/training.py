@@ -29,7 +29,6 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from pypdf import PdfReader
 from sqlalchemy.orm import Session, SessionTransaction, aliased, lazyload
 
 from app import policy
@@ -164,6 +163,8 @@ def check_pdf(upload: Upload) -> CheckedPdf:
         # pypdf warns about the damage it works around; a file it cannot open raises below.
         warnings.simplefilter("ignore")
         try:
+            from pypdf import PdfReader  # only when a PDF arrives: 7 MB a worker need not hold
+
             reader = PdfReader(io.BytesIO(data))
             if reader.is_encrypted:
                 raise TrainingError(PDF_ENCRYPTED, "document")
