@@ -8,6 +8,7 @@ from flask_wtf.file import FileField
 from wtforms import (
     DateField,
     DateTimeLocalField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -23,9 +24,15 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from app.clock import TZ
+from app.clock import TZ, local_naive
 from app.forms_choices import choice_id, options
-from app.models import REFLECTION_MAX, AttendanceMarkKind, TrainingKind, TrainingMode
+from app.models import (
+    REFLECTION_MAX,
+    AttendanceMarkKind,
+    TrainingKind,
+    TrainingMode,
+    TrainingSession,
+)
 from app.services.training import SessionInput
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -82,7 +89,7 @@ class SessionPlanForm(FlaskForm):
         return SessionInput(
             title=self.title.data or "",
             kind=self.kind.data or "",
-            org_node_id=self.org_node_id.data,
+            org_node_id=self.org_node_id.data if self.org_node_id else None,
             description=self.description.data or "",
             starts_at=self.starts_at.data.replace(tzinfo=TZ) if self.starts_at.data else None,
             ends_at=self.ends_at.data.replace(tzinfo=TZ) if self.ends_at.data else None,
@@ -91,6 +98,24 @@ class SessionPlanForm(FlaskForm):
             station_id=self.station_id.data if self.mode.data == TrainingMode.OFFLINE.value else None,
             link_url=self.link_url.data or "",
         )
+
+
+class SessionEditForm(SessionPlanForm):
+    """Changing a planned session: the same fields but its organisation and its mode, which stay
+    (the mode is set by the view from the session, whatever the request says)."""
+
+    org_node_id = None
+    mode = HiddenField()
+
+    @staticmethod
+    def filled_from(session: TrainingSession) -> dict:
+        """The session's details as the form's starting values (Shanghai wall-clock times)."""
+        return {
+            "title": session.title, "kind": session.kind.value, "description": session.description,
+            "starts_at": local_naive(session.starts_at), "ends_at": local_naive(session.ends_at),
+            "duration_minutes": session.duration_minutes, "link_url": session.link_url,
+            "station_id": session.station_event.station_id if session.station_event else None,
+        }
 
 
 class MarkForm(FlaskForm):
