@@ -44,12 +44,15 @@ FORMS: dict[str, dict | object] = {
     "households.decide_adjustment": {"outcome": "kept", "comment": "保留"},
     "nominations.community_review": {"decision": "approve", "comment": "同意"},
     "nominations.township_review": {"decision": "approve", "comment": "同意"},
-    "nominations.resolve_objection": {"outcome": "dismissed", "resolution": "已核实"},
-    "needs.progress": {"text": "已联系物业"},
-    "needs.resolve": {"outcome": "solved", "note": "灯已换好"},
-    "needs.hide": {"reason": "重复提交"},
-    "needs.pass_on": lambda w, obj: {"member": w.ids["member"][1]},
-    "needs.assign": lambda w, obj: {"member": w.ids["member"][0]},
+    "nominations.resolve_objection": lambda w, obj: {
+        f"r{w.object_id('objection', obj, '')}-outcome": "dismissed",
+        f"r{w.object_id('objection', obj, '')}-resolution": "已核实"},
+    # The need page's forms carry prefixes (p-, r-, h-, pass-, a-): a field without one is not read.
+    "needs.progress": {"p-text": "已联系物业"},
+    "needs.resolve": {"r-outcome": "solved", "r-note": "灯已换好"},
+    "needs.hide": {"h-reason": "重复提交"},
+    "needs.pass_on": lambda w, obj: {"pass-member": w.ids["member"][1]},
+    "needs.assign": lambda w, obj: {"a-member": w.ids["member"][0]},
     "activities.return_": {"reason": "地点不符"},
     "stations.manual": lambda w, obj: {"member_id": w.ids["member"][0]},
     "stations.add_admin": {"phone": "13700009999"},
@@ -68,7 +71,7 @@ FORMS: dict[str, dict | object] = {
                                             "training_hours", "mentoring", "complaints")},
     "evaluation.campaign_apply": {"statement": "本户常年服务群众"},
     # A household under the campaign's node that is not yet its candidate (none for the other's).
-    "evaluation.campaign_propose": lambda w, obj: {"household_id": str(w.ids["central"][1 if obj == "own" else 0])},
+    "evaluation.campaign_propose": lambda w, obj: {"household_id": str(w.ids["central"][1 if obj == "same" else 0])},
     "evaluation.campaign_decide": lambda w, obj: {
         f"d{w.object_id('candidate', obj, '')}-decision": "awarded",
         f"d{w.object_id('candidate', obj, '')}-reason": "服务群众成效好"},
@@ -118,7 +121,7 @@ MATRIX: dict[str, str] = {
     "diary.to_need POST"                      : "L 403 303/404/404 403/403/404 403 403 403 403 403",
 
     "evaluation.campaign GET"                 : "L 404 404 200/200/404 404 200/404/404 200/200/404 200/200/404 200",
-    "evaluation.campaign_apply POST"          : "L 404 404 422/303/404 404 403/404/404 403/403/404 403/403/404 403",
+    "evaluation.campaign_apply POST"          : "L 404 404 303/422/404 404 403/404/404 403/403/404 403/403/404 403",
     "evaluation.campaign_close POST"          : "L 403 403 403 403 303/404/404 303/303/404 303/303/404 303",
     "evaluation.campaign_decide POST"         : "L 403 403 403 403 303/404/404 303/303/404 303/303/404 303",
     "evaluation.campaign_new GET"             : "L 403 403 403 403 200 200 200 200",
@@ -189,7 +192,7 @@ MATRIX: dict[str, str] = {
     "mentoring.record POST"                   : "L 404 404 403/303/404 404 403/403/404 403/403/404 403/403/404 403",
 
     "needs.accept POST"                       : "L 404 303/404/404 403/403/404 404 403/403/404 403/403/404 403/403/404 403",
-    "needs.assign POST"                       : "L 403 403 403 403 422/422/404 422/422/404 422/422/404 422",
+    "needs.assign POST"                       : "L 403 403 403 403 303/303/404 303/303/404 303/303/404 303/303/422",
     "needs.card GET"                          : "200 200 200 200 200 200 200 200 200",
     "needs.card POST"                         : "422 422 422 422 422 422 422 422 422",
     "needs.card_qr GET"                       : "L 404 200/404/404 404 404 200/200/404 200/200/404 200/200/404 200",
@@ -200,7 +203,7 @@ MATRIX: dict[str, str] = {
     "needs.detail GET"                        : "L 404 200/404/404 200/200/404 404 200/200/404 200/200/404 200/200/404 200",
     "needs.dispatch GET"                      : "L 403 403 403 403 200 200 200 200",
     "needs.dispatch_export GET"               : "L 403 403 403 403 200 200 200 200",
-    "needs.hide POST"                         : "L 403 403 403 403 422/422/404 422/422/404 422/422/404 422",
+    "needs.hide POST"                         : "L 403 403 403 403 303/303/404 303/303/404 303/303/404 303",
     "needs.inbox GET"                         : "L 403 200 200 403 403 403 403 403",
     "needs.mine GET"                          : "L 200 403 403 403 403 403 403 403",
     "needs.new GET"                           : "200 200 200 200 200 200 200 200 200",

@@ -60,8 +60,9 @@ UPLOADS: list[Upload] = [
     Upload("needs.new", "anon", "photo", "photo",
            lambda w: {"category": "repair", "text": "灯坏了", "contact_phone": "13912345678", "consent": "y",
                       "community": str(w.extra["world"].p.tree.community.id), "address": "龙山路1号"}),
-    Upload("needs.progress", "member", "photo", "photo", lambda w: {"text": "已联系物业"}),
-    Upload("needs.resolve", "member", "photo", "photo", lambda w: {"outcome": "solved", "note": "已修好"}),
+    # The need page's forms carry prefixes: p- (progress), r- (resolve).
+    Upload("needs.progress", "member", "p-photo", "photo", lambda w: {"p-text": "已联系物业"}),
+    Upload("needs.resolve", "member", "r-photo", "photo", lambda w: {"r-outcome": "solved", "r-note": "已修好"}),
     Upload("structure.import_roster", "community", "file", "import", lambda w: {"kind": "members"}),
     Upload("structure.import_roster", "community", "file", "import", lambda w: {"kind": "residents"}),
     # Voice messages: residents' (a need by card, plaque or the public form; text may be empty)
@@ -73,7 +74,7 @@ UPLOADS: list[Upload] = [
     Upload("needs.new", "anon", "voice", "audio",
            lambda w: {"category": "repair", "text": "", "contact_phone": "13912345678", "consent": "y",
                       "community": str(w.extra["world"].p.tree.community.id), "address": "龙山路1号"}),
-    Upload("needs.progress", "member", "voice", "audio", lambda w: {"text": ""}),
+    Upload("needs.progress", "member", "p-voice", "audio", lambda w: {"p-text": ""}),
 ]
 
 SAMPLES: dict[str, Callable[[], list[bytes]]] = {

@@ -320,7 +320,7 @@ def _later_areas(w, centrals, diary, same_central) -> dict[str, tuple[int, int, 
     # Posts: one per node; the member holds the grid's, the fellow the community's, the other
     # member the other community's.
     posts = [PostType(org_node_id=n.id, name="政策宣讲岗", duty="宣讲惠民政策") for n in nodes]
-    # Campaigns of this year at each node, a household proposed to each; an outcome per member;
+    # Campaigns of this year at each node, a household proposed to each (below); an outcome per member;
     # last year's 示范 title for each household.
     campaigns = [ModelCampaign(org_node_id=n.id, year=today.year, title="创建示范中心户", criteria="服务群众好",
                                status=CampaignStatus.OPEN, created_by_id=district.id) for n in nodes]
@@ -332,8 +332,11 @@ def _later_areas(w, centrals, diary, same_central) -> dict[str, tuple[int, int, 
     db.session.flush()
     assignments = [PostAssignment(member_id=m.id, post_type_id=post.id, duty=post.duty, assigned_by_id=district.id)
                    for m, post in zip(members, posts, strict=True)]
+    # The grid's campaign has the other household of the grid as its candidate (the head of the
+    # member's household may still apply there), the community's has the member's household.
+    proposed = (same_central, centrals[0], centrals[2])
     candidates = [CampaignCandidate(campaign_id=c.id, household_id=h.id, way=CandidacyWay.PROPOSED,
-                                    proposed_by_id=district.id) for c, h in zip(campaigns, centrals, strict=True)]
+                                    proposed_by_id=district.id) for c, h in zip(campaigns, proposed, strict=True)]
     db.session.add_all([*assignments, *candidates])
     db.session.commit()
 
