@@ -19,9 +19,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.clock import utcnow
+from app.clock import local_today, utcnow
 from app.extensions import db
-from app.clock import local_today
 from app.models import (
     ActivityPhoto,
     AttendanceMark,
