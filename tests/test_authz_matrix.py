@@ -409,3 +409,22 @@ def test_every_rule_for_every_role_and_object_answers_as_the_table_says(app, wor
     assert not wrong, "\n".join(wrong)
     stale = set(MATRIX) - {f"{e} {m}" for e, m, _r in tw.routes(app)}
     assert not stale, f"rows for rules that no longer exist: {sorted(stale)}"
+
+
+def test_an_insert_with_returning_counts_as_a_write(app):
+    """SQLite's cursor counts no rows for a statement with RETURNING until they are fetched: such
+    an insert (a row added inside a savepoint, as a campaign's candidate is) is still a write, so
+    a refused request making one cannot pass unseen, and an allowed one is undone."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.models import OrgLevel, OrgNode
+
+    writes = tw.Writes()
+    try:
+        db.session.execute(sa.insert(OrgNode).values(name="测试区", level=OrgLevel.DISTRICT, path="/t/")
+                           .returning(OrgNode.id)).all()
+        assert writes.seen and writes.seen[0].startswith("INSERT INTO org_nodes")
+    finally:
+        writes.close()
+        db.session.rollback()
