@@ -222,6 +222,9 @@ _CLUSTER_TIME, _SIMPLE_BLOCK, _BLOCK = 0xE7, 0xA3, 0xA1
 _MASTERS = {_SEGMENT, _CLUSTER, _INFO, _TRACKS, _TRACK_ENTRY, _BLOCK_GROUP}
 _AUDIO_CODECS = {"A_OPUS", "A_VORBIS", "A_AAC", "A_MPEG/L3", "A_PCM/INT/LIT"}
 _FRAME_S = 0.02  # the last block's own length, which no header gives (an Opus frame)
+# A minute of Opus in its smallest frames (2.5 ms) is some 36,000 elements; a file holding more is
+# not a recording, and walking 2 MB of two-byte elements would take a worker seconds.
+_MAX_ELEMENTS = 50_000
 
 
 def _vint(data: bytes, pos: int, keep_marker: bool) -> tuple[int, int, bool]:
@@ -247,7 +250,9 @@ def _webm_seconds(data: bytes) -> float:
     cluster_time, last_time = 0, 0
     tracks: list[tuple[int, str]] = []
     track_type, codec = 0, ""
-    while pos < len(data):
+    for _step in range(_MAX_ELEMENTS):
+        if pos >= len(data):
+            break
         element, id_len, _ = _vint(data, pos, keep_marker=True)
         size, size_len, unknown = _vint(data, pos + id_len, keep_marker=False)
         body = pos + id_len + size_len
@@ -280,6 +285,8 @@ def _webm_seconds(data: bytes) -> float:
             relative = struct.unpack(">h", value[track_len:track_len + 2])[0]
             last_time = max(last_time, cluster_time + relative)
         pos = body + size
+    else:
+        raise VoiceError(str(BROKEN))
     if track_type:
         tracks.append((track_type, codec))
     if doctype not in ("webm", "matroska") or not tracks:
