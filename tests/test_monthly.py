@@ -122,7 +122,7 @@ def test_the_evaluation_sheet_lists_the_months_outcomes_withdrawals_and_campaign
         admin, community, 2026, w.fellow, OutcomeKind.RESERVE_POOL, "九月纳入", today))
     at(_sh(2026, 10, 2), lambda: outcomes.withdraw(admin, early, "材料不实"))
     # October 1 at 00:30 Shanghai (still 30 September in UTC): inside October.
-    excellent = at(_sh(2026, 10, 1, 0).replace(minute=30), lambda: outcomes.record_for_member(
+    at(_sh(2026, 10, 1, 0).replace(minute=30), lambda: outcomes.record_for_member(
         admin, community, 2026, w.member, OutcomeKind.EXCELLENT_MEMBER,
         "服务群众表现突出", today))
     at(_sh(2026, 10, 15), lambda: outcomes.record_for_member(

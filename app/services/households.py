@@ -523,7 +523,7 @@ def _ledger_row(hh: CentralHousehold, linked: int, community: str | None) -> lis
 
     live = hh.status is not HouseholdStatus.REVOKED
     return [hh.number or "", hh.name, community or "", hh.grid.name, hh.address, linked,
-            ("是" if linked >= MIN_MEMBERS_PER_HOUSEHOLD else "否") if live else "—",
+            linked >= MIN_MEMBERS_PER_HOUSEHOLD if live else "—",
             hh.type.name if hh.type else "", "、".join(str(d.label) for d in Duty if d in hh.duty_set),
             hh.mentor.name if hh.mentor else "", "、".join(str(y) for y in hh.model_years),
             hh.status.label, hh.established_on]

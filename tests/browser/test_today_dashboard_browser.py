@@ -15,7 +15,15 @@ from app.clock import local_today, utcnow
 from app.extensions import db
 from app.models import PointsEntry, RuleCode
 from tests.browser.conftest import PHONE, SCREENSHOTS, browser_login, context_for, screenshot
-from tests.factories import PASSWORD, make_admin, make_member, make_need, make_need_world, make_resident, make_tree
+from tests.factories import (
+    PASSWORD,
+    make_admin,
+    make_member,
+    make_need,
+    make_need_world,
+    make_resident,
+    make_tree,
+)
 
 # This year's points of the district's members: the top total is 55, so bands of ten.
 POINTS = [0, 3, 12, 12, 25, 40, 41, 47, 55]
