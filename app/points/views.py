@@ -88,7 +88,7 @@ def ranking():
     of the admin's scope, over a month, quarter, year or chosen days; paginated."""
     nodes, node, group, period = _ranking_args()
     band = _band() if group == "member" else None
-    listing = paginate(lists.ranking(node, group, period, band))
+    listing = paginate(lists.in_band(lists.ranking(node, group, period), node, period, band))
     args = {"node": node.id, "by": group, "period": period.value}
     if period.value == "c":
         args.update({"from": period.first.isoformat(), "to": period.last.isoformat()})

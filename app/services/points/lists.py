@@ -339,14 +339,11 @@ class RankRow:
     average: float = 0.0
 
 
-def ranking(node: OrgNode, group: str, period: Period, band: Band | None = None) -> sa.Select:
-    """The ranking as a select of members or org nodes, best first (the view paginates it); a
-    members' ranking may keep only the members whose points fall in ``band`` (their rank stays
-    their rank among all)."""
+def ranking(node: OrgNode, group: str, period: Period) -> sa.Select:
+    """The ranking as a select of members or org nodes, best first (the view paginates it)."""
     if group == "member":
         t = _member_totals(node, period)
-        stmt = sa.select(Member).join(t, t.c.id == Member.id).order_by(t.c.rank, Member.id)
-        return stmt.where(*band.conditions(t.c.total)) if band else stmt
+        return sa.select(Member).join(t, t.c.id == Member.id).order_by(t.c.rank, Member.id)
     t = _unit_totals(node, group, period)
     return sa.select(OrgNode).join(t, t.c.id == OrgNode.id).order_by(t.c.rank, OrgNode.path)
 
@@ -370,7 +367,7 @@ def export_ranking(user: User, node: OrgNode, group: str, period: Period, ip: st
     """The whole ranking (of the band's members when given) as a ledger workbook (.xlsx), the
     filters written above the headers; the export is audited."""
     band = band if group == "member" else None
-    items = list(db.session.scalars(ranking(node, group, period, band)).unique())
+    items = list(db.session.scalars(in_band(ranking(node, group, period), node, period, band)).unique())
     values = ranking_rows(node, group, period, [i.id for i in items])
     label = group_labels()[group]
     if group == "member":
@@ -462,6 +459,15 @@ def bands_for(top: int) -> list[Band]:
     if count(step) > MAX_BANDS:  # beyond every width: the last band is open above
         bands[-1] = Band(bands[-1].low, None)
     return bands
+
+
+def in_band(stmt: sa.Select, node: OrgNode, period: Period, band: Band | None) -> sa.Select:
+    """A members' ranking (:func:`ranking`) kept to the members whose period's points fall in
+    ``band`` (their rank stays their rank among all); the same totals as :func:`distribution`."""
+    if band is None:
+        return stmt
+    t = _member_totals(node, period, ranked=False)
+    return stmt.where(Member.id.in_(sa.select(t.c.id).where(*band.conditions(t.c.total))))
 
 
 def distribution(node: OrgNode, period: Period) -> list[tuple[Band, int]]:
