@@ -244,6 +244,9 @@ MATRIX: dict[str, str] = {
     "training.cancel POST"                    : "L 403 403 403 404 404 303/303/404 303/303/404 303",
     "training.complete POST"                  : "L 403 303/422/404 303/422/404 403 403 403 403 403",
     "training.detail GET"                     : "L 403 403 403 404 404 200/200/404 200/200/404 200",
+    # The world's sessions have started: the form sends the admin back to the session (303).
+    "training.edit GET"                       : "L 403 403 403 404 404 303/303/404 303/303/404 303",
+    "training.edit POST"                      : "L 403 403 403 404 404 303/303/404 303/303/404 303",
     "training.document GET"                   : "L 404 404 404 404 404 404 404 404",
     "training.export GET"                     : "L 403 403 403 404 404 200/200/404 200/200/404 200",
     "training.household GET"                  : "L 404 404 200/404/404 404 200/200/404 200/200/404 200/200/404 200",

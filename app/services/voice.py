@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from mutagen.ogg import OggFileType, OggPage
 
 from app.extensions import db
 from app.models import VOICE_MAX_MS, VoiceClip
-from app.services import photos
+from app.services import stored_files
 from app.services.errors import Refused
 from app.settings import setting
 
@@ -323,12 +322,7 @@ def store(processed: ProcessedVoice, uploaded_by_id: int | None) -> VoiceClip:
     clip = existing or VoiceClip(sha256=processed.sha256, mime=processed.mime,
                                  duration_ms=processed.duration_ms, size_bytes=len(processed.data),
                                  uploaded_by_id=uploaded_by_id)
-    path = voice_path(clip)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(processed.data)
-        os.replace(tmp, path)  # atomic: a reader never sees half a file
+    stored_files.write_once(voice_path(clip), processed.data)
     if existing is None:
         db.session.add(clip)
     return clip
@@ -342,7 +336,7 @@ def stored(upload: IO[bytes] | None, by_id: int | None) -> VoiceClip | None:
 def discard(clip: VoiceClip) -> None:
     """Delete the clip's row now and its file once the transaction commits. The caller has
     checked that no record links the clip any more."""
-    photos.delete_after_commit([voice_path(clip)])
+    stored_files.delete_after_commit([voice_path(clip)])
     db.session.delete(clip)
 
 
