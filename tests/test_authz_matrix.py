@@ -144,6 +144,7 @@ MATRIX: dict[str, str] = {
     "households.apply_gap POST"               : "L 403 403 403 403 400 400 400 400",
     "households.decide_adjustment POST"       : "L 403 403 403 403 422/422/404 422/422/404 422/422/404 422",
     "households.detail GET"                   : "L 404 200/404/404 200/404/404 404 200/200/404 200/200/404 200/200/404 200",
+    "households.export GET"                   : "L 403 403 403 403 200 200 200 200",
     "households.gaps GET"                     : "L 403 403 403 403 200 200 200 200",
     "households.grant_title POST"             : "L 403 403 403 403 303/303/404 303/303/404 303/303/404 303",
     "households.index GET"                    : "L 403 403 403 403 200 200 200 200",
@@ -331,6 +332,7 @@ MATRIX: dict[str, str] = {
     "training.mine GET"                       : "L 403 200 200 403 403 403 403 403",
     "training.new GET"                        : "L 403 403 403 403 200 200 200 200",
     "training.new POST"                       : "L 403 403 403 403 422 422 422 422",
+    "training.sessions_export GET"            : "L 403 403 403 200 200 200 200 200",
     "training.study GET"                      : "L 403 200/200/404 200/200/404 403 403 403 403 403",
     "training.unmark POST"                    : "L 403 403 403 404 404 403/303/404 403/303/404 403/303/403",
 

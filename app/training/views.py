@@ -57,6 +57,15 @@ def index():
                   list_args=args, can_plan=policy.can_plan_training(current_user))
 
 
+@bp.route("/sessions.xlsx")
+@staff
+def sessions_export():
+    """The same list (the same filters; anything invalid left out) as an .xlsx ledger, audited."""
+    _form, flt = _filter()
+    content = write_now(lambda: svc.export_sessions(current_user, flt, utcnow(), client_address()))
+    return xlsx_response(content, "training-sessions.xlsx")
+
+
 # --- planning ---------------------------------------------------------------------------------
 
 
