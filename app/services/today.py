@@ -212,6 +212,7 @@ class StationToday:
     checkins_today: int
     expected: int  # active members who belong to the station (its node and below)
     events_today: list[StationEvent]
+    day: date | None = None  # today (Asia/Shanghai): the station ledger's period behind the figure
 
 
 def pending_verification(user: User) -> int:
@@ -237,7 +238,7 @@ def station_today(user: User, now: datetime) -> list[StationToday]:
             sa.select(sa.func.count(Member.id)).join(OrgNode, OrgNode.id == Member.grid_id)
             .where(OrgNode.under(node.path), Member.status == MemberStatus.ACTIVE)) or 0
         out.append(StationToday(station, checkins, expected,
-                                events_between([station.id], today, today)))
+                                events_between([station.id], today, today), today))
     return out
 
 
