@@ -57,6 +57,7 @@ def pages(year: int) -> dict[str, tuple[str, str]]:
         "points-me": ("member", "/points/me"),
         "evaluation": ("district", "/evaluation/"),
         "structure": ("district", "/structure/"),
+        "residents": ("district", "/structure/residents"),
         "ledger": ("district", "/activities/ledger"),
         "needs-dashboard": ("district", "/needs/dashboard"),
     }

@@ -27,6 +27,7 @@ from app.models import (
     MemberVisitYear,
     PointsEntry,
     PointsYear,
+    ResidentHousehold,
     RuleCode,
     StationEvent,
     StationEventKind,
@@ -326,3 +327,29 @@ def test_split_months():
     assert aggregates.split_months(date(2025, 12, 31), date(2026, 2, 1)) == (
         [date(2026, 1, 1)], [(date(2025, 12, 31), date(2025, 12, 31)), (date(2026, 2, 1), date(2026, 2, 1))])
     assert aggregates.split_months(date(2026, 1, 5), date(2026, 1, 20)) == ([], [(date(2026, 1, 5), date(2026, 1, 20))])
+
+
+def test_the_residents_list_total_comes_from_the_counters_and_equals_its_rows(app, client):
+    """The district's resident-household list is not counted per page: its total is the grid
+    counters' sum, and it equals the rows the list holds (all, those nobody covers, under a node,
+    and — counted — with a search)."""
+    from tests.factories import login
+    from tests.helpers import count_queries
+
+    p = make_personas()
+    for i in range(7):
+        make_resident(p.tree.grid if i % 2 else p.tree.grid2, p.member if i % 3 == 0 else None,
+                      head_name=f"户主{i}")
+    db.session.commit()
+    login(client, p.district_admin)
+    residents = list(db.session.scalars(sa.select(ResidentHousehold)))
+    uncovered = [r for r in residents if r.covering_member_id is None]
+    in_grid = [r for r in residents if r.grid_id == p.tree.grid.id]
+    for url, n in [("/structure/residents", len(residents)), ("/structure/residents?below=1", len(uncovered)),
+                   (f"/structure/residents?node={p.tree.grid.id}", len(in_grid)),
+                   ("/structure/residents?q=户主3", 1)]:
+        with count_queries() as statements:
+            page = client.get(url).get_data(as_text=True)
+        assert f"共 {n} 户群众户" in page, url
+        counted = any("count(" in s.lower() and "resident_households" in s for s in statements)
+        assert counted == ("q=" in url), url

@@ -469,6 +469,18 @@ LISTS: dict[str, ListKind] = {
 }
 
 
+def known_total(user: User, kind: str, f: ListFilters) -> int | None:
+    """The length of list ``kind`` when the maintained grid counters know it (the resident
+    households in scope, or those nobody covers, without a search or a member): a district's
+    list no longer counts 400,000 households per page. None: the list is counted."""
+    if kind != "residents" or f.q or f.member_id is not None:
+        return None
+    figure = GridStanding.residents_uncovered if f.below else GridStanding.residents
+    return int(db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(figure), 0))
+        .join(OrgNode, OrgNode.id == GridStanding.grid_id).where(_grid_filter(user, f))) or 0)
+
+
 def list_query(user: User, kind: str, f: ListFilters) -> sa.Select:
     """The select behind list ``kind`` (the view paginates it)."""
     return LISTS[kind].query(user, f)
