@@ -626,16 +626,30 @@ def points_totals(first: date, last: date) -> sa.Subquery:
             .group_by(rows.c.member_id).subquery())
 
 
-def activities_by_kind(grids: sa.Select, first: date, last: date) -> dict[ActivityKind, int]:
+def activities_by_kind(grids: sa.Select, first: date | None, last: date | None) -> dict[ActivityKind, int]:
     """Activities recorded in the grids ``grids`` selects that started on the days
-    ``first``..``last`` (Asia/Shanghai), per kind (kinds with none absent): whole months from
-    the aggregates, the days at the edges from the activities."""
-    months, edges = split_months(first, last)
+    ``first``..``last`` (Asia/Shanghai; None: no bound on that side), per kind (kinds with none
+    absent): whole months from the aggregates, the days at the edges from the activities."""
     found: Counter[ActivityKind] = Counter()
+    if first is not None and last is not None:
+        months, edges = split_months(first, last)
+        conditions = [ActivityMonth.month.in_(months)] if months else None
+    else:  # open on a side: every month of the aggregates on that side
+        edges, conditions = [], []
+        if first is not None:
+            if first.day != 1:
+                edges.append((first, next_month(first) - timedelta(days=1)))
+                first = next_month(first)
+            conditions.append(ActivityMonth.month >= first)
+        if last is not None:
+            if next_month(last) - timedelta(days=1) != last:
+                edges.append((month_of(last), last))
+                last = month_of(last) - timedelta(days=1)
+            conditions.append(ActivityMonth.month <= last)
     stmts = []
-    if months:
+    if conditions is not None:
         stmts.append(sa.select(ActivityMonth.kind, sa.func.sum(ActivityMonth.activities))
-                     .where(ActivityMonth.grid_id.in_(grids), ActivityMonth.month.in_(months))
+                     .where(ActivityMonth.grid_id.in_(grids), *conditions)
                      .group_by(ActivityMonth.kind))
     stmts += [sa.select(Activity.kind, sa.func.count(Activity.id))
               .where(Activity.grid_id.in_(grids), Activity.started_at >= day_start(a),
