@@ -91,6 +91,12 @@ def _ids(values: Iterable[object]) -> list:
 
 
 # --- counting from the source rows -----------------------------------------------------------
+
+
+def _rows(conn: sa.Connection, stmt: sa.Select, keys: list[Key] | None) -> sa.CursorResult:
+    """A recount of every key streams its rows (a server-side cursor on PostgreSQL); a recount of
+    a flush's few keys reads them in one round trip."""
+    return conn.execute(stmt.execution_options(yield_per=20_000) if keys is None else stmt)
 # Each function counts the aggregate from the source rows: for the given keys (the rows it reads
 # are bounded by the keys' columns; the caller keeps only the keys it asked for), or for every key
 # (None). They return {key: values}, keys with nothing counted absent.
@@ -114,7 +120,7 @@ def _count_activity_months(conn: sa.Connection, keys: list[Key] | None) -> dict[
                           Activity.started_at >= day_start(months[0]),
                           Activity.started_at < day_start(next_month(months[-1])))
     found: Counter[Key] = Counter()
-    for grid_id, kind, at in conn.execute(stmt.execution_options(yield_per=20_000)):
+    for grid_id, kind, at in _rows(conn, stmt, keys):
         found[(grid_id, month_of(_local(at)), kind)] += 1
     return {k: (n,) for k, n in found.items()}
 
@@ -166,11 +172,11 @@ def _count_member_activities(conn: sa.Connection, keys: list[Key] | None) -> dic
         fellows = fellows.where(activity_members.c.member_id.in_(members), *window)
     took_part: Counter[Key] = Counter()
     wrote: Counter[Key] = Counter()
-    for member_id, kind, at in conn.execute(authored.execution_options(yield_per=20_000)):
+    for member_id, kind, at in _rows(conn, authored, keys):
         key = (member_id, _local(at).year, kind)
         took_part[key] += 1
         wrote[key] += 1
-    for member_id, kind, at in conn.execute(fellows.execution_options(yield_per=20_000)):
+    for member_id, kind, at in _rows(conn, fellows, keys):
         took_part[(member_id, _local(at).year, kind)] += 1
     return {k: (n, wrote.get(k, 0)) for k, n in took_part.items()}
 
@@ -210,9 +216,9 @@ def _count_member_visits(conn: sa.Connection, keys: list[Key] | None) -> dict[Ke
         by_diary = by_diary.where(ResidentHousehold.covering_member_id.in_(members),
                                   DiaryEntry.entry_date.between(date(years[0], 1, 1), date(years[-1], 12, 31)))
     seen: set[tuple[int, int, int]] = set()
-    for member_id, resident_id, at in conn.execute(by_activity.execution_options(yield_per=20_000)):
+    for member_id, resident_id, at in _rows(conn, by_activity, keys):
         seen.add((member_id, resident_id, _local(at).year))
-    for member_id, resident_id, day in conn.execute(by_diary.execution_options(yield_per=20_000)):
+    for member_id, resident_id, day in _rows(conn, by_diary, keys):
         seen.add((member_id, resident_id, day.year))
     found: Counter[Key] = Counter((m, y) for m, _r, y in seen)
     return {k: (n,) for k, n in found.items()}
@@ -508,8 +514,11 @@ def recount(conn: sa.Connection, touched: Touched) -> None:
     if conn.dialect.name == "postgresql":
         locks = sorted({(_LOCK_SPACE + i, _lock_id(k)) for i, a in enumerate(AGGREGATES)
                         for k in touched.get(a.name, ())})
-        for space, lock in locks:
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(space, lock)))
+        if locks:  # one round trip, taken in this order (unnest keeps the arrays' order)
+            conn.execute(sa.text(
+                "SELECT count(*) FROM (SELECT pg_advisory_xact_lock(s, k) FROM"
+                " unnest(CAST(:spaces AS integer[]), CAST(:keys AS integer[])) AS t(s, k)) AS locked"),
+                {"spaces": [s for s, _k in locks], "keys": [k for _s, k in locks]})
     for agg in AGGREGATES:
         keys = touched.get(agg.name)
         if keys:
