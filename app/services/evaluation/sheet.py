@@ -277,7 +277,7 @@ def compute(subject: Subject, node: OrgNode, year: int) -> Sheet:
     found = figures(subject, ids, year) if order else {}
     weights = weights_for(node)
     outcomes = live_outcomes(subject, ids, year) if order else {}
-    nothing = factor_values(Figures())  # most members of a large node: read, never changed
+    nothing = factor_values(Figures())  # shared by the subjects with nothing in the year (read only)
     per = [(sid, f, factor_values(f) if f is not None else nothing)
            for sid in order for f in [found.get(sid)]]
     per = [(sid, f if f is not None else Figures(), v) for sid, f, v in per]
