@@ -14,6 +14,9 @@ class ConfigError(RuntimeError):
 
 DEFAULTS: dict[str, object] = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # SQLite: FULL waits for the disk on every commit (DESIGN §9); NORMAL (WAL's usual setting)
+    # keeps commits atomic and crash-safe for the app but not for a power cut (app/database.py).
+    "SQLITE_SYNCHRONOUS": "FULL",
     "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,  # photos ≤ 10 MB + form fields; imports ≤ 5 MB checked apart
     "IMPORT_MAX_BYTES": 5 * 1024 * 1024,
     "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
@@ -27,6 +30,9 @@ DEFAULTS: dict[str, object] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+    # The lifetime slides with use; an unchanged session's cookie is signed again (and sent) only
+    # when it is older than this (app/sessions.py), not on every response.
+    "SESSION_REFRESH_AFTER": timedelta(minutes=5),
     "REMEMBER_COOKIE_NAME": "dy_remember",
     "REMEMBER_COOKIE_DURATION": timedelta(days=14),
     "REMEMBER_COOKIE_HTTPONLY": True,
@@ -73,6 +79,7 @@ ENV_KEYS = {
     "REDIS_URL": "REDIS_URL",
     "SMS_GATEWAY_URL": "SMS_GATEWAY_URL",
     "PUBLIC_BASE_URL": "PUBLIC_BASE_URL",
+    "SQLITE_SYNCHRONOUS": "SQLITE_SYNCHRONOUS",
 }
 
 
@@ -103,6 +110,10 @@ def load(app_root: Path, instance_path: Path, test_config: dict | None) -> dict[
     uri = str(cfg["SQLALCHEMY_DATABASE_URI"])
     if uri.startswith("postgresql://"):
         cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri.removeprefix("postgresql://")
+    if uri.startswith("sqlite") and cfg["SQLALCHEMY_ENGINE_OPTIONS"] is DEFAULTS["SQLALCHEMY_ENGINE_OPTIONS"]:
+        # A file on this machine cannot drop a connection: no "SELECT 1" before every request's
+        # first statement (a database server may have restarted; PostgreSQL keeps the ping).
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {**DEFAULTS["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
     return cfg
 
 

@@ -1,6 +1,7 @@
 """Engine set-up that SQLite needs to be a safe embedded database under concurrent writers.
 
-WAL lets readers run beside a writer; ``synchronous=FULL`` makes a commit durable; foreign keys are
+WAL lets readers run beside a writer; ``synchronous=FULL`` makes a commit durable (``SQLITE_SYNCHRONOUS``
+may choose NORMAL: see :func:`configure_sqlite`); foreign keys are
 off by default in SQLite and must be switched on per connection. A deferred transaction that later
 writes ignores ``busy_timeout`` when another writer holds the lock and fails at once with
 "database is locked", so any transaction that may write begins with ``BEGIN IMMEDIATE``: requests
@@ -34,9 +35,26 @@ def writing() -> Iterator[None]:
         _force_immediate.reset(token)
 
 
+_force_deferred: contextvars.ContextVar[bool] = contextvars.ContextVar("force_deferred", default=False)
+
+
+@contextlib.contextmanager
+def reading() -> Iterator[None]:
+    """Make transactions begun inside this block plain read transactions, even in a POST: for a
+    request that reads (and checks its input) before its one write, which then runs inside
+    :func:`writing` (``steps.write_now``). The write lock is not held while it reads."""
+    token = _force_deferred.set(True)
+    try:
+        yield
+    finally:
+        _force_deferred.reset(token)
+
+
 def _wants_immediate() -> bool:
     if _force_immediate.get():
         return True
+    if _force_deferred.get():
+        return False
     return has_request_context() and request.method in WRITING_METHODS
 
 
@@ -95,8 +113,20 @@ class _WriterTurn:
             fcntl.flock(self.files[key], fcntl.LOCK_UN)
 
 
-def configure_sqlite(engine: Engine, busy_timeout_ms: int = 10_000) -> None:
-    """Install the pragmas and the BEGIN handling on a pysqlite engine."""
+SYNCHRONOUS = ("FULL", "NORMAL")
+
+
+def configure_sqlite(engine: Engine, busy_timeout_ms: int = 10_000, synchronous: str = "FULL") -> None:
+    """Install the pragmas and the BEGIN handling on a pysqlite engine.
+
+    ``synchronous``: FULL (the default, DESIGN §9) makes every commit wait for the disk (one fsync
+    of the WAL: some 5 ms on the benchmark's VM disk, so at most ~200 commits a second however
+    many workers); NORMAL, the usual setting with WAL, syncs at checkpoints only — a commit is
+    still atomic and survives the application crashing (kill -9), but the last commits before a
+    power cut or an OS crash may be rolled back (the database stays consistent). Set by
+    ``SQLITE_SYNCHRONOUS``."""
+    if synchronous not in SYNCHRONOUS:
+        raise ValueError(f"SQLITE_SYNCHRONOUS must be one of {SYNCHRONOUS}, not {synchronous!r}")
     database = engine.url.database
     turn = (_WriterTurn(f"{database}-writers.lock", busy_timeout_ms / 1000)
             if database and database != ":memory:" and not database.startswith("file:") else None)
@@ -107,7 +137,7 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int = 10_000) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flask import request, url_for
 from flask_babel import lazy_gettext as _l
 
 from app.models import Role, User
@@ -77,3 +78,27 @@ def items_for(roles: set[Role], user: User | None = None) -> list[NavItem]:
         item for item in ITEMS
         if item.roles & roles and (item.allowed is None or (user is not None and item.allowed(user)))
     ]
+
+
+# --- per request: asked by the page header only (issue 14) ---------------------------------------
+
+_entries: dict[tuple, tuple[tuple[str, str], ...]] = {}
+
+
+def entries(items: list[NavItem], locale: str) -> tuple[tuple[str, str], ...]:
+    """(URL, label) of each entry: built once per process for a set of entries, a language and a
+    script root (the labels translated, the URLs built), not once per page."""
+    key = (tuple(item.endpoint for item in items), locale, request.script_root)
+    found = _entries.get(key)
+    if found is None:
+        found = _entries[key] = tuple((url_for(item.endpoint, **item.url_kwargs), str(item.label))
+                                      for item in items)
+    return found
+
+
+def for_request(user: User | None) -> list[NavItem]:
+    """The current user's entries. The page header calls this while it renders, so a fragment, a
+    badge or a redirect never computes the nav (nor the finer rules' queries)."""
+    if user is None or not user.is_authenticated:
+        return []
+    return items_for(user.role_set, user)

@@ -453,14 +453,26 @@ def mentors_household(user: User, household: CentralHousehold) -> bool:
     return member is not None and household.mentor_id == member.id
 
 
+def member_standing(user: User) -> tuple[int | None, bool, bool]:
+    """(member id, active, secretary) of the user's member record. The request's principal
+    answers it without loading the record (issue 14); a ``User`` reads its member."""
+    known = getattr(user, "member_standing", None)
+    if known is not None:
+        return known  # type: ignore[no-any-return]
+    member = getattr(user, "member", None)
+    if member is None:
+        return None, False, False
+    return member.id, member.is_active, member.is_secretary
+
+
 def is_mentor(user: User) -> bool:
     """An active member mentoring a household that stands. Only secretaries are linked as mentors
     (``households.set_mentor``), so other members are answered without a query."""
-    member = active_member(user)
-    if member is None or not member.is_secretary:
+    member_id, active, secretary = member_standing(user)
+    if not (active and secretary):
         return False
     return bool(db.session.scalar(sa.select(sa.exists().where(
-        CentralHousehold.mentor_id == member.id, CentralHousehold.status != HouseholdStatus.REVOKED))))
+        CentralHousehold.mentor_id == member_id, CentralHousehold.status != HouseholdStatus.REVOKED))))
 
 
 def can_view_guidance(user: User, household: CentralHousehold) -> bool:

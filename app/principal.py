@@ -53,6 +53,7 @@ class Record:
     member_status: MemberStatus | None
     grid_id: int | None
     central_household_id: int | None
+    is_secretary: bool
     roles: frozenset[Role]  # stored roles (the member role is the member record, see role_set)
     admin_scopes: tuple[NodeScope, ...]
     admin_station_ids: frozenset[int]
@@ -96,7 +97,7 @@ _cache = _Cache(CACHE_SIZE)
 def _statement() -> sa.Select:
     return (
         sa.select(User.id, User.name, User.active, Member.id, Member.status, Member.grid_id,
-                  Member.central_household_id, RoleAssignment.role, RoleAssignment.org_node_id,
+                  Member.central_household_id, Member.is_secretary, RoleAssignment.role, RoleAssignment.org_node_id,
                   OrgNode.path, OrgNode.level, RoleAssignment.station_id)
         .outerjoin(Member, Member.user_id == User.id)
         .outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
@@ -122,7 +123,7 @@ def _build(rows: list[sa.Row]) -> Record:
             stations.add(station_id)
     return Record(id=first[0], name=first[1], active=bool(first[2]), member_id=first[3],
                   member_status=first[4], grid_id=first[5], central_household_id=first[6],
-                  roles=frozenset(roles), admin_scopes=tuple(scopes), admin_station_ids=frozenset(stations))
+                  is_secretary=bool(first[7]), roles=frozenset(roles), admin_scopes=tuple(scopes), admin_station_ids=frozenset(stations))
 
 
 def load(token: str) -> Principal | None:
@@ -184,6 +185,13 @@ class Principal:
     def member_id(self) -> int | None:
         """The member record's id (active or not), without loading it."""
         return self._record.member_id
+
+    @property
+    def member_standing(self) -> tuple[int | None, bool, bool]:
+        """(member id, active, secretary) without loading the member: what policy's cheap
+        questions about the member record need (``policy.member_standing``)."""
+        record = self._record
+        return record.member_id, record.is_member, record.is_secretary
 
     def has_role(self, role: Role) -> bool:
         if role is Role.MEMBER:

@@ -9,13 +9,14 @@ the commit hook in ``app/sms.py``, never for a step that was rolled back.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TypeVar
 
 from flask import abort, flash, make_response, redirect
 from werkzeug.wrappers import Response
 
-from app.database import writing
+from app.database import reading, writing
 from app.extensions import db
 from app.htmx import is_partial, trigger
 from app.services.errors import NotAllowed, Refused
@@ -83,19 +84,35 @@ def write_now(action: Callable[[], T]) -> T:
     and a read transaction that later writes fails at once with "database is locked" when another
     writer holds the lock. So the read transaction ends first, and the write takes the lock when
     it begins. What the read transaction loaded is kept (it is a moment old, and nothing was
-    written): the action needs not read it again while it holds the lock.
+    written): the action needs not read it again while it holds the lock. What the write
+    transaction loaded and wrote is kept past its commit too: the page that answers shows it
+    without reading it all back (issue 14: a scan read check-in, member and station again).
     """
     session = db.session()
     session.expire_on_commit = False
     try:
         session.commit()
+        try:
+            with writing():
+                result = action()
+                session.commit()
+        except Exception:
+            session.rollback()
+            raise
     finally:
         session.expire_on_commit = True
-    try:
-        with writing():
-            result = action()
-            db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return result
+
+
+def reads_first(view: Callable[..., T]) -> Callable[..., T]:
+    """For a POST view that reads — an entry's lookup, the form's checks, a photo or a recording
+    processed — before one write that it runs through :func:`write_now`: its reads run in a plain
+    read transaction, so SQLite's write lock is held only for the write itself (issue 14: a need
+    submission held it from the card's lookup to its commit)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: object, **kwargs: object) -> T:
+        with reading():
+            return view(*args, **kwargs)
+
+    return wrapped

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -20,14 +22,15 @@ from flask import (
 from flask_babel import format_datetime, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
+from flask_wtf import csrf as flask_wtf_csrf
 from flask_wtf import i18n as flask_wtf_i18n
-from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 from werkzeug.routing import IntegerConverter, Map
 
 from app import principal
+from app.clock import TZ
 from app.extensions import db, login_manager
 from app.forms_choices import MAX_ID
 from app.htmx import is_partial
@@ -95,6 +98,9 @@ login_manager.refresh_view = "auth.login"
 login_manager.needs_refresh_message = _l("为了安全，请重新输入密码。")
 
 
+SEEN_EVERY_S = 60
+
+
 def _enforce_admin_idle_timeout() -> None:
     """Sign admins out after a spell of inactivity: kiosks and office tablets are shared."""
     if request.endpoint == "static":  # a file needs no user: do not load one
@@ -114,7 +120,39 @@ def _enforce_admin_idle_timeout() -> None:
         session["_remember"] = "clear"  # logout_user's request to drop the remember cookie
         flash(_l("长时间未操作，已自动退出，请重新登录。"), "info")
         return
-    session["seen"] = now.timestamp()
+    # Stamped at most once a minute: a changed session is a cookie signed and sent again.
+    if last is None or now.timestamp() - last >= SEEN_EVERY_S:
+        session["seen"] = now.timestamp()
+
+
+_signed_csrf: dict[tuple[object, str, str], str] = {}
+_flask_wtf_generate_csrf = flask_wtf_csrf.generate_csrf
+
+
+def generate_csrf(secret_key: str | None = None, token_key: str | None = None) -> str:
+    """Flask-WTF's ``generate_csrf``, its signed token kept per session token (issue 14).
+
+    Flask-WTF signs the session's raw token again on every request that renders a form or the
+    header (an HMAC key derived and a timestamp signed each time). The signed token of a raw
+    token stays valid as long as the session when ``WTF_CSRF_TIME_LIMIT`` is None (the setting
+    here), so it is signed once per process and handed out again; with a time limit, every
+    request signs afresh as before. The check of a posted token is Flask-WTF's, unchanged."""
+    config = current_app.config
+    field = token_key or config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    if field in g:
+        return g.get(field)  # type: ignore[no-any-return]
+    raw = session.get(field)
+    if config.get("WTF_CSRF_TIME_LIMIT", 3600) is not None or not isinstance(raw, str):
+        return _flask_wtf_generate_csrf(secret_key, token_key)  # type: ignore[no-any-return]
+    key = (secret_key or config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, field, raw)
+    token = _signed_csrf.get(key)
+    if token is None:
+        token = _flask_wtf_generate_csrf(secret_key, token_key)
+        if len(_signed_csrf) >= 8192:
+            _signed_csrf.clear()
+        _signed_csrf[key] = token
+    setattr(g, field, token)
+    return token
 
 
 # Stand for what differs from one request to the next in a page kept by render_unchanging
@@ -128,7 +166,7 @@ def _slot(name: str) -> str:
 
 
 def render_unchanging(template: str, *, slots: dict[str, str | None] | None = None,
-                      variant: tuple = (), **context: object) -> str:
+                      variant: tuple = (), build: Callable[[], dict] | None = None, **context: object) -> str:
     """``render_template`` for pages that show no stored data, or only what ``slots`` holds (the
     login, landing and offline pages; the card and plaque forms, whose slot is the member's name).
 
@@ -137,11 +175,13 @@ def render_unchanging(template: str, *, slots: dict[str, str | None] | None = No
     so it is rendered once per endpoint, language and type size (and slot left empty or not), kept
     in the process, and each request gets its own token, path and values put in, escaped as the
     template would. ``variant`` names what else changes the page (e.g. whether a household has a
-    phone on record), so each variant is kept apart. Anything else renders as usual."""
+    phone on record), so each variant is kept apart. ``build()``, when given, returns more of the
+    context — what is costly to make (a form) and needed only when the page is rendered, not when
+    the kept page is handed out. Anything else renders as usual."""
     slots = slots or {}
     if (request.method != "GET" or request.query_string or "_flashes" in session
             or current_user.is_authenticated or current_app.debug):
-        return render_template(template, **context, **slots)
+        return render_template(template, **context, **(build() if build else {}), **slots)
     token = generate_csrf()  # the request's own (the page's form holds the same)
     path = str(escape(request.path)) if request.view_args else None
     # Everything else the page depends on (CSRF switched off renders no token field: tests do it).
@@ -151,7 +191,8 @@ def render_unchanging(template: str, *, slots: dict[str, str | None] | None = No
     kept: dict = current_app.extensions.setdefault("unchanging_pages", {})
     page = kept.get(key)
     if page is None:
-        page = render_template(template, **context, **{k: v and _slot(k) for k, v in slots.items()})
+        page = render_template(template, **context, **(build() if build else {}),
+                               **{k: v and _slot(k) for k, v in slots.items()})
         page = page.replace(token, _TOKEN_SLOT)
         if path:
             page = page.replace(path, _PATH_SLOT)
@@ -165,16 +206,27 @@ def render_unchanging(template: str, *, slots: dict[str, str | None] | None = No
     return page
 
 
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+    # The microphone: this site's own pages only (a resident records a voice message).
+    ("Permissions-Policy", "geolocation=(), microphone=(self)"),
+)
+
+
 def _security_headers(response: Response) -> Response:
     h = response.headers
-    h.setdefault("Content-Security-Policy", CSP)
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("Referrer-Policy", "same-origin")
-    h.setdefault("X-Frame-Options", "DENY")
-    # The microphone: this site's own pages only (a resident records a voice message).
-    h.setdefault("Permissions-Policy", "geolocation=(), microphone=(self)")
+    # Each one unless the view set its own (one pass over the headers, not one per header).
+    present = {name.lower() for name in h.keys()}  # noqa: SIM118 (iterating Headers gives pairs)
+    h.extend([pair for pair in SECURITY_HEADERS if pair[0].lower() not in present])
     if response.mimetype == "text/html":
-        response.vary.add("HX-Request")
+        vary = h.get("Vary")
+        if not vary:
+            h["Vary"] = "HX-Request"
+        elif "hx-request" not in vary.lower():
+            response.vary.add("HX-Request")
         # Personal pages must not linger in caches on shared devices — nor a resident's tracking
         # page or card form, which hold a need's text and status without any login.
         if current_user.is_authenticated or "Cache-Control" not in h:
@@ -193,7 +245,11 @@ class IdConverter(IntegerConverter):
 
 def _refuse_nul_bytes() -> None:
     """No text a person types holds a NUL byte; PostgreSQL cannot store one. Refuse it whole."""
-    if "\x00" in request.path or any(
+    if "\x00" in request.path:
+        abort(400)
+    if not request.query_string and request.method in ("GET", "HEAD"):
+        return  # nothing else to look at (and no parsing of an empty form for it)
+    if any(
         "\x00" in value for values in request.values.listvalues() for value in values
     ):
         abort(400)
@@ -211,6 +267,8 @@ def _gettext(context: Context, string: str, **variables: object) -> str:
     rv = _translations(context).ugettext(string)
     if context.eval_ctx.autoescape:
         rv = Markup(rv)
+    if not variables and "%" not in rv:
+        return rv  # nothing to format (and no "%%" to undo)
     return rv % variables  # always a format string, as in Jinja's newstyle gettext
 
 
@@ -242,11 +300,46 @@ def _wtforms_translations():  # type: ignore[no-untyped-def]
     return found
 
 
+# Numeric fields of the date patterns the pages use; a pattern of these and literal text is
+# formatted here (the same digits in every locale), anything else by Babel (issue 14: Babel's
+# formatting is some 40 µs a value, and a list page shows dozens).
+_DATE_FIELDS: dict[str, Callable[[datetime], str]] = {
+    "yyyy": lambda t: f"{t.year:04d}", "MM": lambda t: f"{t.month:02d}", "M": lambda t: str(t.month),
+    "dd": lambda t: f"{t.day:02d}", "d": lambda t: str(t.day), "HH": lambda t: f"{t.hour:02d}",
+    "mm": lambda t: f"{t.minute:02d}", "ss": lambda t: f"{t.second:02d}",
+}
+_date_patterns: dict[str, list | None] = {}
+
+
+def _date_pattern(fmt: str) -> list | None:
+    """``fmt`` as literal strings and field functions, or None when Babel must format it."""
+    if fmt not in _date_patterns:
+        parts: list | None = []
+        for m in re.finditer(r"([A-Za-z])\1*|[^A-Za-z']+|'", fmt):
+            piece = m.group(0)
+            if piece[0].isascii() and piece[0].isalpha():
+                if piece not in _DATE_FIELDS:
+                    parts = None
+                    break
+                parts.append(_DATE_FIELDS[piece])
+            elif piece == "'":
+                parts = None  # quoted text: Babel's rules
+                break
+            else:
+                parts.append(piece)
+        _date_patterns[fmt] = parts
+    return _date_patterns[fmt]
+
+
 def local_time(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
     """Format a UTC datetime in the user's time zone (Asia/Shanghai)."""
     if value is None:
         return ""
-    return format_datetime(value, fmt)
+    parts = _date_pattern(fmt) if isinstance(value, datetime) else None
+    if parts is None:
+        return format_datetime(value, fmt)
+    local = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).astimezone(TZ)
+    return "".join(p if isinstance(p, str) else p(local) for p in parts)
 
 
 def first_invalid() -> bool:
@@ -257,9 +350,61 @@ def first_invalid() -> bool:
     return True
 
 
+def _gate_rate_limiter(app: Flask) -> None:
+    """Run Flask-Limiter's before-request check only when there is something for it to check.
+
+    Its middleware check evaluates the application-wide, default, blueprint and meta limits; the
+    limits decorating a view are checked by the decorator itself. This app sets none of the
+    former (every limit is on its route), yet the check ran its lookups on every request and
+    static file. It now runs when any such limit is set, as before."""
+    from app.extensions import limiter
+
+    manager = limiter.limit_manager
+    check = limiter._check_request_limit
+    funcs = app.before_request_funcs.get(None, [])
+    if check not in funcs:
+        return
+
+    def check_request_limit() -> None:
+        if (manager._application_limits or manager._default_limits or manager._blueprint_limits
+                or limiter._meta_limits):
+            check()
+
+    funcs[funcs.index(check)] = check_request_limit
+
+
+def _kept_url_for(app: Flask) -> Callable[..., str]:
+    """``url_for`` for templates, each URL built once per process (issue 14): werkzeug builds a
+    URL in some 10 µs, and a page links the same static files, nav entries and forms every time.
+    A URL depends on the endpoint, its values and the script root only (no URL defaults but the
+    static files' hashed names, which are fixed for the process; no subdomains); a relative
+    endpoint (".name") also on the blueprint, an external one on the host — those, and values
+    that are not plain strings or numbers, are built as before. At most 8,192 are kept."""
+    build = app.url_for
+    _urls: dict[tuple, str] = {}
+
+    def url_for(endpoint: str, **values: object) -> str:
+        if endpoint[0] == "." or any(k[0] == "_" or not isinstance(v, str | int) for k, v in values.items()):
+            return build(endpoint, **values)  # type: ignore[arg-type]
+        key = (endpoint, request.script_root, *sorted(values.items()))
+        found = _urls.get(key)
+        if found is None:
+            found = build(endpoint, **values)  # type: ignore[arg-type]
+            if len(_urls) >= 8192:
+                _urls.clear()
+            _urls[key] = found
+        return found
+
+    return url_for
+
+
 def init_app(app: Flask) -> None:
     """Install the hooks; called before any blueprint adds its routes (the id converter)."""
     app.url_map.converters["int"] = IdConverter
+    # Every caller of Flask-WTF's generate_csrf (templates, FlaskForm) gets the kept signed token.
+    flask_wtf_csrf.generate_csrf = generate_csrf
+    app.jinja_env.globals["csrf_token"] = generate_csrf
+    _gate_rate_limiter(app)
     app.before_request(_refuse_nul_bytes)
     app.before_request(_enforce_admin_idle_timeout)
     app.after_request(_security_headers)
@@ -270,16 +415,21 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["first_invalid"] = first_invalid
+    app.jinja_env.globals["url_for"] = _kept_url_for(app)
+
+    from app import nav
+
+    def main_nav() -> tuple[tuple[tuple[str, str], ...], int]:
+        """The header's entries (URL, label) and how many fit the phone's bar, computed when the
+        header renders (a fragment or the badge never asks)."""
+        items = nav.for_request(current_user)
+        return nav.entries(items, select_locale()), nav.bar_size(len(items))
+
+    app.jinja_env.globals["main_nav"] = main_nav
 
     @app.context_processor
     def _globals() -> dict:
-        from app import nav
-
-        roles = current_user.role_set if current_user.is_authenticated else set()
-        items = nav.items_for(roles, current_user if current_user.is_authenticated else None)
         return {
-            "nav_items": items,
-            "nav_bar_size": nav.bar_size(len(items)),
             "is_partial": is_partial,
             "current_locale": select_locale(),
             "_translations": get_translations(),

@@ -8,8 +8,11 @@ page ``-n`` times through the Flask test client, as the demo member or anonymous
 the CPU milliseconds per request; every SQL statement one request runs, with its count and time;
 and a cProfile summary grouped by the part of the request the time is spent in (the user loader,
 the view's service, the template, CSRF, Babel, the session…), plus the top functions by own time.
-The test client skips the network and gunicorn, so absolute figures are lower than
-``bench/load.py``'s; what matters is where the milliseconds go, before and after a change.
+The timed requests call the WSGI application directly, as gunicorn does (an environ built once
+per page, the session cookie in it; WhiteNoise, Flask and every hook included, the test client's
+cookie jar and request building not), so the figures are close to a worker's CPU per request in
+``bench/load.py`` minus gunicorn's own HTTP parsing; what matters is where the milliseconds go,
+before and after a change.
 """
 
 from __future__ import annotations
@@ -74,6 +77,64 @@ def normalise(statement: str) -> str:
     return text[:150]
 
 
+def sample(name: str, url: str, call, args, cpu: float, statements: int, sql_ms: float) -> None:  # type: ignore[no-untyped-def]
+    """The call tree of ``args.n`` requests as pyinstrument samples it (every 0.1 ms of CPU)."""
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0001, async_mode="disabled")
+    profiler.start()
+    for _ in range(args.n):
+        call()
+    profiler.stop()
+    print(f"\n## {name} `{url}` — {cpu:.2f} ms CPU per request, {statements} statements, "
+          f"{sql_ms:.2f} ms (wall) in the driver; pyinstrument, {args.n} requests\n")
+    print("```")
+    print(profiler.output_text(unicode=True, color=False, show_all=False, time="percent_of_total",
+                               flat=False, short_mode=False, processor_options={"filter_threshold": 0.01}))
+    print("```")
+    if args.flat:
+        print("\nown time by function:\n```")
+        text = profiler.output_text(unicode=True, color=False, show_all=True, time="percent_of_total",
+                                    flat=True, short_mode=False)
+        print("\n".join(text.splitlines()[:args.top + 8]))
+        print("```")
+
+
+def wsgi_caller(app, client, url: str):  # type: ignore[no-untyped-def]
+    """A function that sends GET ``url`` with ``client``'s cookies straight to the WSGI app (the
+    whole middleware stack, as gunicorn calls it) and returns the status code."""
+    import io
+    from importlib.metadata import version
+
+    from werkzeug.test import EnvironBuilder
+
+    cookies = "; ".join(f"{c.key}={c.value}" for c in client._cookies.values())
+    # The test client's user agent, which logged in: the same session identifier (Flask-Login).
+    builder = EnvironBuilder(path=url, base_url="http://127.0.0.1:8000/",
+                             headers={"Cookie": cookies, "User-Agent": f"Werkzeug/{version('werkzeug')}"})
+    environ = builder.get_environ()
+    environ["REMOTE_ADDR"] = "127.0.0.1"
+    status: list[str] = []
+
+    def start_response(s, headers, exc_info=None):  # type: ignore[no-untyped-def]
+        status.append(s)
+
+    def call() -> int:
+        status.clear()
+        env = dict(environ)
+        env["wsgi.input"] = io.BytesIO()
+        body = app(env, start_response)
+        try:
+            for _chunk in body:
+                pass
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+        return int(status[0].split()[0])
+
+    return call
+
+
 def main() -> int:
     from datetime import timedelta
 
@@ -83,6 +144,10 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated page names: home,kiosk,card,tracking,login (the default), "
                         "inbox,dashboard,members")
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--flat", action="store_true", help="with --sampler: also the top functions by own time")
+    parser.add_argument("--sampler", action="store_true",
+                        help="profile with pyinstrument (a sampling profiler: no per-call overhead "
+                        "skewing the shares) instead of cProfile; print its call tree")
     args = parser.parse_args()
     db_path = Path(args.db).resolve()
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,20 +226,26 @@ def main() -> int:
         client, url = pages[name]
         for _ in range(20):
             assert client.get(url).status_code == 200, (name, url)
+        call = wsgi_caller(app, client, url)
+        for _ in range(20):
+            assert call() == 200, (name, url)
         statements.clear()
-        client.get(url)
+        call()
         one = list(statements)
         statements.clear()
         cpu0 = time.process_time()
         for _ in range(args.n):
-            client.get(url)
+            call()
         cpu = (time.process_time() - cpu0) * 1000 / args.n
         sql_ms = sum(s for _t, s in statements) * 1000 / args.n
+        if args.sampler:
+            sample(name, url, call, args, cpu, len(one), sql_ms)
+            continue
         # Profiled separately, on CPU time (the box is shared: wall time would count others' work).
         profiler = cProfile.Profile(time.process_time)
         profiler.enable()
         for _ in range(args.n):
-            client.get(url)
+            call()
         profiler.disable()
         print(f"\n## {name} `{url.split('/')[1] and '/' + url.split('/')[1] or '/'}…` — "
               f"{cpu:.2f} ms CPU per request, {len(one)} statements, "

@@ -523,7 +523,8 @@ def report(args: argparse.Namespace, mode: str, results: list[PageResult], write
         f"- machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), the generator on the same "
         f"machine; load average {load[0]:.1f} before the run, {load[1]:.1f} after (other work on the box "
         "lowers req/s; the ratio to hello run just before is what compares)",
-        f"- mode: {mode}, demo district at scale {args.scale}",
+        f"- mode: {mode}, demo district at scale {args.scale}"
+        + (f", SQLite synchronous={args.sqlite_synchronous or 'FULL'}" if mode == "SQLite" else ""),
         f"- gunicorn: {args.workers} sync workers; generator: {generator}, {args.connections} connections, "
         f"{args.seconds:g} s per run, {args.rounds} rounds, each page run right after a run of "
         f"`{HELLO}` (medians over rounds; hello itself costs {hello_cpu:.2f} ms of worker CPU per request)",
@@ -602,6 +603,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true", help="PostgreSQL: generate again even if data is there")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--no-writes", action="store_true")
+    parser.add_argument("--sqlite-synchronous", choices=("FULL", "NORMAL"), default=None,
+                        help="SQLite's synchronous pragma for the served app (default: the app's, FULL)")
     parser.add_argument("--only", help="comma-separated parts of page labels to run, e.g. 'home,kiosk'")
     parser.add_argument("--out", help="where the Markdown goes ('-': nowhere; default "
                         "bench/RESULTS.md, or bench/RESULTS-postgresql.md with --database)")
@@ -625,6 +628,8 @@ def main() -> int:
     mode = "PostgreSQL" if uri.startswith("postgresql") else "SQLite"
     log = scratch / "gunicorn.log"
     env = {"DATABASE_URL": uri, "SECRET_KEY": secret, "INSTANCE_PATH": str(scratch)}
+    if args.sqlite_synchronous:
+        env["SQLITE_SYNCHRONOUS"] = args.sqlite_synchronous
     print(f"gunicorn: {args.workers} workers, log {log}; generator {args.generator}", flush=True)
     server = Server("bench.serve:application", args.workers, env, log)
     kiosk = KioskTokens(app)

@@ -51,6 +51,8 @@ def _refused(bound: str):  # type: ignore[no-untyped-def]
 )
 def login():
     """Log in with a mobile number and password. Every kind of failure answers the same."""
+    if request.method == "GET" and not request.args:  # the kept page builds no form (issue 14)
+        return render_unchanging("auth/login.html", build=lambda: {"form": LoginForm(), "error": None})
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")

@@ -30,6 +30,7 @@ from app.checkin.forms import CheckinCodeForm
 from app.clock import local_today, parse_month
 from app.extensions import limiter
 from app.models import CheckinMethod, Role, Station
+from app.policy import member_standing
 from app.services import checkin as svc
 from app.services import checkin_codes as codes
 from app.services import checkin_tokens as tokens
@@ -52,7 +53,7 @@ def _refused(message: str, status: int):
     return render_template("checkin/refused.html", message=message), status
 
 
-def _scan(station: Station, method: CheckinMethod):
+def _scan(station: Station | svc.StationRef, method: CheckinMethod):
     """Record the scan for the logged-in member, or send the visitor to log in first."""
     if not current_user.is_authenticated:
         # The link that completes the scan after login works once, in this browser only: its
@@ -64,14 +65,19 @@ def _scan(station: Station, method: CheckinMethod):
         response.set_cookie(RESUME_COOKIE, nonce, max_age=RESUME_MAX_AGE, httponly=True, samesite="Lax",
                             secure=current_app.config["SESSION_COOKIE_SECURE"], path="/checkin/resume")
         return response
-    member = current_user.member
-    if member is None:
+    member_id, active, _secretary = member_standing(current_user)
+    if member_id is None:
         return render_template("checkin/not_member.html", station=station), 403
-    try:
-        # A repeat scan writes nothing, so it takes no write lock (issue 14).
-        result = svc.repeat_scan(member, station) or write_now(lambda: svc.check_in(member, station, method))
-    except DomainError as e:  # a stopped member (403), a closed station (422)
-        return _refused(str(e), e.status)
+    # A repeat scan writes nothing: read by ids, without ORM objects or the write lock (issue 14).
+    result = svc.seen_today(member_id, current_user.name, station.id) if active else None
+    if result is None:
+        member, row = current_user.member, svc.active_station(station.id)  # (in the session already: no query)
+        if row is None:
+            return _refused(_("该驿站已停用。"), 422)
+        try:
+            result = write_now(lambda: svc.check_in(member, row, method))
+        except DomainError as e:  # a stopped member (403), a closed station (422)
+            return _refused(str(e), e.status)
     return render_template("checkin/result.html", result=result, station=station)
 
 
@@ -84,7 +90,7 @@ def kiosk_scan(token: str):
         return _refused(_("二维码已过期，请重新扫描。"), 410)
     except tokens.TokenInvalid:
         return _refused(_("这不是有效的驿站签到二维码，请扫描驿站平板上的二维码。"), 400)
-    station = svc.active_station(checked.station_id)
+    station = svc.open_station(checked.station_id)
     if station is None:
         return _refused(_("这不是有效的驿站签到二维码，请扫描驿站平板上的二维码。"), 400)
     return _scan(station, CheckinMethod.KIOSK)

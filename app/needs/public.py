@@ -8,7 +8,7 @@ from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
 from app.authz import roles_required
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.models import Need, NeedCategory, NeedOrigin, NeedRating, NeedStatus, Role, User
 from app.needs import bp
 from app.needs.forms import (
@@ -31,7 +31,7 @@ from app.services.errors import Refused
 from app.services.photos import PhotoError
 from app.services.privacy import mask_phone
 from app.services.voice import VoiceError
-from app.steps import run_step
+from app.steps import reads_first, run_step, write_now
 from app.web import render_unchanging
 
 # --- Limits on the public pages --------------------------------------------------------------
@@ -87,22 +87,19 @@ def _submit_page(form: NeedSubmitForm, entry: needs.Entry, context: dict, requir
         form.community.errors = [_("请选择所在村/社区")]
         valid = False
     if valid:
-        try:
-            result = needs.submit(entry, _need_input(form), upload_of(form.photo),
-                                  current_user if current_user.is_authenticated else None,
-                                  voice_upload=upload_of(form.voice))
+        try:  # the lookups and checks above held no write lock; the submission takes it (reads_first)
+            result = write_now(lambda: needs.submit(entry, _need_input(form), upload_of(form.photo),
+                                                    current_user if current_user.is_authenticated else None,
+                                                    voice_upload=upload_of(form.voice)))
         except PhotoError as e:
             form.photo.errors = [str(e)]
         except VoiceError as e:
             form.voice.errors = [str(e)]
         except Refused as e:
-            db.session.rollback()
             error = str(e)
         else:
-            if isinstance(result, Need):
-                target = url_for("needs.track_token", token=result.token, new=1)
-                db.session.commit()  # after reading the token: an expired need would be read again
-                return redirect(target, 303)  # in a second write transaction (issue 14)
+            if isinstance(result, Need):  # committed, and kept: its token is read without a query
+                return redirect(url_for("needs.track_token", token=result.token, new=1), 303)
             duplicate, form.confirm_duplicate.data = result.need, "1"
     if context["entry"] in ("card", "plaque"):  # the same for every card but the member's name
         name = context.pop("member_name")
@@ -114,16 +111,35 @@ def _submit_page(form: NeedSubmitForm, entry: needs.Entry, context: dict, requir
                            voice_hint=VOICE_HINT, **context), 422 if request.method == "POST" else 200
 
 
+def _bad_token():  # type: ignore[no-untyped-def]
+    return render_template("needs/bad_token.html"), 404
+
+
+def _entry_page(found: entry_tokens.Entry, endpoint: str, token: str, make_form) -> object:  # type: ignore[no-untyped-def]
+    """A card's or plaque's form as first shown: the page kept by render_unchanging, the member's
+    name put in; the form object is built only when the page is rendered (issue 14)."""
+    entry = "card" if endpoint == "needs.card" else "plaque"
+    return render_unchanging(
+        "needs/submit.html", slots={"member_name": found.member_name}, variant=(found.phone_on_record,),
+        build=lambda: {"form": make_form()}, duplicate=None, error=None, photo_hint=PHOTO_HINT,
+        voice_hint=VOICE_HINT, entry=entry, action=url_for(endpoint, token=token),
+        phone_on_record=found.phone_on_record)
+
+
 @bp.route("/c/<token>", methods=["GET", "POST"])
 @submit_ip_limit
 @submit_phone_limit
+@reads_first
 def card(token: str):
     """A contact card's QR: submit a need that goes straight to the member covering the household.
     The page shows the member's name and nothing about the household — only whether it has a phone
     on record (never the number), which decides whether the phone may be left empty."""
+    if request.method == "GET":  # the kept page: one Core lookup, no ORM object, no form built
+        found = entry_tokens.card_entry(token)
+        return _entry_page(found, "needs.card", token, lambda: card_form(found.phone_on_record)) if found else _bad_token()
     household = entry_tokens.card_household(token)
     if household is None:
-        return render_template("needs/bad_token.html"), 404
+        return _bad_token()
     member = household.covering_member
     on_record = household.phone is not None
     context = {"entry": "card", "member_name": member.name if member and member.is_active else None,
@@ -134,11 +150,15 @@ def card(token: str):
 @bp.route("/p/<token>", methods=["GET", "POST"])
 @submit_ip_limit
 @submit_phone_limit
+@reads_first
 def plaque(token: str):
     """A door plaque's QR: submit a need to that central household's head."""
+    if request.method == "GET":  # the kept page, as the card's
+        found = entry_tokens.plaque_entry(token)
+        return _entry_page(found, "needs.plaque", token, PlaqueNeedForm) if found else _bad_token()
     central = entry_tokens.plaque_household(token)
     if central is None:
-        return render_template("needs/bad_token.html"), 404
+        return _bad_token()
     context = {"entry": "plaque", "member_name": central.head.name, "action": url_for("needs.plaque", token=token)}
     return _submit_page(PlaqueNeedForm(), needs.Entry(NeedOrigin.PLAQUE, central=central), context)
 
@@ -146,6 +166,7 @@ def plaque(token: str):
 @bp.route("/needs/new", methods=["GET", "POST"])
 @submit_ip_limit
 @submit_phone_limit
+@reads_first
 def new():
     """The public form (home page, station poster ``?station=<id>``): the address is matched to a
     resident household of the chosen community, else the need waits in its dispatch queue."""
@@ -174,18 +195,22 @@ def _tracked_or_404(token: str) -> Need:
     return need
 
 
-def _track_page(need: Need, rate_form: NeedRateForm | None, status: int = 200, error: str | None = None):  # type: ignore[no-untyped-def]
+def _track_page(need: Need | needs.TrackedNeed, rate_form: NeedRateForm | None, status: int = 200, error: str | None = None):  # type: ignore[no-untyped-def]
     """The tracking page: the owner by name (or the node's staff), the public timeline, the rating."""
     owner = need.owner_member.name if need.owner_member else _("%(node)s工作人员", node=need.owner_node.name)
+    events = needs.public_timeline(need.id) if isinstance(need, needs.TrackedNeed) else needs.timeline(need, public=True)
     return render_template("needs/track.html", need=need, owner=owner, rate_form=rate_form, error=error,
-                           events=needs.timeline(need, public=True), new=request.args.get("new") == "1",
+                           events=events, new=request.args.get("new") == "1",
                            masked_phone=mask_phone(need.contact_phone)), status
 
 
 @bp.route("/t/<token>")
 def track_token(token: str):
-    """The tracking link: this need's status and public timeline, and the rating once it is done."""
-    need = _tracked_or_404(token)
+    """The tracking link: this need's status and public timeline, and the rating once it is done
+    (read as Core rows: two statements, no ORM object)."""
+    need = needs.tracked_by_token(token)
+    if need is None:
+        abort(404)
     return _track_page(need, NeedRateForm() if need.status is NeedStatus.RESOLVED else None)
 
 

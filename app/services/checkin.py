@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import lazyload
 
 from app.clock import day_bounds, local_day, month_bounds
-from app.extensions import db
+from app.extensions import db, read_core
 from app.models import (
     Checkin,
     CheckinMethod,
@@ -40,14 +40,82 @@ class CheckinError(Refused):
 
 @dataclass
 class CheckinResult:
-    checkin: Checkin
+    checkin: Checkin | SeenCheckin
     created: bool  # False: the member had already checked in here today
 
 
-def running_event(station_id: int, at: datetime) -> StationEvent | None:
-    """The event running at the station at ``at`` (the latest started, if several overlap)."""
+@dataclass(frozen=True)
+class StationRef:
+    """An open station as a scan names it: one Core row, no ORM object (issue 14)."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class _Named:
+    name: str
+
+
+@dataclass(frozen=True)
+class _Titled:
+    title: str
+
+
+@dataclass(frozen=True)
+class SeenCheckin:
+    """Today's check-in as the result page shows it (read as one Core row, the same attributes
+    as a ``Checkin``'s that the page reads)."""
+
+    checked_in_at: datetime
+    method: CheckinMethod
+    member: _Named
+    event: _Titled | None
+
+
+# Built once: the scan's reads run on every repeat scan (issue 14).
+_OPEN_STATION = sa.select(Station.id, Station.name).where(Station.id == sa.bindparam("id"), Station.active)
+_SEEN_TODAY = (
+    sa.select(Checkin.checked_in_at, Checkin.method, Checkin.event_id, StationEvent.title)
+    .outerjoin(StationEvent, StationEvent.id == Checkin.event_id)
+    .where(Checkin.member_id == sa.bindparam("member"), Checkin.station_id == sa.bindparam("station"),
+           Checkin.day == sa.bindparam("day"))
+)
+_RUNNING = (
+    sa.select(StationEvent.id)
+    .where(StationEvent.station_id == sa.bindparam("station"), StationEvent.starts_at <= sa.bindparam("at"),
+           StationEvent.ends_at > sa.bindparam("at"))
+    .limit(1)
+)
+
+
+def open_station(station_id: int) -> StationRef | None:
+    """The station a check-in link names, while it is open (its id and name)."""
+    row = read_core(_OPEN_STATION, {"id": station_id}).first()
+    return StationRef(row[0], row[1]) if row is not None else None
+
+
+def seen_today(member_id: int, member_name: str, station_id: int, now: datetime | None = None) -> CheckinResult | None:
+    """:func:`repeat_scan` for an active member and an open station named by their ids: the
+    member's check-in here today when the scan has nothing to write, read as Core rows (the
+    check-in with its event's title, and whether an event is running when it has none) — no ORM
+    object, no write lock. None when the scan is for :func:`check_in`."""
+    now = now or utcnow()
+    conn = db.session.connection()
+    row = conn.execute(_SEEN_TODAY, {"member": member_id, "station": station_id, "day": local_day(now)}).first()
+    if row is None:
+        return None
+    at, method, event_id, title = row
+    if event_id is None and conn.execute(_RUNNING, {"station": station_id, "at": now}).first() is not None:
+        return None
+    return CheckinResult(SeenCheckin(at, method, _Named(member_name), _Titled(title) if event_id else None), False)
+
+
+def running_event(station_id: int, at: datetime, light: bool = False) -> StationEvent | None:
+    """The event running at the station at ``at`` (the latest started, if several overlap);
+    ``light``: without its joined station (a check-in reads it holding the write lock)."""
     return db.session.scalar(
-        sa.select(StationEvent)
+        sa.select(StationEvent).options(*([lazyload("*")] if light else []))
         .where(
             StationEvent.station_id == station_id,
             StationEvent.starts_at <= at,
@@ -59,8 +127,9 @@ def running_event(station_id: int, at: datetime) -> StationEvent | None:
 
 
 def _existing(member_id: int, station_id: int, day: date) -> Checkin | None:
+    # Without its four joined relations: this runs holding the write lock (they load on use).
     return db.session.scalar(
-        sa.select(Checkin).where(
+        sa.select(Checkin).options(lazyload("*")).where(
             Checkin.member_id == member_id, Checkin.station_id == station_id, Checkin.day == day
         )
     )
@@ -107,7 +176,7 @@ def check_in(
     if method is CheckinMethod.MANUAL and recorded_by is None:
         raise CheckinError(_l("人工补签需要记录操作人。"))
     day = local_day(now)
-    event = running_event(station.id, now)
+    event = running_event(station.id, now, light=True)
     found = _existing(member.id, station.id, day)
     if found is None:
         row = Checkin(

@@ -7,12 +7,21 @@ base64url make 22 characters, so the URL stays short and the QR small.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from app.clock import utcnow
-from app.extensions import db
-from app.models import CentralHousehold, EntryKind, EntryToken, ResidentHousehold
+from app.extensions import db, read_core
+from app.models import (
+    CentralHousehold,
+    EntryKind,
+    EntryToken,
+    Member,
+    MemberStatus,
+    ResidentHousehold,
+    User,
+)
 from app.settings import public_base_url
 
 PATHS = {EntryKind.CARD: "/c/", EntryKind.PLAQUE: "/p/"}
@@ -114,6 +123,59 @@ def card_household(token: str) -> ResidentHousehold | None:
         sa.select(ResidentHousehold)
         .join(EntryToken, EntryToken.resident_household_id == ResidentHousehold.id)
         .where(_live(EntryKind.CARD, token)))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a card's or plaque's form page shows, read in one Core query (no ORM objects): the
+    household behind the live code, whether it has a phone on record (a card), and the name of the
+    member the need goes to (the covering member while active; the plaque household's head)."""
+
+    household_id: int
+    phone_on_record: bool
+    member_name: str | None
+
+
+def _live_token(kind: EntryKind) -> sa.ColumnElement[bool]:
+    return sa.and_(EntryToken.token == sa.bindparam("token"), EntryToken.kind == kind,
+                   EntryToken.revoked_at.is_(None))
+
+
+# Built once: a statement built per request costs more than running it (issue 14).
+_CARD_ENTRY = (
+    sa.select(ResidentHousehold.id, ResidentHousehold.phone.is_not(None), Member.status, User.name)
+    .join(EntryToken, EntryToken.resident_household_id == ResidentHousehold.id)
+    .outerjoin(Member, Member.id == ResidentHousehold.covering_member_id)
+    .outerjoin(User, User.id == Member.user_id)
+    .where(_live_token(EntryKind.CARD))
+)
+_PLAQUE_ENTRY = (
+    sa.select(CentralHousehold.id, User.name)
+    .join(EntryToken, EntryToken.central_household_id == CentralHousehold.id)
+    .join(Member, Member.id == CentralHousehold.head_member_id)
+    .join(User, User.id == Member.user_id)
+    .where(_live_token(EntryKind.PLAQUE))
+)
+
+
+def card_entry(token: str) -> Entry | None:
+    """The contact card behind a live code: one query, the token's unique index joined to the
+    household, its covering member and their name."""
+    if not token or len(token) > 32:
+        return None
+    row = read_core(_CARD_ENTRY, {"token": token}).first()
+    if row is None:
+        return None
+    household_id, on_record, status, name = row
+    return Entry(household_id, bool(on_record), name if status is MemberStatus.ACTIVE else None)
+
+
+def plaque_entry(token: str) -> Entry | None:
+    """The door plaque behind a live code: one query, its central household and the head's name."""
+    if not token or len(token) > 32:
+        return None
+    row = read_core(_PLAQUE_ENTRY, {"token": token}).first()
+    return Entry(row[0], False, row[1]) if row is not None else None
 
 
 def plaque_household(token: str) -> CentralHousehold | None:

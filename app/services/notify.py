@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.clock import utcnow
-from app.extensions import db
+from app.extensions import db, read_core
 from app.models import Notification
 
 OUTBOX = "sms_outbox"
@@ -39,13 +39,14 @@ def inbox(user_id: int) -> sa.Select[tuple[Notification]]:
             .order_by(Notification.created_at.desc(), Notification.id.desc()))
 
 
+# Built once: the badge asks on every page view and every minute (issue 14).
+_UNREAD = sa.select(sa.func.count(Notification.id)).where(
+    Notification.user_id == sa.bindparam("user"), Notification.read_at.is_(None))
+
+
 def unread_count(user_id: int) -> int:
     """How many of the user's notifications are unread (the badge in the header)."""
-    return db.session.scalar(
-        sa.select(sa.func.count(Notification.id)).where(
-            Notification.user_id == user_id, Notification.read_at.is_(None)
-        )
-    ) or 0
+    return read_core(_UNREAD, {"user": user_id}).scalar() or 0
 
 
 def mark_read(note: Notification) -> Notification:

@@ -9,6 +9,7 @@ are not Party-organisation secretaries and do not sit on the village two committ
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 
 from app import policy
 from app.clock import day_start, local_today
-from app.extensions import db
+from app.extensions import db, read_core
 from app.models import (
     Activity,
     ActivityKind,
@@ -30,6 +31,7 @@ from app.models import (
     OrgNode,
     PostAssignment,
     PostType,
+    Station,
     User,
     VerifyState,
     activity_members,
@@ -323,6 +325,72 @@ def member_post(member: Member, today: date | None = None) -> MemberPost:
     current = next((a for a in assignments if a.ended_at is None), None)
     return MemberPost(current, post_work(current, today) if current else None,
                       [a for a in assignments if a.ended_at is not None])
+
+
+# --- the member's home: the same card from Core rows (issue 14) ---------------------------------
+
+
+@dataclass(frozen=True)
+class PostTypeBrief:
+    name: str
+    activity_kind: ActivityKind | None
+
+
+@dataclass(frozen=True)
+class PostBrief:
+    """A post as the card shows it (the attributes of a ``PostAssignment`` the card reads)."""
+
+    id: int
+    duty: str
+    assigned_at: datetime
+    ended_at: datetime | None
+    post_type: PostTypeBrief
+
+
+@dataclass(frozen=True)
+class WorkBrief:
+    """An activity in the post's recent work (its day, kind and place)."""
+
+    id: int
+    started_at: datetime
+    kind: ActivityKind
+    place: str
+
+
+@functools.cache
+def _brief_statements() -> tuple[sa.Select, sa.Select, sa.Select]:
+    """The card's statements, built once: the member's posts with their types; the current post's
+    work counted and its latest activities (the conditions of :func:`post_work`)."""
+    posts = (sa.select(PostAssignment.id, PostAssignment.duty, PostAssignment.assigned_at, PostAssignment.ended_at,
+                       PostType.name, PostType.activity_kind)
+             .join(PostType, PostType.id == PostAssignment.post_type_id)
+             .where(PostAssignment.member_id == sa.bindparam("member"))
+             .order_by(PostAssignment.assigned_at.desc()))
+    where = _work_condition(sa.bindparam("member"), sa.bindparam("kind"), sa.bindparam("since"), None)  # type: ignore[arg-type]
+    counts = sa.select(sa.func.count(Activity.id),
+                       sa.func.count(Activity.id).filter(Activity.started_at >= sa.bindparam("year_start"))).where(where)
+    # An activity's place: its station's name, else its address (``Activity.place``).
+    recent = (sa.select(Activity.id, Activity.started_at, Activity.kind,
+                        sa.func.coalesce(Station.name, Activity.address))
+              .outerjoin(Station, Station.id == Activity.station_id).where(where)
+              .order_by(Activity.started_at.desc()).limit(RECENT_WORK))
+    return posts, counts, recent
+
+
+def member_post_brief(member_id: int, today: date | None = None) -> MemberPost:
+    """:func:`member_post` for the member's home: the same card, read as Core rows (two or three
+    statements, built once) instead of ORM objects with their joined relations."""
+    posts, counts, recent = _brief_statements()
+    assignments = [PostBrief(i, duty or "", at, ended, PostTypeBrief(name, kind))
+                   for i, duty, at, ended, name, kind in read_core(posts, {"member": member_id})]
+    current = next((a for a in assignments if a.ended_at is None), None)
+    work = None
+    if current is not None and current.post_type.activity_kind is not None:
+        params = {"member": member_id, "kind": current.post_type.activity_kind, "since": current.assigned_at,
+                  "year_start": day_start(date((today or local_today()).year, 1, 1))}
+        total, this_year = read_core(counts, params).one()
+        work = PostWork(this_year, total, [WorkBrief(*row) for row in read_core(recent, params)])  # type: ignore[arg-type]
+    return MemberPost(current, work, [a for a in assignments if a.ended_at is not None])  # type: ignore[arg-type]
 
 
 # --- the admins' lists -------------------------------------------------------------------------

@@ -4,28 +4,33 @@ list the page links to, computed with the same condition as that list (tested fi
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import joinedload
 
 from app.clock import day_start, local_day
-from app.extensions import db
+from app.extensions import db, read_core
 from app.models import (
+    VOICE_ONLY,
     Activity,
     CentralHousehold,
     Checkin,
     Member,
     MemberStatus,
     Need,
+    NeedCategory,
     NeedStatus,
     OrgNode,
     Role,
     Station,
     StationEvent,
+    StationEventKind,
+    TrainingKind,
+    TrainingMode,
     User,
     VerifyState,
 )
@@ -36,11 +41,27 @@ from app.services import needs as needs_service
 SHOWN = 8  # items of a to-do list shown on the home page (the figure counts them all)
 
 
+@dataclass(frozen=True)
+class NeedBrief:
+    """A need as a to-do line shows it (one Core row, no ORM object)."""
+
+    id: int
+    category: NeedCategory
+    text: str
+    status: NeedStatus
+    central_household_id: int | None
+
+    @property
+    def summary(self) -> str:
+        """As ``Need.summary``: the text, or "（语音留言）" for a need left by voice alone."""
+        return self.text or str(VOICE_ONLY)
+
+
 @dataclass
 class Waiting:
     """A need waiting for someone, with its running deadline."""
 
-    need: Need
+    need: NeedBrief
     due: datetime
     overdue: bool
     hours: int  # whole hours left before the deadline (negative: hours past it)
@@ -52,20 +73,26 @@ class Waiting:
         return str(_l("已超过办结时限")) if self.overdue else str(_l("待办结"))
 
 
-def _waiting(cond: sa.ColumnElement[bool], now: datetime) -> list[Waiting]:
-    """Open needs matching ``cond``, overdue first, then by the running deadline."""
-    due = sa.case((Need.status == NeedStatus.SUBMITTED, Need.accept_due_at), else_=Need.resolve_due_at)
-    rows = db.session.scalars(
-        sa.select(Need).where(cond, Need.hidden_at.is_(None),
-                              Need.status.in_((NeedStatus.SUBMITTED, NeedStatus.ACCEPTED,
-                                               NeedStatus.IN_PROGRESS)))
-        .options(joinedload(Need.community)).order_by(due, Need.id)
-    ).all()
+_OPEN = (NeedStatus.SUBMITTED, NeedStatus.ACCEPTED, NeedStatus.IN_PROGRESS)
+# Built once (issue 14): the home page runs these on every view.
+_WAITING = (
+    sa.select(Need.id, Need.category, Need.text, Need.status, Need.central_household_id,
+              Need.accept_due_at, Need.resolve_due_at)
+    .where(Need.owner_member_id == sa.bindparam("member"), Need.hidden_at.is_(None), Need.status.in_(_OPEN))
+    .order_by(sa.case((Need.status == NeedStatus.SUBMITTED, Need.accept_due_at), else_=Need.resolve_due_at),
+              Need.id)
+)
+
+
+def _waiting(member_id: int, now: datetime) -> list[Waiting]:
+    """Open needs the member holds, overdue first, then by the running deadline."""
     out = []
-    for need in rows:
-        deadline = need.accept_due_at if need.status is NeedStatus.SUBMITTED else need.resolve_due_at
+    for nid, category, text, status, central_id, accept_due, resolve_due in read_core(
+            _WAITING, {"member": member_id}):
+        deadline = accept_due if status is NeedStatus.SUBMITTED else resolve_due
         left = (deadline - now).total_seconds() / 3600
-        out.append(Waiting(need, deadline, deadline < now, int(left) if left >= 0 else math.floor(left)))
+        out.append(Waiting(NeedBrief(nid, category, text or "", status, central_id), deadline, deadline < now,
+                           int(left) if left >= 0 else math.floor(left)))
     return out
 
 
@@ -104,62 +131,145 @@ def events_between(station_ids: list[int], first: date, last: date) -> list[Stat
     ))
 
 
+@dataclass(frozen=True)
+class EventBrief:
+    """An event at one of the member's stations, as the week's list shows it."""
+
+    id: int
+    title: str
+    kind: StationEventKind
+    starts_at: datetime
+    ends_at: datetime
+    station: _Named
+
+
+@dataclass(frozen=True)
+class _Named:
+    name: str
+
+
+@dataclass(frozen=True)
+class SessionBrief:
+    """An open training session, as the home's training line shows it."""
+
+    id: int
+    title: str
+    kind: TrainingKind
+    mode: TrainingMode
+    starts_at: datetime
+    ends_at: datetime
+    done: bool
+
+
 @dataclass
 class MemberToday:
     waiting: list[Waiting]
     inbox: dict[str, int]
     visits_due: list[visits.HouseholdVisit]
     covered: int
-    events_today: list[StationEvent]
-    events_week: list[StationEvent]
+    events_today: list[EventBrief]
+    events_week: list[EventBrief]
     checkins_month: int
     activities_month: int
     month: date
     points_month: int = 0  # net points this month (the sum of 我的积分's entries for the month)
     training_open: int = 0  # sessions open or coming for the member (the 我的培训 list)
-    training_todo: list[object] = field(default_factory=list)  # of those, online ones not yet done
+    training_todo: list[SessionBrief] = field(default_factory=list)  # of those, online ones not yet done
 
     @property
     def overdue(self) -> int:
         return sum(1 for w in self.waiting if w.overdue)
 
 
-def member_today(member: Member, now: datetime) -> MemberToday:
-    """What a member has to do today: the needs they hold (overdue first, with the time left),
-    the households due a visit this period, events at their stations, and this month's figures."""
-    today = local_day(now)
-    waiting = _waiting(sa.and_(Need.owner_member_id == member.id), now)
-    households = visits.member_households(member, today)
-    station_ids = [s.id for s in stations_of(member)]
-    monday, sunday = week_bounds(today)
-    week = events_between(station_ids, monday, sunday)
-    first, nxt = _month_start(today), _next_month(today)
-    checkins = db.session.scalar(
+@dataclass(frozen=True)
+class _Ref:
+    """Stands for a member in the list builders of other services, its id a bound parameter: the
+    same conditions as the lists the figures link to, built once as statements."""
+
+    id: object
+
+
+@functools.cache
+def _member_statements() -> dict[str, sa.Select]:
+    """The member home's statements, built once per process (issue 14: building a statement
+    costs more than running it). Each figure keeps the condition of the list it links to."""
+    from app.models import PointsEntry, TrainingCompletion, TrainingSession
+    from app.services.activities import mine
+
+    member = sa.bindparam("member")
+    first, nxt = sa.bindparam("first"), sa.bindparam("next")
+
+    def held(states: tuple[NeedStatus, ...]) -> sa.ScalarSelect:
+        return (sa.select(sa.func.count(Need.id))
+                .where(Need.owner_member_id == member, Need.hidden_at.is_(None), Need.status.in_(states))
+                .scalar_subquery())
+
+    activities = (mine(_Ref(member)).order_by(None).with_only_columns(Activity.id)  # type: ignore[arg-type]
+                  .where(Activity.started_at >= sa.bindparam("from"), Activity.started_at < sa.bindparam("to")))
+    figures = sa.select(
+        *(held(states).label(state) for state, states in needs_service.INBOX_STATES.items() if state != "closed"),
         sa.select(sa.func.count(Checkin.id))
-        .where(Checkin.member_id == member.id, Checkin.day >= first, Checkin.day < nxt)) or 0
-    from app.services import training
-
-    sessions = list(db.session.scalars(training.open_for(member, now)))
-    done = training.member_progress(member, sessions)
-    todo = [t for t in sessions if t.id not in done and t.mode.value == "online" and t.starts_at <= now]
-    from app.models import PointsEntry
-
-    points_month = db.session.scalar(
+        .where(Checkin.member_id == member, Checkin.day >= first, Checkin.day < nxt).scalar_subquery(),
         sa.select(sa.func.coalesce(sa.func.sum(PointsEntry.points), 0))
-        .where(PointsEntry.member_id == member.id, PointsEntry.occurred_on >= first,
-               PointsEntry.occurred_on < nxt)) or 0
+        .where(PointsEntry.member_id == member, PointsEntry.occurred_on >= first,
+               PointsEntry.occurred_on < nxt).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(activities.subquery()).scalar_subquery(),
+        sa.select(OrgNode.path).join(Member, Member.grid_id == OrgNode.id).where(Member.id == member)
+        .scalar_subquery(),
+    )
+    chain = sa.bindparam("chain", expanding=True)
+    events = (
+        sa.select(StationEvent.id, StationEvent.title, StationEvent.kind, StationEvent.starts_at,
+                  StationEvent.ends_at, Station.name)
+        .join(Station, Station.id == StationEvent.station_id)
+        .where(Station.active, Station.org_node_id.in_(chain), StationEvent.starts_at < sa.bindparam("to"),
+               StationEvent.ends_at > sa.bindparam("from"))
+        .order_by(StationEvent.starts_at, StationEvent.id)
+    )
+    # training.open_for and training.member_progress, in one statement.
+    attended = sa.exists().where(Checkin.event_id == TrainingSession.station_event_id, Checkin.member_id == member)
+    completed = sa.exists().where(TrainingCompletion.session_id == TrainingSession.id,
+                                  TrainingCompletion.member_id == member)
+    sessions = (
+        sa.select(TrainingSession.id, TrainingSession.title, TrainingSession.kind, TrainingSession.mode,
+                  TrainingSession.starts_at, TrainingSession.ends_at, sa.or_(attended, completed))
+        .where(TrainingSession.org_node_id.in_(chain), TrainingSession.cancelled_at.is_(None),
+               TrainingSession.ends_at > sa.bindparam("now"))
+        .order_by(TrainingSession.starts_at, TrainingSession.id)
+    )
+    return {"figures": figures, "events": events, "sessions": sessions}
+
+
+def member_today(member_id: int, now: datetime) -> MemberToday:
+    """What a member has to do today: the needs they hold (overdue first, with the time left),
+    the households due a visit this period, events at their stations, and this month's figures.
+    Six statements, each built once (issue 14): the figures in one row, then the lists."""
+    today = local_day(now)
+    first, nxt = _month_start(today), _next_month(today)
+    run = _member_statements()
+    row = read_core(run["figures"], {
+        "member": member_id, "first": first, "next": nxt, "from": day_start(first), "to": day_start(nxt)}).one()
+    submitted, accepted, in_progress, checkins, points_month, activities_month, grid_path = row
+    chain = [int(p) for p in (grid_path or "").strip("/").split("/") if p]  # the grid and the nodes above it
+    households = visits.member_households_of(member_id, today)
+    monday, sunday = week_bounds(today)
+    week = [EventBrief(i, title, kind, starts, ends, _Named(station))
+            for i, title, kind, starts, ends, station in read_core(run["events"], {
+                "chain": chain, "from": day_start(monday), "to": day_start(sunday + timedelta(days=1))})]
+    sessions = [SessionBrief(*r[:6], bool(r[6])) for r in read_core(run["sessions"], {
+        "member": member_id, "chain": chain, "now": now})]
     return MemberToday(
-        points_month=int(points_month),
+        points_month=int(points_month or 0),
         training_open=len(sessions),
-        training_todo=todo,
-        waiting=waiting,
-        inbox=needs_service.inbox_counts(member),
+        training_todo=[t for t in sessions if not t.done and t.mode is TrainingMode.ONLINE and t.starts_at <= now],
+        waiting=_waiting(member_id, now),
+        inbox={"submitted": submitted, "accepted": accepted, "in_progress": in_progress},
         visits_due=[h for h in households if h.overdue],
         covered=len(households),
         events_today=[e for e in week if local_day(e.starts_at) <= today <= local_day(e.ends_at)],
         events_week=week,
-        checkins_month=checkins,
-        activities_month=activities_in_month(member, first),
+        checkins_month=checkins or 0,
+        activities_month=activities_month or 0,
         month=first,
     )
 
@@ -189,20 +299,23 @@ class HeadToday:
         return [(m, n) for m, n in self.members if n < 15]
 
 
-def head_today(head: Member, now: datetime) -> HeadToday | None:
+_HEADED = sa.select(CentralHousehold.id).where(CentralHousehold.head_member_id == sa.bindparam("member")).limit(1)
+
+
+def head_today(head_id: int, now: datetime) -> HeadToday | None:
     """The central household a member heads, against 1+10+15, and what waits for the head."""
-    household = db.session.scalar(
-        sa.select(CentralHousehold).where(CentralHousehold.head_member_id == head.id).limit(1))
-    if household is None:
+    headed = read_core(_HEADED, {"member": head_id}).scalar()
+    if headed is None:  # most members head nothing: one indexed lookup, no ORM object
         return None
+    household = db.session.get(CentralHousehold, headed)
+    assert household is not None
     members = structure.linked_members(household)
     member_ids = [m.id for m, _n in members]
     overdue = dict(db.session.execute(
         sa.select(Need.owner_member_id, sa.func.count(Need.id))
         .where(Need.owner_member_id.in_(member_ids), needs_service.overdue_condition(now))
         .group_by(Need.owner_member_id)).all()) if member_ids else {}
-    passed = [w for w in _waiting(Need.owner_member_id == head.id, now)
-              if w.need.central_household_id == household.id]
+    passed = [w for w in _waiting(head_id, now) if w.need.central_household_id == household.id]
     return HeadToday(household, members, passed, overdue)
 
 
@@ -328,26 +441,28 @@ def _training_counts(user: User, year: int, now: datetime) -> object:
 
 def home(user: User, now: datetime) -> dict[str, object]:
     """Every to-do list the user's roles give them, for the home page."""
+    from app.policy import member_standing
+
     roles = user.role_set
-    member = user.member if Role.MEMBER in roles else None
+    member_id = member_standing(user)[0] if Role.MEMBER in roles else None
     return {
         "roles": roles,
-        "member_today": member_today(member, now) if member else None,
-        "head_today": head_today(member, now) if member else None,
+        "member_today": member_today(member_id, now) if member_id else None,
+        "head_today": head_today(member_id, now) if member_id else None,
         "station_today": station_today(user, now) if Role.STATION_ADMIN in roles else [],
         "pending_verification": pending_verification(user) if Role.STATION_ADMIN in roles else 0,
         "admin_today": admin_today(user, now) if Role.ORG_ADMIN in roles else None,
-        **_mentoring_today(user, member, now),
+        **_mentoring_today(user, member_id, now),
     }
 
 
-def _mentoring_today(user: User, member: Member | None, now: datetime) -> dict[str, object]:
+def _mentoring_today(user: User, member_id: int | None, now: datetime) -> dict[str, object]:
     """A mentor's households not guided this quarter; a member's post and its work."""
     from app.policy import is_mentor
     from app.services import mentoring, posts
 
-    if member is None:
+    if member_id is None:
         return {"mentor_today": None, "member_post": None}
     day = local_day(now)
-    return {"mentor_today": mentoring.mentor_page(member, day) if is_mentor(user) else None,
-            "member_post": posts.member_post(member, day)}
+    return {"mentor_today": mentoring.mentor_page(user.member, day) if is_mentor(user) else None,
+            "member_post": posts.member_post_brief(member_id, day)}

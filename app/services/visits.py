@@ -8,6 +8,7 @@ fixed number of queries whatever the number of households.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from app.clock import local_day, period_start
-from app.extensions import db
+from app.extensions import db, read_core
 from app.models import (
     DEFAULT_VISIT_MONTHS,
     VISIT_PERIOD_MONTHS,
@@ -117,6 +118,54 @@ def member_households(member: Member, today: date) -> list[HouseholdVisit]:
     for r in residents:
         months = months_for_path(r.grid.path, policies)
         rows.append(HouseholdVisit(r, last.get(r.id), period_start(today, months), months))
+    rows.sort(key=lambda v: (not v.overdue, v.last_visit or date.min))
+    return rows
+
+
+@dataclass(frozen=True)
+class CoveredBrief:
+    """A covered household as the member's home lists it (one Core row, no ORM object)."""
+
+    id: int
+    address: str
+    head_name: str
+
+
+@functools.cache
+def _covered_statement() -> sa.Select:
+    """The member's covered households with their grid's path and their last visit by each kind
+    of record (a 走访 naming them, a diary entry about them) — :func:`member_households` in one
+    statement, built once (issue 14)."""
+    by_activity = (sa.select(sa.func.max(Activity.started_at))
+                   .join(activity_residents, activity_residents.c.activity_id == Activity.id)
+                   .where(Activity.kind == ActivityKind.VISIT,
+                          activity_residents.c.resident_household_id == ResidentHousehold.id)
+                   .scalar_subquery())
+    by_diary = (sa.select(sa.func.max(DiaryEntry.entry_date))
+                .where(DiaryEntry.resident_household_id == ResidentHousehold.id).scalar_subquery())
+    return (sa.select(ResidentHousehold.id, ResidentHousehold.address, ResidentHousehold.head_name, OrgNode.path,
+                      by_activity, by_diary)
+            .join(OrgNode, OrgNode.id == ResidentHousehold.grid_id)
+            .where(ResidentHousehold.covering_member_id == sa.bindparam("member"))
+            .order_by(ResidentHousehold.address, ResidentHousehold.id))
+
+
+_POLICIES = sa.select(VisitPolicy.org_node_id, VisitPolicy.months)
+
+
+def member_households_of(member_id: int, today: date) -> list[HouseholdVisit]:
+    """:func:`member_households` for the home page: the same households, order and periods, the
+    households as :class:`CoveredBrief` rows (two statements, no ORM objects)."""
+    policies = dict(read_core(_POLICIES).all())
+    rows = []
+    for rid, address, head_name, path, visited_at, diary_day in read_core(
+            _covered_statement(), {"member": member_id}):
+        last = local_day(visited_at) if visited_at is not None else None
+        if diary_day is not None and (last is None or diary_day > last):
+            last = diary_day
+        months = months_for_path(path, policies)
+        rows.append(HouseholdVisit(CoveredBrief(rid, address, head_name), last, period_start(today, months),  # type: ignore[arg-type]
+                                   months))
     rows.sort(key=lambda v: (not v.overdue, v.last_visit or date.min))
     return rows
 

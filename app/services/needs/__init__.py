@@ -34,6 +34,7 @@ from app.services.needs.deadlines import (
 from app.services.needs.lists import (
     DISPATCH_LIMIT,
     INBOX_STATES,
+    TrackedNeed,
     assignable_choices,
     breach_count,
     community_by_id,
@@ -54,11 +55,13 @@ from app.services.needs.lists import (
     overdue_count,
     overdue_needs,
     poster_station,
+    public_timeline,
     queue_count,
     shown_phone,
     sla_nodes,
     sla_rows,
     timeline,
+    tracked_by_token,
     tracked_need,
 )
 from app.services.needs.notifications import (
@@ -162,6 +165,9 @@ __all__ = [
     "mine_select",
     "move_owner",
     "need_by_token",
+    "public_timeline",
+    "TrackedNeed",
+    "tracked_by_token",
     "need_photo_ids",
     "next_owner",
     "normalize_address",

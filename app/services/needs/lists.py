@@ -7,6 +7,7 @@ the admin's part of the tree only.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -14,8 +15,10 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import aliased, joinedload
 
 from app import policy
-from app.extensions import db
+from app.extensions import db, read_core
 from app.models import (
+    CentralHousehold,
+    EventKind,
     Member,
     MemberStatus,
     Need,
@@ -23,12 +26,15 @@ from app.models import (
     NeedCategory,
     NeedEvent,
     NeedHandler,
+    NeedOutcome,
+    NeedRating,
     NeedSla,
     NeedStatus,
     OrgLevel,
     OrgNode,
     Station,
     User,
+    VoiceClip,
 )
 from app.phones import normalize_phone
 from app.policy import scope_condition
@@ -103,6 +109,115 @@ def need_by_token(token: str) -> Need | None:
                              .options(joinedload(Need.owner_member), joinedload(Need.owner_node)))
 
 
+# --- the tracking page, read as Core rows (issue 14) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClipBrief:
+    """A voice clip as a player shows it (the ``VoiceClip`` attributes the page reads)."""
+
+    id: int
+    mime: str
+    duration_ms: int
+
+    @property
+    def seconds(self) -> int:
+        return max(1, round(self.duration_ms / 1000))
+
+
+@dataclass(frozen=True)
+class _Named:
+    name: str
+
+
+@dataclass(frozen=True)
+class TrackedNeed:
+    """A need as its tracking page shows it: the attributes of a ``Need`` the page reads, its owner
+    and its recording, from one Core row."""
+
+    id: int
+    token: str
+    code: str
+    category: NeedCategory
+    status: NeedStatus
+    text: str
+    submitted_at: datetime
+    photo_id: int | None
+    outcome: NeedOutcome | None
+    outcome_note: str
+    referred_to: str
+    rating: NeedRating | None
+    reopen_count: int
+    contact_phone: str | None
+    voice_clip: ClipBrief | None
+    owner_member: _Named | None
+    owner_node: _Named | None
+
+
+@dataclass(frozen=True)
+class EventBrief:
+    """A public timeline line (the ``NeedEvent`` attributes the page reads)."""
+
+    kind: EventKind
+    at: datetime
+    actor_label: str
+    text: str
+    internal: bool
+    to_label: str
+    photo_id: int | None
+    voice_clip_id: int | None
+    voice_clip: ClipBrief | None
+
+
+def _tracking_statements() -> tuple[sa.Select, sa.Select]:
+    owner_user = aliased(User)
+    owner_member = aliased(Member)
+    owner_node = aliased(OrgNode)
+    need = (
+        sa.select(Need.id, Need.token, Need.code, Need.category, Need.status, Need.text, Need.submitted_at,
+                  Need.photo_id, Need.outcome, Need.outcome_note, Need.referred_to, Need.rating, Need.reopen_count,
+                  Need.contact_phone, VoiceClip.id, VoiceClip.mime, VoiceClip.duration_ms, owner_user.name,
+                  owner_node.name)
+        .outerjoin(VoiceClip, VoiceClip.id == Need.voice_clip_id)
+        .outerjoin(owner_member, owner_member.id == Need.owner_member_id)
+        .outerjoin(owner_user, owner_user.id == owner_member.user_id)
+        .outerjoin(owner_node, owner_node.id == Need.owner_node_id)
+        .where(Need.token == sa.bindparam("token"), Need.hidden_at.is_(None))
+    )
+    events = (
+        sa.select(NeedEvent.kind, NeedEvent.at, NeedEvent.actor_label, NeedEvent.text, NeedEvent.internal,
+                  NeedEvent.to_label, NeedEvent.photo_id, NeedEvent.voice_clip_id, VoiceClip.mime,
+                  VoiceClip.duration_ms)
+        .outerjoin(VoiceClip, VoiceClip.id == NeedEvent.voice_clip_id)
+        .where(NeedEvent.need_id == sa.bindparam("need"), NeedEvent.internal.is_(False))
+        .order_by(NeedEvent.at, NeedEvent.id)
+    )
+    return need, events
+
+
+_TRACKED, _PUBLIC_EVENTS = _tracking_statements()
+
+
+def tracked_by_token(token: str) -> TrackedNeed | None:
+    """:func:`need_by_token` for the tracking page: the need (never a hidden one) with its owner's
+    name and its recording, one Core row from a statement built once."""
+    if not token or len(token) > 32:
+        return None
+    row = read_core(_TRACKED, {"token": token}).first()
+    if row is None:
+        return None
+    *fields, clip_id, mime, duration, owner_name, node_name = row
+    return TrackedNeed(*fields, voice_clip=ClipBrief(clip_id, mime, duration) if clip_id is not None else None,
+                       owner_member=_Named(owner_name) if owner_name is not None else None,
+                       owner_node=_Named(node_name) if node_name is not None else None)
+
+
+def public_timeline(need_id: int) -> list[EventBrief]:
+    """:func:`timeline` with ``public``: the need's events without internal notes, in order."""
+    return [EventBrief(*r[:8], ClipBrief(r[7], r[8], r[9]) if r[7] is not None else None)
+            for r in read_core(_PUBLIC_EVENTS, {"need": need_id})]
+
+
 def tracked_need(code: str, phone: str) -> Need | None:
     """The need with this short code filed with this phone: either alone finds nothing (nor does
     a phone that is not one — never ``IS NULL``, which an erased need's phone is)."""
@@ -146,10 +261,18 @@ def poster_station(station_id: int | None) -> Station | None:
 # --- Members ---------------------------------------------------------------------------------
 
 
+_HEAD_OF = sa.select(CentralHousehold.head_member_id).where(CentralHousehold.id == sa.bindparam("household"))
+
+
 def is_head(member: Member) -> bool:
-    """Whether the member heads their central household."""
-    ch = member.central_household
-    return ch is not None and ch.head_member_id == member.id
+    """Whether the member heads their central household (one indexed lookup of the head's id
+    unless the household is loaded already: not the household with its joined relations)."""
+    if member.central_household_id is None:
+        return False
+    if "central_household" in sa.inspect(member).dict:
+        ch = member.central_household
+        return ch is not None and ch.head_member_id == member.id
+    return read_core(_HEAD_OF, {"household": member.central_household_id}).scalar() == member.id
 
 
 def inbox_state(raw: str | None) -> str:

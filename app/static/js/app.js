@@ -27,6 +27,16 @@
     var invalid = root && root.querySelector && root.querySelector("[aria-invalid=true]");
     if (invalid && document.activeElement !== invalid) { invalid.focus(); }
   });
+  // A boosted request keeps the head: a page of another stylesheet (a resident's form has its
+  // own; a deploy renames them) is loaded whole instead — a form's answer only if it redirected.
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var d = evt.detail, x = d.xhr, m = /<link rel="stylesheet" href="([^"]+)"/.exec(x && x.responseText || "");
+    var mine = document.querySelector('link[rel="stylesheet"]');
+    if (!d.boosted || !m || !mine || m[1] === mine.getAttribute("href") || !x.responseURL) { return; }
+    if (d.requestConfig.verb !== "get" && x.responseURL.indexOf(d.requestConfig.path) >= 0) { return; }
+    d.shouldSwap = false;
+    window.location.assign(x.responseURL);
+  });
   // Elements with data-autosubmit submit their form when changed (filters without a button).
   document.addEventListener("change", function (evt) {
     var el = evt.target;
