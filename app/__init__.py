@@ -11,8 +11,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import config
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    """Create and configure the app: defaults, then the environment, then ``test_config``."""
+def create_app(test_config: dict | None = None, *, commands: bool = True) -> Flask:
+    """Create and configure the app: defaults, then the environment, then ``test_config``.
+
+    ``commands=False`` (a gunicorn worker, see wsgi.py) leaves out the ``flask`` commands and
+    Alembic behind ``flask db``: a worker never runs them, and they would cost it 12 MB."""
     app = Flask(__name__, instance_relative_config=True)
     instance = Path(
         (test_config or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH") or app.instance_path
@@ -25,15 +28,19 @@ def create_app(test_config: dict | None = None) -> Flask:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
-    from app import assets, cli, errors, sessions, sms, web
-    from app.extensions import babel, compress, csrf, db, limiter, login_manager, migrate
+    from app import assets, errors, sessions, sms, web
+    from app.extensions import babel, compress, csrf, db, limiter, login_manager
     from app.services import counters
 
     # First registered, so its after_request runs last, on the finished response.
     compress.init_app(app)
     db.init_app(app)
     counters.install()
-    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    if commands:
+        from flask_migrate import Migrate
+
+        Migrate(app, db, directory=str(Path(app.root_path).parent / "migrations"),
+                render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=web.select_locale, timezone_selector=lambda: "Asia/Shanghai")
@@ -49,7 +56,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     assets.init_app(app)
     errors.init_app(app)
     sms.init_app(app)
-    cli.init_app(app)
+    if commands:
+        from app import cli
+
+        cli.init_app(app)
 
     from app.activities.views import bp as activities_bp
     from app.audit.views import bp as audit_bp

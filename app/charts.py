@@ -109,6 +109,22 @@ def nice_max(value: float) -> float:
     return 10 ** (exp + 1)  # pragma: no cover - the loop always returns
 
 
+def whole_max(value: float) -> int:
+    """A round axis maximum ≥ ``value`` whose quarters are whole numbers: the ticks of a chart of
+    counts (members, check-ins) never read 1.2 or 3.8."""
+    step = max(1.0, value / 4)
+    exp = math.floor(math.log10(step))
+    top = next(m * 10**exp for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * 10**exp >= step and (m * 10**exp) % 1 == 0)
+    return int(4 * top)
+
+
+def _top(series: Sequence[Series]) -> float:
+    """The axis maximum for these values: whole quarters when every value is a whole number."""
+    values = [v for s in series for v in s.values if v is not None]
+    peak = max(values, default=0)
+    return whole_max(peak) if peak > 0 and all(float(v).is_integer() for v in values) else nice_max(peak)
+
+
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "—"
@@ -139,8 +155,7 @@ def bar_chart(title: str, categories: Sequence[str], series: Sequence[Series], u
               top: float | None = None, axis: Sequence[str] | None = None) -> Chart:
     """Grouped bars: one group per category, one bar per series."""
     chart = Chart("bar", title, unit, list(categories), list(series))
-    peak = max((v or 0 for s in series for v in s.values), default=0)
-    scale = _axis(chart, top or nice_max(peak))
+    scale = _axis(chart, top or _top(series))
     n, k = max(len(categories), 1), max(len(series), 1)
     slot = (chart.right - chart.left) / n
     bar_w = slot * 0.8 / k
@@ -161,8 +176,7 @@ def line_chart(title: str, categories: Sequence[str], series: Sequence[Series], 
                top: float | None = None, axis: Sequence[str] | None = None) -> Chart:
     """Lines through each series' values (a missing value breaks the line)."""
     chart = Chart("line", title, unit, list(categories), list(series))
-    peak = max((v or 0 for s in series for v in s.values), default=0)
-    scale = _axis(chart, top or nice_max(peak))
+    scale = _axis(chart, top or _top(series))
     n = max(len(categories), 1)
     slot = (chart.right - chart.left) / n
     centres = [chart.left + slot * (i + 0.5) for i in range(len(categories))]

@@ -43,6 +43,16 @@ def db_id_or_none(value: object) -> int | None:
     return db_id(number)
 
 
+def choice_id(value: object) -> int | None:
+    """``coerce`` for a select of ids checked against its choices afterwards: empty, not a
+    number or beyond the database's integer is None (then "please choose"), never ValueError."""
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number <= MAX_ID else None
+
+
 def bounded_id(message: object) -> NumberRange:
     """Validator for an IntegerField holding an id: beyond the database's integer, ``message``."""
     return NumberRange(min=0, max=MAX_ID, message=message)  # type: ignore[arg-type]

@@ -117,6 +117,25 @@ def _training_session(mode: str) -> int | None:
                     .order_by(TrainingSession.starts_at.desc()))
 
 
+def _last_year() -> int:
+    from app.clock import local_today
+
+    return local_today().year - 1
+
+
+def _district_node() -> int | None:
+    from app.models import OrgLevel, OrgNode
+
+    return first_id(sa.select(OrgNode.id).where(OrgNode.level == OrgLevel.DISTRICT).order_by(OrgNode.id))
+
+
+def _community_node() -> int | None:
+    from app.models import RoleAssignment, User
+
+    return first_id(sa.select(RoleAssignment.org_node_id).join(User)
+                    .where(User.phone == ACCOUNTS["community"], RoleAssignment.org_node_id.is_not(None)))
+
+
 # Every main page of every area, as the demo account of the role that uses it.
 PAGES: list[Page] = [
     Page("", "/", light=True),
@@ -176,6 +195,15 @@ PAGES: list[Page] = [
     Page("member", "/training/me", light=True),
     Page("member", _url("/training/members/{}", lambda: _member_id(ACCOUNTS["member"])), light=True),
     Page("head", _url("/training/households/{}", lambda: _household_of(ACCOUNTS["head"]))),
+    # Reports over the admin's whole scope (issue 11, item 4), held to the dashboards' target.
+    Page("district", "/evaluation/"),
+    Page("district", _url("/evaluation/{}/" + str(_last_year()) + "/members", _district_node), dashboard=True),
+    Page("district", _url("/evaluation/{}/" + str(_last_year()) + "/households", _district_node), dashboard=True),
+    Page("community", _url("/evaluation/{}/" + str(_last_year()) + "/members", _community_node), dashboard=True),
+    Page("district", "/points/", dashboard=True),
+    Page("district", "/points/?period=y:" + str(_last_year() + 1), dashboard=True),
+    Page("district", "/points/?period=y:" + str(_last_year() + 1) + "&by=grid", dashboard=True),
+    Page("member", "/points/me", light=True),
 ]
 
 

@@ -27,6 +27,6 @@ real = create_app({
     "NEEDS_LIMIT_PER_PHONE": HIGH,
     "TRACK_LIMIT_PER_IP": HIGH,
     "ADMIN_IDLE_TIMEOUT": timedelta(days=1),
-})
+}, commands=False)
 
 application = DispatcherMiddleware(real, {"/__bench": bare})

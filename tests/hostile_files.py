@@ -146,3 +146,107 @@ def bombs() -> dict[str, bytes]:
 def samples() -> list[bytes]:
     """Valid files to truncate."""
     return [jpeg(), png(), webp(), xlsx(), png(mode="RGBA")]
+
+
+# --- audio (residents' and members' voice messages) ------------------------------------------
+
+
+def amr(seconds: float = 2) -> bytes:
+    """An AMR-NB file of silent 12.2 kbit/s frames (20 ms each), made by hand."""
+    return b"#!AMR\n" + (b"\x3c" + bytes(31)) * round(seconds / 0.02)
+
+
+def wav(seconds: float = 2, rate: int = 8000, declared: int | None = None) -> bytes:
+    """A mono 16-bit WAV of silence; ``declared`` overrides the data chunk's size (a lying header)."""
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(bytes(2 * int(rate * seconds)))
+    data = out.getvalue()
+    if declared is not None:
+        at = data.index(b"data") + 4
+        data = data[:at] + struct.pack("<I", declared) + data[at + 4:]
+    return data
+
+
+@functools.cache
+def recordings() -> dict[str, bytes]:
+    """A 2-second tone as each browser and phone records (ffmpeg; none without it): the real
+    containers whose headers the upload check walks by hand (WebM, fragmented MP4)."""
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    if shutil.which("ffmpeg") is None:
+        return {}
+    found = {}
+    formats = {"webm": ["-c:a", "libopus", "-b:a", "16k", "-f", "webm"],
+               "ogg": ["-c:a", "libopus", "-b:a", "16k", "-f", "ogg"],
+               "m4a-fragmented": ["-c:a", "aac", "-b:a", "24k", "-movflags",
+                                  "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4"],
+               "mp3": ["-c:a", "libmp3lame", "-b:a", "24k", "-f", "mp3"]}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, options in formats.items():
+            out = Path(tmp) / name
+            done = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                                   "sine=frequency=440:duration=2:sample_rate=16000", *options, str(out)],
+                                  capture_output=True, timeout=60)
+            if done.returncode == 0:
+                found[name] = out.read_bytes()
+    return found
+
+
+def audio_samples() -> list[bytes]:
+    """Valid recordings to truncate (AMR and WAV always; the others where ffmpeg is installed)."""
+    return [amr(), wav(), *recordings().values()]
+
+
+def audio_polyglots() -> list[bytes]:
+    """Files that start as a recording and go on as something else, or the reverse."""
+    return [
+        amr(1) + xlsx(),
+        b"#!AMR\n" + jpeg(),
+        wav(1) + b"<html><script>alert(1)</script></html>",
+        jpeg() + amr(1),
+        b"\x1a\x45\xdf\xa3" + b"<html><script>alert(1)</script></html>",  # an EBML magic, then HTML
+        b"RIFF\xff\xff\xff\xffWAVEfmt " + png(),
+        b"ID3\x04\x00\x00\x7f\x7f\x7f\x7f" + jpeg(),  # an ID3 tag claiming 256 MB
+    ]
+
+
+def _webm_of_voids(size: int) -> bytes:
+    """A WebM header, then a Segment of unknown size holding ``size`` bytes of empty Void
+    elements (two bytes each): the most elements 2 MB can hold for the walker to step through."""
+    header = bytes.fromhex("1a45dfa3") + bytes([0x80 | 7]) + bytes.fromhex("4282") + bytes([0x84]) + b"webm"
+    segment = bytes.fromhex("18538067") + bytes.fromhex("01ffffffffffffff")
+    return header + segment + b"\xec\x80" * (size // 2)
+
+
+def _m4a_trun_count(count: int) -> bytes | None:
+    """The fragmented recording with its first ``trun`` claiming ``count`` samples."""
+    data = recordings().get("m4a-fragmented")
+    if data is None or b"trun" not in data:
+        return None
+    at = data.index(b"trun") - 4
+    return data[:at + 12] + struct.pack(">I", count) + data[at + 16:]
+
+
+@functools.cache
+def audio_bombs() -> dict[str, bytes]:
+    """Recordings whose headers lie about their length or size, by name."""
+    found = {
+        "wav declaring 4 GB of samples": wav(1, declared=0xFFFFFFF0),
+        "wav of 2 MB (just at the cap)": wav(2 * 1024 * 1024 / 16000 - 1, rate=8000),
+        "webm of 1 M empty elements (2 MB)": _webm_of_voids(2 * 1024 * 1024 - 64),
+        "mp3 of 2 MB frame headers": (b"\xff\xfb\x90\x00" + bytes(413)) * (2 * 1024 * 1024 // 417),
+        "amr of 2 MB (70 minutes declared by its frames)": amr(2 * 1024 * 1024 / 32 * 0.02 - 1),
+    }
+    trun = _m4a_trun_count(0xFFFFFFFF)
+    if trun is not None:
+        found["m4a fragment claiming 4 G samples"] = trun
+    return found

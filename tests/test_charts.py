@@ -97,3 +97,15 @@ def test_the_dashboard_stays_at_a_fixed_number_of_queries(app, client):
     for _i in range(5):
         make_need(w.household)
     assert queries_for(client, "/needs/dashboard") == few
+
+
+def test_a_chart_of_counts_has_whole_ticks():
+    from app.charts import whole_max
+
+    for peak in (1, 3, 5, 7, 13, 26, 49, 101, 1249, 2618):
+        top = whole_max(peak)
+        assert top >= peak and top % 4 == 0 and top <= 2 * peak + 3
+    c = bar_chart("人数", ["a", "b"], [Series("党员人数", [3, 1])])
+    assert [label for _y, label in c.ticks] == ["0", "1", "2", "3", "4"]
+    rates = bar_chart("率", ["a"], [Series("率", [2.5])])
+    assert rates.ticks[-1][1] == "2.5"  # not counts: the round maximum as before

@@ -102,15 +102,19 @@ class _Forms(HTMLParser):
             self._textarea = None
 
 
-def _allowed_role(key: str) -> str | None:
+def _allowed(key: str) -> tuple[str, str]:
+    """The narrowest role the matrix lets use the rule, and the object (own, else same, else
+    other) it may use it on: a mentor records guidance for the household they mentor, not their
+    own. The district on its own object when nobody may."""
     row = MATRIX.get(key, "").split()
     if len(row) != len(ROLES):
-        return None
+        return "district", "own"
     for role in ROLE_ORDER:
-        own = row[ROLES.index(role)].split("/")[0]
-        if own not in REFUSED or own == "422":
-            return role
-    return None
+        cells = row[ROLES.index(role)].split("/")
+        for obj, status in zip(tw.OBJECTS, cells * len(tw.OBJECTS), strict=False):
+            if status not in REFUSED or status == "422":
+                return role, obj
+    return "district", "own"
 
 
 _CRAWLED: list[tuple] = []
@@ -144,18 +148,22 @@ class Harness:
         _CRAWLED.append((self.forms, self.query_names, self.field_names))
 
     def _crawl(self) -> None:
+        """Each page a role may open, on its own object and on another's in the same node (a
+        form may be on one only: a mentor's on the household they mentor)."""
         for endpoint, method, rule in tw.routes(self.app):
             if method != "GET":
                 continue
             row = MATRIX.get(f"{endpoint} GET", "").split()
             for role in ROLES:
-                if len(row) != len(ROLES) or row[ROLES.index(role)].split("/")[0] != "200":
-                    continue
-                url = tw.fill(self.world, rule, "own", role)
-                response = self.clients.for_role(role).get(url)
-                if response.mimetype == "text/html":
-                    self._note_forms(role, url, response.get_data(as_text=True))
-                response.close()
+                cells = row[ROLES.index(role)].split("/") if len(row) == len(ROLES) else []
+                for obj, status in zip(tw.OBJECTS[:2], cells, strict=False):
+                    if status != "200":
+                        continue
+                    url = tw.fill(self.world, rule, obj, role)
+                    response = self.clients.for_role(role).get(url)
+                    if response.mimetype == "text/html":
+                        self._note_forms(role, url, response.get_data(as_text=True))
+                    response.close()
         self.reset()
 
     def _note_forms(self, role: str, page: str, html: str) -> None:
@@ -245,13 +253,13 @@ def _form_targets(h: Harness) -> list[tuple[str, str, str, MultiDict, list[str]]
         if method != "POST":
             continue
         found = h.forms.get(endpoint)
-        role = _allowed_role(f"{endpoint} POST") or "district"
+        role, obj = _allowed(f"{endpoint} POST")
         if found:
             chosen = next(((r, u, f) for r, u, f in found if r == role), found[0])
             role, url, fields = chosen
             names = sorted(set(fields) | {n for n in h.field_names if n in fields or n == "csrf_token"})
         else:
-            url, fields = tw.fill(h.world, rule, "own", role), MultiDict()
+            url, fields = tw.fill(h.world, rule, obj, role), MultiDict()
             names = sorted(h.field_names)
         targets.append((endpoint, role, url, fields, names or ["x"]))
     return targets
@@ -270,13 +278,13 @@ def test_every_form_survives_hostile_values(app, harness):
     assert not failures, "\n".join(failures)
 
 
-def _fuzz_path(h: Harness, rule, method: str, role: str, params: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _fuzz_path(h: Harness, rule, method: str, role: str, obj: str, params: list[str]) -> None:  # type: ignore[no-untyped-def]
     @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(param=st.sampled_from(params), value=st.one_of(
         st.sampled_from(HUGE), st.integers(min_value=-(2**70), max_value=2**70).map(str)))
     def run(param, value):  # type: ignore[no-untyped-def]
-        h.send(rule.endpoint, role, method, tw.fill(h.world, rule, "own", role, ids={param: quote(value)}))
+        h.send(rule.endpoint, role, method, tw.fill(h.world, rule, obj, role, ids={param: quote(value)}))
 
     run()
 
@@ -299,9 +307,9 @@ def test_every_int_path_parameter_survives_hostile_ids(app, harness):
     for endpoint, method, rule in tw.routes(app):
         params = tw.int_params(rule)
         if params:
-            role = _allowed_role(f"{endpoint} {method}") or "district"
+            role, obj = _allowed(f"{endpoint} {method}")
             try:
-                _fuzz_path(harness, rule, method, role, params)
+                _fuzz_path(harness, rule, method, role, obj, params)
             except Exception as e:  # noqa: BLE001 — every endpoint's failure is reported
                 failures.append(f"{endpoint}: {e}")
     assert not failures, "\n".join(failures)
@@ -313,9 +321,9 @@ def test_every_query_parameter_survives_hostile_values(app, harness):
     failures = []
     for endpoint, method, rule in tw.routes(app):
         if method == "GET":
-            role = _allowed_role(f"{endpoint} GET") or "district"
+            role, obj = _allowed(f"{endpoint} GET")
             try:
-                _fuzz_query(harness, endpoint, tw.fill(harness.world, rule, "own", role), role, names)
+                _fuzz_query(harness, endpoint, tw.fill(harness.world, rule, obj, role), role, names)
             except Exception as e:  # noqa: BLE001 — every endpoint's failure is reported
                 failures.append(f"{endpoint}: {e}")
     assert not failures, "\n".join(failures)

@@ -91,3 +91,83 @@ def test_the_command_writes_the_ledger_for_cron(app, tmp_path):
         assert _book(out.read_bytes())["驿站签到"][1][1] == "期间：2026-10-01 至 2026-10-31"
         assert runner.invoke(args=["monthly-ledger", "--node", "999999"]).exit_code != 0
         assert runner.invoke(args=["monthly-ledger", "--node", "1", "--month", "13-2026"]).exit_code != 0
+
+
+def _sh(y: int, m: int, d: int, hh: int = 10) -> datetime:
+    """An instant on the Shanghai wall clock (UTC+8)."""
+    from datetime import timedelta
+
+    return datetime(y, m, d, hh, tzinfo=UTC) - timedelta(hours=8)
+
+
+def test_the_evaluation_sheet_lists_the_months_outcomes_withdrawals_and_campaign_decisions(app, client):
+    from app.models import CandidacyDecision, OutcomeKind
+    from app.services.evaluation import campaigns, outcomes
+    from tests.factories import make_household, make_member
+
+    w = make_world()
+    p, admin, community = w.p, w.p.community_admin, w.p.tree.community
+    h2 = make_household(p.tree.grid_b, make_member(p.tree.grid_b, name="陈丙"), number="LS-002")
+    evil = make_member(p.tree.grid, name="=cmd|' /C calc'!A0")
+    today = datetime(2026, 10, 1).date()
+
+    def at(moment: datetime, step):  # type: ignore[no-untyped-def]
+        with time_machine.travel(moment, tick=False):
+            result = step()
+            db.session.commit()
+            return result
+
+    # September: recorded before the month; withdrawn inside it (a withdrawal row only).
+    early = at(_sh(2026, 9, 20), lambda: outcomes.record_for_member(
+        admin, community, 2026, w.fellow, OutcomeKind.RESERVE_POOL, "九月纳入", today))
+    at(_sh(2026, 10, 2), lambda: outcomes.withdraw(admin, early, "材料不实"))
+    # October 1 at 00:30 Shanghai (still 30 September in UTC): inside October.
+    at(_sh(2026, 10, 1, 0).replace(minute=30), lambda: outcomes.record_for_member(
+        admin, community, 2026, w.member, OutcomeKind.EXCELLENT_MEMBER,
+        "服务群众表现突出", today))
+    at(_sh(2026, 10, 15), lambda: outcomes.record_for_member(
+        admin, community, 2026, evil, OutcomeKind.RECOMMEND_DEPUTY, "=SUM(A1)", today))
+    # Recorded in October, withdrawn in November: one row, its state as of the export.
+    later = at(_sh(2026, 10, 20), lambda: outcomes.record_for_household(
+        admin, community, 2026, h2, OutcomeKind.MODEL_HOUSEHOLD, "示范带动好", today))
+    at(_sh(2026, 11, 3), lambda: outcomes.withdraw(admin, later, "重复记录"))
+    # The campaign: one household decided in October, one on 1 November at 00:10 (not October).
+    campaign = at(_sh(2026, 9, 1), lambda: campaigns.create(
+        admin, community, 2026, "2026年创建示范中心户", "联系群众、服务到位", today))
+    first = at(_sh(2026, 9, 2), lambda: campaigns.propose(admin, campaign, w.member.central_household, "推荐"))
+    second = at(_sh(2026, 9, 2), lambda: campaigns.propose(admin, campaign, h2, ""))
+    at(_sh(2026, 10, 31, 23), lambda: campaigns.decide(admin, first, CandidacyDecision.AWARDED, "群众满意"))
+    at(_sh(2026, 11, 1, 0).replace(minute=10), lambda: campaigns.decide(
+        admin, second, CandidacyDecision.NOT_AWARDED, "尚需努力"))
+    # Another community's outcome in October: not in 龙山社区's book.
+    at(_sh(2026, 10, 5), lambda: outcomes.record_for_member(
+        p.other_community_admin, p.tree.community2, 2026, p.other_member, OutcomeKind.EXCELLENT_MEMBER,
+        "杨桥的", today))
+
+    with time_machine.travel(NOW, tick=False):
+        login(client, admin)
+        response = client.get("/overview/monthly.xlsx?month=2026-10")
+    assert response.status_code == 200
+    book = _book(response.data)
+    assert list(book)[-1] == "评定结果"
+    sheet = book["评定结果"]
+    assert sheet[0][0] == "评定结果"
+    assert sheet[1][:2] == ("单位：龙山社区", "期间：2026-10-01 至 2026-10-31")
+    assert sheet[2] == ("日期", "事项", "评定/创建活动", "对象类型", "对象", "中心户编号", "网格", "结果", "状态",
+                        "理由", "经办人")
+    rows = sheet[3:-1]
+    day = lambda d: datetime(2026, 10, d)  # noqa: E731  (openpyxl reads dates back as datetimes)
+    household = w.member.central_household
+    assert rows == [
+        (day(1), "记录评定结果", "2026年度评定（龙山社区）", "党员", "李党员", None, "第一网格", "优秀党员",
+         "有效", "服务群众表现突出", "社区管理员"),
+        (day(2), "撤回评定结果", "2026年度评定（龙山社区）", "党员", "陈同行", None, "第一网格",
+         "纳入村级后备人才库", "已撤回", "材料不实", "社区管理员"),
+        (day(15), "记录评定结果", "2026年度评定（龙山社区）", "党员", "'=cmd|' /C calc'!A0", None, "第一网格",
+         "推荐为两代表一委员人选", "有效", "'=SUM(A1)", "社区管理员"),
+        (day(20), "记录评定结果", "2026年度评定（龙山社区）", "中心户", "陈丙", "LS-002", "第二网格",
+         "示范中心户", "已撤回（2026-11-03）", "示范带动好", "社区管理员"),
+        (day(31), "创建示范中心户（组织推荐）", "2026年创建示范中心户（2026）", "中心户", "王户长",
+         household.number, "第一网格", "评为示范", "进行中", "群众满意", "社区管理员"),
+    ]
+    assert sheet[-1][:2] == ("合计", "5 项")

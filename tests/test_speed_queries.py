@@ -134,20 +134,24 @@ def test_a_repeat_scan_takes_no_write_lock_and_writes_nothing(client):
 
 
 def test_a_repeat_scan_during_an_event_that_started_since_still_counts_it(client):
-    from datetime import timedelta
+    from datetime import datetime, timedelta
 
-    from app.clock import utcnow
+    import time_machine
+
+    from app.clock import TZ, utcnow
     from tests.factories import make_event
 
-    tree = make_tree()
-    station = make_station(tree.community)
-    member = make_member(tree.grid)
-    now = utcnow()
-    make_checkin(member, station, now - timedelta(minutes=5))
-    event = make_event(station, now - timedelta(minutes=1), now + timedelta(hours=1))
-    db.session.commit()
-    login(client, member.user)
-    page = client.get(f"/k/{checkin_tokens.kiosk_token(station.id)}").get_data(as_text=True)
+    # Mid-morning: a check-in five minutes ago is today's whatever time the suite runs at.
+    with time_machine.travel(datetime(2026, 6, 10, 10, 0, tzinfo=TZ), tick=False):
+        tree = make_tree()
+        station = make_station(tree.community)
+        member = make_member(tree.grid)
+        now = utcnow()
+        make_checkin(member, station, now - timedelta(minutes=5))
+        event = make_event(station, now - timedelta(minutes=1), now + timedelta(hours=1))
+        db.session.commit()
+        login(client, member.user)
+        page = client.get(f"/k/{checkin_tokens.kiosk_token(station.id)}").get_data(as_text=True)
     assert "今日已签到" in page and "已计出勤" in page
     db.session.expire_all()
     assert db.session.scalar(sa.select(Checkin.event_id)) == event.id

@@ -107,7 +107,8 @@ def test_a_station_admins_queue_figure_is_the_verify_queue(app, client):
         html = client.get("/").get_data(as_text=True)
         n, url = _figure(html, "fig-pending-verification")
         assert n == 2 == _rows(client, url, r'<a class="activity-link"')
-        assert "今日签到 1 人" in html
+        n, url = _figure(html, f"fig-checkins-today-{w.p.station.id}")
+        assert n == 1 == _rows(client, url, r"<tr><td>")  # the station's ledger for today
 
 
 def test_a_head_sees_the_household_against_the_rule(app, client):

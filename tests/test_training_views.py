@@ -89,6 +89,7 @@ def routes(w: World) -> dict[str, tuple[str, str, dict]]:
         "record": ("GET", f"/training/members/{w.p.member.id}", {}),
         "household": ("GET", f"/training/households/{w.household.id}", {}),
         "cancel": ("POST", f"/training/sessions/{off}/cancel", {}),
+        "edit": ("GET", f"/training/sessions/{off}/edit", {}),
         "mark": ("POST", f"/training/sessions/{off}/marks", {"member_id": w.p.member.id, "kind": "late", "note": "迟到"}),
         "unmark": ("POST", f"/training/sessions/{off}/marks/1/delete", {}),
         "complete_on": ("POST", f"/training/me/{on}/complete", {"reflection": "有收获"}),
@@ -99,7 +100,7 @@ def routes(w: World) -> dict[str, tuple[str, str, dict]]:
 # Who gets what: 403 for a role that never may, 404 for an object outside the user's reach; a
 # started session's cancel is refused with a flash (303), an unknown mark likewise.
 ADMIN_ONLY = {"index": 403, "new": 403, "detail_off": 403, "detail_on": 403, "detail_far": 403, "export": 403,
-              "cancel": 403, "mark": 403, "unmark": 403}
+              "cancel": 403, "edit": 403, "mark": 403, "unmark": 403}
 MEMBER_ONLY = {"mine": 403, "study_on": 403, "study_far": 403, "complete_on": 403, "complete_far": 403}
 EXPECTED = {
     "resident": {**ADMIN_ONLY, **MEMBER_ONLY, "pdf": 404, "record": 404, "household": 404},
@@ -111,19 +112,19 @@ EXPECTED = {
              "household": 200, "complete_on": 303, "complete_far": 404},
     "station_admin": {**MEMBER_ONLY, "index": 200, "new": 403, "detail_off": 200, "detail_on": 404,
                       "detail_far": 404, "export": 200, "pdf": 404, "record": 404, "household": 404,
-                      "cancel": 403, "mark": 303, "unmark": 303},
+                      "cancel": 403, "edit": 403, "mark": 303, "unmark": 303},
     "other_station_admin": {**MEMBER_ONLY, "index": 200, "new": 403, "detail_off": 404, "detail_on": 404,
                             "detail_far": 404, "export": 404, "pdf": 404, "record": 404, "household": 404,
-                            "cancel": 404, "mark": 404, "unmark": 404},
+                            "cancel": 404, "edit": 404, "mark": 404, "unmark": 404},
     "community_admin": {**MEMBER_ONLY, "index": 200, "new": 200, "detail_off": 200, "detail_on": 200,
                         "detail_far": 404, "export": 200, "pdf": 200, "record": 200, "household": 200,
-                        "cancel": 303, "mark": 303, "unmark": 303},
+                        "cancel": 303, "edit": 303, "mark": 303, "unmark": 303},
     "other_community_admin": {**MEMBER_ONLY, "index": 200, "new": 200, "detail_off": 404, "detail_on": 404,
                               "detail_far": 200, "export": 404, "pdf": 404, "record": 404, "household": 404,
-                              "cancel": 404, "mark": 404, "unmark": 404},
+                              "cancel": 404, "edit": 404, "mark": 404, "unmark": 404},
     "district_admin": {**MEMBER_ONLY, "index": 200, "new": 200, "detail_off": 200, "detail_on": 200,
                        "detail_far": 200, "export": 200, "pdf": 200, "record": 200, "household": 200,
-                       "cancel": 303, "mark": 303, "unmark": 303},
+                       "cancel": 303, "edit": 303, "mark": 303, "unmark": 303},
 }
 
 

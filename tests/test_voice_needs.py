@@ -214,6 +214,30 @@ def test_headers_without_a_recording_are_refused_by_the_service(app, data):
     assert "录" in str(refused.value) or "无法识别" in str(refused.value)
 
 
+def test_a_webm_of_a_million_empty_elements_is_refused_without_walking_them_all(app, monkeypatch):
+    """Found by the upload fuzzer: 2 MB of two-byte Void elements after a WebM header kept a
+    worker walking for seconds (any resident may upload one); the walk stops past what a minute
+    of Opus in its smallest frames holds."""
+    from tests import hostile_files as hf
+
+    calls = []
+    real = voice._vint
+    monkeypatch.setattr(voice, "_vint", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with pytest.raises(voice.VoiceError) as refused:
+        voice.process(io.BytesIO(hf.audio_bombs()["webm of 1 M empty elements (2 MB)"]))
+    assert "不完整或已损坏" in str(refused.value)
+    assert len(calls) <= 2 * 50_001  # two reads per element, not the million elements there
+
+
+def test_a_minute_of_opus_in_its_smallest_frames_is_still_read(app, tmp_path):
+    audio.tools()
+    out = tmp_path / "small-frames.webm"
+    audio._run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                "sine=frequency=440:duration=60:sample_rate=16000", "-c:a", "libopus", "-b:a", "16k",
+                "-frame_duration", "2.5", "-f", "webm", str(out)])
+    assert abs(voice.process(io.BytesIO(out.read_bytes())).duration_ms - 60_000) < 100
+
+
 # --- Who may listen -----------------------------------------------------------------------------
 
 

@@ -59,9 +59,10 @@ def activity_or_404(activity_id: int) -> Activity:
     return get_or_404(Activity, activity_id, policy.can_view_activity)
 
 
-def _listing(stmt: sa.Select) -> dict[str, object]:
-    """A page of activities and their counts, as the list templates take them."""
-    page = paginate(stmt)
+def _listing(stmt: sa.Select, total: int | None = None) -> dict[str, object]:
+    """A page of activities and their counts, as the list templates take them (``total``: the
+    list's length when the maintained aggregates know it)."""
+    page = paginate(stmt, total=total)
     return {"listing": page, "counts": service.counts([a.id for a in page.items])}
 
 
@@ -302,7 +303,8 @@ def ledger_view():
     form, flt = _ledger_filter()
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render("activities/ledger.html", "activities/_ledger_table.html",
-                  **_listing(service.in_scope(current_user, flt)), form=form,
+                  **_listing(service.in_scope(current_user, flt), service.ledger_total(current_user, flt)),
+                  form=form,
                   list_endpoint="activities.ledger_view", list_args=args)
 
 

@@ -7,20 +7,13 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import InputRequired, ValidationError
 
-from app.forms_choices import options
+from app.forms_choices import choice_id, options
 from app.models import Station
 from app.services.checkin_tokens import normalize_code
 
 
-def _int_or_none(value: object) -> int | None:
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-
-
 class CheckinCodeForm(FlaskForm):
-    station_id = SelectField(_l("驿站"), coerce=_int_or_none, validate_choice=False,
+    station_id = SelectField(_l("驿站"), coerce=choice_id, validate_choice=False,
                              validators=[InputRequired(_l("请选择驿站"))])
     code = StringField(
         _l("签到码"),

@@ -14,7 +14,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from app.forms_choices import options
+from app.forms_choices import choice_id, options
 from app.models import CandidacyDecision, EvaluationFactor, OutcomeKind
 from app.services.evaluation.campaigns import CRITERIA_MAX, STATEMENT_MAX, TITLE_MAX
 from app.services.evaluation.outcomes import REASON_MAX
@@ -37,14 +37,6 @@ class WholeNumberField(IntegerField):
         except ValueError:
             self.data = None
             raise ValueError(str(self.invalid)) from None
-
-
-def int_or_none(value: object) -> int | None:
-    """A select's value as an int; text that is not one becomes None (then "not a choice")."""
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return None
 
 
 def one_of_the_choices(message: object):  # type: ignore[no-untyped-def]
@@ -101,7 +93,7 @@ class WeightsForm(FlaskForm):
 
 
 class CampaignCreateForm(FlaskForm):
-    node_id = SelectField(_l("组织"), coerce=int_or_none, validate_choice=False, validators=[
+    node_id = SelectField(_l("组织"), coerce=choice_id, validate_choice=False, validators=[
         InputRequired(_l("请选择组织")), one_of_the_choices(_l("请选择您管辖的组织"))])
     year = WholeNumberField(_l("年度"), validators=[
         InputRequired(_l("请填写年度")), NumberRange(FIRST_YEAR, 2100, _l("年度不正确"))],
@@ -123,7 +115,7 @@ class CampaignApplyForm(FlaskForm):
 
 
 class CampaignProposeForm(FlaskForm):
-    household_id = SelectField(_l("推荐中心户"), coerce=int_or_none, validate_choice=False, validators=[
+    household_id = SelectField(_l("推荐中心户"), coerce=choice_id, validate_choice=False, validators=[
         InputRequired(_l("请选择中心户")), one_of_the_choices(_l("请选择本活动范围内的中心户"))])
     statement = TextAreaField(_l("推荐理由（选填）"), validators=[
         Optional(), Length(max=STATEMENT_MAX, message=_l("不能超过 %(n)d 个字", n=STATEMENT_MAX))],

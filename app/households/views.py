@@ -18,6 +18,7 @@ from flask_wtf import FlaskForm
 from app import policy
 from app.authz import admin_required, get_or_404, require
 from app.clock import local_today
+from app.extensions import client_address
 from app.forms_choices import options
 from app.households.forms import (
     AdjustmentDecideForm,
@@ -48,7 +49,7 @@ from app.models import (
 )
 from app.pages import paginate
 from app.policy import scope_roots
-from app.responses import qr_response
+from app.responses import qr_response, xlsx_response
 from app.services import entry_tokens, model_titles, qr
 from app.services import gaps as gaps_svc
 from app.services import households as svc
@@ -83,6 +84,15 @@ def index():
     return render_template("households/index.html", page=page, counts=extras.counts, mentors=extras.mentors,
                            status=status, statuses=list(HouseholdStatus), minimum=MIN_MEMBERS_PER_HOUSEHOLD,
                            roots=scope_roots(current_user))
+
+
+@bp.route("/export.xlsx")
+@admin_required
+def export():
+    """The households list (the same status filter) as a ledger workbook (.xlsx), audited."""
+    status = request.args.get("status", "")
+    data = write_now(lambda: svc.export_list(current_user, status, client_address()))
+    return xlsx_response(data, f"households-{status or 'all'}-{local_today().isoformat()}.xlsx")
 
 
 def _detail(hh: CentralHousehold, status: int = 200, error: str | None = None, **forms: Any):

@@ -11,6 +11,17 @@ from app.models.activities import (
     activity_members,
     activity_residents,
 )
+from app.models.aggregates import (
+    ActivityMonth,
+    CheckinDay,
+    HouseholdActivityYear,
+    MemberActivityYear,
+    MemberTrainingYear,
+    MemberVisitYear,
+    PointsMonth,
+    PointsYear,
+    SessionParticipants,
+)
 from app.models.audit import AuditEntry
 from app.models.base import LabeledEnum, UTCDateTime, utcnow
 from app.models.checkin import (
@@ -115,6 +126,15 @@ from app.models.visits import DEFAULT_VISIT_MONTHS, VISIT_PERIOD_MONTHS, VisitPo
 from app.models.voice import VOICE_MAX_MS, VoiceClip
 
 __all__ = [
+    "ActivityMonth",
+    "CheckinDay",
+    "HouseholdActivityYear",
+    "MemberActivityYear",
+    "MemberTrainingYear",
+    "MemberVisitYear",
+    "PointsMonth",
+    "PointsYear",
+    "SessionParticipants",
     "Activity",
     "ActivityKind",
     "ActivityPhoto",

@@ -76,7 +76,7 @@ def rights():
 @bp.post("/rights/export")
 @track_limit
 def rights_export():
-    """Download one's data as a .zip (data.json and the photos attached); audited."""
+    """Download one's data as a .zip (data.json, the photos and recordings, staff's included); audited."""
     form = RightsProofForm()
     step = lambda: privacy_rights.export_zip(_subject(form), _user_id(), _ip())  # noqa: E731
     return run_step(step, lambda message: _rights_page(form, message, 422), None, show=_zip)

@@ -9,8 +9,9 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from app.charts import Chart, Series, bar_chart
-from app.models import ActivityKind
+from app.models import ActivityKind, OrgNode
 from app.services.overview import CommunityCoverage
+from app.services.points.lists import Band, Period
 
 
 def _month_last(first: date) -> date:
@@ -59,3 +60,18 @@ def training_chart(months: list[tuple[date, int, int]]) -> Chart:
     return bar_chart(_("每月参训人次"), [f"{f:%Y-%m}（{s}场）" for f, s, _n in months],
                      [Series(_("参训人次"), [n for _f, _s, n in months], hrefs)],
                      axis=[_("%(m)d月", m=f.month) for f, _s, _n in months])
+
+
+def _band_axis(band: Band) -> str:
+    return f"≤{band.high}" if band.low is None else str(band.low)
+
+
+def points_chart(node: OrgNode, period: Period, bands: list[tuple[Band, int]]) -> Chart:
+    """Active members under ``node`` per band of the period's points; each bar opens the members'
+    ranking filtered to that band (so its count is the bar's number)."""
+    hrefs = [url_for("points.ranking", node=node.id, by="member", period=period.value,
+                     **{k: v for k, v in (("min", b.low), ("max", b.high)) if v is not None})
+             for b, _n in bands]
+    return bar_chart(_("%(node)s党员%(period)s积分分布", node=node.name, period=period.label),
+                     [b.label for b, _n in bands], [Series(_("党员人数"), [n for _b, n in bands], hrefs)],
+                     axis=[_band_axis(b) for b, _n in bands])

@@ -16,6 +16,7 @@ from app.pages import paginate
 from app.policy import scope_roots
 from app.responses import xlsx_response
 from app.services import overview as svc
+from app.services.points import lists as points
 from app.steps import write_now
 
 
@@ -37,17 +38,21 @@ def _period() -> tuple[date, date]:
 @admin_required
 def index():
     """Charts of the admin's scope: check-ins per week, services per month and by kind this
-    month, and 1+10+15 coverage by community; each bar links to the list it counts."""
+    month, 1+10+15 coverage by community, training, and this year's points distribution of each
+    node the admin holds; each bar links to the list it counts."""
     today = local_today()
     first, last = today.replace(day=1), c._month_last(today)
     coverage = svc.coverage_by_community(current_user)
+    roots = scope_roots(current_user)
+    year = points.period_of(f"y:{today.year}", None, None, today)
     return render_template(
-        "overview/index.html", coverage=coverage, roots=scope_roots(current_user), month=today,
+        "overview/index.html", coverage=coverage, roots=roots, month=today,
         charts=[c.checkins_chart(svc.weekly_checkins(current_user, today)),
                 c.activities_chart(svc.monthly_activities(current_user, today)),
                 c.kinds_chart(svc.activities_by_kind(current_user, first, last), first, last),
                 c.coverage_chart(coverage),
-                c.training_chart(svc.monthly_training(current_user, today))])
+                c.training_chart(svc.monthly_training(current_user, today)),
+                *(c.points_chart(n, year, points.distribution(n, year)) for n in roots)])
 
 
 @bp.route("/checkins")

@@ -62,6 +62,11 @@ def _day(name: str) -> date | None:
         return None
 
 
+def _band() -> lists.Band | None:
+    """A members' ranking's points band (``?min=``, ``?max=``: whole numbers; else no bound)."""
+    return lists.Band.of(request.args.get("min", type=int), request.args.get("max", type=int))
+
+
 def _ranking_args() -> tuple[list[OrgNode], OrgNode, str, lists.Period]:
     """The ranking's node (one in the admin's scope, else 404; their first by default), what it
     ranks and the period, from the query string."""
@@ -82,12 +87,15 @@ def ranking():
     """积分排名: members (or grids, communities, townships by points per member) under a node
     of the admin's scope, over a month, quarter, year or chosen days; paginated."""
     nodes, node, group, period = _ranking_args()
-    listing = paginate(lists.ranking(node, group, period))
+    band = _band() if group == "member" else None
+    listing = paginate(lists.in_band(lists.ranking(node, group, period), node, period, band))
     args = {"node": node.id, "by": group, "period": period.value}
     if period.value == "c":
         args.update({"from": period.first.isoformat(), "to": period.last.isoformat()})
+    if band:
+        args.update({k: v for k, v in (("min", band.low), ("max", band.high)) if v is not None})
     return render("points/ranking.html", "points/_ranking_table.html", nodes=nodes, node=node,
-                  group=group, period=period, listing=listing,
+                  group=group, period=period, listing=listing, band=band,
                   values=lists.ranking_rows(node, group, period, [i.id for i in listing.items]),
                   groups=lists.group_labels(), group_keys=lists.groups_for(node),
                   periods=lists.period_choices(local_today()), list_endpoint="points.ranking",
@@ -97,9 +105,9 @@ def ranking():
 @bp.route("/ranking.xlsx")
 @admin_required
 def ranking_export():
-    """The whole ranking as a ledger workbook (.xlsx), audited."""
+    """The whole ranking (of the points band asked for) as a ledger workbook (.xlsx), audited."""
     _nodes, node, group, period = _ranking_args()
-    data = write_now(lambda: lists.export_ranking(current_user, node, group, period, client_address()))
+    data = write_now(lambda: lists.export_ranking(current_user, node, group, period, client_address(), _band()))
     return xlsx_response(data, f"points-ranking-{period.first.isoformat()}-{period.last.isoformat()}.xlsx")
 
 

@@ -504,6 +504,22 @@ def in_scope(user: User, flt: LedgerFilter) -> sa.Select[tuple[Activity]]:
     return stmt
 
 
+def ledger_total(user: User, flt: LedgerFilter) -> int | None:
+    """How many activities :func:`in_scope` lists, from the maintained activities per grid,
+    month and kind (app/services/aggregates.py) — whole months from them, the days at the edges
+    counted — so a district's ledger does not count a month's 60,000 activities per page. None
+    (the list is counted) when it filters by verification, which they do not keep."""
+    if flt.state is not None:
+        return None
+    from app.services import aggregates
+
+    grids = sa.select(OrgNode.id).where(scope_condition(user))
+    if flt.grid_id is not None:
+        grids = grids.where(OrgNode.id == flt.grid_id)
+    counts = aggregates.activities_by_kind(grids, flt.date_from, flt.date_to)
+    return counts.get(flt.kind, 0) if flt.kind is not None else sum(counts.values())
+
+
 def grids_in_scope(user: User) -> list[OrgNode]:
     """The grids the admin holds, for the ledger's grid filter."""
     return list(db.session.scalars(

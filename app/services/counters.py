@@ -132,6 +132,9 @@ def install() -> None:
     if not sa.event.contains(Session, "before_flush", _before_flush):
         sa.event.listen(Session, "before_flush", _before_flush)
         sa.event.listen(Session, "after_flush", _after_flush)
+    from app.services import aggregates  # the per-day/month/year figures, kept the same way
+
+    aggregates.install()
 
 
 # --- recounting --------------------------------------------------------------------------------
@@ -261,8 +264,8 @@ def recount_grids(conn: sa.Connection, grid_ids: Iterable[int]) -> None:
 
 @dataclass
 class Difference:
-    counter: str  # "member_coverage" | "household_links" | "grid_standings"
-    key: int
+    counter: str  # "member_coverage" | "household_links" | "grid_standings" | an aggregate's name
+    key: int | str  # an aggregate's key is its columns joined by "/"
     figure: str
     stored: int
     counted: int
@@ -271,7 +274,9 @@ class Difference:
 def check(conn: sa.Connection) -> list[Difference]:
     """Every counter compared with a recount from the source rows (the grids' standing
     recounted from the source rows *and* true member/household counts, so a wrong member or
-    household counter does not hide a wrong grid)."""
+    household counter does not hide a wrong grid), then every aggregate (``aggregates.check``)."""
+    from app.services import aggregates
+
     out: list[Difference] = []
     covered = dict(conn.execute(
         sa.select(ResidentHousehold.covering_member_id, sa.func.count())
@@ -301,6 +306,7 @@ def check(conn: sa.Connection) -> list[Difference]:
             a, b = stored.get(grid_id, zero)[name], truth.get(grid_id, zero)[name]
             if a != b:
                 out.append(Difference("grid_standings", grid_id, name, a, b))
+    out += [Difference(d.counter, d.key, d.figure, d.stored, d.counted) for d in aggregates.check(conn)]
     return out
 
 
@@ -329,7 +335,10 @@ def _true_standings(conn: sa.Connection, covered: dict[int, int],
 
 
 def recount_all(conn: sa.Connection) -> None:
-    """Rebuild every counter from the source rows."""
+    """Rebuild every counter and every aggregate (``aggregates.recount_all``) from the source rows."""
+    from app.services import aggregates
+
+    aggregates.recount_all(conn)
     conn.execute(sa.delete(MemberCoverage))
     conn.execute(sa.delete(HouseholdLinks))
     conn.execute(sa.delete(GridStanding))

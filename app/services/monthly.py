@@ -2,7 +2,8 @@
 hand it upward — from the 工作看板 page and from ``flask monthly-ledger --node --month`` (cron).
 
 Each sheet is built by a function of (node, first day, last day) registered in ``SHEETS``; an area
-added later (training, points, evaluation) registers its own sheet the same way."""
+added later (training, points, evaluation) registers its own sheet the same way. The evaluation
+outcomes close the book (``CLOSING``), whichever area registered its sheet last."""
 
 from __future__ import annotations
 
@@ -149,6 +150,92 @@ def training_sheet(node: OrgNode, first: date, last: date) -> ledger.Sheet:
 
 
 def build(node: OrgNode, year: int, month: int) -> bytes:
-    """The node's ledger for one month: every registered sheet."""
+    """The node's ledger for one month: every registered sheet, then the closing ones."""
     first, last = month_bounds(year, month)
-    return ledger.build_book([make(node, first, last) for make in SHEETS])
+    return ledger.build_book([make(node, first, last) for make in [*SHEETS, *CLOSING]])
+
+
+# --- evaluation outcomes (the book's last sheet) ---------------------------------------------------
+
+CLOSING: list[SheetBuilder] = []
+
+
+def _user_names(ids: set[int]) -> dict[int, str]:
+    from app.models import User
+
+    if not ids:
+        return {}
+    return dict(db.session.execute(sa.select(User.id, User.name).where(User.id.in_(ids))).all())
+
+
+def _in_month(column: sa.ColumnElement, first: date, last: date) -> sa.ColumnElement[bool]:
+    return sa.and_(column >= day_start(first), column < day_start(last + timedelta(days=1)))
+
+
+def outcome_rows(node: OrgNode, first: date, last: date) -> list[list[object]]:
+    """What the evaluation decided in the month for the members and central households under the
+    node: outcomes recorded, outcomes withdrawn, and 创建示范中心户 decisions, by date (three
+    queries). Each row: date, matter, evaluation or campaign, subject kind, subject, household
+    number, grid, result, state (as of the export), reason, recorded by."""
+    from sqlalchemy.orm import joinedload
+
+    from app.clock import local_day
+    from app.models import CampaignCandidate, CentralHousehold, EvaluationOutcome, Member
+
+    grid = aliased(OrgNode)
+    outcomes = db.session.scalars(
+        sa.select(EvaluationOutcome)
+        .outerjoin(Member, Member.id == EvaluationOutcome.member_id)
+        .outerjoin(CentralHousehold, CentralHousehold.id == EvaluationOutcome.household_id)
+        .join(grid, grid.id == sa.func.coalesce(Member.grid_id, CentralHousehold.grid_id))
+        .where(_under(node, grid.path), sa.or_(_in_month(EvaluationOutcome.recorded_at, first, last),
+                                               _in_month(EvaluationOutcome.withdrawn_at, first, last)))
+        .options(joinedload(EvaluationOutcome.member), joinedload(EvaluationOutcome.household))
+    ).unique().all()
+    decided = db.session.scalars(
+        sa.select(CampaignCandidate).join(CentralHousehold, CentralHousehold.id == CampaignCandidate.household_id)
+        .join(grid, grid.id == CentralHousehold.grid_id)
+        .where(_under(node, grid.path), _in_month(CampaignCandidate.decided_at, first, last))
+        .options(joinedload(CampaignCandidate.household))
+    ).unique().all()
+    names = _user_names({o.recorded_by_id for o in outcomes} | {o.withdrawn_by_id for o in outcomes if o.withdrawn_by_id}
+                        | {c.decided_by_id for c in decided if c.decided_by_id})
+    start, end = day_start(first), day_start(last + timedelta(days=1))
+    rows: list[tuple[tuple, list[object]]] = []
+    for o in outcomes:
+        subject = o.member if o.member is not None else o.household
+        common = [_("%(year)d年度评定（%(node)s）", year=o.year, node=o.org_node.name),
+                  _("党员") if o.member is not None else _("中心户"), subject.name,  # type: ignore[union-attr]
+                  "" if o.household is None else (o.household.number or ""), subject.grid.name,  # type: ignore[union-attr]
+                  o.kind.label]
+        if start <= o.recorded_at < end:
+            state = (_("已撤回（%(d)s）", d=local_day(o.withdrawn_at).isoformat()) if o.withdrawn_at
+                     else _("有效"))
+            day = local_day(o.recorded_at)
+            rows.append(((day, 0, o.id), [day, _("记录评定结果"), *common, state, o.reason,
+                                           names.get(o.recorded_by_id, "")]))
+        if o.withdrawn_at is not None and start <= o.withdrawn_at < end:
+            day = local_day(o.withdrawn_at)
+            rows.append(((day, 1, o.id), [day, _("撤回评定结果"), *common, _("已撤回"), o.withdraw_reason,
+                                           names.get(o.withdrawn_by_id or 0, "")]))
+    for c in decided:
+        day = local_day(c.decided_at)  # type: ignore[arg-type]
+        h = c.household
+        rows.append(((day, 2, c.id), [day, _("创建示范中心户（%(way)s）", way=c.way.label),
+                                       f"{c.campaign.title}（{c.campaign.year}）", _("中心户"), h.name,
+                                       h.number or "", h.grid.name, c.decision.label if c.decision else "",
+                                       c.campaign.status.label,
+                                       c.decision_reason, names.get(c.decided_by_id or 0, "")]))
+    return [row for _key, row in sorted(rows, key=lambda r: r[0])]
+
+
+def evaluation_sheet(node: OrgNode, first: date, last: date) -> ledger.Sheet:
+    """The month's evaluation outcomes under the node (see ``outcome_rows``), with a count."""
+    body = outcome_rows(node, first, last)
+    body.append([_("合计"), _("%(n)d 项", n=len(body))])
+    return ledger.Sheet(_("评定结果"), node.name, _period(first, last),
+                        [_("日期"), _("事项"), _("评定/创建活动"), _("对象类型"), _("对象"), _("中心户编号"),
+                         _("网格"), _("结果"), _("状态"), _("理由"), _("经办人")], body)
+
+
+CLOSING.append(evaluation_sheet)

@@ -16,7 +16,9 @@ from app.extensions import db
 from app.models import (
     Activity,
     ActivityKind,
+    ActivityMonth,
     Checkin,
+    CheckinDay,
     GridStanding,
     Member,
     OrgLevel,
@@ -25,7 +27,7 @@ from app.models import (
     User,
 )
 from app.policy import scope_condition
-from app.services import ledger
+from app.services import aggregates, ledger
 from app.services.needs.rates import month_starts
 from app.services.privacy import audit
 
@@ -45,17 +47,17 @@ def checkins_query(user: User, start: date, end: date) -> sa.Select[tuple[Checki
 
 def weekly_checkins(user: User, today: date, weeks: int = 12) -> list[tuple[date, int]]:
     """Check-ins per week (Monday to Sunday) at the stations in scope, for the last ``weeks``
-    weeks up to this one, oldest first; one query."""
+    weeks up to this one, oldest first; one query (the maintained check-ins per station and day)."""
     this_monday = today - timedelta(days=today.weekday())
     mondays = [this_monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
-    bucket = sa.case(*[(Checkin.day < mondays[i + 1], i) for i in range(weeks - 1)], else_=weeks - 1)
+    bucket = sa.case(*[(CheckinDay.day < mondays[i + 1], i) for i in range(weeks - 1)], else_=weeks - 1)
     counts = dict(db.session.execute(
-        sa.select(bucket.label("bucket"), sa.func.count(Checkin.id))
-        .where(Checkin.station_id.in_(_stations_in_scope(user)), Checkin.day >= mondays[0],
-               Checkin.day <= this_monday + timedelta(days=6))
+        sa.select(bucket.label("bucket"), sa.func.sum(CheckinDay.checkins))
+        .where(CheckinDay.station_id.in_(_stations_in_scope(user)), CheckinDay.day >= mondays[0],
+               CheckinDay.day <= this_monday + timedelta(days=6))
         .group_by(sa.text("bucket"))
     ).all())
-    return [(monday, counts.get(i, 0)) for i, monday in enumerate(mondays)]
+    return [(monday, int(counts.get(i) or 0)) for i, monday in enumerate(mondays)]
 
 
 def _activities_in_scope(user: User) -> sa.ColumnElement[bool]:
@@ -64,27 +66,22 @@ def _activities_in_scope(user: User) -> sa.ColumnElement[bool]:
 
 def monthly_activities(user: User, today: date, months: int = 6) -> list[tuple[date, int]]:
     """Services recorded in scope per month (Asia/Shanghai), the last ``months`` months; one query
-    (the same condition as the activity ledger's period filter)."""
+    (the same condition as the activity ledger's period filter, read from the maintained
+    activities per grid and month)."""
     firsts = month_starts(today, months)
-    bounds = [day_start(d) for d in firsts]
-    bucket = sa.case(*[(Activity.started_at < bounds[i + 1], i) for i in range(months)])
     counts = dict(db.session.execute(
-        sa.select(bucket.label("bucket"), sa.func.count(Activity.id))
-        .where(_activities_in_scope(user), Activity.started_at >= bounds[0],
-               Activity.started_at < bounds[-1])
-        .group_by(sa.text("bucket"))
+        sa.select(ActivityMonth.month, sa.func.sum(ActivityMonth.activities))
+        .where(ActivityMonth.grid_id.in_(sa.select(OrgNode.id).where(scope_condition(user))),
+               ActivityMonth.month >= firsts[0], ActivityMonth.month < firsts[-1])
+        .group_by(ActivityMonth.month)
     ).all())
-    return [(firsts[i], counts.get(i, 0)) for i in range(months)]
+    return [(firsts[i], int(counts.get(firsts[i]) or 0)) for i in range(months)]
 
 
 def activities_by_kind(user: User, first: date, last: date) -> list[tuple[ActivityKind, int]]:
-    """Services recorded in scope on the days ``first``..``last``, per kind (every kind listed)."""
-    counts = dict(db.session.execute(
-        sa.select(Activity.kind, sa.func.count(Activity.id))
-        .where(_activities_in_scope(user), Activity.started_at >= day_start(first),
-               Activity.started_at < day_start(last + timedelta(days=1)))
-        .group_by(Activity.kind)
-    ).all())
+    """Services recorded in scope on the days ``first``..``last``, per kind (every kind listed):
+    whole months from the maintained aggregates, the days at the edges from the activities."""
+    counts = aggregates.activities_by_kind(sa.select(OrgNode.id).where(scope_condition(user)), first, last)
     return [(kind, counts.get(kind, 0)) for kind in ActivityKind]
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +17,10 @@ from typing import IO
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps
-from sqlalchemy.orm import Session, SessionTransaction
 
 from app.extensions import db
 from app.models import Photo
+from app.services import stored_files
 from app.services.errors import Refused
 from app.settings import setting
 
@@ -166,12 +165,7 @@ def store(processed: ProcessedPhoto, uploaded_by_id: int | None) -> Photo:
         uploaded_by_id=uploaded_by_id,
     )
     for thumb, content in ((False, processed.jpeg), (True, processed.thumb)):
-        path = photo_path(photo, thumb)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(content)
-            os.replace(tmp, path)  # atomic: a reader never sees half a file
+        stored_files.write_once(photo_path(photo, thumb), content)
     if existing is None:
         db.session.add(photo)
     return photo
@@ -196,31 +190,9 @@ def process_many(files: list, limit: int) -> list[ProcessedPhoto]:
 
 # --- Deleting ---------------------------------------------------------------------------------
 
-_DISCARDED = "photos_to_delete"
-
 
 def discard(photo: Photo) -> None:
     """Delete the photo's row now and its files once the transaction commits (nothing is lost
     if it rolls back). The caller has checked that no record links the photo any more."""
-    delete_after_commit([photo_path(photo), photo_path(photo, thumb=True)])
+    stored_files.delete_after_commit([photo_path(photo), photo_path(photo, thumb=True)])
     db.session.delete(photo)
-
-
-def delete_after_commit(paths: list[Path]) -> None:
-    """Delete these stored files once the transaction commits (kept if it rolls back)."""
-    db.session.info.setdefault(_DISCARDED, []).extend(paths)
-
-
-def _delete_files(session: Session) -> None:
-    for path in session.info.pop(_DISCARDED, []):
-        path.unlink(missing_ok=True)
-
-
-def _forget_files(session: Session, previous: SessionTransaction) -> None:
-    if not previous.nested:
-        session.info.pop(_DISCARDED, None)
-
-
-if not sa.event.contains(Session, "after_commit", _delete_files):
-    sa.event.listen(Session, "after_commit", _delete_files)
-    sa.event.listen(Session, "after_soft_rollback", _forget_files)

@@ -20,6 +20,12 @@ staff member's own record of their work, and what the deadlines and rates are co
 outcome and the department referred to; a diary entry that does not name them stays as the
 member's record of a visit to a household on the community's roster, which the community keeps
 under its own duties and corrects on request.
+
+The download holds what the erasure would erase, so the resident sees all of it first: besides
+their own words, photos and recordings, the internal notes, the reason a need was hidden, every
+photo and voice reply staff attached to a step (as files), and the diary entries about them. Who
+did which step when is given as the tracking page shows it (the public steps); an internal note
+comes with its time and text, not its author.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -125,16 +132,41 @@ def _label(value: object) -> str | None:
     return str(value.label) if value is not None else None  # type: ignore[attr-defined]
 
 
-def _photo_name(need: Need) -> str:
-    return f"photos/{need.code}.jpg"
+def _photo_name(need: Need, step: int | None = None) -> str:
+    """``photos/<code>.jpg`` for the resident's photo, ``photos/<code>-<step>.jpg`` for one
+    attached to the need's ``step``-th step (counted over every step, internal ones too)."""
+    return f"photos/{need.code}{f'-{step}' if step else ''}.jpg"
 
 
-def _voice_name(need: Need) -> str:
-    clip = need.voice_clip
-    return f"voice/{need.code}.{voice.EXTENSIONS.get(clip.mime, 'bin')}" if clip else ""
+def _voice_name(need: Need, clip: VoiceClip | None = None, step: int | None = None) -> str:
+    clip = clip or need.voice_clip
+    suffix = f"-{step}" if step else ""
+    return f"voice/{need.code}{suffix}.{voice.EXTENSIONS.get(clip.mime, 'bin')}" if clip else ""
+
+
+def _steps(need: Need) -> list[tuple[int, NeedEvent]]:
+    """Every step of the need, internal notes included, numbered from 1 (the files' names)."""
+    return list(enumerate(timeline(need, public=False), start=1))
+
+
+def _step_photo(need: Need, event: NeedEvent) -> bool:
+    """Whether the step has a photo of its own (the submission's is the need's photo)."""
+    return event.photo_id is not None and event.photo_id != need.photo_id
+
+
+def _step_voice(need: Need, event: NeedEvent) -> bool:
+    return event.voice_clip_id is not None and event.voice_clip_id != need.voice_clip_id
+
+
+def _step_files(need: Need, n: int, event: NeedEvent) -> dict:
+    photo = _photo_name(need, n) if _step_photo(need, event) else _photo_name(need) if event.photo_id else None
+    spoken = (_voice_name(need, event.voice_clip, n) if _step_voice(need, event)
+              else _voice_name(need) if event.voice_clip_id else None)
+    return {"photo": photo, "voice": spoken}
 
 
 def _need_data(need: Need) -> dict:
+    steps = _steps(need)
     return {
         "code": need.code,
         "category": _label(need.category),
@@ -158,10 +190,33 @@ def _need_data(need: Need) -> dict:
         "voice": _voice_name(need) or None,
         "timeline": [
             {"at": _when(e.at), "kind": _label(e.kind), "by": e.actor_label, "text": e.text,
-             "to": e.to_label or None}
-            for e in timeline(need, public=True)
+             "to": e.to_label or None, **_step_files(need, n, e)}
+            for n, e in steps if not e.internal
         ],
+        "internal_notes": [
+            {"at": _when(e.at), "text": e.text, **_step_files(need, n, e)} for n, e in steps if e.internal
+        ],
+        "hidden_reason": need.hidden_reason if need.hidden_at is not None else None,
     }
+
+
+def _recordings(subject: Subject) -> list[dict]:
+    """The recordings in the file: the resident's own, then the voice replies on each step."""
+    found = []
+    for need in subject.needs:
+        if need.voice_clip is not None:
+            found.append({"need": need.code, "file": _voice_name(need), "seconds": _seconds(need.voice_clip),
+                          "type": need.voice_clip.mime})
+        for n, event in _steps(need):
+            if _step_voice(need, event) and event.voice_clip is not None:
+                found.append({"need": need.code, "file": _voice_name(need, event.voice_clip, n),
+                              "seconds": _seconds(event.voice_clip), "type": event.voice_clip.mime,
+                              "reply": True})
+    return found
+
+
+def _seconds(clip: VoiceClip) -> float:
+    return round(clip.duration_ms / 1000, 1)
 
 
 def export_data(subject: Subject) -> dict:
@@ -174,36 +229,49 @@ def export_data(subject: Subject) -> dict:
         "account": {"name": account.name, "phone": account.phone, "created_at": _when(account.created_at)}
         if account is not None else None,
         "needs": [_need_data(n) for n in subject.needs],
-        "voice": [
-            {"need": n.code, "file": _voice_name(n), "seconds": round(n.voice_clip.duration_ms / 1000, 1),
-             "type": n.voice_clip.mime}
-            for n in subject.needs if n.voice_clip is not None
-        ],
+        "voice": _recordings(subject),
+        "diary": [{"date": e.entry_date.isoformat(), "text": e.text} for e in _diary_about(subject)],
         "notes": [
-            _("您留下的语音留言在 voice 文件夹里，照片在 photos 文件夹里，文件名是诉求的查询码。"),
-            _("时间均为北京时间。内部备注不属于您的个人信息，未包含在内。"),
+            _("照片在 photos 文件夹里，语音在 voice 文件夹里，文件名是诉求的查询码；工作人员在办理中"
+              "拍的照片、录的语音回复，文件名后加上是第几步。"),
+            _("工作人员写下的关于您的内容也是您的个人信息，都在这里：办理进展、内部备注"
+              "（internal_notes）、办结说明、屏蔽原因（hidden_reason）、民情日记中关于您的记录"
+              "（diary），以及他们拍的照片和语音回复。申请删除时，这些会一并删除。"),
+            _("哪一步在什么时间由谁办理，是工作人员的工作记录，不属于您的个人信息，删除后仍保留；"
+              "这里按查询页的样子列出公开的办理步骤，内部备注只列时间和内容。时间均为北京时间。"),
         ],
     }
 
 
+def _files(need: Need) -> list[tuple[str, Path, str]]:
+    """(name in the zip, stored file, "photo" | "voice") for every photo and recording of the need
+    and of its steps: what the erasure deletes."""
+    found = []
+    if need.photo is not None:
+        found.append((_photo_name(need), photos.photo_path(need.photo), "photo"))
+    if need.voice_clip is not None:
+        found.append((_voice_name(need), voice.voice_path(need.voice_clip), "voice"))
+    for n, event in _steps(need):
+        if _step_photo(need, event) and event.photo is not None:
+            found.append((_photo_name(need, n), photos.photo_path(event.photo), "photo"))
+        if _step_voice(need, event) and event.voice_clip is not None:
+            found.append((_voice_name(need, event.voice_clip, n), voice.voice_path(event.voice_clip), "voice"))
+    return found
+
+
 def export_zip(subject: Subject, user_id: int | None, ip: str) -> bytes:
-    """The resident's data as one .zip: ``data.json`` (UTF-8), the photos they attached and the
-    voice messages they left. The download is audited."""
+    """The resident's data as one .zip: ``data.json`` (UTF-8), and the photos and recordings of
+    their needs — theirs, and those staff attached to a step. The download is audited."""
     buffer = io.BytesIO()
     written = spoken = 0
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("data.json", json.dumps(export_data(subject), ensure_ascii=False, indent=2))
         for need in subject.needs:
-            if need.photo is not None:
-                path = photos.photo_path(need.photo)
+            for name, path, kind in _files(need):
                 if path.exists():
-                    archive.write(path, _photo_name(need))
-                    written += 1
-            if need.voice_clip is not None:
-                path = voice.voice_path(need.voice_clip)
-                if path.exists():
-                    archive.write(path, _voice_name(need))
-                    spoken += 1
+                    archive.write(path, name)
+                    written += kind == "photo"
+                    spoken += kind == "voice"
     audit(user_id, "pipl.export", "resident", subject.account.id if subject.account else None,
           detail=f"via={subject.via} phone={mask_phone(subject.phone)} needs={len(subject.needs)} "
                  f"photos={written} voice={spoken}", ip=ip)
@@ -257,9 +325,11 @@ def _erase_need(need: Need) -> tuple[set[int], set[int]]:
     return released, spoken
 
 
-def _erase_diary(subject: Subject, households: set[int]) -> int:
-    """Blank the 民情日记 entries that became one of the needs or name the resident (see the
-    module's docstring); how many."""
+def _diary_about(subject: Subject) -> list[DiaryEntry]:
+    """The 民情日记 entries about the resident (see the module's docstring): that became one of
+    the needs, hold their phone, or name them (the name they gave) about the household the needs
+    were filed for. The download lists them; the erasure blanks them."""
+    households = {n.resident_household_id for n in subject.needs if n.resident_household_id}
     names = {n.contact_name for n in subject.needs if len(n.contact_name) >= 2}
     naming = [DiaryEntry.text.contains(subject.phone, autoescape=True)]
     if households and names:
@@ -267,8 +337,13 @@ def _erase_diary(subject: Subject, households: set[int]) -> int:
                               sa.or_(*(DiaryEntry.text.contains(name, autoescape=True) for name in names))))
     if subject.needs:
         naming.append(DiaryEntry.need_id.in_([n.id for n in subject.needs]))
-    entries = list(db.session.scalars(sa.select(DiaryEntry).where(sa.or_(*naming),
-                                                                  DiaryEntry.text != ERASED_TEXT)))
+    return list(db.session.scalars(sa.select(DiaryEntry).where(sa.or_(*naming), DiaryEntry.text != ERASED_TEXT)
+                                   .order_by(DiaryEntry.entry_date, DiaryEntry.id)))
+
+
+def _erase_diary(subject: Subject) -> int:
+    """Blank the 民情日记 entries about the resident; how many."""
+    entries = _diary_about(subject)
     for entry in entries:
         entry.text = ERASED_TEXT
     return len(entries)
@@ -305,8 +380,7 @@ def erase(subject: Subject, confirmed: bool, user_id: int | None, ip: str) -> Er
     if not confirmed:
         raise RightsError(_("请勾选“确认删除”后再提交。"))
     db.session.flush()
-    households = {n.resident_household_id for n in subject.needs if n.resident_household_id}
-    diary = _erase_diary(subject, households)
+    diary = _erase_diary(subject)
     released: set[int] = set()
     spoken: set[int] = set()
     for need in subject.needs:

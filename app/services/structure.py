@@ -56,14 +56,11 @@ def linked_member_counts() -> sa.Subquery:
 
 
 def covered_household_counts() -> sa.Subquery:
-    """Per member: resident households they cover."""
+    """Per member: resident households they cover (the maintained counter, app/services/
+    counters.py, not a count of every household: a central household's page at city scale read
+    400,000 households for its ten members)."""
     return (
-        sa.select(
-            ResidentHousehold.covering_member_id.label("member_id"),
-            sa.func.count(ResidentHousehold.id).label("n"),
-        )
-        .where(ResidentHousehold.covering_member_id.is_not(None))
-        .group_by(ResidentHousehold.covering_member_id)
+        sa.select(MemberCoverage.member_id.label("member_id"), MemberCoverage.covered.label("n"))
         .subquery("covered_household_counts")
     )
 
@@ -470,6 +467,18 @@ LISTS: dict[str, ListKind] = {
         lambda items: {"admins": station_admin_names([s.id for s in items])},
         ("名称", "类型", "所属组织", "签到方式", "管理员", "地址", "开放时间"), _station_row),
 }
+
+
+def known_total(user: User, kind: str, f: ListFilters) -> int | None:
+    """The length of list ``kind`` when the maintained grid counters know it (the resident
+    households in scope, or those nobody covers, without a search or a member): a district's
+    list no longer counts 400,000 households per page. None: the list is counted."""
+    if kind != "residents" or f.q or f.member_id is not None:
+        return None
+    figure = GridStanding.residents_uncovered if f.below else GridStanding.residents
+    return int(db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(figure), 0))
+        .join(OrgNode, OrgNode.id == GridStanding.grid_id).where(_grid_filter(user, f))) or 0)
 
 
 def list_query(user: User, kind: str, f: ListFilters) -> sa.Select:

@@ -35,8 +35,8 @@ from app.models import (
     VerifyState,
 )
 from app.policy import scope_condition, scope_roots
+from app.services import aggregates, structure, visits
 from app.services import needs as needs_service
-from app.services import structure, visits
 
 SHOWN = 8  # items of a to-do list shown on the home page (the figure counts them all)
 
@@ -325,6 +325,7 @@ class StationToday:
     checkins_today: int
     expected: int  # active members who belong to the station (its node and below)
     events_today: list[StationEvent]
+    day: date | None = None  # today (Asia/Shanghai): the station ledger's period behind the figure
 
 
 def pending_verification(user: User) -> int:
@@ -350,7 +351,7 @@ def station_today(user: User, now: datetime) -> list[StationToday]:
             sa.select(sa.func.count(Member.id)).join(OrgNode, OrgNode.id == Member.grid_id)
             .where(OrgNode.under(node.path), Member.status == MemberStatus.ACTIVE)) or 0
         out.append(StationToday(station, checkins, expected,
-                                events_between([station.id], today, today)))
+                                events_between([station.id], today, today), today))
     return out
 
 
@@ -389,18 +390,16 @@ def admin_today(user: User, now: datetime) -> AdminToday:
     scope = scope_condition(user)
 
     def checkins(a: date, b: date) -> int:
-        """Check-ins at the stations in scope (the scope-wide check-in list's total)."""
+        """Check-ins at the stations in scope (the scope-wide check-in list's total), from the
+        maintained check-ins per station and day."""
         stations = sa.select(Station.id).join(OrgNode, OrgNode.id == Station.org_node_id).where(scope)
-        return db.session.scalar(
-            sa.select(sa.func.count(Checkin.id))
-            .where(Checkin.station_id.in_(stations), Checkin.day >= a, Checkin.day < b)) or 0
+        return aggregates.checkins_between(stations, a, b - timedelta(days=1))
 
     def activities(a: date, b: date) -> int:
+        """Activities recorded in scope (the activity ledger's total), from the maintained
+        activities per grid and month."""
         grids = sa.select(OrgNode.id).where(scope)
-        return db.session.scalar(
-            sa.select(sa.func.count(Activity.id))
-            .where(Activity.grid_id.in_(grids), Activity.started_at >= day_start(a),
-                   Activity.started_at < day_start(b))) or 0
+        return sum(aggregates.activities_by_kind(grids, a, b - timedelta(days=1)).values())
 
     _rows, total = needs_service.period_rates(user, "community", first, today)
     return AdminToday(

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import warnings
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -30,7 +29,6 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from pypdf import PdfReader
 from sqlalchemy.orm import Session, SessionTransaction, aliased, lazyload
 
 from app import policy
@@ -59,7 +57,7 @@ from app.models import (
     utcnow,
 )
 from app.models.base import LabeledEnum
-from app.services import checkin, ledger, points
+from app.services import checkin, ledger, points, stored_files
 from app.services.activities import household_member_condition
 from app.services.errors import NotAllowed, Refused
 from app.services.privacy import audit
@@ -165,6 +163,8 @@ def check_pdf(upload: Upload) -> CheckedPdf:
         # pypdf warns about the damage it works around; a file it cannot open raises below.
         warnings.simplefilter("ignore")
         try:
+            from pypdf import PdfReader  # only when a PDF arrives: 7 MB a worker need not hold
+
             reader = PdfReader(io.BytesIO(data))
             if reader.is_encrypted:
                 raise TrainingError(PDF_ENCRYPTED, "document")
@@ -199,11 +199,7 @@ def store_document(pdf: CheckedPdf, uploaded_by_id: int | None) -> TrainingDocum
                                     pages=pdf.pages, uploaded_by_id=uploaded_by_id)
         db.session.add(document)
     path = document_path(document)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(pdf.data)
-        os.replace(tmp, path)  # atomic: a reader never sees half a file
+    if stored_files.write_once(path, pdf.data):
         db.session.info.setdefault(_WRITTEN, []).append(path)
     return document
 
@@ -309,7 +305,7 @@ def _times(data: SessionInput, mode: TrainingMode, now: datetime) -> tuple[datet
 
 
 def _station(user: User, node: OrgNode, station_id: int | None, starts_at: datetime,
-             ends_at: datetime) -> Station:
+             ends_at: datetime, besides: StationEvent | None = None) -> Station:
     station = db.session.get(Station, station_id) if station_id is not None else None
     if station is None:
         raise TrainingError(_l("线下培训请选择驿站。"), "station_id")
@@ -318,17 +314,59 @@ def _station(user: User, node: OrgNode, station_id: int | None, starts_at: datet
     if not (node.path.startswith(station.org_node.path) or station.org_node.path.startswith(node.path)):
         # Members go to a station of their own area or of an organisation above it.
         raise TrainingError(_l("请选择该组织或其上级组织的驿站。"), "station_id")
-    clash = db.session.scalar(
-        sa.select(StationEvent).where(StationEvent.station_id == station.id,
-                                      StationEvent.starts_at < ends_at, StationEvent.ends_at > starts_at)
-        .order_by(StationEvent.starts_at).limit(1)
-    )
+    overlapping = (sa.select(StationEvent)
+                   .where(StationEvent.station_id == station.id,
+                          StationEvent.starts_at < ends_at, StationEvent.ends_at > starts_at))
+    if besides is not None:  # the session's own event, being moved
+        overlapping = overlapping.where(StationEvent.id != besides.id)
+    clash = db.session.scalar(overlapping.order_by(StationEvent.starts_at).limit(1))
     if clash is not None:
         # Two events at once would split the check-ins between them.
         raise TrainingError(_l("该驿站在这段时间已安排“%(title)s”（%(at)s 开始），请换个时间或驿站。",
                                title=clash.title, at=f"{local_naive(clash.starts_at):%m-%d %H:%M}"),
                             "station_id")
     return station
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A session's details once every check has passed (nothing written yet)."""
+
+    title: str
+    kind: TrainingKind
+    description: str
+    starts_at: datetime
+    ends_at: datetime
+    minutes: int
+    link: str
+    station: Station | None
+    pdf: CheckedPdf | None
+
+
+def _check(user: User, data: SessionInput, mode: TrainingMode, node: OrgNode, upload: Upload | None,
+           now: datetime, event: StationEvent | None = None, has_document: bool = False) -> _Checked:
+    """Every check a planned (or changed) session must pass, in the order a person reads the form."""
+    title = (data.title or "").strip()
+    if not title:
+        raise TrainingError(_l("请填写培训名称。"), "title")
+    if len(title) > TITLE_MAX:
+        raise TrainingError(_l("培训名称最多 64 个字。"), "title")
+    try:
+        kind = TrainingKind(data.kind)
+    except ValueError as e:
+        raise TrainingError(_l("请选择培训类型和方式。"), "kind") from e
+    description = (data.description or "").strip()
+    if len(description) > DESCRIPTION_MAX:
+        raise TrainingError(_l("培训内容最多 1000 字。"), "description")
+    starts_at, ends_at, minutes = _times(data, mode, now)
+    link = clean_link(data.link_url)
+    chosen = upload is not None and bool(getattr(upload, "filename", ""))
+    station = (_station(user, node, data.station_id, starts_at, ends_at, besides=event)
+               if mode is TrainingMode.OFFLINE else None)
+    if mode is TrainingMode.ONLINE and not link and not chosen and not has_document:
+        raise TrainingError(_l("线上学习请填写学习链接或上传 PDF 材料。"), "link_url")
+    pdf = check_pdf(upload) if chosen else None  # type: ignore[arg-type]
+    return _Checked(title, kind, description, starts_at, ends_at, minutes, link, station, pdf)
 
 
 def plan_session(user: User, data: SessionInput, upload: Upload | None = None,
@@ -339,37 +377,55 @@ def plan_session(user: User, data: SessionInput, upload: Upload | None = None,
     now = now or utcnow()
     if not policy.is_org_admin(user):
         raise NotAllowed(_l("只有组织管理员可以安排培训。"))
-    title = (data.title or "").strip()
-    if not title:
-        raise TrainingError(_l("请填写培训名称。"), "title")
-    if len(title) > TITLE_MAX:
-        raise TrainingError(_l("培训名称最多 64 个字。"), "title")
     try:
-        kind, mode = TrainingKind(data.kind), TrainingMode(data.mode)
+        mode = TrainingMode(data.mode)
     except ValueError as e:
         raise TrainingError(_l("请选择培训类型和方式。"), "kind") from e
-    description = (data.description or "").strip()
-    if len(description) > DESCRIPTION_MAX:
-        raise TrainingError(_l("培训内容最多 1000 字。"), "description")
     node = _node(user, data.org_node_id)
-    starts_at, ends_at, minutes = _times(data, mode, now)
-    link = clean_link(data.link_url)
-    chosen = upload is not None and bool(getattr(upload, "filename", ""))
-    station = _station(user, node, data.station_id, starts_at, ends_at) if mode is TrainingMode.OFFLINE else None
-    if mode is TrainingMode.ONLINE and not link and not chosen:
-        raise TrainingError(_l("线上学习请填写学习链接或上传 PDF 材料。"), "link_url")
-    pdf = check_pdf(upload) if chosen else None  # type: ignore[arg-type]
+    checked = _check(user, data, mode, node, upload, now)
     session = TrainingSession(
-        org_node_id=node.id, title=title, kind=kind, mode=mode, description=description,
-        starts_at=starts_at, ends_at=ends_at, duration_minutes=minutes, link_url=link,
-        created_by_id=user.id, created_at=now,
+        org_node_id=node.id, title=checked.title, kind=checked.kind, mode=mode,
+        description=checked.description, starts_at=checked.starts_at, ends_at=checked.ends_at,
+        duration_minutes=checked.minutes, link_url=checked.link, created_by_id=user.id, created_at=now,
     )
-    if station is not None:
-        session.station_event = checkin.save_event(station, title, StationEventKind.TRAINING,
-                                                   starts_at, ends_at, by=user)
-    if pdf is not None:
-        session.document = store_document(pdf, user.id)
+    if checked.station is not None:
+        session.station_event = checkin.save_event(checked.station, checked.title, StationEventKind.TRAINING,
+                                                   checked.starts_at, checked.ends_at, by=user)
+    if checked.pdf is not None:
+        session.document = store_document(checked.pdf, user.id)
     db.session.add(session)
+    db.session.flush()
+    return session
+
+
+def edit_session(session: TrainingSession, user: User, data: SessionInput, upload: Upload | None = None,
+                 now: datetime | None = None) -> TrainingSession:
+    """Change a session that has not started: its name, type, content, times and hours, and its
+    station (offline, the station event moves with it) or its link and PDF (online). The
+    organisation and the way it is held stay: for another audience or mode, cancel and plan anew."""
+    now = now or utcnow()
+    if not policy.can_administer_session(user, session):
+        raise NotAllowed(_l("只有培训所属组织的管理员可以修改培训。"))
+    if session.cancelled_at is not None:
+        raise TrainingError(_l("这次培训已经取消了。"))
+    if session.starts_at <= now:
+        raise TrainingError(_l("培训已经开始或结束，不能修改。"))
+    event = session.station_event
+    if event is not None and db.session.scalar(
+            sa.select(sa.func.count(Checkin.id)).where(Checkin.event_id == event.id)):
+        raise TrainingError(_l("已有党员签到，不能修改。"))
+    checked = _check(user, data, session.mode, session.org_node, upload, now, event=event,
+                     has_document=session.document_id is not None)
+    session.title, session.kind, session.description = checked.title, checked.kind, checked.description
+    session.starts_at, session.ends_at = checked.starts_at, checked.ends_at
+    session.duration_minutes, session.link_url = checked.minutes, checked.link
+    if checked.station is not None:
+        if event is not None and event.station_id != checked.station.id:
+            event.station_id = checked.station.id
+        session.station_event = checkin.save_event(checked.station, checked.title, StationEventKind.TRAINING,
+                                                   checked.starts_at, checked.ends_at, by=user, event=event)
+    if checked.pdf is not None:
+        session.document = store_document(checked.pdf, user.id)
     db.session.flush()
     return session
 
@@ -565,22 +621,18 @@ def sessions_for(user: User, flt: SessionFilter) -> sa.Select[tuple[TrainingSess
 
 
 def participation_counts(sessions: Collection[TrainingSession]) -> dict[int, int]:
-    """How many members attended (offline) or completed (online) each session (two queries)."""
+    """How many members attended (offline) or completed (online) each session (one query: the
+    participants maintained per session, app/services/aggregates.py — an offline session has
+    check-ins and no completions, an online one the reverse, each member once)."""
+    from app.models import SessionParticipants
+
     ids = [s.id for s in sessions]
     if not ids:
         return {}
-    attended = db.session.execute(
-        sa.select(TrainingSession.id, sa.func.count(sa.distinct(Checkin.member_id)))
-        .join(Checkin, Checkin.event_id == TrainingSession.station_event_id)
-        .where(TrainingSession.id.in_(ids)).group_by(TrainingSession.id)
-    ).all()
-    completed = db.session.execute(
-        sa.select(TrainingCompletion.session_id, sa.func.count(TrainingCompletion.id))
-        .where(TrainingCompletion.session_id.in_(ids)).group_by(TrainingCompletion.session_id)
-    ).all()
     counts = dict.fromkeys(ids, 0)
-    counts.update(dict(attended))
-    counts.update(dict(completed))
+    counts.update(dict(db.session.execute(
+        sa.select(SessionParticipants.session_id, SessionParticipants.participants)
+        .where(SessionParticipants.session_id.in_(ids))).all()))
     return counts
 
 
@@ -874,15 +926,16 @@ def scope_counts(user: User, year: int, now: datetime | None = None) -> ScopeCou
     sessions = db.session.scalar(sa.select(sa.func.count()).select_from(ids.subquery()))
     upcoming = db.session.scalar(sa.select(sa.func.count()).select_from(
         ids.where(TrainingSession.starts_at > now).subquery()))
-    attended = (sa.select(TrainingSession.id.label("sid"), Checkin.member_id.label("mid"))
-                .join(Checkin, Checkin.event_id == TrainingSession.station_event_id)
-                .where(TrainingSession.id.in_(ids)))
-    completed = (sa.select(TrainingCompletion.session_id.label("sid"), TrainingCompletion.member_id.label("mid"))
-                 .where(TrainingCompletion.session_id.in_(ids)))
-    taken = sa.union(attended, completed).subquery()
+    # The members who attended or completed each session, maintained per session
+    # (app/services/aggregates.py): a sum over this year's sessions, not a count of check-ins.
+    from app.models import SessionParticipants
+
+    taken = SessionParticipants
     n, minutes = db.session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(TrainingSession.duration_minutes), 0))
-        .select_from(taken).join(TrainingSession, TrainingSession.id == taken.c.sid)
+        sa.select(sa.func.coalesce(sa.func.sum(taken.participants), 0),
+                  sa.func.coalesce(sa.func.sum(taken.participants * TrainingSession.duration_minutes), 0))
+        .select_from(taken).join(TrainingSession, TrainingSession.id == taken.session_id)
+        .where(taken.session_id.in_(ids))
     ).one()
     return ScopeCounts(sessions or 0, upcoming or 0, n or 0, int(minutes or 0))
 
@@ -929,4 +982,42 @@ def export_attendance(session: TrainingSession, by: User, ip: str = "") -> bytes
         rows=rows,
     )
     audit(by.id, "training.attendance_export", "training_session", session.id, detail=f"{len(rows)} rows", ip=ip)
+    return content
+
+
+# --- the sessions list's ledger -------------------------------------------------------------------
+
+SESSIONS_EXPORT_MAX = 50_000
+
+
+def _filter_words(flt: SessionFilter) -> str:
+    """The list's filters in words, as the ledger writes them above its headers."""
+    return str(_l("类型：%(kind)s；方式：%(mode)s", kind=flt.kind.label if flt.kind else _l("全部类型"),
+                  mode=flt.mode.label if flt.mode else _l("全部方式")))
+
+
+def _period_words(flt: SessionFilter) -> str:
+    if flt.date_from is None and flt.date_to is None:
+        return str(_l("全部日期"))
+    return str(_l("%(a)s 至 %(b)s", a=flt.date_from.isoformat() if flt.date_from else "…",
+                  b=flt.date_to.isoformat() if flt.date_to else "…"))
+
+
+def export_sessions(user: User, flt: SessionFilter, now: datetime, ip: str = "") -> bytes:
+    """The sessions list the admin sees (the same filters) as an .xlsx ledger: each session's
+    times, kind, mode, place, node, hours, who took part against who should, its state. Audited."""
+    sessions = list(db.session.scalars(sessions_for(user, flt).limit(SESSIONS_EXPORT_MAX)).unique())
+    taken, expected = participation_counts(sessions), expected_counts(sessions)
+    headers = [str(h) for h in (_l("开始时间"), _l("结束时间"), _l("主题"), _l("类型"), _l("方式"), _l("地点"),
+                                _l("面向组织"), _l("学时"), _l("实参训"), _l("应参训"), _l("状态"))]
+    rows = [[local_naive(s.starts_at), local_naive(s.ends_at), s.title, s.kind.label, s.mode.label,
+             s.station_event.station.name if s.station_event is not None else (
+                 str(_l("线上")) if s.mode is TrainingMode.ONLINE else ""),
+             s.org_node.name, round(s.duration_minutes / 60, 2), taken.get(s.id, 0), expected.get(s.id, 0),
+             state_of(s, now).label] for s in sessions]
+    units = [n.name for n in policy.scope_roots(user)] + [s.name for s in user.admin_stations]
+    content = ledger.build_workbook(str(_l("培训台账")), "、".join(units), _period_words(flt), headers, rows,
+                                    _filter_words(flt))
+    audit(user.id, "export", "training_sessions", detail=f"{_period_words(flt)}; {_filter_words(flt)}; "
+          f"{len(rows)} rows", ip=ip)
     return content

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from mutagen.ogg import OggFileType, OggPage
 
 from app.extensions import db
 from app.models import VOICE_MAX_MS, VoiceClip
-from app.services import photos
+from app.services import stored_files
 from app.services.errors import Refused
 from app.settings import setting
 
@@ -223,6 +222,9 @@ _CLUSTER_TIME, _SIMPLE_BLOCK, _BLOCK = 0xE7, 0xA3, 0xA1
 _MASTERS = {_SEGMENT, _CLUSTER, _INFO, _TRACKS, _TRACK_ENTRY, _BLOCK_GROUP}
 _AUDIO_CODECS = {"A_OPUS", "A_VORBIS", "A_AAC", "A_MPEG/L3", "A_PCM/INT/LIT"}
 _FRAME_S = 0.02  # the last block's own length, which no header gives (an Opus frame)
+# A minute of Opus in its smallest frames (2.5 ms) is some 36,000 elements; a file holding more is
+# not a recording, and walking 2 MB of two-byte elements would take a worker seconds.
+_MAX_ELEMENTS = 50_000
 
 
 def _vint(data: bytes, pos: int, keep_marker: bool) -> tuple[int, int, bool]:
@@ -248,7 +250,9 @@ def _webm_seconds(data: bytes) -> float:
     cluster_time, last_time = 0, 0
     tracks: list[tuple[int, str]] = []
     track_type, codec = 0, ""
-    while pos < len(data):
+    for _step in range(_MAX_ELEMENTS):
+        if pos >= len(data):
+            break
         element, id_len, _ = _vint(data, pos, keep_marker=True)
         size, size_len, unknown = _vint(data, pos + id_len, keep_marker=False)
         body = pos + id_len + size_len
@@ -281,6 +285,8 @@ def _webm_seconds(data: bytes) -> float:
             relative = struct.unpack(">h", value[track_len:track_len + 2])[0]
             last_time = max(last_time, cluster_time + relative)
         pos = body + size
+    else:
+        raise VoiceError(str(BROKEN))
     if track_type:
         tracks.append((track_type, codec))
     if doctype not in ("webm", "matroska") or not tracks:
@@ -323,12 +329,7 @@ def store(processed: ProcessedVoice, uploaded_by_id: int | None) -> VoiceClip:
     clip = existing or VoiceClip(sha256=processed.sha256, mime=processed.mime,
                                  duration_ms=processed.duration_ms, size_bytes=len(processed.data),
                                  uploaded_by_id=uploaded_by_id)
-    path = voice_path(clip)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(processed.data)
-        os.replace(tmp, path)  # atomic: a reader never sees half a file
+    stored_files.write_once(voice_path(clip), processed.data)
     if existing is None:
         db.session.add(clip)
     return clip
@@ -342,7 +343,7 @@ def stored(upload: IO[bytes] | None, by_id: int | None) -> VoiceClip | None:
 def discard(clip: VoiceClip) -> None:
     """Delete the clip's row now and its file once the transaction commits. The caller has
     checked that no record links the clip any more."""
-    photos.delete_after_commit([voice_path(clip)])
+    stored_files.delete_after_commit([voice_path(clip)])
     db.session.delete(clip)
 
 

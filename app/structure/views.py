@@ -68,7 +68,8 @@ def list_page(list_name: str):
     name or phone; grid, category, below 15), central households (head, number or address; below
     10 highlighted), resident households (address or head; uncovered flagged), stations."""
     f = _filters()
-    page = paginate(svc.list_query(current_user, list_name, f), per_page=svc.PER_PAGE)
+    page = paginate(svc.list_query(current_user, list_name, f), per_page=svc.PER_PAGE,
+                    total=svc.known_total(current_user, list_name, f))
     view = svc.list_view(current_user, list_name, page.items, with_options=not is_partial())
     return render(f"structure/{list_name}.html", f"structure/_{list_name}_table.html",
                   pagination=page, filters=f, args=_args(), **view)

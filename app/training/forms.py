@@ -8,6 +8,7 @@ from flask_wtf.file import FileField
 from wtforms import (
     DateField,
     DateTimeLocalField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -23,23 +24,18 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from app.clock import TZ
-from app.forms_choices import options
-from app.models import REFLECTION_MAX, AttendanceMarkKind, TrainingKind, TrainingMode
+from app.clock import TZ, local_naive
+from app.forms_choices import choice_id, options
+from app.models import (
+    REFLECTION_MAX,
+    AttendanceMarkKind,
+    TrainingKind,
+    TrainingMode,
+    TrainingSession,
+)
 from app.services.training import SessionInput
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
-
-
-def int_or_none(value: object) -> int | None:
-    """A select's value as an id, or None for the empty choice or anything not a number."""
-    if value in (None, "", "None"):
-        return None
-    try:
-        number = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number < 2**31 else None
 
 
 class SessionPlanForm(FlaskForm):
@@ -50,7 +46,7 @@ class SessionPlanForm(FlaskForm):
     )
     kind = SelectField(_l("培训类型"), choices=options(TrainingKind.choices()),
                        default=TrainingKind.CONCENTRATED.value)
-    org_node_id = SelectField(_l("面向组织"), coerce=int_or_none, validate_choice=False,
+    org_node_id = SelectField(_l("面向组织"), coerce=choice_id, validate_choice=False,
                               validators=[InputRequired(_l("请选择面向的组织"))])
     description = TextAreaField(
         _l("培训内容"), validators=[Length(max=1000, message=_l("培训内容最多 1000 字"))],
@@ -68,7 +64,7 @@ class SessionPlanForm(FlaskForm):
     )
     mode = RadioField(_l("方式"), choices=options(TrainingMode.choices()), default=TrainingMode.OFFLINE.value,
                       validators=[InputRequired(_l("请选择线下或线上"))])
-    station_id = SelectField(_l("驿站（线下）"), coerce=int_or_none, validate_choice=False)
+    station_id = SelectField(_l("驿站（线下）"), coerce=choice_id, validate_choice=False)
     link_url = StringField(
         _l("学习链接（线上）"), validators=[Length(max=500, message=_l("网址最多 500 个字符"))],
         render_kw={"maxlength": 500, "inputmode": "url", "placeholder": "https://", "autocomplete": "off"},
@@ -93,7 +89,7 @@ class SessionPlanForm(FlaskForm):
         return SessionInput(
             title=self.title.data or "",
             kind=self.kind.data or "",
-            org_node_id=self.org_node_id.data,
+            org_node_id=self.org_node_id.data if self.org_node_id else None,
             description=self.description.data or "",
             starts_at=self.starts_at.data.replace(tzinfo=TZ) if self.starts_at.data else None,
             ends_at=self.ends_at.data.replace(tzinfo=TZ) if self.ends_at.data else None,
@@ -104,8 +100,26 @@ class SessionPlanForm(FlaskForm):
         )
 
 
+class SessionEditForm(SessionPlanForm):
+    """Changing a planned session: the same fields but its organisation and its mode, which stay
+    (the mode is set by the view from the session, whatever the request says)."""
+
+    org_node_id = None
+    mode = HiddenField()
+
+    @staticmethod
+    def filled_from(session: TrainingSession) -> dict:
+        """The session's details as the form's starting values (Shanghai wall-clock times)."""
+        return {
+            "title": session.title, "kind": session.kind.value, "description": session.description,
+            "starts_at": local_naive(session.starts_at), "ends_at": local_naive(session.ends_at),
+            "duration_minutes": session.duration_minutes, "link_url": session.link_url,
+            "station_id": session.station_event.station_id if session.station_event else None,
+        }
+
+
 class MarkForm(FlaskForm):
-    member_id = SelectField(_l("党员"), coerce=int_or_none, validate_choice=False,
+    member_id = SelectField(_l("党员"), coerce=choice_id, validate_choice=False,
                             validators=[InputRequired(_l("请选择党员"))])
     kind = RadioField(_l("标记"), choices=options(AttendanceMarkKind.choices()),
                       default=AttendanceMarkKind.LATE.value, validators=[InputRequired(_l("请选择迟到或早退"))])

@@ -27,7 +27,7 @@ from app.training import (
     session_or_404,
     staff,
 )
-from app.training.forms import MarkForm, SessionFilterForm, SessionPlanForm
+from app.training.forms import MarkForm, SessionEditForm, SessionFilterForm, SessionPlanForm
 
 # The browser never sends a chosen file back with a page that refused it.
 FILE_AGAIN = _l("其他内容已保留；出于安全原因，PDF 文件需要重新选择。")
@@ -57,20 +57,31 @@ def index():
                   list_args=args, can_plan=policy.can_plan_training(current_user))
 
 
+@bp.route("/sessions.xlsx")
+@staff
+def sessions_export():
+    """The same list (the same filters; anything invalid left out) as an .xlsx ledger, audited."""
+    _form, flt = _filter()
+    content = write_now(lambda: svc.export_sessions(current_user, flt, utcnow(), client_address()))
+    return xlsx_response(content, "training-sessions.xlsx")
+
+
 # --- planning ---------------------------------------------------------------------------------
 
 
-def _plan_page(form: SessionPlanForm, error: str | None = None, status: int = 200):
-    """The planning form with the nodes and stations the admin may choose; a refusal that names
-    no field is shown on top."""
-    form.org_node_id.choices = options([("", _("请选择"))] + [
-        (n.id, "　" * n.level.depth + n.name) for n in svc.nodes_for(current_user)])
+def _plan_page(form: SessionPlanForm, error: str | None = None, status: int = 200,
+               session: TrainingSession | None = None):
+    """The planning form (or, with ``session``, the form changing it) with the nodes and stations
+    the admin may choose; a refusal that names no field is shown on top."""
+    if form.org_node_id:
+        form.org_node_id.choices = options([("", _("请选择"))] + [
+            (n.id, "　" * n.level.depth + n.name) for n in svc.nodes_for(current_user)])
     form.station_id.choices = options([("", _("请选择"))] + [
         (s.id, f"{s.name}（{s.org_node.name}）") for s in svc.stations_for(current_user)])
     shown = error if error and not field_error_shown(form) else None
     if status == 422 and form.upload() is not None:
         form.document.errors = [*form.document.errors, str(FILE_AGAIN)]
-    return render_template("training/new.html", form=form, error=shown), status
+    return render_template("training/new.html", form=form, error=shown, session=session), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -87,6 +98,29 @@ def new():
         lambda e: _plan_page(form, e, 422),
         lambda s: url_for("training.detail", session_id=s.id),
         _("培训已安排。"),
+    )
+
+
+@bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@staff
+def edit(session_id: int):
+    """Change a session that has not started; offline, its station event moves with it."""
+    session = session_or_404(session_id)
+    require(policy.can_administer_session(current_user, session))
+    form = SessionEditForm(data=SessionEditForm.filled_from(session))
+    form.mode.data = session.mode.value  # the mode stays, whatever the request says
+    back = url_for("training.detail", session_id=session.id)
+    if svc.state_of(session, utcnow()) is not svc.SessionState.UPCOMING:
+        return flash_back(back)(_("培训已经开始、结束或取消，不能修改。"))
+    if request.method == "GET":
+        return _plan_page(form, session=session)
+    if not form.validate_on_submit():
+        return _plan_page(form, status=422, session=session)
+    return run_step(
+        on_fields(form, lambda: svc.edit_session(session, current_user, form.to_input(), form.upload(), utcnow())),
+        lambda e: _plan_page(form, e, 422, session),
+        back,
+        _("培训已修改。"),
     )
 
 

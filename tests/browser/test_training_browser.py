@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from app.clock import TZ
 from app.extensions import db
 from app.models import TrainingCompletion
 from app.services import training as svc
@@ -58,3 +59,32 @@ def test_member_completes_an_online_session_with_a_reflection_on_a_phone(live_se
     db.session.rollback()  # end the read snapshot taken before the browser saved
     done = db.session.scalars(sa.select(TrainingCompletion)).unique().all()
     assert [(c.member_id, c.reflection) for c in done] == [(member.id, "家书里的信念让我很受触动，要讲给联系户听。")]
+
+
+def test_admin_moves_a_planned_session_on_a_tablet(live_server, tablet):
+    tree = make_tree()
+    station = make_station(tree.community)
+    admin = make_admin(tree.community, name="社区管理员")
+    now = datetime.now(UTC)
+    session = svc.plan_session(admin, svc.SessionInput(
+        title="集中学习：党章", kind="concentrated", org_node_id=tree.community.id, description="",
+        starts_at=now + timedelta(days=2), ends_at=now + timedelta(days=2, hours=2), duration_minutes=120,
+        mode="offline", station_id=station.id), None, now)
+    db.session.commit()
+
+    browser_login(tablet, live_server.url, admin.phone, PASSWORD)
+    tablet.goto(f"{live_server.url}/training/sessions/{session.id}")
+    tablet.locator("#session-edit").click()
+    tablet.get_by_label("培训名称").fill("集中学习：党章（改到周五）")
+    ends = tablet.get_by_label("结束时间")
+    ends.fill((now + timedelta(days=2, hours=3)).astimezone(TZ).strftime("%Y-%m-%dT%H:%M"))
+    screenshot(tablet, "training-edit-tablet")
+    tablet.get_by_role("button", name="保存").click()
+    tablet.get_by_text("培训已修改。").wait_for()
+    tablet.get_by_role("heading", name="集中学习：党章（改到周五）").wait_for()
+    screenshot(tablet, "training-edited-tablet")
+
+    db.session.rollback()
+    event = db.session.get(type(session), session.id).station_event
+    assert event.title == "集中学习：党章（改到周五）"
+    assert event.ends_at - event.starts_at == timedelta(hours=3)

@@ -43,14 +43,19 @@ from app.models import (
     Checkin,
     DiaryEntry,
     GuidanceContact,
+    HouseholdActivityYear,
     Member,
+    MemberActivityYear,
+    MemberCoverage,
     MemberStatus,
+    MemberTrainingYear,
+    MemberVisitYear,
     Need,
     NeedRating,
     Nomination,
     NoticeObjection,
     ObjectionStatus,
-    PointsEntry,
+    PointsYear,
     ResidentHousehold,
     TrainingCompletion,
     TrainingMode,
@@ -125,8 +130,10 @@ class Figures:
     @property
     def needs_rate(self) -> float | None:
         """The mean of the rates that exist (0–1); None when no need was routed to them."""
-        rates = [r for r in (self.rates.response_rate, self.rates.resolution_rate,
-                             self.rates.satisfaction_rate) if r is not None]
+        if not self.needs_submitted and not self.rated:  # no rate at all (RateRow: None for each)
+            return None
+        row = self.rates
+        rates = [r for r in (row.response_rate, row.resolution_rate, row.satisfaction_rate) if r is not None]
         return sum(rates) / len(rates) / 100 if rates else None
 
     @property
@@ -161,8 +168,8 @@ def figures(subject: Subject, ids: sa.Select, year: int) -> dict[int, Figures]:
     found: dict[int, Figures] = defaultdict(Figures)
     for key, total in _points(subject, ids, y):
         found[key].points = int(total or 0)
-    for key, kind, n in _activities(subject, ids, y):
-        found[key].activities[ActivityKind(kind)] = n
+    for key, kinds in _activities(subject, ids, y).items():
+        found[key].activities = kinds
     for key, covered, visited in _coverage(subject, ids, y):
         found[key].covered, found[key].visited = covered, visited
     for key, *counts in _needs(subject, ids, y):
@@ -179,11 +186,13 @@ def figures(subject: Subject, ids: sa.Select, year: int) -> dict[int, Figures]:
 
 
 def _points(subject: Subject, ids: sa.Select, y: Year) -> list:
+    """Net points per subject: the members' maintained yearly totals (the sum of their entries
+    whose day falls in the year; a row only for a member with any)."""
     key = _key(subject)
     return db.session.execute(
-        sa.select(key, sa.func.sum(PointsEntry.points))
-        .join(Member, Member.id == PointsEntry.member_id)
-        .where(members_of(subject, ids), PointsEntry.occurred_on.between(y.first, y.last))
+        sa.select(key, sa.func.sum(PointsYear.points))
+        .join(Member, Member.id == PointsYear.member_id)
+        .where(members_of(subject, ids), PointsYear.year == y.year)
         .group_by(key)
     ).all()
 
@@ -215,11 +224,43 @@ def activity_ids(subject: Subject, ids: sa.Select, y: Year) -> sa.Select:
     return sa.union(first, second)
 
 
-def _activities(subject: Subject, ids: sa.Select, y: Year) -> list:
-    rows = activity_ids(subject, ids, y).subquery()
-    return db.session.execute(
-        sa.select(rows.c.key, rows.c.kind, sa.func.count()).group_by(rows.c.key, rows.c.kind)
-    ).all()
+def _activities(subject: Subject, ids: sa.Select, y: Year) -> dict[int, dict[ActivityKind, int]]:
+    """{subject: {kind: count}} (kinds with none absent), the count of :func:`activity_ids`'
+    rows, read from the maintained yearly aggregates: a member's recorded or taken part in; a
+    household's recorded by its active members, plus those recorded on its behalf by anyone else
+    (an author who is an active member is counted once, with their own)."""
+    if subject is Subject.MEMBERS:
+        kinds = list(ActivityKind)
+        row = MemberActivityYear
+        per_kind = [sa.func.sum(row.activities).filter(row.kind == k) for k in kinds]
+        return {mid: {k: n for k, n in zip(kinds, counts, strict=True) if n}
+                for mid, *counts in db.session.execute(
+                    sa.select(row.member_id, *per_kind)
+                    .where(row.member_id.in_(ids), row.year == y.year).group_by(row.member_id))}
+    found: dict[tuple[int, ActivityKind], int] = defaultdict(int)
+    for key, kind, n in db.session.execute(
+            sa.select(Member.central_household_id, MemberActivityYear.kind,
+                      sa.func.sum(MemberActivityYear.authored))
+            .join(Member, Member.id == MemberActivityYear.member_id)
+            .where(members_of(subject, ids), MemberActivityYear.year == y.year)
+            .group_by(Member.central_household_id, MemberActivityYear.kind)):
+        found[(key, kind)] += int(n or 0)
+    author = aliased(Member)
+    behalf = HouseholdActivityYear
+    for key, kind, n in db.session.execute(
+            sa.select(behalf.household_id, behalf.kind, sa.func.sum(behalf.activities))
+            .join(author, author.id == behalf.author_member_id)
+            .where(behalf.household_id.in_(ids), behalf.year == y.year,
+                   sa.or_(author.central_household_id.is_(None),
+                          author.central_household_id != behalf.household_id,
+                          author.status != MemberStatus.ACTIVE))
+            .group_by(behalf.household_id, behalf.kind)):
+        found[(key, kind)] += int(n or 0)
+    out: dict[int, dict[ActivityKind, int]] = defaultdict(dict)
+    for (key, kind), n in found.items():
+        if n:
+            out[key][kind] = n
+    return dict(out)
 
 
 def visited_residents(subject: Subject, ids: sa.Select | list[int], y: Year) -> sa.Select:
@@ -246,14 +287,17 @@ def visited_residents(subject: Subject, ids: sa.Select | list[int], y: Year) -> 
 
 
 def _coverage(subject: Subject, ids: sa.Select, y: Year) -> list:
+    """(subject, covered, visited) for the subjects whose members cover any household: the
+    maintained coverage counters and yearly visited counts (:func:`visited_residents`' rule)."""
     key = _key(subject)
-    visited = visited_residents(subject, ids, y).subquery()
     return db.session.execute(
-        sa.select(key, sa.func.count(ResidentHousehold.id), sa.func.count(visited.c.resident_id))
-        .select_from(ResidentHousehold)
-        .join(Member, Member.id == ResidentHousehold.covering_member_id)
-        .outerjoin(visited, visited.c.resident_id == ResidentHousehold.id)
-        .where(members_of(subject, ids))
+        sa.select(key, sa.func.sum(MemberCoverage.covered),
+                  sa.func.sum(sa.func.coalesce(MemberVisitYear.visited, 0)))
+        .select_from(MemberCoverage)
+        .join(Member, Member.id == MemberCoverage.member_id)
+        .outerjoin(MemberVisitYear, sa.and_(MemberVisitYear.member_id == MemberCoverage.member_id,
+                                            MemberVisitYear.year == y.year))
+        .where(members_of(subject, ids), MemberCoverage.covered > 0)
         .group_by(key)
     ).all()
 
@@ -329,16 +373,14 @@ def _training_minutes(member_ids: sa.Select, year: int) -> dict[int, int]:
 
 
 def _training(subject: Subject, ids: sa.Select, year: int) -> dict[int, int]:
-    """Training minutes per subject: a household's are its members' (one more query for them)."""
-    member_ids = sa.select(Member.id).where(members_of(subject, ids))
-    minutes = {mid: round(h * 60) for mid, h in training_hours(member_ids, year).items()}
-    if subject is Subject.MEMBERS or not minutes:
-        return minutes
-    per_household: dict[int, int] = defaultdict(int)
-    for mid, hid in db.session.execute(
-            sa.select(Member.id, Member.central_household_id).where(Member.id.in_(list(minutes)))):
-        per_household[hid] += minutes[mid]
-    return dict(per_household)
+    """Training minutes per subject (:func:`training_sessions`' rule), from the maintained yearly
+    figures of the members: a household's are its active members'."""
+    key = _key(subject)
+    return {k: int(minutes) for k, minutes in db.session.execute(
+        sa.select(key, sa.func.sum(MemberTrainingYear.minutes))
+        .join(Member, Member.id == MemberTrainingYear.member_id)
+        .where(members_of(subject, ids), MemberTrainingYear.year == year)
+        .group_by(key))}
 
 
 def _mentoring(subject: Subject, ids: sa.Select, y: Year) -> list:

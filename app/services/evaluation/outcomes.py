@@ -198,7 +198,7 @@ def subject_view(subject: Subject, node: OrgNode, year: int, obj: Member | Centr
     row = sheet.row_of(obj.id)
     if row is None:  # a stopped member or a revoked household is not ranked: figures alone
         found = figures(subject, [obj.id], year).get(obj.id) or Figures()  # type: ignore[arg-type]
-        row = Row(obj, found, score(found, sheet.weights.values, sheet.maxima), 0, [])
+        row = Row.of(obj, found, score(found, sheet.weights.values, sheet.maxima), 0, [])
     members = subject is Subject.MEMBERS
     return SubjectView(sheet, row, history(member=obj if members else None,  # type: ignore[arg-type]
                                            household=None if members else obj))  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ without covered households, counts 0 there. Equal scores share a rank (1, 2, 2, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
@@ -156,13 +156,64 @@ def score(f: Figures, weights: dict[EvaluationFactor, int], maxima: dict[Evaluat
     return total
 
 
+LOAD_CHUNK = 50  # the sheet's page: the subjects shown on one page are loaded in one query
+
+
+class _Subjects:
+    """The sheet's members or households as ORM objects, loaded when first shown, a page of rows
+    (``LOAD_CHUNK``, in the sheet's order) per query: a district's sheet ranks every member by
+    their figures, but shows fifty at a time."""
+
+    def __init__(self, subject: Subject, node: OrgNode, order: list[int]) -> None:
+        self.subject, self.node, self.order = subject, node, order
+        self.position: dict[int, int] = {}
+        self.loaded: dict[int, Member | CentralHousehold] = {}
+
+    def place(self, ranked: list[int]) -> None:
+        """Record the rows' order (the chunks follow it)."""
+        self.order = ranked
+        self.position = {sid: i for i, sid in enumerate(ranked)}
+
+    def _load(self, ids: list[int]) -> None:
+        model = Member if self.subject is Subject.MEMBERS else CentralHousehold
+        for obj in db.session.scalars(subjects_select(self.subject, self.node).where(model.id.in_(ids))).unique():
+            self.loaded[obj.id] = obj
+
+    def get(self, subject_id: int) -> Member | CentralHousehold:
+        if subject_id not in self.loaded:
+            start = self.position[subject_id] // LOAD_CHUNK * LOAD_CHUNK
+            self._load(self.order[start:start + LOAD_CHUNK])
+        return self.loaded[subject_id]
+
+    def load_all(self) -> None:
+        missing = [sid for sid in self.order if sid not in self.loaded]
+        if missing:
+            self.loaded.update({o.id: o for o in db.session.scalars(
+                subjects_select(self.subject, self.node)).unique()})
+
+
 @dataclass
 class Row:
-    subject: Member | CentralHousehold
+    subject_id: int
     figures: Figures
     score: float
     rank: int
     outcomes: list[EvaluationOutcome]
+    subjects: _Subjects = field(repr=False, compare=False)
+
+    @property
+    def subject(self) -> Member | CentralHousehold:
+        """The member or household (loaded with the rest of its page of the sheet)."""
+        return self.subjects.get(self.subject_id)
+
+    @classmethod
+    def of(cls, obj: Member | CentralHousehold, figures: Figures, score: float, rank: int,
+           outcomes: list[EvaluationOutcome]) -> Row:
+        """A row for a subject already loaded (one not on the sheet)."""
+        subject = Subject.MEMBERS if isinstance(obj, Member) else Subject.HOUSEHOLDS
+        subjects = _Subjects(subject, None, [obj.id])  # type: ignore[arg-type]
+        subjects.loaded[obj.id] = obj
+        return cls(obj.id, figures, score, rank, outcomes, subjects)
 
 
 @dataclass
@@ -175,7 +226,7 @@ class Sheet:
     rows: list[Row]
 
     def row_of(self, subject_id: int) -> Row | None:
-        return next((r for r in self.rows if r.subject.id == subject_id), None)
+        return next((r for r in self.rows if r.subject_id == subject_id), None)
 
 
 def subjects_select(subject: Subject, node: OrgNode) -> sa.Select:
@@ -217,21 +268,29 @@ def live_outcomes(subject: Subject, ids: sa.Select, year: int) -> dict[int, list
 
 def compute(subject: Subject, node: OrgNode, year: int) -> Sheet:
     """The sheet: every subject under ``node``, ranked by score (ties by name). A fixed number of
-    queries: the subjects, their figures (seven or eight queries), the weights, the outcomes."""
-    subjects = list(db.session.scalars(subjects_select(subject, node)).unique())
+    queries: the subjects' ids in name order, their figures (seven or eight queries, read from
+    the maintained aggregates), the weights, the outcomes; the subjects themselves are loaded a
+    page at a time when shown (:class:`_Subjects`)."""
+    model = Member if subject is Subject.MEMBERS else CentralHousehold
+    order = list(db.session.scalars(subjects_select(subject, node).with_only_columns(model.id)))
     ids = _ids_under(subject, node)
-    found = figures(subject, ids, year) if subjects else {}
+    found = figures(subject, ids, year) if order else {}
     weights = weights_for(node)
-    outcomes = live_outcomes(subject, ids, year) if subjects else {}
-    per = [(s, f, factor_values(f)) for s in subjects for f in [found.get(s.id) or Figures()]]
+    outcomes = live_outcomes(subject, ids, year) if order else {}
+    nothing = factor_values(Figures())  # shared by the subjects with nothing in the year (read only)
+    per = [(sid, f, factor_values(f) if f is not None else nothing)
+           for sid in order for f in [found.get(sid)]]
+    per = [(sid, f if f is not None else Figures(), v) for sid, f, v in per]
     maxima = {factor: max((v[factor] for _, _, v in per), default=0.0) for factor in EvaluationFactor}
-    scored = [(s, f, score(f, weights.values, maxima, v)) for s, f, v in per]
+    scored = [(sid, f, score(f, weights.values, maxima, v)) for sid, f, v in per]
     # Stable sort: equal scores keep the name order of the select.
     scored.sort(key=lambda t: -round(t[2], 9))
+    subjects = _Subjects(subject, node, order)
+    subjects.place([sid for sid, _f, _v in scored])
     rows: list[Row] = []
-    for i, (s, f, value) in enumerate(scored):
+    for i, (sid, f, value) in enumerate(scored):
         rank = rows[-1].rank if rows and round(rows[-1].score, 9) == round(value, 9) else i + 1
-        rows.append(Row(s, f, value, rank, outcomes.get(s.id, [])))
+        rows.append(Row(sid, f, value, rank, outcomes.get(sid, []), subjects))
     return Sheet(node, year, subject, weights, maxima, rows)
 
 
@@ -252,6 +311,8 @@ def export(actor: User, sheet: Sheet, ip: str) -> bytes:
     if not policy.can_evaluate_node(actor, sheet.node):
         raise NotAllowed(_l("您没有查看这个组织评定表的权限。"))
     members = sheet.subject is Subject.MEMBERS
+    if sheet.rows:
+        sheet.rows[0].subjects.load_all()  # every row is exported: one query, not one a page
     headers = [_("排名"), _("姓名") if members else _("中心户"), _("网格"), _("得分"), _("积分"),
                _("服务次数"), *[k.label for k in ActivityKind], _("联系群众户"), _("年内走访户"),
                _("走访覆盖率"), _("诉求数"), _("响应率"), _("办结率"), _("满意率"), _("培训学时"),

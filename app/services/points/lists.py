@@ -10,7 +10,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from app.clock import local_day, month_bounds
 from app.extensions import db
@@ -293,10 +293,11 @@ def groups_for(node: OrgNode) -> list[str]:
 
 
 def _member_totals(node: OrgNode, period: Period, ranked: bool = True) -> sa.Subquery:
-    """The active members under ``node`` with their points in the period (and their rank)."""
-    sums = (sa.select(PointsEntry.member_id, sa.func.sum(PointsEntry.points).label("total"))
-            .where(PointsEntry.occurred_on.between(period.first, period.last))
-            .group_by(PointsEntry.member_id).subquery())
+    """The active members under ``node`` with their points in the period (and their rank); the
+    points read from the maintained per-month and per-year aggregates."""
+    from app.services.aggregates import points_totals
+
+    sums = points_totals(period.first, period.last)
     total = sa.func.coalesce(sums.c.total, 0)
     columns = [Member.id.label("id"), Member.grid_id.label("grid_id"), total.label("total")]
     if ranked:
@@ -310,7 +311,7 @@ def _member_totals(node: OrgNode, period: Period, ranked: bool = True) -> sa.Sub
     )
 
 
-def _unit_totals(node: OrgNode, group: str, period: Period) -> sa.Subquery:
+def _unit_totals(node: OrgNode, group: str, period: Period, ranked: bool = True) -> sa.Subquery:
     """The grids, communities or townships under ``node`` with their members, points, points per
     member and rank (by points per member: a large unit does not win by its size)."""
     unit, grid = aliased(OrgNode), aliased(OrgNode)
@@ -327,6 +328,8 @@ def _unit_totals(node: OrgNode, group: str, period: Period) -> sa.Subquery:
         .group_by(unit.id).subquery()
     )
     average = sa.func.coalesce(sa.cast(stats.c.total, sa.Float) / sa.func.nullif(stats.c.members, 0), 0.0)
+    if not ranked:
+        return sa.select(stats, average.label("average")).subquery()
     return sa.select(stats, average.label("average"),
                      sa.func.rank().over(order_by=average.desc()).label("rank")).subquery()
 
@@ -340,12 +343,16 @@ class RankRow:
 
 
 def ranking(node: OrgNode, group: str, period: Period) -> sa.Select:
-    """The ranking as a select of members or org nodes, best first (the view paginates it)."""
+    """The ranking as a select of members or org nodes, best first (the view paginates it).
+    Ordered by the figure the rank is taken from (the same order as by rank), so the database
+    takes the page's rows without ranking everyone first; :func:`ranking_rows` gives the ranks."""
     if group == "member":
-        t = _member_totals(node, period)
-        return sa.select(Member).join(t, t.c.id == Member.id).order_by(t.c.rank, Member.id)
-    t = _unit_totals(node, group, period)
-    return sa.select(OrgNode).join(t, t.c.id == OrgNode.id).order_by(t.c.rank, OrgNode.path)
+        t = _member_totals(node, period, ranked=False)
+        # The page's names and grids are read for its rows alone (not joined to every member).
+        return (sa.select(Member).join(t, t.c.id == Member.id).order_by(t.c.total.desc(), Member.id)
+                .options(selectinload(Member.user), selectinload(Member.grid)))
+    t = _unit_totals(node, group, period, ranked=False)
+    return sa.select(OrgNode).join(t, t.c.id == OrgNode.id).order_by(t.c.average.desc(), OrgNode.path)
 
 
 def ranking_rows(node: OrgNode, group: str, period: Period, ids: list[int]) -> dict[int, RankRow]:
@@ -362,9 +369,12 @@ def ranking_rows(node: OrgNode, group: str, period: Period, ids: list[int]) -> d
     return {i: RankRow(rank, total, members, float(avg)) for i, rank, total, members, avg in rows}
 
 
-def export_ranking(user: User, node: OrgNode, group: str, period: Period, ip: str) -> bytes:
-    """The whole ranking as a ledger workbook (.xlsx); the export is audited."""
-    items = list(db.session.scalars(ranking(node, group, period)).unique())
+def export_ranking(user: User, node: OrgNode, group: str, period: Period, ip: str,
+                   band: Band | None = None) -> bytes:
+    """The whole ranking (of the band's members when given) as a ledger workbook (.xlsx), the
+    filters written above the headers; the export is audited."""
+    band = band if group == "member" else None
+    items = list(db.session.scalars(in_band(ranking(node, group, period), node, period, band)).unique())
     values = ranking_rows(node, group, period, [i.id for i in items])
     label = group_labels()[group]
     if group == "member":
@@ -375,9 +385,11 @@ def export_ranking(user: User, node: OrgNode, group: str, period: Period, ip: st
         body = [[values[n.id].rank, n.name, values[n.id].members, values[n.id].total,
                  round(values[n.id].average, 1)] for n in items]
     title = _("党员积分排名（按%(by)s）", by=label)
-    data = ledger.build_workbook(title, node.name, period.label, headers, body)
+    filters = _("排名对象：%(by)s", by=label) + (_("；积分：%(band)s", band=band.label) if band else "")
+    data = ledger.build_workbook(title, node.name, period.label, headers, body, filters)
     audit(user.id, "export", "points_ranking", node.id, detail=f"by={group} {period.value} "
-          f"{period.first.isoformat()}..{period.last.isoformat()}; {len(body)} rows", ip=ip)
+          f"{period.first.isoformat()}..{period.last.isoformat()}"
+          f"{f' points {band.low}..{band.high}' if band else ''}; {len(body)} rows", ip=ip)
     return data
 
 
@@ -388,6 +400,90 @@ def ranking_nodes(paths: list[str]) -> list[OrgNode]:
     return list(db.session.scalars(
         sa.select(OrgNode).where(sa.or_(*(OrgNode.under(p) for p in paths))).order_by(OrgNode.path)
     ))
+
+
+# --- points bands: the distribution chart and the ranking's filter ----------------------------------
+
+
+BAND_LIMIT = 10**9  # a typed bound beyond any total (and within an SQL integer)
+
+
+@dataclass(frozen=True)
+class Band:
+    """Points from ``low`` to ``high`` (both counted; None: no bound)."""
+
+    low: int | None
+    high: int | None
+
+    @classmethod
+    def of(cls, low: int | None, high: int | None) -> Band | None:
+        """The band a filter asks for (in order); None when it asks for none."""
+        if low is None and high is None:
+            return None
+        low, high = (None if v is None else max(-BAND_LIMIT, min(BAND_LIMIT, v)) for v in (low, high))
+        if low is not None and high is not None and low > high:
+            low, high = high, low
+        return cls(low, high)
+
+    @property
+    def label(self) -> str:
+        if self.low is None:
+            return _("%(n)d 分及以下", n=self.high)
+        if self.high is None:
+            return _("%(n)d 分及以上", n=self.low)
+        if self.low == self.high:
+            return _("%(n)d 分", n=self.low)
+        return _("%(a)d–%(b)d 分", a=self.low, b=self.high)
+
+    def conditions(self, column: sa.ColumnElement[int]) -> list[sa.ColumnElement[bool]]:
+        return [c for c in (None if self.low is None else column >= self.low,
+                            None if self.high is None else column <= self.high) if c is not None]
+
+    def holds(self, points: int) -> bool:
+        return (self.low is None or points >= self.low) and (self.high is None or points <= self.high)
+
+
+# Equal widths, so that bar heights compare; the width is the smallest of these that keeps the
+# bands above zero to at most MAX_BANDS (with the "0 and below" bar: eight bars, which stay
+# readable at 360 px).
+BAND_STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000)
+MAX_BANDS = 7
+
+
+def bands_for(top: int) -> list[Band]:
+    """Bands for points up to ``top``: 0 and below (no points, or more lost than earned), then
+    1–(w−1), w–(2w−1), … up to the band holding ``top``."""
+    bands = [Band(None, 0)]
+    if top <= 0:
+        return bands
+    def count(w: int) -> int:  # bands of width w from the one holding 1 to the one holding top
+        return top // w + (0 if w == 1 else 1)
+
+    step = next((w for w in BAND_STEPS if count(w) <= MAX_BANDS), BAND_STEPS[-1])
+    first = 1 if step == 1 else 0
+    for i in range(first, first + min(count(step), MAX_BANDS)):
+        bands.append(Band(max(1, i * step), (i + 1) * step - 1))
+    if count(step) > MAX_BANDS:  # beyond every width: the last band is open above
+        bands[-1] = Band(bands[-1].low, None)
+    return bands
+
+
+def in_band(stmt: sa.Select, node: OrgNode, period: Period, band: Band | None) -> sa.Select:
+    """A members' ranking (:func:`ranking`) kept to the members whose period's points fall in
+    ``band`` (their rank stays their rank among all); the same totals as :func:`distribution`."""
+    if band is None:
+        return stmt
+    t = _member_totals(node, period, ranked=False)
+    return stmt.where(Member.id.in_(sa.select(t.c.id).where(*band.conditions(t.c.total))))
+
+
+def distribution(node: OrgNode, period: Period) -> list[tuple[Band, int]]:
+    """How many active members under ``node`` have their period's points in each band (one
+    query: members counted per distinct total)."""
+    t = _member_totals(node, period, ranked=False)
+    per_total = db.session.execute(sa.select(t.c.total, sa.func.count()).group_by(t.c.total)).all()
+    bands = bands_for(max((int(total) for total, _n in per_total), default=0))
+    return [(b, sum(n for total, n in per_total if b.holds(int(total)))) for b in bands]
 
 
 # --- the monthly ledger's sheet ----------------------------------------------------------------------

@@ -1,0 +1,138 @@
+"""Maintained aggregates: the per-day, per-month and per-year figures the dashboards, the home
+pages, the evaluation sheet and the points rankings show, kept in the same transaction as the
+history rows they count (``app/services/aggregates.py``), so a page sums a few thousand rows
+instead of scanning millions of check-ins, activities and points entries.
+
+Months are Asia/Shanghai months (the first day stands for the month), years are Asia/Shanghai
+calendar years. A row exists only where something was counted (no zero rows).
+``flask recount-counters`` recounts them from the source rows and reports any difference."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.activities import ActivityKind
+from app.models.base import enum_column
+
+
+class CheckinDay(db.Model):
+    """Check-ins at a station on a day."""
+
+    __tablename__ = "agg_checkin_days"
+    __table_args__ = (sa.Index("ix_agg_checkin_days_day", "day"),)
+
+    station_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("stations.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    checkins: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class ActivityMonth(db.Model):
+    """Activities recorded in a grid (``Activity.grid_id``) that started in a month, per kind,
+    whatever their verification (the activity ledger's and the 工作看板's condition)."""
+
+    __tablename__ = "agg_activity_months"
+    __table_args__ = (sa.Index("ix_agg_activity_months_month", "month"),)
+
+    grid_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("org_nodes.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    kind: Mapped[ActivityKind] = mapped_column(enum_column(ActivityKind, "kind"), primary_key=True)
+    activities: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class PointsMonth(db.Model):
+    """A member's points entries in a month (by ``occurred_on``): how many, and their net points."""
+
+    __tablename__ = "agg_points_months"
+    __table_args__ = (sa.Index("ix_agg_points_months_month", "month"),)
+
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    entries: Mapped[int] = mapped_column(default=0, server_default="0")
+    points: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class PointsYear(db.Model):
+    """A member's points entries in a calendar year: how many, and their net points."""
+
+    __tablename__ = "agg_points_years"
+    __table_args__ = (sa.Index("ix_agg_points_years_year", "year"),)
+
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    entries: Mapped[int] = mapped_column(default=0, server_default="0")
+    points: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class MemberActivityYear(db.Model):
+    """A member's activities of a kind started in a year, those sent back (已退回) left out:
+    ``activities`` those they recorded or took part in (each once), ``authored`` those they
+    recorded (the evaluation's figures)."""
+
+    __tablename__ = "agg_member_activity_years"
+
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    kind: Mapped[ActivityKind] = mapped_column(enum_column(ActivityKind, "kind"), primary_key=True)
+    activities: Mapped[int] = mapped_column(default=0, server_default="0")
+    authored: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class HouseholdActivityYear(db.Model):
+    """Activities recorded on a central household's behalf (``Activity.central_household_id``)
+    of a kind started in a year, per author, those sent back left out: with the authors' own
+    figures, a household's activities are counted without reading the activities."""
+
+    __tablename__ = "agg_household_activity_years"
+
+    household_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("central_households.id", ondelete="CASCADE"), primary_key=True)
+    author_member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    kind: Mapped[ActivityKind] = mapped_column(enum_column(ActivityKind, "kind"), primary_key=True)
+    activities: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class MemberVisitYear(db.Model):
+    """Of the resident households a member covers now, how many were visited in a year (a 走访
+    activity naming the household, or a diary entry about it, whoever wrote it)."""
+
+    __tablename__ = "agg_member_visit_years"
+
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    visited: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class MemberTrainingYear(db.Model):
+    """A member's training in a year: offline sessions attended (by the session's start) and
+    online sessions completed (by the completion), each once, cancelled ones left out."""
+
+    __tablename__ = "agg_member_training_years"
+
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    sessions: Mapped[int] = mapped_column(default=0, server_default="0")
+    minutes: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class SessionParticipants(db.Model):
+    """How many members took part in a training session: attended it (a check-in at its station
+    event) or completed it online, each once (cancelled or not: readers filter the sessions)."""
+
+    __tablename__ = "agg_session_participants"
+
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("training_sessions.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    participants: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -1,0 +1,138 @@
+"""Where a page's server time goes, SQL statement by statement (issue 11, item 4).
+
+    .venv/bin/python bench/sqlprof.py --db /tmp/dy-prof/bench.sqlite            # every page below
+    DATABASE_URL=postgresql+psycopg://…/bench10 .venv/bin/python bench/sqlprof.py --only sheet,ranking-y
+
+For each page it requests the page ``-n`` times in process (the Flask test client) as the demo
+account of its role, and prints the wall and CPU milliseconds per request, the time spent in the
+database driver, and the statements of one request with their times, slowest first. The database
+must hold the demo district already (``bench/run.py`` or ``bench/hotspots.py`` build one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app import create_app  # noqa: E402
+from app.extensions import db  # noqa: E402
+from bench.run import ACCOUNTS, PASSWORD  # noqa: E402
+
+
+def _district_id() -> int:
+    from app.models import OrgLevel, OrgNode
+
+    return db.session.scalar(sa.select(OrgNode.id).where(OrgNode.level == OrgLevel.DISTRICT).limit(1))
+
+
+def pages(year: int) -> dict[str, tuple[str, str]]:
+    """name → (who, url) of the figure-heavy pages."""
+    district = _district_id()
+    return {
+        "home-district": ("district", "/"),
+        "home-community": ("community", "/"),
+        "home-member": ("member", "/"),
+        "home-head": ("head", "/"),
+        "home-station": ("station", "/"),
+        "overview": ("district", "/overview/"),
+        "overview-community": ("community", "/overview/"),
+        "sheet": ("district", f"/evaluation/{district}/{year - 1}/members"),
+        "sheet-households": ("district", f"/evaluation/{district}/{year - 1}/households"),
+        "sheet-this-year": ("district", f"/evaluation/{district}/{year}/members"),
+        "ranking-m": ("district", "/points/"),
+        "ranking-y": ("district", f"/points/?period=y:{year}"),
+        "ranking-y-grid": ("district", f"/points/?period=y:{year}&by=grid"),
+        "ranking-y-township": ("district", f"/points/?period=y:{year}&by=township"),
+        "points-me": ("member", "/points/me"),
+        "evaluation": ("district", "/evaluation/"),
+        "structure": ("district", "/structure/"),
+        "residents": ("district", "/structure/residents"),
+        "ledger": ("district", "/activities/ledger"),
+        "needs-dashboard": ("district", "/needs/dashboard"),
+    }
+
+
+def normalise(statement: str) -> str:
+    text = " ".join(statement.split())
+    return re.sub(r"SELECT .*? FROM", "SELECT … FROM", text, count=1)[:160]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", help="a SQLite file (else DATABASE_URL)")
+    parser.add_argument("-n", type=int, default=5)
+    parser.add_argument("--only", help="comma-separated page names")
+    parser.add_argument("--top", type=int, default=8, help="statements shown per page")
+    args = parser.parse_args()
+    uri = f"sqlite:///{Path(args.db).resolve()}" if args.db else os.environ["DATABASE_URL"]
+    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "profile", "RATELIMIT_ENABLED": False,
+                      "WTF_CSRF_ENABLED": False, "ADMIN_IDLE_TIMEOUT": timedelta(days=1)})
+    from app.clock import local_today
+
+    with app.app_context():
+        table = pages(local_today().year)
+    wanted = [w.strip() for w in args.only.split(",")] if args.only else list(table)
+
+    statements: list[tuple[str, float]] = []
+    started: dict[int, float] = {}
+
+    def before(conn, cursor, statement, *a):  # type: ignore[no-untyped-def]
+        started[id(cursor)] = time.perf_counter()
+
+    def after(conn, cursor, statement, *a):  # type: ignore[no-untyped-def]
+        statements.append((statement, time.perf_counter() - started.pop(id(cursor), time.perf_counter())))
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", before)
+        sa.event.listen(db.engine, "after_cursor_execute", after)
+
+    clients: dict[str, object] = {}
+    print("| page | url | wall ms | CPU ms | SQL ms | statements |\n|---|---|---|---|---|---|")
+    details = []
+    for name in wanted:
+        who, url = table[name]
+        client = clients.get(who)
+        if client is None:
+            client = app.test_client()
+            r = client.post("/login", data={"phone": ACCOUNTS[who], "password": PASSWORD})
+            assert r.status_code == 303, (who, r.status_code)
+            clients[who] = client
+        r = client.get(url)
+        assert r.status_code == 200, (name, url, r.status_code)
+        statements.clear()
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        per_request: list[list[tuple[str, float]]] = []
+        for _ in range(args.n):
+            client.get(url)
+            per_request.append(list(statements))
+            statements.clear()
+        wall = (time.perf_counter() - wall0) * 1000 / args.n
+        cpu = (time.process_time() - cpu0) * 1000 / args.n
+        sql = sum(s for req in per_request for _t, s in req) * 1000 / args.n
+        print(f"| {name} | `{url}` | {wall:.1f} | {cpu:.1f} | {sql:.1f} | {len(per_request[0])} |", flush=True)
+        by_stmt: dict[str, list[float]] = defaultdict(list)
+        for req in per_request:
+            for text, secs in req:
+                by_stmt[normalise(text)].append(secs * 1000 / args.n)
+        ranked = sorted(by_stmt.items(), key=lambda kv: -sum(kv[1]))[:args.top]
+        details.append((name, ranked))
+    for name, ranked in details:
+        print(f"\n### {name}\n\n| ms per request | statement |\n|---|---|")
+        for text, times in ranked:
+            print(f"| {sum(times):.1f} | `{text}` |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
