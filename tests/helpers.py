@@ -35,3 +35,38 @@ def queries_for(client: FlaskClient, url: str, status: int = 200) -> int:
         response = client.get(url)
     assert response.status_code == status, url
     return len(statements)
+
+
+def write_concurrently(app, body, sessions: int = 4, rounds: int = 5) -> None:  # type: ignore[no-untyped-def]
+    """Run ``body(n, i)`` then commit, ``rounds`` times, in ``sessions`` threads that start at
+    once, each in its own app context and session; ends this session's read snapshot so the
+    caller sees what they committed. SQLite refusing a concurrent writer skips (PostgreSQL runs
+    the test); any other error fails."""
+    import threading
+
+    import pytest
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(sessions)
+
+    def writer(n: int) -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=10)
+                for i in range(rounds):
+                    body(n, i)
+                    db.session.commit()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    if errors and "locked" in str(errors[0]):
+        pytest.skip("SQLite refused a concurrent writer (busy timeout); PostgreSQL runs this")
+    assert errors == []
+    db.session.rollback()

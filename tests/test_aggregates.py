@@ -388,43 +388,21 @@ def test_the_activity_ledger_total_comes_from_the_aggregates_and_equals_its_rows
 def test_concurrent_writers_on_one_key_leave_the_aggregates_right(app):
     """Four sessions at once record check-ins at one station on one day and points in one month
     for one member: the advisory locks make each recount see the others' committed rows."""
-    import threading
-
-    import pytest
-
     from tests.factories import make_member
+    from tests.helpers import write_concurrently
 
     p = make_personas()
     members = [make_member(p.tree.grid, name=f"并发{i}") for i in range(4)]
     db.session.commit()
     station_id, member_ids, target = p.station.id, [m.id for m in members], p.member.id
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
 
-    def writer(n: int) -> None:
-        with app.app_context():
-            try:
-                barrier.wait(timeout=10)
-                for i in range(5):
-                    db.session.add(Checkin(member_id=member_ids[n], station_id=station_id, day=DAYS[i],
-                                           method=CheckinMethod.KIOSK, checked_in_at=INSTANTS[1]))
-                    db.session.add(PointsEntry(member_id=target, points=1, code=RuleCode.DIARY_ENTRY,
-                                               source_type="test", source_id=n * 10 + i, occurred_on=DAYS[1]))
-                    db.session.commit()
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-            finally:
-                db.session.remove()
+    def record(n: int, i: int) -> None:
+        db.session.add(Checkin(member_id=member_ids[n], station_id=station_id, day=DAYS[i],
+                               method=CheckinMethod.KIOSK, checked_in_at=INSTANTS[1]))
+        db.session.add(PointsEntry(member_id=target, points=1, code=RuleCode.DIARY_ENTRY,
+                                   source_type="test", source_id=n * 10 + i, occurred_on=DAYS[1]))
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    if errors and "locked" in str(errors[0]):
-        pytest.skip("SQLite refused a concurrent writer (busy timeout); PostgreSQL runs this")
-    assert errors == []
-    db.session.rollback()  # end this session's read snapshot: see what the writers committed
+    write_concurrently(app, record)
     assert _differences() == []
     assert db.session.get(CheckinDay, (station_id, DAYS[0])).checkins == 4
     assert db.session.get(PointsYear, (target, 2026)).points == 20

@@ -5,9 +5,7 @@ The recount command reports a difference and repairs it."""
 from __future__ import annotations
 
 import random
-import threading
 
-import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -23,6 +21,7 @@ from app.models import (
 from app.services import counters, households
 from app.services.structure import node_standings, scope_summary
 from tests.factories import make_household, make_member, make_personas, make_resident
+from tests.helpers import write_concurrently
 
 
 def _differences() -> list:
@@ -154,30 +153,11 @@ def test_concurrent_writers_in_one_grid_leave_the_counters_right(app):
     p = make_personas()
     db.session.commit()
     grid_id, member_id = p.tree.grid.id, p.member.id
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
 
-    def writer(n: int) -> None:
-        with app.app_context():
-            try:
-                barrier.wait(timeout=10)
-                for i in range(5):
-                    db.session.add(ResidentHousehold(grid_id=grid_id, address=f"路{n}-{i}",
-                                                     head_name="户主", covering_member_id=member_id))
-                    db.session.commit()
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-            finally:
-                db.session.remove()
+    def add_household(n: int, i: int) -> None:
+        db.session.add(ResidentHousehold(grid_id=grid_id, address=f"路{n}-{i}", head_name="户主",
+                                         covering_member_id=member_id))
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    if errors and "locked" in str(errors[0]):
-        pytest.skip("SQLite refused a concurrent writer (busy timeout); PostgreSQL runs this")
-    assert errors == []
-    db.session.rollback()  # end this session's read snapshot: see what the writers committed
+    write_concurrently(app, add_household)
     assert _differences() == []
     assert db.session.get(MemberCoverage, member_id).covered == 20
