@@ -228,6 +228,7 @@ def save_event(
     if event is None:
         event = StationEvent(station_id=station.id, created_by_id=by.id if by else None)
         db.session.add(event)
+    event.station_id = station.id  # an event may move to another station (a training moved)
     event.title, event.kind, event.starts_at, event.ends_at = title, kind, starts_at, ends_at
     db.session.flush()
     return event

@@ -420,8 +420,6 @@ def edit_session(session: TrainingSession, user: User, data: SessionInput, uploa
     session.starts_at, session.ends_at = checked.starts_at, checked.ends_at
     session.duration_minutes, session.link_url = checked.minutes, checked.link
     if checked.station is not None:
-        if event is not None and event.station_id != checked.station.id:
-            event.station_id = checked.station.id
         session.station_event = checkin.save_event(checked.station, checked.title, StationEventKind.TRAINING,
                                                    checked.starts_at, checked.ends_at, by=user, event=event)
     if checked.pdf is not None:
