@@ -398,6 +398,38 @@ def _kept_url_for(app: Flask) -> Callable[..., str]:
     return url_for
 
 
+def _id_url(app: Flask) -> Callable[..., Callable[[int], str]]:
+    """``id_url(endpoint, name, **values)`` for templates: the URLs of one endpoint that differ
+    only in the id ``name`` — a list's link per row — as a function of the id, the URL built once
+    per process (issue 14: fifty ``url_for`` calls a page become fifty string joins). The id is
+    put where a placeholder id built into the URL stands; a URL the placeholder could be mistaken
+    in is built per id as before."""
+    build = app.url_for
+    patterns: dict[tuple, tuple[str, str] | None] = {}
+
+    def id_url(endpoint: str, name: str, **values: str | int) -> Callable[[int], str]:
+        key = (endpoint, name, request.script_root, *sorted(values.items()))
+        if key not in patterns:
+            url = build(endpoint, **values, **{name: MAX_ID})
+            placeholder = str(MAX_ID)
+            head, _found, tail = url.partition(placeholder)
+            fits = url.count(placeholder) == 1 and head[-1:] in ("/", "=") and tail[:1] in ("", "/", "?", "&")
+            patterns[key] = (head, tail) if fits else None
+        pattern = patterns[key]
+        if pattern is None:
+            return lambda i: build(endpoint, **values, **{name: i})  # type: ignore[arg-type]
+        head, tail = pattern
+        return lambda i: f"{head}{int(i)}{tail}"
+
+    return id_url
+
+
+def kept_url_for(endpoint: str, **values: object) -> str:
+    """``url_for`` as templates call it (each URL built once per process): for the links a view
+    or a chart builder makes by the dozen (a chart's month links)."""
+    return current_app.jinja_env.globals["url_for"](endpoint, **values)  # type: ignore[no-any-return]
+
+
 def init_app(app: Flask) -> None:
     """Install the hooks; called before any blueprint adds its routes (the id converter)."""
     app.url_map.converters["int"] = IdConverter
@@ -416,6 +448,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["first_invalid"] = first_invalid
     app.jinja_env.globals["url_for"] = _kept_url_for(app)
+    app.jinja_env.globals["id_url"] = _id_url(app)
 
     from app import nav
 

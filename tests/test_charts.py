@@ -21,7 +21,7 @@ def test_axis_maxima_are_round():
 
 
 def test_bars_are_as_tall_as_their_values_and_the_table_says_the_same():
-    c = bar_chart("t", ["一月", "二月", "三月"], [Series("提交", [10, 20, 0], ["/a", "/b", "/c"])])
+    c = bar_chart("t", ["一月", "二月", "三月"], [Series("提交", [10, 20, 0], ["/a", "/b", "/c"])], header="月份")
     heights = [m.h for m in c.marks]
     assert heights[2] == 0 and abs(heights[1] - 2 * heights[0]) < 1e-9
     assert all(abs((m.y + m.h) - c.baseline) < 1e-9 for m in c.marks)  # bars stand on the axis
@@ -30,10 +30,38 @@ def test_bars_are_as_tall_as_their_values_and_the_table_says_the_same():
 
 
 def test_a_line_breaks_where_a_value_is_missing_and_an_empty_chart_says_so():
-    c = line_chart("率", ["1", "2", "3", "4"], [Series("满意率", [50.0, None, 80.0, 90.0])], unit="%", top=100)
+    c = line_chart("率", ["1", "2", "3", "4"], [Series("满意率", [50.0, None, 80.0, 90.0])], unit="%", top=100,
+                   header="月份")
     assert [len(points) for _s, points in c.lines] == [2]  # 1 alone is no line; 3–4 is
     assert [label for label, _href in (cells[0] for _c, cells in c.rows)] == ["50%", "—", "80%", "90%"]
-    assert bar_chart("空", ["1"], [Series("x", [0])]).empty
+    assert bar_chart("空", ["1"], [Series("x", [0])], header="月份").empty
+
+
+def test_a_figure_draws_each_value_as_a_link_and_its_table_says_the_same_in_escaped_words():
+    c = bar_chart("<b>提交</b>", ["一月", "二&月"], [Series("提交", [10, 0], ["/a?x=1&y=2", None]),
+                                                   Series("已办结", [4, None], ["/b", "/c"])], header="月<份>")
+    html = str(c.figure("chart-x", "没有数据", "数据表"))
+    assert "<b>" not in html and "&lt;b&gt;提交&lt;/b&gt;" in html and "二&amp;月" in html
+    svg, table = html.split("</svg>", 1)
+    # Every drawn value is a rect (a missing one is not drawn), linked where it has a link.
+    assert re.findall(r'<a href="([^"]*)"><rect class="chart-bar s(\d)"', svg) == [
+        ("/a?x=1&amp;y=2", "0"), ("/b", "1")]
+    assert re.findall(r"<title>(.*?)</title></rect>", svg) == ["一月 · 提交：10", "一月 · 已办结：4",
+                                                              "二&amp;月 · 提交：0"]
+    assert '<ul class="chart-legend">' in table  # two series: a legend
+    # The table: the categories under their own header, each cell labelled with its series.
+    assert re.findall(r'<th scope="col">(.*?)</th>', table) == ["月&lt;份&gt;", "提交", "已办结"]
+    assert _months(html, "chart-x") == [("一月", ["10", "4"]), ("二&amp;月", ["0", "—"])]
+    assert re.findall(r'<td data-label="([^"]+)"><a href="([^"]+)">', table) == [
+        ("提交", "/a?x=1&amp;y=2"), ("已办结", "/b"), ("已办结", "/c")]
+    empty = str(bar_chart("空", ["1"], [Series("x", [0])], header="月份").figure("e", "没有数据", "数据表"))
+    assert '<p class="muted">没有数据</p>' in empty and "<svg" not in empty and "<summary>数据表</summary>" in empty
+
+
+def _header(html: str, chart_id: str) -> str:
+    """The first column's header of a chart's data table."""
+    figure = html.split(f'id="{chart_id}"', 1)[1].split("</figure>", 1)[0]
+    return re.search(r'<th scope="col">(.*?)</th>', figure).group(1)
 
 
 def _months(html: str, chart_id: str) -> list[tuple[str, list[str]]]:
@@ -72,6 +100,7 @@ def test_the_dashboards_monthly_chart_counts_each_months_needs(app, client):
         html = resp.get_data(as_text=True)
     assert resp.status_code == 200, html[:300]
     rows = dict(_months(html, "chart-needs-counts"))
+    assert _header(html, "chart-needs-counts") == _header(html, "chart-needs-rates") == "月份"
     assert list(rows)[0] == "2025-12" and list(rows)[-1] == "2026-11"
     assert rows["2026-08"] == ["1", "0"]
     assert rows["2026-09"] == ["2", "1"]
@@ -105,7 +134,7 @@ def test_a_chart_of_counts_has_whole_ticks():
     for peak in (1, 3, 5, 7, 13, 26, 49, 101, 1249, 2618):
         top = whole_max(peak)
         assert top >= peak and top % 4 == 0 and top <= 2 * peak + 3
-    c = bar_chart("人数", ["a", "b"], [Series("党员人数", [3, 1])])
+    c = bar_chart("人数", ["a", "b"], [Series("党员人数", [3, 1])], header="积分段")
     assert [label for _y, label in c.ticks] == ["0", "1", "2", "3", "4"]
-    rates = bar_chart("率", ["a"], [Series("率", [2.5])])
+    rates = bar_chart("率", ["a"], [Series("率", [2.5])], header="村/社区")
     assert rates.ticks[-1][1] == "2.5"  # not counts: the round maximum as before

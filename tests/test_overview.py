@@ -20,7 +20,7 @@ from tests.factories import (
     make_station,
     make_world,
 )
-from tests.test_charts import _months
+from tests.test_charts import _header, _months
 
 NOW = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)  # Wednesday; this week began Monday 11-16
 
@@ -65,6 +65,9 @@ def test_each_bar_is_the_count_of_the_list_it_opens(app, client):
         covered = coverage["龙山社区"][0]
         # Four households in the community, one uncovered: 3 of 4 covered.
         assert covered == "75%"
+        # Each chart's table names what its rows are.
+        assert [_header(html, f"chart-{i}") for i in range(1, 7)] == [
+            "周（起始日）", "月份", "服务类型", "村/社区", "月份（场次）", "积分段"]
 
 
 def test_the_checkin_ledger_exports_what_the_list_shows(app, client):

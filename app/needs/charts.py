@@ -6,16 +6,16 @@ from __future__ import annotations
 from calendar import monthrange
 from datetime import date
 
-from flask import url_for
 from flask_babel import gettext as _
 
 from app.charts import Chart, Series, bar_chart, line_chart
 from app.services.needs import RateRow
+from app.web import kept_url_for
 
 
 def _month_href(first: date, group: str) -> str:
     last = first.replace(day=monthrange(first.year, first.month)[1])
-    return url_for("needs.dashboard", by=group, **{"from": first.isoformat(), "to": last.isoformat()})
+    return kept_url_for("needs.dashboard", by=group, **{"from": first.isoformat(), "to": last.isoformat()})
 
 
 def monthly_charts(months: list[tuple[date, RateRow]], group: str) -> tuple[Chart, Chart]:
@@ -27,13 +27,13 @@ def monthly_charts(months: list[tuple[date, RateRow]], group: str) -> tuple[Char
         _("每月诉求：提交与办结"), labels,
         [Series(_("提交"), [r.submitted for _d, r in months], hrefs),
          Series(_("已办结"), [r.resolved for _d, r in months], hrefs)],
-        axis=axis,
+        axis=axis, header=_("月份"),
     )
     rates = line_chart(
         _("每月三率"), labels,
         [Series(_("响应率"), [r.response_rate for _d, r in months], hrefs),
          Series(_("办结率"), [r.resolution_rate for _d, r in months], hrefs),
          Series(_("满意率"), [r.satisfaction_rate for _d, r in months], hrefs)],
-        unit="%", top=100, axis=axis,
+        unit="%", top=100, axis=axis, header=_("月份"),
     )
     return counts, rates

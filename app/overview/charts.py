@@ -24,7 +24,7 @@ def checkins_chart(weeks: list[tuple[date, int]]) -> Chart:
              for m, _n in weeks]
     return bar_chart(_("每周驿站签到"), [f"{m:%Y-%m-%d}" for m, _n in weeks],
                      [Series(_("签到人次"), [n for _m, n in weeks], hrefs)],
-                     axis=[f"{m.month}/{m.day}" for m, _n in weeks])
+                     axis=[f"{m.month}/{m.day}" for m, _n in weeks], header=_("周（起始日）"))
 
 
 def activities_chart(months: list[tuple[date, int]]) -> Chart:
@@ -33,7 +33,7 @@ def activities_chart(months: list[tuple[date, int]]) -> Chart:
              for f, _n in months]
     return bar_chart(_("每月服务记录"), [f"{f:%Y-%m}" for f, _n in months],
                      [Series(_("服务次数"), [n for _f, n in months], hrefs)],
-                     axis=[_("%(m)d月", m=f.month) for f, _n in months])
+                     axis=[_("%(m)d月", m=f.month) for f, _n in months], header=_("月份"))
 
 
 def kinds_chart(kinds: list[tuple[ActivityKind, int]], first: date, last: date) -> Chart:
@@ -42,7 +42,7 @@ def kinds_chart(kinds: list[tuple[ActivityKind, int]], first: date, last: date) 
                      date_to=last.isoformat()) for k, _n in kinds]
     return bar_chart(_("本月服务类型"), [k.label for k, _n in kinds],
                      [Series(_("服务次数"), [n for _k, n in kinds], hrefs)],
-                     axis=[k.label[:2] for k, _n in kinds])
+                     axis=[k.label[:2] for k, _n in kinds], header=_("服务类型"))
 
 
 def coverage_chart(rows: list[CommunityCoverage]) -> Chart:
@@ -50,7 +50,7 @@ def coverage_chart(rows: list[CommunityCoverage]) -> Chart:
     hrefs = [url_for("structure.residents", node=r.node.id, below=1) for r in rows]
     return bar_chart(_("各村/社区群众户联系覆盖率"), [r.node.name for r in rows],
                      [Series(_("覆盖率"), [r.covered_pct for r in rows], hrefs)], unit="%", top=100,
-                     axis=[r.node.name[:3] for r in rows])
+                     axis=[r.node.name[:3] for r in rows], header=_("村/社区"))
 
 
 def training_chart(months: list[tuple[date, int, int]]) -> Chart:
@@ -59,7 +59,7 @@ def training_chart(months: list[tuple[date, int, int]]) -> Chart:
              for f, _s, _n in months]
     return bar_chart(_("每月参训人次"), [f"{f:%Y-%m}（{s}场）" for f, s, _n in months],
                      [Series(_("参训人次"), [n for _f, _s, n in months], hrefs)],
-                     axis=[_("%(m)d月", m=f.month) for f, _s, _n in months])
+                     axis=[_("%(m)d月", m=f.month) for f, _s, _n in months], header=_("月份（场次）"))
 
 
 def _band_axis(band: Band) -> str:
@@ -74,4 +74,4 @@ def points_chart(node: OrgNode, period: Period, bands: list[tuple[Band, int]]) -
              for b, _n in bands]
     return bar_chart(_("%(node)s党员%(period)s积分分布", node=node.name, period=period.label),
                      [b.label for b, _n in bands], [Series(_("党员人数"), [n for _b, n in bands], hrefs)],
-                     axis=[_band_axis(b) for b, _n in bands])
+                     axis=[_band_axis(b) for b, _n in bands], header=_("积分段"))
