@@ -87,6 +87,26 @@ def scope_condition(user: User, path_column: sa.ColumnElement[str] = OrgNode.pat
     return sa.or_(*(path_column.startswith(p, autoescape=True) for p in paths))
 
 
+def bound_scope(count: int, path_column: sa.ColumnElement[str] = OrgNode.path) -> sa.ColumnElement[bool]:
+    """``scope_condition`` for ``count`` admin paths given as bound parameters ``scope_0``… (their
+    values from ``scope_params``): for a statement built once per number of paths, not per
+    request (issue 14)."""
+    if not count:
+        return sa.false()
+    return sa.or_(*(path_column.like(sa.bindparam(f"scope_{i}", type_=sa.String), escape="/")
+                    for i in range(count)))
+
+
+def scope_params(user: User) -> dict[str, str]:
+    """The values of ``bound_scope``'s parameters for ``user``: each path as a LIKE prefix."""
+    return {f"scope_{i}": _like_escaped(p) + "%" for i, p in enumerate(admin_paths(user))}
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` matched literally by LIKE … ESCAPE '/' (as SQLAlchemy's ``autoescape`` does)."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
 def scope_roots(user: User) -> list[OrgNode]:
     """The user's admin nodes without the ones already below another of them."""
     nodes = sorted(user.admin_nodes, key=lambda n: len(n.path))

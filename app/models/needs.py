@@ -209,6 +209,11 @@ class Need(db.Model):
         sa.Index("ix_needs_status_accept_due", "status", "accept_due_at"),
         sa.Index("ix_needs_contact_phone", "contact_phone"),
         sa.Index("ix_needs_household_category", "resident_household_id", "category", "submitted_at"),
+        # The rates (services/needs/rates.py): a period's needs by submission time, with every
+        # column the counts and groups read, so they are counted from the index alone (issue 14).
+        sa.Index("ix_needs_rates", "submitted_at", "hidden_at", "node_id", "status", "rating", "accepted_at",
+                 "first_accept_due_at", "community_id", "township_id", "grid_id", "member_id",
+                 "central_household_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -256,7 +261,7 @@ class Need(db.Model):
     accept_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     resolve_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # ix_needs_rates leads with it
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[NeedOutcome | None] = mapped_column(enum_column(NeedOutcome, "outcome"))

@@ -63,7 +63,7 @@ class User(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str] = mapped_column(sa.String(11), unique=True)
-    name: Mapped[str] = mapped_column(sa.String(32))
+    name: Mapped[str] = mapped_column(sa.String(32), index=True)  # lists are sorted by name
     # NULL until a password is set: such an account cannot log in.
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     session_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_session_token)
