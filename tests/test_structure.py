@@ -10,7 +10,15 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from app.extensions import db
-from app.models import AuditEntry, CentralHousehold, MemberCategory, User
+from app.models import (
+    AuditEntry,
+    CentralHousehold,
+    Member,
+    MemberCategory,
+    OrgNode,
+    ResidentHousehold,
+    User,
+)
 from app.services.passwords import verify_password
 from tests.factories import (
     login,
@@ -204,6 +212,43 @@ def test_members_are_found_by_phone_digits_and_filtered(client, p):
     assert "没有符合条件的党员" in html
     # Phones are masked on the list.
     assert p.other_member.user.phone not in client.get("/structure/members").get_data(as_text=True)
+
+
+def _member_rows(html: str) -> list[tuple[str, ...]]:
+    """The members table's rows: (name, phone, grid, category, central household, covered)."""
+    body = html.split('id="members-table"', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = []
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S):
+        cells = [re.sub(r"\s+", " ", re.sub(r"<span class=\"badge[^\"]*\">.*?</span>|<[^>]+>", "", c)).strip()
+                 for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        rows.append(tuple(cells))
+    return rows
+
+
+def test_the_members_list_pages_through_everyone_by_name_with_what_each_row_counts(client, p):
+    _grow(p, 30)  # 30 成员 in one household, 30 户长 heading one each, each 成员 covering a resident
+    db.session.commit()
+    login(client, p.community_admin)
+    first = client.get("/structure/members", headers=HX).get_data(as_text=True)
+    second = client.get("/structure/members?page=2", headers=HX).get_data(as_text=True)
+    shown = _member_rows(first) + _member_rows(second)
+    assert "没有符合条件的党员" in client.get("/structure/members?page=3", headers=HX).get_data(as_text=True)
+    # What the database says, counted here without the list's code.
+    members = db.session.scalars(sa.select(Member).join(Member.user).join(Member.grid)
+                                 .where(OrgNode.path.startswith(p.tree.community.path))
+                                 .order_by(User.name, Member.id)).all()
+    expected = []
+    for m in members:
+        head = db.session.get(CentralHousehold, m.central_household_id) if m.central_household_id else None
+        covered = db.session.scalar(sa.select(sa.func.count(ResidentHousehold.id))
+                                    .where(ResidentHousehold.covering_member_id == m.id))
+        expected.append((m.user.name, f"{m.user.phone[:3]}****{m.user.phone[-4:]}", m.grid.name, m.category.label,
+                         head.head.user.name if head and head.head else "—", str(covered)))
+    assert f"共 {len(members)} 名党员" in first and len(_member_rows(first)) == 50
+    assert shown == expected
+    # Each name links to its member, each household to its household.
+    assert f'href="/structure/members/{members[0].id}"' in first
+    assert f'href="/structure/households/{p.household.id}"' in first + second
 
 
 def test_members_below_15_are_highlighted_with_a_text_badge(client, p):

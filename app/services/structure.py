@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased, contains_eager, joinedload, lazyload, selectinload
 
-from app.extensions import db
+from app.extensions import db, read_core
 from app.models import (
     MIN_HOUSEHOLDS_PER_MEMBER,
     MIN_MEMBERS_PER_HOUSEHOLD,
@@ -191,15 +191,25 @@ def node_view(user: User, node: OrgNode, whole_page: bool = True) -> dict[str, o
     return view
 
 
-def grids_in_scope(user: User) -> list[OrgNode]:
+@dataclass(frozen=True)
+class NodeOption:
+    """A grid or community a list may be filtered on: what the filter's ``<option>`` shows."""
+
+    id: int
+    name: str
+    level: OrgLevel
+
+    @property
+    def is_grid(self) -> bool:
+        return self.level is OrgLevel.GRID
+
+
+def grids_in_scope(user: User) -> list[NodeOption]:
     """Grids and communities the admin may filter on, in tree order."""
-    return list(
-        db.session.scalars(
-            sa.select(OrgNode)
+    stmt = (sa.select(OrgNode.id, OrgNode.name, OrgNode.level)
             .where(scope_condition(user), OrgNode.level.in_([OrgLevel.COMMUNITY, OrgLevel.GRID]))
-            .order_by(OrgNode.path)
-        )
-    )
+            .order_by(OrgNode.path))
+    return [NodeOption(*row) for row in read_core(stmt)]
 
 
 # --- Lists: each a select (the view paginates it) plus one query for the page's counts ---------
@@ -256,17 +266,33 @@ def _grid_filter(user: User, f: ListFilters) -> sa.ColumnElement[bool]:
     return cond
 
 
-def members_query(user: User, f: ListFilters) -> sa.Select[tuple[Member]]:
-    stmt = (
-        sa.select(Member)
-        .join(Member.user)
-        .join(Member.grid)
-        .options(
-            contains_eager(Member.user),
-            contains_eager(Member.grid),
-        )
-        .where(_grid_filter(user, f))
-    )
+@dataclass(frozen=True)
+class MemberRow:
+    """A row of the members' list, as its table and ledger show it (issue 14: a page of these,
+    read as columns, rather than members with their users and grids as ORM objects)."""
+
+    id: int
+    name: str
+    phone: str
+    grid: str
+    category: MemberCategory
+    status: MemberStatus
+    central_household_id: int | None
+    household: str | None  # the name of the central household's head
+    covered: int  # resident households the member covers
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is MemberStatus.ACTIVE
+
+
+def _members(user: User, f: ListFilters, *columns: Any, users: bool) -> sa.Select:
+    """``columns`` of the members list ``f`` picks out; ``users``: joined to the members' users
+    (which a search joins anyway) — a count needs no more than the grids, for the scope."""
+    stmt = (sa.select(*columns).select_from(Member).join(OrgNode, OrgNode.id == Member.grid_id)
+            .where(_grid_filter(user, f)))
+    if users or f.q:
+        stmt = stmt.join(User, User.id == Member.user_id)
     if f.q:
         cond = User.name.contains(f.q, autoescape=True)
         by_phone = phone_match(User.phone, f.q)
@@ -280,34 +306,44 @@ def members_query(user: User, f: ListFilters) -> sa.Select[tuple[Member]]:
             Member.status == MemberStatus.ACTIVE,
             sa.func.coalesce(MemberCoverage.covered, 0) < MIN_HOUSEHOLDS_PER_MEMBER,
         )
-    return stmt.order_by(User.name, Member.id)
+    return stmt
 
 
-def covered_counts(member_ids: Sequence[int]) -> dict[int, int]:
-    """Resident households covered, per member id given (one query)."""
-    if not member_ids:
-        return {}
-    rows = db.session.execute(
-        sa.select(ResidentHousehold.covering_member_id, sa.func.count(ResidentHousehold.id))
-        .where(ResidentHousehold.covering_member_id.in_(list(member_ids)))
-        .group_by(ResidentHousehold.covering_member_id)
-    )
-    found = dict(rows.all())
-    return {i: found.get(i, 0) for i in member_ids}
+def _head_name(household_id: sa.ColumnElement[int | None]) -> sa.ScalarSelect[str]:
+    """The name of the head of central household ``household_id``, as a scalar subquery."""
+    head, head_user = aliased(Member), aliased(User)
+    return (sa.select(head_user.name).join(head, head.user_id == head_user.id)
+            .join(CentralHousehold, CentralHousehold.head_member_id == head.id)
+            .where(CentralHousehold.id == household_id).scalar_subquery())
 
 
-def household_labels(household_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
-    """(head's name, number) of each central household given (one query)."""
-    ids = sorted({i for i in household_ids if i is not None})
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        sa.select(CentralHousehold.id, User.name, CentralHousehold.number)
-        .join(Member, Member.id == CentralHousehold.head_member_id)
-        .join(User, User.id == Member.user_id)
-        .where(CentralHousehold.id.in_(ids))
-    )
-    return {i: (name, number or "") for i, name, number in rows}
+def members_query(user: User, f: ListFilters) -> sa.Select:
+    """The members list's ids, by name: a page of them is read in ``member_rows`` (the sort and
+    the offset work on two columns; the details are read for the page's fifty alone)."""
+    return _members(user, f, Member.id, users=True).order_by(User.name, Member.id)
+
+
+_MEMBER_ROWS = (
+    sa.select(Member.id, User.name, User.phone, OrgNode.name, Member.category, Member.status,
+              Member.central_household_id, _head_name(Member.central_household_id), covered_count(Member.id))
+    .join(User, User.id == Member.user_id).join(OrgNode, OrgNode.id == Member.grid_id)
+    .where(Member.id.in_(sa.bindparam("ids", expanding=True)))
+)
+
+
+def member_rows(ids: Sequence[sa.Row]) -> list[MemberRow]:
+    """The members of ``ids`` (rows of ``members_query``) as ``MemberRow``, in that order: one
+    query."""
+    wanted = [row[0] for row in ids]
+    if not wanted:
+        return []
+    found = {r[0]: MemberRow(*r) for r in read_core(_MEMBER_ROWS, {"ids": wanted})}
+    return [found[i] for i in wanted if i in found]
+
+
+def members_total(user: User, f: ListFilters) -> int:
+    """The length of the members list ``f`` picks out, counted without its rows' joins."""
+    return int(read_core(_members(user, f, sa.func.count(Member.id), users=False)).scalar() or 0)
 
 
 def households_query(user: User, f: ListFilters) -> sa.Select[tuple[CentralHousehold]]:
@@ -423,12 +459,13 @@ class ListKind:
     extras: Callable[[Sequence], dict]
     headers: tuple[str, ...]  # ledger headers: Chinese, as the office files them
     row: Callable[[Any, dict], list]
+    # The query selects keys (columns), and this reads the list's rows for them (a page's worth).
+    rows: Callable[[Sequence[sa.Row]], list] | None = None
 
 
-def _member_row(m: Member, x: dict) -> list:
-    hh = x["households"].get(m.central_household_id)
-    return [m.name, mask_phone(m.phone), m.grid.name, m.category.label,
-            hh[0] if hh else "", x["covered"][m.id], m.status.label]
+def _member_row(m: MemberRow, x: dict) -> list:
+    return [m.name, mask_phone(m.phone), m.grid, m.category.label,
+            m.household or "", m.covered, m.status.label]
 
 
 def _household_row(h: CentralHousehold, x: dict) -> list:
@@ -450,10 +487,8 @@ def _station_row(s: Station, x: dict) -> list:
 
 LISTS: dict[str, ListKind] = {
     "members": ListKind(
-        _l("党员"), members_query,
-        lambda items: {"covered": covered_counts([m.id for m in items]),
-                       "households": household_labels([m.central_household_id for m in items])},
-        ("姓名", "手机号", "网格", "党员类别", "所属中心户", "联系群众户数", "状态"), _member_row),
+        _l("党员"), members_query, lambda items: {},
+        ("姓名", "手机号", "网格", "党员类别", "所属中心户", "联系群众户数", "状态"), _member_row, member_rows),
     "households": ListKind(
         _l("中心户"), households_query,
         lambda items: {"linked": linked_counts([h.id for h in items])},
@@ -472,7 +507,10 @@ LISTS: dict[str, ListKind] = {
 def known_total(user: User, kind: str, f: ListFilters) -> int | None:
     """The length of list ``kind`` when the maintained grid counters know it (the resident
     households in scope, or those nobody covers, without a search or a member): a district's
-    list no longer counts 400,000 households per page. None: the list is counted."""
+    list no longer counts 400,000 households per page; the members counted without the joins
+    their rows need. None: the list's own select is counted."""
+    if kind == "members":
+        return members_total(user, f)
     if kind != "residents" or f.q or f.member_id is not None:
         return None
     figure = GridStanding.residents_uncovered if f.below else GridStanding.residents
@@ -490,6 +528,8 @@ def list_view(user: User, kind: str, items: Sequence, with_options: bool = True)
     """What a page of list ``kind`` shows beside its rows: its title, the counts of those rows and,
     for the whole page, the choices of the filters above it."""
     view: dict[str, object] = {"kind": kind, "title": LISTS[kind].title, **LISTS[kind].extras(items)}
+    if kind == "members":  # each category's label translated once, not once a row
+        view["labels"] = {c: c.label for c in MemberCategory}
     if with_options:
         view["nodes"] = grids_in_scope(user)
         if kind == "members":
@@ -505,7 +545,12 @@ def list_view(user: User, kind: str, items: Sequence, with_options: bool = True)
 def export_ledger(user: User, kind: str, f: ListFilters, detail: str = "", ip: str = "") -> tuple[bytes, str]:
     """List ``kind`` as an .xlsx ledger and its file name; the export is audited."""
     spec = LISTS[kind]
-    items = db.session.scalars(spec.query(user, f).limit(MAX_EXPORT_ROWS)).all()
+    stmt = spec.query(user, f).limit(MAX_EXPORT_ROWS)
+    if spec.rows is None:
+        items = db.session.scalars(stmt).all()
+    else:
+        keys = read_core(stmt).all()
+        items = [item for start in range(0, len(keys), 5000) for item in spec.rows(keys[start : start + 5000])]
     extras: dict = {}
     for start in range(0, len(items), 5000):  # keep IN lists of a sane length
         for key, part in spec.extras(items[start : start + 5000]).items():
