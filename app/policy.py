@@ -99,10 +99,10 @@ def bound_scope(count: int, path_column: sa.ColumnElement[str] = OrgNode.path) -
 
 def scope_params(user: User) -> dict[str, str]:
     """The values of ``bound_scope``'s parameters for ``user``: each path as a LIKE prefix."""
-    return {f"scope_{i}": _like_escaped(p) + "%" for i, p in enumerate(admin_paths(user))}
+    return {f"scope_{i}": like_escaped(p) + "%" for i, p in enumerate(admin_paths(user))}
 
 
-def _like_escaped(text: str) -> str:
+def like_escaped(text: str) -> str:
     """``text`` matched literally by LIKE … ESCAPE '/' (as SQLAlchemy's ``autoescape`` does)."""
     return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 

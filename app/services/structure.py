@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,15 @@ from app.models import (
     User,
 )
 from app.phones import mask_phone, phone_match
-from app.policy import node_in_scope, scope_condition, scope_roots
+from app.policy import (
+    admin_paths,
+    bound_scope,
+    like_escaped,
+    node_in_scope,
+    scope_condition,
+    scope_params,
+    scope_roots,
+)
 from app.services import posts
 from app.services.ledger import build_workbook, today_label
 from app.services.model_titles import live_title_condition
@@ -204,12 +213,16 @@ class NodeOption:
         return self.level is OrgLevel.GRID
 
 
-def grids_in_scope(user: User) -> list[NodeOption]:
-    """Grids and communities the admin may filter on, in tree order."""
-    stmt = (sa.select(OrgNode.id, OrgNode.name, OrgNode.level)
-            .where(scope_condition(user), OrgNode.level.in_([OrgLevel.COMMUNITY, OrgLevel.GRID]))
+@functools.cache
+def _grid_options(scopes: int) -> sa.Select:
+    return (sa.select(OrgNode.id, OrgNode.name, OrgNode.level)
+            .where(bound_scope(scopes), sa.or_(OrgNode.level == OrgLevel.COMMUNITY, OrgNode.level == OrgLevel.GRID))
             .order_by(OrgNode.path))
-    return [NodeOption(*row) for row in read_core(stmt)]
+
+
+def grids_in_scope(user: User) -> list[NodeOption]:
+    """Grids and communities the admin may filter on, in tree order (a statement built once)."""
+    return [NodeOption(*row) for row in read_core(_grid_options(len(admin_paths(user))), scope_params(user))]
 
 
 # --- Lists: each a select (the view paginates it) plus one query for the page's counts ---------
@@ -287,8 +300,9 @@ class MemberRow:
 
 
 def _members(user: User, f: ListFilters, *columns: Any, users: bool) -> sa.Select:
-    """``columns`` of the members list ``f`` picks out; ``users``: joined to the members' users
-    (which a search joins anyway) — a count needs no more than the grids, for the scope."""
+    """``columns`` of the members list ``f`` picks out, a search in it (built per request: the
+    phone rule decides its shape); ``users``: joined to the members' users (which a search joins
+    anyway) — a count needs no more than the grids, for the scope."""
     stmt = (sa.select(*columns).select_from(Member).join(OrgNode, OrgNode.id == Member.grid_id)
             .where(_grid_filter(user, f)))
     if users or f.q:
@@ -301,12 +315,48 @@ def _members(user: User, f: ListFilters, *columns: Any, users: bool) -> sa.Selec
         stmt = stmt.where(cond)
     if f.category is not None:
         stmt = stmt.where(Member.category == f.category)
-    if f.below:  # the maintained counter, as the standing figures use it
-        stmt = stmt.outerjoin(MemberCoverage, MemberCoverage.member_id == Member.id).where(
-            Member.status == MemberStatus.ACTIVE,
-            sa.func.coalesce(MemberCoverage.covered, 0) < MIN_HOUSEHOLDS_PER_MEMBER,
-        )
-    return stmt
+    return _below(stmt) if f.below else stmt
+
+
+def _below(stmt: sa.Select) -> sa.Select:
+    """Active members covering fewer than 15 households (the maintained counter, as the standing
+    figures use it)."""
+    return stmt.outerjoin(MemberCoverage, MemberCoverage.member_id == Member.id).where(
+        Member.status == MemberStatus.ACTIVE,
+        sa.func.coalesce(MemberCoverage.covered, 0) < MIN_HOUSEHOLDS_PER_MEMBER,
+    )
+
+
+@functools.cache
+def _members_bound(scopes: int, node: bool, category: bool, below: bool, count: bool) -> sa.Select:
+    """The members list without a search, built once per shape (issue 14): the admin's paths,
+    the node's and the category as bound parameters (``_members_params``); the ids by name, or
+    their count (``count``: no users joined)."""
+    stmt = (sa.select(sa.func.count(Member.id) if count else Member.id).select_from(Member)
+            .join(OrgNode, OrgNode.id == Member.grid_id).where(bound_scope(scopes)))
+    if node:
+        stmt = stmt.where(OrgNode.path.like(sa.bindparam("node", type_=sa.String), escape="/"))
+    if category:
+        stmt = stmt.where(Member.category == sa.bindparam("category"))
+    if below:
+        stmt = _below(stmt)
+    return stmt if count else stmt.join(User, User.id == Member.user_id).order_by(User.name, Member.id)
+
+
+def _members_params(user: User, f: ListFilters) -> dict[str, object]:
+    params: dict[str, object] = scope_params(user)
+    if f.node is not None:
+        params["node"] = like_escaped(f.node.path) + "%"
+    if f.category is not None:
+        params["category"] = f.category
+    return params
+
+
+def _members_select(user: User, f: ListFilters, count: bool) -> sa.Select:
+    if f.q:
+        return (_members(user, f, sa.func.count(Member.id), users=False) if count
+                else _members(user, f, Member.id, users=True).order_by(User.name, Member.id))
+    return _members_bound(len(admin_paths(user)), f.node is not None, f.category is not None, f.below, count)
 
 
 def _head_name(household_id: sa.ColumnElement[int | None]) -> sa.ScalarSelect[str]:
@@ -318,9 +368,10 @@ def _head_name(household_id: sa.ColumnElement[int | None]) -> sa.ScalarSelect[st
 
 
 def members_query(user: User, f: ListFilters) -> sa.Select:
-    """The members list's ids, by name: a page of them is read in ``member_rows`` (the sort and
-    the offset work on two columns; the details are read for the page's fifty alone)."""
-    return _members(user, f, Member.id, users=True).order_by(User.name, Member.id)
+    """The members list's ids, by name (``list_params`` gives its parameters): a page of them is
+    read in ``member_rows`` (the sort and the offset work on two columns; the details are read
+    for the page's fifty alone)."""
+    return _members_select(user, f, count=False)
 
 
 _MEMBER_ROWS = (
@@ -343,7 +394,7 @@ def member_rows(ids: Sequence[sa.Row]) -> list[MemberRow]:
 
 def members_total(user: User, f: ListFilters) -> int:
     """The length of the members list ``f`` picks out, counted without its rows' joins."""
-    return int(read_core(_members(user, f, sa.func.count(Member.id), users=False)).scalar() or 0)
+    return int(read_core(_members_select(user, f, count=True), list_params(user, "members", f)).scalar() or 0)
 
 
 def households_query(user: User, f: ListFilters) -> sa.Select[tuple[CentralHousehold]]:
@@ -520,8 +571,14 @@ def known_total(user: User, kind: str, f: ListFilters) -> int | None:
 
 
 def list_query(user: User, kind: str, f: ListFilters) -> sa.Select:
-    """The select behind list ``kind`` (the view paginates it)."""
+    """The select behind list ``kind`` (the view paginates it, with ``list_params``)."""
     return LISTS[kind].query(user, f)
+
+
+def list_params(user: User, kind: str, f: ListFilters) -> dict[str, object]:
+    """The values of the bound parameters of ``list_query``'s select (the members list without a
+    search is a statement built once; the others carry their values)."""
+    return _members_params(user, f) if kind == "members" and not f.q else {}
 
 
 def list_view(user: User, kind: str, items: Sequence, with_options: bool = True) -> dict[str, object]:
@@ -549,7 +606,7 @@ def export_ledger(user: User, kind: str, f: ListFilters, detail: str = "", ip: s
     if spec.rows is None:
         items = db.session.scalars(stmt).all()
     else:
-        keys = read_core(stmt).all()
+        keys = read_core(stmt, list_params(user, kind, f)).all()
         items = [item for start in range(0, len(keys), 5000) for item in spec.rows(keys[start : start + 5000])]
     extras: dict = {}
     for start in range(0, len(items), 5000):  # keep IN lists of a sane length

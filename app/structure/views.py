@@ -69,7 +69,8 @@ def list_page(list_name: str):
     10 highlighted), resident households (address or head; uncovered flagged), stations."""
     f = _filters()
     page = paginate(svc.list_query(current_user, list_name, f), per_page=svc.PER_PAGE,
-                    total=svc.known_total(current_user, list_name, f), rows=svc.LISTS[list_name].rows)
+                    total=svc.known_total(current_user, list_name, f), rows=svc.LISTS[list_name].rows,
+                    params=svc.list_params(current_user, list_name, f))
     view = svc.list_view(current_user, list_name, page.items, with_options=not is_partial())
     return render(f"structure/{list_name}.html", f"structure/_{list_name}_table.html",
                   pagination=page, filters=f, args=_args(), **view)
