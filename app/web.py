@@ -410,14 +410,14 @@ def _id_url(app: Flask) -> Callable[..., Callable[[int], str]]:
     def id_url(endpoint: str, name: str, **values: str | int) -> Callable[[int], str]:
         key = (endpoint, name, request.script_root, *sorted(values.items()))
         if key not in patterns:
-            url = build(endpoint, **values, **{name: MAX_ID})
+            url = build(endpoint, **{name: MAX_ID}, **values)
             placeholder = str(MAX_ID)
             head, _found, tail = url.partition(placeholder)
             fits = url.count(placeholder) == 1 and head[-1:] in ("/", "=") and tail[:1] in ("", "/", "?", "&")
             patterns[key] = (head, tail) if fits else None
         pattern = patterns[key]
         if pattern is None:
-            return lambda i: build(endpoint, **values, **{name: i})  # type: ignore[arg-type]
+            return lambda i: build(endpoint, **{name: i}, **values)  # type: ignore[arg-type]
         head, tail = pattern
         return lambda i: f"{head}{int(i)}{tail}"
 

@@ -185,3 +185,18 @@ def test_the_tracking_page_read_as_rows_shows_the_need_as_the_orm_does(client, a
     page = client.get(f"/t/{need.token}").get_data(as_text=True)
     assert "路灯不亮" in page and need.owner_member.name in page and need.code[:4] in page
     assert needs.tracked_by_token("not-a-token") is None
+
+
+def test_a_lists_per_row_links_are_the_urls_url_for_builds(app):
+    """``id_url`` builds one URL per endpoint and puts each row's id in it: the same URLs as
+    ``url_for``, in a path or a query string, under a script root too."""
+    from flask import url_for
+
+    for root in ("", "/app"):
+        with app.test_request_context("/", base_url=f"http://localhost{root}"):
+            id_url = app.jinja_env.globals["id_url"]
+            for i in (1, 7, 2147483646):
+                assert id_url("structure.member", "member_id")(i) == url_for("structure.member", member_id=i)
+                assert (id_url("structure.residents", "member", below=1)(i)
+                        == url_for("structure.residents", member=i, below=1))
+                assert id_url("structure.node", "node_id")(i) == url_for("structure.node", node_id=i)
