@@ -424,6 +424,11 @@ def _id_url(app: Flask) -> Callable[..., Callable[[int], str]]:
     return id_url
 
 
+def id_url(endpoint: str, name: str, **values: str | int) -> Callable[[int], str]:
+    """The templates' ``id_url``, for rows written in Python (``structure/tables.py``)."""
+    return current_app.jinja_env.globals["id_url"](endpoint, name, **values)  # type: ignore[no-any-return]
+
+
 def kept_url_for(endpoint: str, **values: object) -> str:
     """``url_for`` as templates call it (each URL built once per process): for the links a view
     or a chart builder makes by the dozen (a chart's month links)."""

@@ -585,8 +585,6 @@ def list_view(user: User, kind: str, items: Sequence, with_options: bool = True)
     """What a page of list ``kind`` shows beside its rows: its title, the counts of those rows and,
     for the whole page, the choices of the filters above it."""
     view: dict[str, object] = {"kind": kind, "title": LISTS[kind].title, **LISTS[kind].extras(items)}
-    if kind == "members":  # each category's label translated once, not once a row
-        view["labels"] = {c: c.label for c in MemberCategory}
     if with_options:
         view["nodes"] = grids_in_scope(user)
         if kind == "members":

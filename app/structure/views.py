@@ -18,9 +18,9 @@ from app.policy import member_in_scope
 from app.responses import xlsx_response
 from app.services import structure as svc
 
-# details and roster: importing them registers their views on the blueprint.
+# details and roster: importing them registers their views on the blueprint (tables: its template global).
 from app.steps import write_now
-from app.structure import bp, details, roster  # noqa: F401
+from app.structure import bp, details, roster, tables  # noqa: F401
 
 __all__ = ["bp"]
 
