@@ -28,7 +28,7 @@ def create_app(test_config: dict | None = None, *, commands: bool = True) -> Fla
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
-    from app import assets, errors, sessions, sms, web
+    from app import assets, chrome, errors, sessions, sms, web
     from app.extensions import babel, compress, csrf, db, limiter, login_manager
     from app.services import counters
 
@@ -53,6 +53,7 @@ def create_app(test_config: dict | None = None, *, commands: bool = True) -> Fla
 
     sessions.init_app(app)
     web.init_app(app)
+    chrome.init_app(app)
     assets.init_app(app)
     errors.init_app(app)
     sms.init_app(app)
