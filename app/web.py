@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from babel import Locale
 from flask import (
     Flask,
     Response,
@@ -79,6 +80,19 @@ def select_locale() -> str:
     """The language chosen with the switch (a cookie), else simplified Chinese."""
     chosen = request.cookies.get(LOCALE_COOKIE) if has_request_context() else None
     return chosen if chosen in SUPPORTED else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+_babel_locales: dict[str, Locale] = {}
+
+
+def babel_locale() -> Locale:
+    """Flask-Babel's locale selector: the language chosen, as a parsed ``Locale`` kept per code
+    (Flask-Babel parses a code it is given on every request that formats or translates)."""
+    code = select_locale()
+    found = _babel_locales.get(code)
+    if found is None:
+        found = _babel_locales[code] = Locale.parse(code)
+    return found
 
 
 @login_manager.user_loader

@@ -235,7 +235,7 @@ def test_the_kept_footer_sends_back_to_the_page_it_is_on_and_switches_per_langua
     assert client.post("/lang/en", data={"csrf_token": token, "next": "/"}).status_code == 303
     english = client.get("/me/checkins").get_data(as_text=True)
     assert ">简体中文</button>" in english and 'name="next" value="/me/checkins"' in english
-    assert 'data-user="%d"' % member.user.id in english  # the outbox knows whose records it holds
+    assert f'data-user="{member.user.id}"' in english  # the outbox knows whose records it holds
     chinese = app.test_client()
     _login(chinese, member.user)
     assert ">English</button>" in chinese.get("/me/checkins").get_data(as_text=True)
