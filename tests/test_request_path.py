@@ -12,14 +12,16 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from flask_babel import force_locale, format_datetime
+from markupsafe import Markup
 
 from app.extensions import db
 from app.models import ActivityKind, PostAssignment, PostType
 from app.services import needs
-from app.web import local_time
+from app.web import _fill, local_time
 from tests.factories import (
     PASSWORD,
     make_activity,
@@ -239,3 +241,14 @@ def test_the_kept_footer_sends_back_to_the_page_it_is_on_and_switches_per_langua
     chinese = app.test_client()
     _login(chinese, member.user)
     assert ">English</button>" in chinese.get("/me/checkins").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("fmt", "values"), [
+    ("剩 %(span)s", {"span": "<b>3</b>"}), ("%(n)d 条", {"n": 5}), ("%(a)s·%(b).1f", {"a": Markup("<i>x</i>"), "b": 2.345}),
+    ("%%(n)s %(n)s", {"n": "&\"'"}), ("%(x)s", {"x": None}), ("%(x)s / %(y)s", {"x": 12, "y": Decimal("1.50")}),
+])
+def test_template_strings_are_filled_in_as_markup_would_fill_them(fmt, values):
+    # The templates' gettext formats without Markup's helper objects: the same text, as safe.
+    filled = _fill(fmt, values, True)
+    assert filled == Markup(fmt) % values and isinstance(filled, Markup)
+    assert _fill(fmt, values, False) == fmt % values
