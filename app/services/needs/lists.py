@@ -19,6 +19,7 @@ from app.extensions import db, read_core
 from app.models import (
     CentralHousehold,
     EventKind,
+    HasSummary,
     Member,
     MemberStatus,
     Need,
@@ -36,7 +37,6 @@ from app.models import (
     User,
     VoiceClip,
 )
-from app.models.needs import VOICE_ONLY
 from app.phones import normalize_phone
 from app.policy import scope_condition
 from app.services import ledger
@@ -279,7 +279,7 @@ def inbox_labels() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class InboxRow:
+class InboxRow(HasSummary):
     """A need as a line of the inbox shows it (one Core row, no ORM object: issue 14)."""
 
     id: int
@@ -291,11 +291,6 @@ class InboxRow:
     submitted_at: datetime
     reopen_count: int
     owner_member_id: int | None
-
-    @property
-    def summary(self) -> str:
-        """As ``Need.summary``: the text, or "（语音留言）" for a need left by voice alone."""
-        return self.text or str(VOICE_ONLY)
 
 
 @dataclass(frozen=True)
