@@ -331,6 +331,8 @@ MATRIX: dict[str, str] = {
     "training.member_record GET"              : "L 404 200/404/404 200/200/404 404 200/200/404 200/200/404 200/200/404 200",
     "training.mine GET"                       : "L 403 200 200 403 403 403 403 403",
     "training.new GET"                        : "L 403 403 403 403 200 200 200 200",
+    "training.participations GET"             : "L 403 403 403 200 200 200 200 200",
+    "training.participations_export GET"      : "L 403 403 403 200 200 200 200 200",
     "training.new POST"                       : "L 403 403 403 403 422 422 422 422",
     "training.sessions_export GET"            : "L 403 403 403 200 200 200 200 200",
     "training.study GET"                      : "L 403 200/200/404 200/200/404 403 403 403 403 403",
