@@ -128,6 +128,7 @@ MATRIX: dict[str, str] = {
     "evaluation.campaign_new POST"            : "L 403 403 403 403 422 422 422 422",
     "evaluation.campaign_propose POST"        : "L 403 403 403 403 303/404/404 303/303/404 303/303/404 303/303/422",
     "evaluation.campaigns GET"                : "L 403 403 403 403 200 200 200 200",
+    "evaluation.campaigns_export GET"         : "L 403 403 403 403 200 200 200 200",
     "evaluation.index GET"                    : "L 403 403 403 403 200 200 200 200",
     "evaluation.record_outcome POST"          : "L 403 403 403 403 303/404/404 303/303/404 303/303/404 303",
     "evaluation.records GET"                  : "L 403 403 403 403 200/404/404 200/200/404 200/200/404 200",
