@@ -439,6 +439,19 @@ def test_the_admin_list_runs_a_fixed_number_of_queries(client, w):
     assert "第 1 / 2 页" in page
 
 
+def test_the_participation_list_runs_a_fixed_number_of_queries(client, w):
+    with time_machine.travel(NOW, tick=False):
+        login(client, w.p.district_admin)
+        add_sessions(w, 2)
+        with count_queries() as few:
+            assert client.get("/training/participations").status_code == 200
+        add_sessions(w, 22, first_day=2)
+        with count_queries() as many:
+            page = client.get("/training/participations").get_data(as_text=True)
+    assert len(few) == len(many)
+    assert "第 1 / 2 页" in page and page.count('<tr class="participation-row">') == 20
+
+
 def test_my_training_runs_a_fixed_number_of_queries(client, w):
     with time_machine.travel(NOW, tick=False):
         login(client, w.p.member.user)
