@@ -49,3 +49,10 @@ def paginate(stmt: sa.Select, per_page: int = PER_PAGE, total: int | None = None
     if total is not None:
         page.total = total
     return page
+
+
+def paginate_rows(stmt: sa.Select, row: type, params: dict | None = None, per_page: int = PER_PAGE,
+                  total: int | None = None) -> Pagination:
+    """:func:`paginate` for a select of columns read as ``row(*columns)`` (a small dataclass: the
+    hot lists, issue 14), its bound parameters in ``params``."""
+    return paginate(stmt, per_page, total, rows=lambda found: [row(*r) for r in found], params=params)
