@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
-from bench.run import ACCOUNTS, PASSWORD  # noqa: E402
+from bench.run import ACCOUNTS, PASSWORD, _training_session  # noqa: E402
 
 
 def _district_id() -> int:
@@ -60,6 +60,11 @@ def pages(year: int) -> dict[str, tuple[str, str]]:
         "residents": ("district", "/structure/residents"),
         "ledger": ("district", "/activities/ledger"),
         "needs-dashboard": ("district", "/needs/dashboard"),
+        "members": ("district", "/structure/members"),
+        "households": ("district", "/structure/households"),
+        "dispatch": ("district", "/needs/dispatch"),
+        "training-offline": ("district", f"/training/sessions/{_training_session('offline')}"),
+        "training-online": ("district", f"/training/sessions/{_training_session('online')}"),
     }
 
 
