@@ -10,10 +10,19 @@ value, maxᵢ the highest value of that factor on the sheet (the factor counts 0
 maxᵢ ≤ 0), wᵢ the factor's weight (−100…100) at the nearest node on the path that set one, else the
 default below. 诉求三率 is the mean of the rates that exist; a subject without any routed need, or
 without covered households, counts 0 there. Equal scores share a rank (1, 2, 2, 4).
+
+The ranking is one SQL statement (:func:`ranking`): every subject's factor values from the
+maintained yearly figures (``figures.py``'s selects), the maxima and the score as window
+expressions, the rank and the position in the sheet's order; a page of the sheet loads only its
+own rows' figures, outcomes and names. Scores are compared rounded to ``TIE_DIGITS`` decimals, so
+two subjects with the same figures share a rank however the floats fell; ties go by name.
 """
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -39,7 +48,19 @@ from app.models import (
 )
 from app.services import ledger
 from app.services.errors import NotAllowed, Refused
-from app.services.evaluation.figures import Figures, Subject, figures
+from app.services.evaluation.figures import (
+    Figures,
+    Subject,
+    Year,
+    activities_select,
+    coverage_select,
+    figures,
+    mentoring_select,
+    needs_select,
+    objections_select,
+    points_select,
+    training_select,
+)
 from app.services.privacy import audit
 
 DEFAULT_WEIGHTS: dict[EvaluationFactor, int] = {
@@ -53,6 +74,7 @@ DEFAULT_WEIGHTS: dict[EvaluationFactor, int] = {
 }
 WEIGHT_MIN, WEIGHT_MAX = -100, 100
 FIRST_YEAR = 2000
+TIE_DIGITS = 9  # scores equal to this many decimals share a rank
 
 
 class EvaluationError(Refused):
@@ -218,12 +240,16 @@ class Row:
 
 @dataclass
 class Sheet:
+    """The sheet of a node and year: its ``rows`` (all of them, one page, or the subjects asked
+    for, in the sheet's order), ``total`` the number of subjects ranked on the whole sheet."""
+
     node: OrgNode
     year: int
     subject: Subject
     weights: Weights
     maxima: dict[EvaluationFactor, float]
     rows: list[Row]
+    total: int
 
     def row_of(self, subject_id: int) -> Row | None:
         return next((r for r in self.rows if r.subject_id == subject_id), None)
@@ -255,7 +281,85 @@ def _ids_under(subject: Subject, node: OrgNode) -> sa.Select:
             .where(OrgNode.under(node.path), CentralHousehold.status != HouseholdStatus.REVOKED))
 
 
-def live_outcomes(subject: Subject, ids: sa.Select, year: int) -> dict[int, list[EvaluationOutcome]]:
+def _named(subject: Subject, node: OrgNode) -> sa.Select:
+    """(id, name) of the subjects under ``node`` (:func:`subjects_select`'s set; the name is its
+    order: the member's, the household head's)."""
+    if subject is Subject.MEMBERS:
+        return (sa.select(Member.id.label("id"), User.name.label("name"))
+                .join(User, User.id == Member.user_id).join(OrgNode, OrgNode.id == Member.grid_id)
+                .where(OrgNode.under(node.path), Member.status == MemberStatus.ACTIVE))
+    head = aliased(Member)
+    return (sa.select(CentralHousehold.id.label("id"), User.name.label("name"))
+            .join(OrgNode, OrgNode.id == CentralHousehold.grid_id)
+            .join(head, head.id == CentralHousehold.head_member_id).join(User, User.id == head.user_id)
+            .where(OrgNode.under(node.path), CentralHousehold.status != HouseholdStatus.REVOKED))
+
+
+def _float(value: sa.ColumnElement) -> sa.ColumnElement[float]:
+    return sa.cast(value, sa.Float)
+
+
+def _factor_values(subject: Subject, node: OrgNode, year: int) -> sa.Subquery:
+    """(id, name, one column per factor named by its value): every subject under ``node`` with
+    the value of each factor as :func:`factor_value` takes it (the same float operations, in the
+    same order, so the SQL and Python values are the same numbers)."""
+    y, ids = Year(year), _ids_under(subject, node)
+    base = _named(subject, node).subquery("subjects")
+    parts = [build(subject, ids, y).subquery(name) for name, build in (
+        ("points", points_select), ("activities", activities_select), ("coverage", coverage_select),
+        ("needs", needs_select), ("mentoring", mentoring_select), ("objections", objections_select))]
+    parts.append(training_select(subject, ids, year).subquery("training"))
+    joined = base
+    for part in parts:
+        joined = joined.outerjoin(part, part.c.key == base.c.id)
+    p, a, c, n, m, o, t = (part.c for part in parts)
+
+    def zero(col: sa.ColumnElement) -> sa.ColumnElement[int]:
+        return sa.func.coalesce(col, 0)
+
+    def pct(num: sa.ColumnElement, den: sa.ColumnElement) -> sa.ColumnElement[float]:
+        return sa.literal(100.0, sa.Float) * _float(zero(num)) / zero(den)  # RateRow._pct
+
+    submitted, rated = zero(n.submitted), zero(n.rated)
+    response, resolution, satisfaction = pct(n.in_time, n.submitted), pct(n.resolved, n.submitted), \
+        pct(n.satisfied, n.rated)
+    values = {
+        EvaluationFactor.POINTS: _float(zero(p.points)),
+        EvaluationFactor.ACTIVITIES: _float(zero(a.activities)),
+        EvaluationFactor.VISIT_COVERAGE: sa.case((zero(c.covered) > 0, _float(zero(c.visited)) / zero(c.covered)),
+                                                 else_=0.0),
+        EvaluationFactor.NEEDS_RATES: sa.case(  # Figures.needs_rate: the mean of the rates that exist
+            (sa.and_(submitted > 0, rated > 0), (response + resolution + satisfaction) / 3 / 100),
+            (submitted > 0, (response + resolution) / 2 / 100),
+            (rated > 0, satisfaction / 1 / 100), else_=0.0),
+        EvaluationFactor.TRAINING_HOURS: _float(zero(t.minutes)) / 60,
+        EvaluationFactor.MENTORING: _float(zero(m.mentoring)),
+        EvaluationFactor.COMPLAINTS: _float(zero(n.unsatisfied) + zero(o.objections)),
+    }
+    return (sa.select(base.c.id, base.c.name, *[v.label(f.value) for f, v in values.items()])
+            .select_from(joined).subquery("figures"))
+
+
+def ranking(subject: Subject, node: OrgNode, year: int, weights: dict[EvaluationFactor, int]) -> sa.Subquery:
+    """The sheet in SQL: a row per subject under ``node`` with its ``score`` (the formula, with
+    the maxima over the sheet), ``rank`` (equal scores share one), ``position`` (1… in the sheet's
+    order: score, then name, then id), ``total`` and each factor's maximum (``max_<factor>``)."""
+    v = _factor_values(subject, node, year)
+    tops = [sa.func.max(v.c[f.value]).over().label(f"max_{f.value}") for f in EvaluationFactor]
+    wide = sa.select(v, *tops, sa.func.count().over().label("total")).subquery("wide")
+    terms = [sa.case((wide.c[f"max_{f.value}"] > 0, w * wide.c[f.value] / wide.c[f"max_{f.value}"]), else_=0.0)
+             for f, w in weights.items()]  # score(): Σ wᵢ × xᵢ ÷ maxᵢ, in the weights' order
+    scored = sa.select(wide.c.id, wide.c.name, wide.c.total, *[wide.c[f"max_{f.value}"] for f in EvaluationFactor],
+                       functools.reduce(operator.add, terms).label("score")).subquery("scored")
+    tie = sa.func.round(sa.cast(scored.c.score, sa.Numeric), TIE_DIGITS).desc()
+    return sa.select(
+        scored.c.id, scored.c.score, scored.c.total, *[scored.c[f"max_{f.value}"] for f in EvaluationFactor],
+        sa.func.rank().over(order_by=tie).label("rank"),
+        sa.func.row_number().over(order_by=(tie, scored.c.name, scored.c.id)).label("position"),
+    ).subquery("ranked")
+
+
+def live_outcomes(subject: Subject, ids: sa.Select | list[int], year: int) -> dict[int, list[EvaluationOutcome]]:
     """The outcomes of the year not withdrawn, per subject (recorded at any node)."""
     col = EvaluationOutcome.member_id if subject is Subject.MEMBERS else EvaluationOutcome.household_id
     found: dict[int, list[EvaluationOutcome]] = {}
@@ -266,32 +370,33 @@ def live_outcomes(subject: Subject, ids: sa.Select, year: int) -> dict[int, list
     return found
 
 
-def compute(subject: Subject, node: OrgNode, year: int) -> Sheet:
-    """The sheet: every subject under ``node``, ranked by score (ties by name). A fixed number of
-    queries: the subjects' ids in name order, their figures (seven or eight queries, read from
-    the maintained aggregates), the weights, the outcomes; the subjects themselves are loaded a
-    page at a time when shown (:class:`_Subjects`)."""
-    model = Member if subject is Subject.MEMBERS else CentralHousehold
-    order = list(db.session.scalars(subjects_select(subject, node).with_only_columns(model.id)))
-    ids = _ids_under(subject, node)
-    found = figures(subject, ids, year) if order else {}
+def compute(subject: Subject, node: OrgNode, year: int, page: int | None = None, per_page: int = LOAD_CHUNK,
+            only: Collection[int] | None = None) -> Sheet:
+    """The sheet: every subject under ``node``, ranked by score (ties by name) — all the rows, or
+    page ``page`` of ``per_page`` rows, or the rows of the subjects in ``only``. A fixed number of
+    queries: the weights, the ranking (:func:`ranking`), the rows' figures (seven or eight
+    queries, read from the maintained aggregates), their outcomes; the subjects themselves are
+    loaded a page at a time when shown (:class:`_Subjects`). Past the last page: no rows (one
+    more query for the total and the maxima)."""
     weights = weights_for(node)
-    outcomes = live_outcomes(subject, ids, year) if order else {}
-    nothing = factor_values(Figures())  # shared by the subjects with nothing in the year (read only)
-    per = [(sid, f, factor_values(f) if f is not None else nothing)
-           for sid in order for f in [found.get(sid)]]
-    per = [(sid, f if f is not None else Figures(), v) for sid, f, v in per]
-    maxima = {factor: max((v[factor] for _, _, v in per), default=0.0) for factor in EvaluationFactor}
-    scored = [(sid, f, score(f, weights.values, maxima, v)) for sid, f, v in per]
-    # Stable sort: equal scores keep the name order of the select.
-    scored.sort(key=lambda t: -round(t[2], 9))
-    subjects = _Subjects(subject, node, order)
-    subjects.place([sid for sid, _f, _v in scored])
-    rows: list[Row] = []
-    for i, (sid, f, value) in enumerate(scored):
-        rank = rows[-1].rank if rows and round(rows[-1].score, 9) == round(value, 9) else i + 1
-        rows.append(Row(sid, f, value, rank, outcomes.get(sid, []), subjects))
-    return Sheet(node, year, subject, weights, maxima, rows)
+    ranked = ranking(subject, node, year, weights.values)
+    stmt = sa.select(ranked).order_by(ranked.c.position)
+    if page is not None:
+        stmt = stmt.where(ranked.c.position > (page - 1) * per_page, ranked.c.position <= page * per_page)
+    if only is not None:
+        stmt = stmt.where(ranked.c.id.in_(list(only)))
+    found = db.session.execute(stmt).all()
+    head = found[0] if found else db.session.execute(sa.select(ranked).where(ranked.c.position == 1)).first()
+    maxima = {f: float(getattr(head, f"max_{f.value}") or 0.0) if head else 0.0 for f in EvaluationFactor}
+    ids: sa.Select | list[int] = [r.id for r in found] if page is not None or only is not None \
+        else _ids_under(subject, node)
+    values = figures(subject, ids, year) if found else {}
+    outcomes = live_outcomes(subject, ids, year) if found else {}
+    subjects = _Subjects(subject, node, [])
+    subjects.place([r.id for r in found])
+    rows = [Row(r.id, values.get(r.id) or Figures(), float(r.score), r.rank, outcomes.get(r.id, []), subjects)
+            for r in found]
+    return Sheet(node, year, subject, weights, maxima, rows, head.total if head else 0)
 
 
 # --- export ----------------------------------------------------------------------------------
