@@ -15,6 +15,7 @@ from app.models.aggregates import (
     ActivityMonth,
     CheckinDay,
     HouseholdActivityYear,
+    MemberActivityTotal,
     MemberActivityYear,
     MemberTrainingYear,
     MemberVisitYear,

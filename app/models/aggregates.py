@@ -86,6 +86,20 @@ class MemberActivityYear(db.Model):
     authored: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
+class MemberActivityTotal(db.Model):
+    """A member's activities of every kind started in a year (``MemberActivityYear`` summed over
+    the kinds): one row per member and year, what the evaluation sheet ranks every member of a
+    node by without summing their rows per kind."""
+
+    __tablename__ = "agg_member_activity_totals"
+
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    activities: Mapped[int] = mapped_column(default=0, server_default="0")
+    authored: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
 class HouseholdActivityYear(db.Model):
     """Activities recorded on a central household's behalf (``Activity.central_household_id``)
     of a kind started in a year, per author, those sent back left out: with the authors' own

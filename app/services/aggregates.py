@@ -45,6 +45,7 @@ from app.models import (
     CheckinDay,
     DiaryEntry,
     HouseholdActivityYear,
+    MemberActivityTotal,
     MemberActivityYear,
     MemberTrainingYear,
     MemberVisitYear,
@@ -181,6 +182,18 @@ def _count_member_activities(conn: sa.Connection, keys: list[Key] | None) -> dic
     return {k: (n, wrote.get(k, 0)) for k, n in took_part.items()}
 
 
+def _count_member_activity_totals(conn: sa.Connection, keys: list[Key] | None) -> dict[Key, Values]:
+    """:func:`_count_member_activities` summed over the kinds, per member and year."""
+    per_kind = _count_member_activities(
+        conn, None if keys is None else [(m, y, kind) for m, y in keys for kind in ActivityKind])
+    found: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    for (member_id, year, _kind), (took_part, wrote) in per_kind.items():
+        cell = found[(member_id, year)]
+        cell[0] += took_part
+        cell[1] += wrote
+    return {k: (n, w) for k, (n, w) in found.items()}
+
+
 def _count_household_activities(conn: sa.Connection, keys: list[Key] | None) -> dict[Key, Values]:
     stmt = (sa.select(Activity.central_household_id, Activity.author_member_id, Activity.kind,
                       Activity.started_at)
@@ -289,6 +302,8 @@ AGGREGATES: list[Aggregate] = [
     Aggregate("points_years", PointsYear, ("member_id", "year"), ("entries", "points"), _count_points_years),
     Aggregate("member_activity_years", MemberActivityYear, ("member_id", "year", "kind"),
               ("activities", "authored"), _count_member_activities),
+    Aggregate("member_activity_totals", MemberActivityTotal, ("member_id", "year"), ("activities", "authored"),
+              _count_member_activity_totals),
     Aggregate("household_activity_years", HouseholdActivityYear,
               ("household_id", "author_member_id", "year", "kind"), ("activities",),
               _count_household_activities),
@@ -423,6 +438,8 @@ def keys_of(conn: sa.Connection, rows: dict[type, Iterable[int]]) -> Touched:
         read = _SOURCES[model][1]
         for chunk in _chunks(ids):
             read(conn, chunk, out)
+    # A member's yearly total moves with any of their per-kind figures.
+    out["member_activity_totals"] |= {(m, y) for m, y, _kind in out["member_activity_years"]}
     return out
 
 
@@ -546,9 +563,9 @@ def _row(agg: Aggregate, key: Key, values: Values) -> dict[str, object]:
     return {**dict(zip(agg.keys, key, strict=True)), **dict(zip(agg.values, values, strict=True))}
 
 
-def recount_all(conn: sa.Connection) -> None:
-    """Rebuild every aggregate from the source rows."""
-    for agg in AGGREGATES:
+def recount_all(conn: sa.Connection, only: Iterable[str] | None = None) -> None:
+    """Rebuild every aggregate (or those named in ``only``) from the source rows."""
+    for agg in AGGREGATES if only is None else [BY_NAME[name] for name in only]:
         conn.execute(sa.delete(agg.table))
         rows = [_row(agg, k, v) for k, v in agg.count(conn, None).items()]
         for start in range(0, len(rows), 5000):

@@ -150,14 +150,20 @@ def _key(subject: Subject) -> sa.ColumnElement[int]:
     return Member.id if subject is Subject.MEMBERS else Member.central_household_id  # type: ignore[return-value]
 
 
-def members_of(subject: Subject, ids: sa.Select | list[int], member: type[Member] = Member
+def among(column: sa.ColumnElement, ids: sa.Select | list[int] | None) -> sa.ColumnElement[bool]:
+    """``column`` is one of ``ids`` (None: any — the sheet's ranking joins the rows it needs)."""
+    return sa.true() if ids is None else column.in_(ids)
+
+
+def members_of(subject: Subject, ids: sa.Select | list[int] | None, member: type[Member] = Member
                ) -> sa.ColumnElement[bool]:
     """SQL on ``member`` (``Member`` or an alias): the member is one of the subjects (members), or
     an active member of one of them (households: its head and linked members; a stopped member's
-    work no longer counts)."""
+    work no longer counts). ``ids`` None: any subject."""
     if subject is Subject.MEMBERS:
-        return member.id.in_(ids)
-    return sa.and_(member.central_household_id.in_(ids), member.status == MemberStatus.ACTIVE)
+        return among(member.id, ids)
+    return sa.and_(member.central_household_id.is_not(None), among(member.central_household_id, ids),
+                   member.status == MemberStatus.ACTIVE)
 
 
 def figures(subject: Subject, ids: sa.Select | list[int], year: int) -> dict[int, Figures]:
@@ -185,9 +191,10 @@ def figures(subject: Subject, ids: sa.Select | list[int], year: int) -> dict[int
     return dict(found)
 
 
-# Each factor as a select of (key, figures…), a row per subject with anything: figures() reads
-# them for the subjects it is given; the sheet's ranking (``sheet.py``) joins them to every
-# subject of a node and orders them by the formula in SQL. One definition for both.
+# Each factor as a select of (key, figures…), a row per subject with anything, for the subjects
+# ``ids`` selects. figures() reads them for a page of the sheet; the sheet's ranking (``sheet.py``)
+# joins the needs, mentoring and objections ones (``ids`` None: every subject's) and reads the
+# yearly aggregates the others read (one row per member and year) directly.
 
 
 def points_select(subject: Subject, ids: sa.Select | list[int], y: Year) -> sa.Select:
@@ -227,7 +234,7 @@ def activity_ids(subject: Subject, ids: sa.Select, y: Year) -> sa.Select:
     return sa.union(first, second)
 
 
-def _household_activity_parts(ids: sa.Select | list[int], y: Year) -> tuple[sa.Select, sa.Select]:
+def household_activity_parts(ids: sa.Select | list[int] | None, y: Year) -> tuple[sa.Select, sa.Select]:
     """A household's activities of the year, as (household, kind, count) rows of two selects:
     those recorded by its active members (their maintained figures), and those recorded on its
     behalf by anyone else (an author who is an active member is counted once, with their own)."""
@@ -239,7 +246,7 @@ def _household_activity_parts(ids: sa.Select | list[int], y: Year) -> tuple[sa.S
            .where(members_of(Subject.HOUSEHOLDS, ids), MemberActivityYear.year == y.year))
     others = (sa.select(behalf.household_id.label("key"), behalf.kind.label("kind"), behalf.activities.label("n"))
               .join(author, author.id == behalf.author_member_id)
-              .where(behalf.household_id.in_(ids), behalf.year == y.year,
+              .where(among(behalf.household_id, ids), behalf.year == y.year,
                      sa.or_(author.central_household_id.is_(None),
                             author.central_household_id != behalf.household_id,
                             author.status != MemberStatus.ACTIVE)))
@@ -249,7 +256,7 @@ def _household_activity_parts(ids: sa.Select | list[int], y: Year) -> tuple[sa.S
 def _activities(subject: Subject, ids: sa.Select | list[int], y: Year) -> dict[int, dict[ActivityKind, int]]:
     """{subject: {kind: count}} (kinds with none absent), the count of :func:`activity_ids`'
     rows, read from the maintained yearly aggregates: a member's recorded or taken part in; a
-    household's by :func:`_household_activity_parts`."""
+    household's by :func:`household_activity_parts`."""
     if subject is Subject.MEMBERS:
         kinds = list(ActivityKind)
         row = MemberActivityYear
@@ -259,7 +266,7 @@ def _activities(subject: Subject, ids: sa.Select | list[int], y: Year) -> dict[i
                     sa.select(row.member_id, *per_kind)
                     .where(row.member_id.in_(ids), row.year == y.year).group_by(row.member_id))}
     found: dict[tuple[int, ActivityKind], int] = defaultdict(int)
-    for part in _household_activity_parts(ids, y):
+    for part in household_activity_parts(ids, y):
         rows = part.subquery()
         for key, kind, n in db.session.execute(
                 sa.select(rows.c.key, rows.c.kind, sa.func.sum(rows.c.n)).group_by(rows.c.key, rows.c.kind)):
@@ -269,18 +276,6 @@ def _activities(subject: Subject, ids: sa.Select | list[int], y: Year) -> dict[i
         if n:
             out[key][kind] = n
     return dict(out)
-
-
-def activities_select(subject: Subject, ids: sa.Select | list[int], y: Year) -> sa.Select:
-    """(key, activities): each subject's activities of the year, all kinds (the total of
-    :func:`_activities`)."""
-    if subject is Subject.MEMBERS:
-        row = MemberActivityYear
-        return (sa.select(row.member_id.label("key"), sa.func.sum(row.activities).label("activities"))
-                .where(row.member_id.in_(ids), row.year == y.year).group_by(row.member_id))
-    rows = sa.union_all(*_household_activity_parts(ids, y)).subquery()
-    return (sa.select(rows.c.key.label("key"), sa.func.sum(rows.c.n).label("activities"))
-            .group_by(rows.c.key))
 
 
 def visited_residents(subject: Subject, ids: sa.Select | list[int], y: Year) -> sa.Select:
@@ -325,14 +320,14 @@ def needs_column(subject: Subject) -> sa.ColumnElement[int | None]:
     return Need.member_id if subject is Subject.MEMBERS else Need.central_household_id  # type: ignore[return-value]
 
 
-def needs_window(subject: Subject, ids: sa.Select, y: Year) -> tuple[sa.ColumnElement[bool], ...]:
+def needs_window(subject: Subject, ids: sa.Select | list[int] | None, y: Year) -> tuple[sa.ColumnElement[bool], ...]:
     """The needs routed to the subjects, submitted in the year, not hidden (as the rates count)."""
     start, end = y.bounds
-    return (needs_column(subject).in_(ids), Need.hidden_at.is_(None), Need.submitted_at >= start,
+    return (among(needs_column(subject), ids), Need.hidden_at.is_(None), Need.submitted_at >= start,
             Need.submitted_at < end)
 
 
-def needs_select(subject: Subject, ids: sa.Select | list[int], y: Year) -> sa.Select:
+def needs_select(subject: Subject, ids: sa.Select | list[int] | None, y: Year) -> sa.Select:
     """(key, submitted, accepted in time, resolved, rated, satisfied, unsatisfied): the counts of
     rates.rates() over the needs routed to each subject, plus 不满意 for the complaints."""
     col = needs_column(subject)
@@ -400,16 +395,16 @@ def training_select(subject: Subject, ids: sa.Select | list[int], year: int) -> 
             .group_by(key))
 
 
-def mentoring_select(subject: Subject, ids: sa.Select | list[int], y: Year) -> sa.Select:
+def mentoring_select(subject: Subject, ids: sa.Select | list[int] | None, y: Year) -> sa.Select:
     """(key, contacts): the guidance contacts of the year with the subject's central household."""
     in_year = GuidanceContact.contact_date.between(y.first, y.last)
     n = sa.func.count(GuidanceContact.id).label("mentoring")
     if subject is Subject.MEMBERS:
         return (sa.select(Member.id.label("key"), n)
                 .join(GuidanceContact, GuidanceContact.household_id == Member.central_household_id)
-                .where(Member.id.in_(ids), in_year).group_by(Member.id))
+                .where(among(Member.id, ids), in_year).group_by(Member.id))
     return (sa.select(GuidanceContact.household_id.label("key"), n)
-            .where(GuidanceContact.household_id.in_(ids), in_year).group_by(GuidanceContact.household_id))
+            .where(among(GuidanceContact.household_id, ids), in_year).group_by(GuidanceContact.household_id))
 
 
 def upheld_objections(y: Year) -> tuple[sa.ColumnElement[bool], ...]:
@@ -418,17 +413,17 @@ def upheld_objections(y: Year) -> tuple[sa.ColumnElement[bool], ...]:
             NoticeObjection.resolved_at < end)
 
 
-def objections_select(subject: Subject, ids: sa.Select | list[int], y: Year) -> sa.Select:
+def objections_select(subject: Subject, ids: sa.Select | list[int] | None, y: Year) -> sa.Select:
     """(key, objections): objections to the subject's (a household's head's) nominations upheld
     in the year."""
     n = sa.func.count(NoticeObjection.id).label("objections")
     if subject is Subject.MEMBERS:
         return (sa.select(Nomination.candidate_id.label("key"), n)
                 .join(NoticeObjection, NoticeObjection.nomination_id == Nomination.id)
-                .where(Nomination.candidate_id.in_(ids), *upheld_objections(y))
+                .where(among(Nomination.candidate_id, ids), *upheld_objections(y))
                 .group_by(Nomination.candidate_id))
     return (sa.select(CentralHousehold.id.label("key"), n)
             .join(Nomination, Nomination.candidate_id == CentralHousehold.head_member_id)
             .join(NoticeObjection, NoticeObjection.nomination_id == Nomination.id)
-            .where(CentralHousehold.id.in_(ids), *upheld_objections(y))
+            .where(among(CentralHousehold.id, ids), *upheld_objections(y))
             .group_by(CentralHousehold.id))

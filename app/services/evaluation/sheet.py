@@ -41,8 +41,13 @@ from app.models import (
     EvaluationWeight,
     HouseholdStatus,
     Member,
+    MemberActivityTotal,
+    MemberCoverage,
     MemberStatus,
+    MemberTrainingYear,
+    MemberVisitYear,
     OrgNode,
+    PointsYear,
     User,
     utcnow,
 )
@@ -52,14 +57,11 @@ from app.services.evaluation.figures import (
     Figures,
     Subject,
     Year,
-    activities_select,
-    coverage_select,
     figures,
+    household_activity_parts,
     mentoring_select,
     needs_select,
     objections_select,
-    points_select,
-    training_select,
 )
 from app.services.privacy import audit
 
@@ -282,17 +284,77 @@ def _ids_under(subject: Subject, node: OrgNode) -> sa.Select:
 
 
 def _named(subject: Subject, node: OrgNode) -> sa.Select:
-    """(id, name) of the subjects under ``node`` (:func:`subjects_select`'s set; the name is its
-    order: the member's, the household head's)."""
+    """(id, name, household_id) of the subjects under ``node`` (:func:`subjects_select`'s set; the
+    name is its order: the member's, the household head's; a member's central household)."""
     if subject is Subject.MEMBERS:
-        return (sa.select(Member.id.label("id"), User.name.label("name"))
+        return (sa.select(Member.id.label("id"), User.name.label("name"),
+                          Member.central_household_id.label("household_id"))
                 .join(User, User.id == Member.user_id).join(OrgNode, OrgNode.id == Member.grid_id)
                 .where(OrgNode.under(node.path), Member.status == MemberStatus.ACTIVE))
     head = aliased(Member)
-    return (sa.select(CentralHousehold.id.label("id"), User.name.label("name"))
+    return (sa.select(CentralHousehold.id.label("id"), User.name.label("name"),
+                      CentralHousehold.id.label("household_id"))
             .join(OrgNode, OrgNode.id == CentralHousehold.grid_id)
             .join(head, head.id == CentralHousehold.head_member_id).join(User, User.id == head.user_id)
             .where(OrgNode.under(node.path), CentralHousehold.status != HouseholdStatus.REVOKED))
+
+
+def _member_years(member_id: sa.ColumnElement[int], y: Year, joined: sa.FromClause) -> sa.FromClause:
+    """``joined`` with the member's maintained figures of the year (one row per member and year,
+    or none): points, activities, coverage (the households they cover, if any) and those visited,
+    training — :func:`figures.figures`' sources, each joined on its key."""
+    return (joined
+            .outerjoin(PointsYear, sa.and_(PointsYear.member_id == member_id, PointsYear.year == y.year))
+            .outerjoin(MemberActivityTotal, sa.and_(MemberActivityTotal.member_id == member_id,
+                                                    MemberActivityTotal.year == y.year))
+            .outerjoin(MemberCoverage, sa.and_(MemberCoverage.member_id == member_id, MemberCoverage.covered > 0))
+            .outerjoin(MemberVisitYear, sa.and_(MemberVisitYear.member_id == MemberCoverage.member_id,
+                                                MemberVisitYear.year == y.year))
+            .outerjoin(MemberTrainingYear, sa.and_(MemberTrainingYear.member_id == member_id,
+                                                   MemberTrainingYear.year == y.year)))
+
+
+def _figure_columns(subject: Subject, node: OrgNode, y: Year) -> tuple[sa.Subquery, sa.FromClause, dict]:
+    """The subjects under ``node`` joined to their raw figures of the year: (subjects, the
+    joined FROM, {figure: column}). A member's come straight from the yearly aggregates; a
+    household's are its active members' summed (activities: those they recorded, plus those
+    recorded on its behalf by anyone else), one GROUP BY over the node's members."""
+    subjects = _named(subject, node).subquery("subjects")
+    if subject is Subject.MEMBERS:
+        joined = _member_years(subjects.c.id, y, subjects)
+        cols = {"points": PointsYear.points, "activities": MemberActivityTotal.activities,
+                "covered": MemberCoverage.covered, "visited": MemberVisitYear.visited,
+                "minutes": MemberTrainingYear.minutes}
+    else:
+        member = Member.__table__.alias("member")
+        own = (sa.select(member.c.central_household_id.label("key"),
+                         sa.func.sum(PointsYear.points).label("points"),
+                         sa.func.sum(MemberActivityTotal.authored).label("authored"),
+                         sa.func.sum(MemberCoverage.covered).label("covered"),
+                         sa.func.sum(MemberVisitYear.visited).label("visited"),
+                         sa.func.sum(MemberTrainingYear.minutes).label("minutes"))
+               .select_from(_member_years(member.c.id, y, member))
+               .where(member.c.central_household_id.in_(_ids_under(subject, node)),
+                      member.c.status == MemberStatus.ACTIVE)
+               .group_by(member.c.central_household_id).subquery("own"))
+        others = household_activity_parts(None, y)[1].subquery()
+        behalf = (sa.select(others.c.key, sa.func.sum(others.c.n).label("n"))
+                  .group_by(others.c.key).subquery("behalf"))
+        joined = (subjects.outerjoin(own, own.c.key == subjects.c.id)
+                  .outerjoin(behalf, behalf.c.key == subjects.c.id))
+        cols = {"points": own.c.points,
+                "activities": sa.func.coalesce(own.c.authored, 0) + sa.func.coalesce(behalf.c.n, 0),
+                "covered": own.c.covered, "visited": own.c.visited, "minutes": own.c.minutes}
+    needs = needs_select(subject, None, y).subquery("needs")
+    mentoring = mentoring_select(Subject.HOUSEHOLDS, None, y).subquery("mentoring")
+    objections = objections_select(subject, None, y).subquery("objections")
+    joined = (joined.outerjoin(needs, needs.c.key == subjects.c.id)
+              .outerjoin(mentoring, mentoring.c.key == subjects.c.household_id)
+              .outerjoin(objections, objections.c.key == subjects.c.id))
+    cols.update({name: needs.c[name] for name in ("submitted", "in_time", "resolved", "rated", "satisfied",
+                                                  "unsatisfied")},
+                mentoring=mentoring.c.mentoring, objections=objections.c.objections)
+    return subjects, joined, cols
 
 
 def _float(value: sa.ColumnElement) -> sa.ColumnElement[float]:
@@ -303,40 +365,32 @@ def _factor_values(subject: Subject, node: OrgNode, year: int) -> sa.Subquery:
     """(id, name, one column per factor named by its value): every subject under ``node`` with
     the value of each factor as :func:`factor_value` takes it (the same float operations, in the
     same order, so the SQL and Python values are the same numbers)."""
-    y, ids = Year(year), _ids_under(subject, node)
-    base = _named(subject, node).subquery("subjects")
-    parts = [build(subject, ids, y).subquery(name) for name, build in (
-        ("points", points_select), ("activities", activities_select), ("coverage", coverage_select),
-        ("needs", needs_select), ("mentoring", mentoring_select), ("objections", objections_select))]
-    parts.append(training_select(subject, ids, year).subquery("training"))
-    joined = base
-    for part in parts:
-        joined = joined.outerjoin(part, part.c.key == base.c.id)
-    p, a, c, n, m, o, t = (part.c for part in parts)
+    subjects, joined, raw = _figure_columns(subject, node, Year(year))
+    c = {name: sa.func.coalesce(col, 0) for name, col in raw.items()}
 
-    def zero(col: sa.ColumnElement) -> sa.ColumnElement[int]:
-        return sa.func.coalesce(col, 0)
+    def pct(num: str, den: str) -> sa.ColumnElement[float]:  # RateRow._pct
+        return sa.literal(100.0, sa.Float) * _float(c[num]) / _float(c[den])
 
-    def pct(num: sa.ColumnElement, den: sa.ColumnElement) -> sa.ColumnElement[float]:
-        return sa.literal(100.0, sa.Float) * _float(zero(num)) / zero(den)  # RateRow._pct
+    def per(value: sa.ColumnElement[float], n: int) -> sa.ColumnElement[float]:
+        return value / _float(sa.literal(n)) / _float(sa.literal(100))
 
-    submitted, rated = zero(n.submitted), zero(n.rated)
-    response, resolution, satisfaction = pct(n.in_time, n.submitted), pct(n.resolved, n.submitted), \
-        pct(n.satisfied, n.rated)
+    response, resolution, satisfaction = pct("in_time", "submitted"), pct("resolved", "submitted"), \
+        pct("satisfied", "rated")
+    submitted, rated = c["submitted"], c["rated"]
     values = {
-        EvaluationFactor.POINTS: _float(zero(p.points)),
-        EvaluationFactor.ACTIVITIES: _float(zero(a.activities)),
-        EvaluationFactor.VISIT_COVERAGE: sa.case((zero(c.covered) > 0, _float(zero(c.visited)) / zero(c.covered)),
+        EvaluationFactor.POINTS: _float(c["points"]),
+        EvaluationFactor.ACTIVITIES: _float(c["activities"]),
+        EvaluationFactor.VISIT_COVERAGE: sa.case((c["covered"] > 0, _float(c["visited"]) / _float(c["covered"])),
                                                  else_=0.0),
         EvaluationFactor.NEEDS_RATES: sa.case(  # Figures.needs_rate: the mean of the rates that exist
-            (sa.and_(submitted > 0, rated > 0), (response + resolution + satisfaction) / 3 / 100),
-            (submitted > 0, (response + resolution) / 2 / 100),
-            (rated > 0, satisfaction / 1 / 100), else_=0.0),
-        EvaluationFactor.TRAINING_HOURS: _float(zero(t.minutes)) / 60,
-        EvaluationFactor.MENTORING: _float(zero(m.mentoring)),
-        EvaluationFactor.COMPLAINTS: _float(zero(n.unsatisfied) + zero(o.objections)),
+            (sa.and_(submitted > 0, rated > 0), per(response + resolution + satisfaction, 3)),
+            (submitted > 0, per(response + resolution, 2)),
+            (rated > 0, per(satisfaction, 1)), else_=0.0),
+        EvaluationFactor.TRAINING_HOURS: _float(c["minutes"]) / _float(sa.literal(60)),
+        EvaluationFactor.MENTORING: _float(c["mentoring"]),
+        EvaluationFactor.COMPLAINTS: _float(c["unsatisfied"] + c["objections"]),
     }
-    return (sa.select(base.c.id, base.c.name, *[v.label(f.value) for f, v in values.items()])
+    return (sa.select(subjects.c.id, subjects.c.name, *[v.label(f.value) for f, v in values.items()])
             .select_from(joined).subquery("figures"))
 
 
