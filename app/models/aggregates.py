@@ -86,20 +86,6 @@ class MemberActivityYear(db.Model):
     authored: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
-class MemberActivityTotal(db.Model):
-    """A member's activities of every kind started in a year (``MemberActivityYear`` summed over
-    the kinds): one row per member and year, what the evaluation sheet ranks every member of a
-    node by without summing their rows per kind."""
-
-    __tablename__ = "agg_member_activity_totals"
-
-    member_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
-    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    activities: Mapped[int] = mapped_column(default=0, server_default="0")
-    authored: Mapped[int] = mapped_column(default=0, server_default="0")
-
-
 class HouseholdActivityYear(db.Model):
     """Activities recorded on a central household's behalf (``Activity.central_household_id``)
     of a kind started in a year, per author, those sent back left out: with the authors' own
@@ -150,3 +136,23 @@ class SessionParticipants(db.Model):
     session_id: Mapped[int] = mapped_column(
         sa.ForeignKey("training_sessions.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
     participants: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class MemberYear(db.Model):
+    """A member's kept figures of a calendar year side by side — net points (``PointsYear``),
+    activities recorded or taken part in and those recorded (``MemberActivityYear`` over the
+    kinds), covered households visited (``MemberVisitYear``), training minutes
+    (``MemberTrainingYear``): one row per member and year, what the evaluation sheet ranks every
+    member of a node by with one join instead of four. Recounted from those four after they are
+    (``app/services/aggregates.py``); a row where any of them has one."""
+
+    __tablename__ = "agg_member_years"
+
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    points: Mapped[int] = mapped_column(default=0, server_default="0")
+    activities: Mapped[int] = mapped_column(default=0, server_default="0")
+    authored: Mapped[int] = mapped_column(default=0, server_default="0")
+    visited: Mapped[int] = mapped_column(default=0, server_default="0")
+    minutes: Mapped[int] = mapped_column(default=0, server_default="0")

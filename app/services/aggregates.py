@@ -45,10 +45,10 @@ from app.models import (
     CheckinDay,
     DiaryEntry,
     HouseholdActivityYear,
-    MemberActivityTotal,
     MemberActivityYear,
     MemberTrainingYear,
     MemberVisitYear,
+    MemberYear,
     PointsEntry,
     PointsMonth,
     PointsYear,
@@ -182,18 +182,6 @@ def _count_member_activities(conn: sa.Connection, keys: list[Key] | None) -> dic
     return {k: (n, wrote.get(k, 0)) for k, n in took_part.items()}
 
 
-def _count_member_activity_totals(conn: sa.Connection, keys: list[Key] | None) -> dict[Key, Values]:
-    """:func:`_count_member_activities` summed over the kinds, per member and year."""
-    per_kind = _count_member_activities(
-        conn, None if keys is None else [(m, y, kind) for m, y in keys for kind in ActivityKind])
-    found: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
-    for (member_id, year, _kind), (took_part, wrote) in per_kind.items():
-        cell = found[(member_id, year)]
-        cell[0] += took_part
-        cell[1] += wrote
-    return {k: (n, w) for k, (n, w) in found.items()}
-
-
 def _count_household_activities(conn: sa.Connection, keys: list[Key] | None) -> dict[Key, Values]:
     stmt = (sa.select(Activity.central_household_id, Activity.author_member_id, Activity.kind,
                       Activity.started_at)
@@ -280,6 +268,25 @@ def _count_session_participants(conn: sa.Connection, keys: list[Key] | None) -> 
         sa.select(taken.c.sid, sa.func.count()).group_by(taken.c.sid))}
 
 
+def _count_member_years(conn: sa.Connection, keys: list[Key] | None) -> dict[Key, Values]:
+    """Each member's yearly figures side by side, read from the four aggregates that keep them
+    (``recount`` stores those first, in ``AGGREGATES``' order; ``check`` compares them each with
+    the source rows): points, activities and authored (over the kinds), visited, minutes."""
+    parts: list[tuple[type, tuple[str, ...], int]] = [
+        (PointsYear, ("points",), 0), (MemberActivityYear, ("activities", "authored"), 1),
+        (MemberVisitYear, ("visited",), 3), (MemberTrainingYear, ("minutes",), 4)]
+    found: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for model, columns, at in parts:
+        member_id, year = model.member_id, model.year  # type: ignore[attr-defined]
+        stmt = (sa.select(member_id, year, *(sa.func.sum(getattr(model, c)) for c in columns))
+                .group_by(member_id, year))
+        if keys is not None:
+            stmt = stmt.where(member_id.in_(_ids(k[0] for k in keys)), year.in_(_ids(k[1] for k in keys)))
+        for mid, y, *values in conn.execute(stmt):
+            found[(mid, y)][at:at + len(values)] = [int(v or 0) for v in values]
+    return {k: tuple(v) for k, v in found.items()}
+
+
 @dataclass(frozen=True)
 class Aggregate:
     name: str
@@ -302,8 +309,6 @@ AGGREGATES: list[Aggregate] = [
     Aggregate("points_years", PointsYear, ("member_id", "year"), ("entries", "points"), _count_points_years),
     Aggregate("member_activity_years", MemberActivityYear, ("member_id", "year", "kind"),
               ("activities", "authored"), _count_member_activities),
-    Aggregate("member_activity_totals", MemberActivityTotal, ("member_id", "year"), ("activities", "authored"),
-              _count_member_activity_totals),
     Aggregate("household_activity_years", HouseholdActivityYear,
               ("household_id", "author_member_id", "year", "kind"), ("activities",),
               _count_household_activities),
@@ -312,6 +317,9 @@ AGGREGATES: list[Aggregate] = [
               _count_member_training),
     Aggregate("session_participants", SessionParticipants, ("session_id",), ("participants",),
               _count_session_participants),
+    # Last: read from the four above once they are stored.
+    Aggregate("member_years", MemberYear, ("member_id", "year"),
+              ("points", "activities", "authored", "visited", "minutes"), _count_member_years),
 ]
 BY_NAME = {a.name: a for a in AGGREGATES}
 
@@ -438,8 +446,9 @@ def keys_of(conn: sa.Connection, rows: dict[type, Iterable[int]]) -> Touched:
         read = _SOURCES[model][1]
         for chunk in _chunks(ids):
             read(conn, chunk, out)
-    # A member's yearly total moves with any of their per-kind figures.
-    out["member_activity_totals"] |= {(m, y) for m, y, _kind in out["member_activity_years"]}
+    # A member's row of the year moves with any of the four figures it holds.
+    out["member_years"] |= (out["points_years"] | out["member_visit_years"] | out["member_training_years"]
+                            | {(m, y) for m, y, _kind in out["member_activity_years"]})
     return out
 
 

@@ -11,11 +11,13 @@ maxᵢ ≤ 0), wᵢ the factor's weight (−100…100) at the nearest node on th
 default below. 诉求三率 is the mean of the rates that exist; a subject without any routed need, or
 without covered households, counts 0 there. Equal scores share a rank (1, 2, 2, 4).
 
-The ranking is one SQL statement (:func:`ranking`): every subject's factor values from the
-maintained yearly figures (``figures.py``'s selects), the maxima and the score as window
-expressions, the rank and the position in the sheet's order; a page of the sheet loads only its
-own rows' figures, outcomes and names. Scores are compared rounded to ``TIE_DIGITS`` decimals, so
-two subjects with the same figures share a rank however the floats fell; ties go by name.
+The ranking is one SQL statement (:func:`ranking`): every subject's factor values from the kept
+yearly figures (``MemberYear``, the coverage counters, the needs, mentoring and objections of the
+year grouped once), the maxima, the score — the same float operations as :func:`score`, so the
+same numbers — and the page's rows in the sheet's order with how many score higher than its
+first; a page loads only its own rows' figures, outcomes and names. Scores are compared rounded
+to ``TIE_DIGITS`` decimals, so two subjects with the same figures share a rank however the floats
+fell; ties go by name.
 """
 
 from __future__ import annotations
@@ -41,13 +43,10 @@ from app.models import (
     EvaluationWeight,
     HouseholdStatus,
     Member,
-    MemberActivityTotal,
     MemberCoverage,
     MemberStatus,
-    MemberTrainingYear,
-    MemberVisitYear,
+    MemberYear,
     OrgNode,
-    PointsYear,
     User,
     utcnow,
 )
@@ -300,18 +299,16 @@ def _named(subject: Subject, node: OrgNode) -> sa.Select:
 
 
 def _member_years(member_id: sa.ColumnElement[int], y: Year, joined: sa.FromClause) -> sa.FromClause:
-    """``joined`` with the member's maintained figures of the year (one row per member and year,
-    or none): points, activities, coverage (the households they cover, if any) and those visited,
-    training — :func:`figures.figures`' sources, each joined on its key."""
+    """``joined`` with the member's kept figures of the year (``MemberYear``: points, activities,
+    visited, training — :func:`figures.figures`' sources side by side) and their coverage (the
+    households they cover, if any), each joined on its key."""
     return (joined
-            .outerjoin(PointsYear, sa.and_(PointsYear.member_id == member_id, PointsYear.year == y.year))
-            .outerjoin(MemberActivityTotal, sa.and_(MemberActivityTotal.member_id == member_id,
-                                                    MemberActivityTotal.year == y.year))
-            .outerjoin(MemberCoverage, sa.and_(MemberCoverage.member_id == member_id, MemberCoverage.covered > 0))
-            .outerjoin(MemberVisitYear, sa.and_(MemberVisitYear.member_id == MemberCoverage.member_id,
-                                                MemberVisitYear.year == y.year))
-            .outerjoin(MemberTrainingYear, sa.and_(MemberTrainingYear.member_id == member_id,
-                                                   MemberTrainingYear.year == y.year)))
+            .outerjoin(MemberYear, sa.and_(MemberYear.member_id == member_id, MemberYear.year == y.year))
+            .outerjoin(MemberCoverage, sa.and_(MemberCoverage.member_id == member_id, MemberCoverage.covered > 0)))
+
+
+# Visited households count where the member covers any (coverage_select's rows).
+_VISITED = sa.case((MemberCoverage.covered > 0, MemberYear.visited), else_=0)
 
 
 def _figure_columns(subject: Subject, node: OrgNode, y: Year) -> tuple[sa.Subquery, sa.FromClause, dict]:
@@ -322,17 +319,16 @@ def _figure_columns(subject: Subject, node: OrgNode, y: Year) -> tuple[sa.Subque
     subjects = _named(subject, node).subquery("subjects")
     if subject is Subject.MEMBERS:
         joined = _member_years(subjects.c.id, y, subjects)
-        cols = {"points": PointsYear.points, "activities": MemberActivityTotal.activities,
-                "covered": MemberCoverage.covered, "visited": MemberVisitYear.visited,
-                "minutes": MemberTrainingYear.minutes}
+        cols = {"points": MemberYear.points, "activities": MemberYear.activities,
+                "covered": MemberCoverage.covered, "visited": _VISITED, "minutes": MemberYear.minutes}
     else:
         member = Member.__table__.alias("member")
         own = (sa.select(member.c.central_household_id.label("key"),
-                         sa.func.sum(PointsYear.points).label("points"),
-                         sa.func.sum(MemberActivityTotal.authored).label("authored"),
+                         sa.func.sum(MemberYear.points).label("points"),
+                         sa.func.sum(MemberYear.authored).label("authored"),
                          sa.func.sum(MemberCoverage.covered).label("covered"),
-                         sa.func.sum(MemberVisitYear.visited).label("visited"),
-                         sa.func.sum(MemberTrainingYear.minutes).label("minutes"))
+                         sa.func.sum(_VISITED).label("visited"),
+                         sa.func.sum(MemberYear.minutes).label("minutes"))
                .select_from(_member_years(member.c.id, y, member))
                .where(member.c.central_household_id.in_(_ids_under(subject, node)),
                       member.c.status == MemberStatus.ACTIVE)
@@ -361,7 +357,7 @@ def _float(value: sa.ColumnElement) -> sa.ColumnElement[float]:
     return sa.cast(value, sa.Float)
 
 
-def _factor_values(subject: Subject, node: OrgNode, year: int) -> sa.Subquery:
+def _factor_values(subject: Subject, node: OrgNode, year: int) -> sa.Select:
     """(id, name, one column per factor named by its value): every subject under ``node`` with
     the value of each factor as :func:`factor_value` takes it (the same float operations, in the
     same order, so the SQL and Python values are the same numbers)."""
@@ -391,26 +387,76 @@ def _factor_values(subject: Subject, node: OrgNode, year: int) -> sa.Subquery:
         EvaluationFactor.COMPLAINTS: _float(c["unsatisfied"] + c["objections"]),
     }
     return (sa.select(subjects.c.id, subjects.c.name, *[v.label(f.value) for f, v in values.items()])
-            .select_from(joined).subquery("figures"))
+            .select_from(joined))
 
 
-def ranking(subject: Subject, node: OrgNode, year: int, weights: dict[EvaluationFactor, int]) -> sa.Subquery:
-    """The sheet in SQL: a row per subject under ``node`` with its ``score`` (the formula, with
-    the maxima over the sheet), ``rank`` (equal scores share one), ``position`` (1… in the sheet's
-    order: score, then name, then id), ``total`` and each factor's maximum (``max_<factor>``)."""
-    v = _factor_values(subject, node, year)
-    tops = [sa.func.max(v.c[f.value]).over().label(f"max_{f.value}") for f in EvaluationFactor]
-    wide = sa.select(v, *tops, sa.func.count().over().label("total")).subquery("wide")
-    terms = [sa.case((wide.c[f"max_{f.value}"] > 0, w * wide.c[f.value] / wide.c[f"max_{f.value}"]), else_=0.0)
+@dataclass(frozen=True)
+class Ranking:
+    """The sheet in SQL. ``scored``: a row per subject under the node — ``id``, ``name``,
+    ``score`` (the formula, with the maxima over the sheet) and ``tie`` (the score as ranks
+    compare it: to ``TIE_DIGITS`` decimals); ``tops``: one row, the sheet's ``total`` and each
+    factor's maximum (``max_<factor>``)."""
+
+    scored: sa.CTE
+    tops: sa.CTE
+
+    def order(self, rows: sa.FromClause | None = None) -> tuple[sa.ColumnElement, ...]:
+        """The sheet's order (score, then name, then id) on ``scored`` or a selection of it."""
+        c = (rows if rows is not None else self.scored).c
+        return (c.tie.desc(), c.name, c.id)
+
+
+def ranking(subject: Subject, node: OrgNode, year: int, weights: dict[EvaluationFactor, int]) -> Ranking:
+    """:class:`Ranking` of the sheet: the subjects' factor values computed once (a CTE), their
+    maxima in one pass, the score and its tie key once per subject."""
+    v = _factor_values(subject, node, year).cte("figures")
+    tops = sa.select(*[sa.func.max(v.c[f.value]).label(f"max_{f.value}") for f in EvaluationFactor],
+                     sa.func.count().label("total")).cte("tops")
+    terms = [sa.case((tops.c[f"max_{f.value}"] > 0, w * v.c[f.value] / tops.c[f"max_{f.value}"]), else_=0.0)
              for f, w in weights.items()]  # score(): Σ wᵢ × xᵢ ÷ maxᵢ, in the weights' order
-    scored = sa.select(wide.c.id, wide.c.name, wide.c.total, *[wide.c[f"max_{f.value}"] for f in EvaluationFactor],
-                       functools.reduce(operator.add, terms).label("score")).subquery("scored")
-    tie = sa.func.round(sa.cast(scored.c.score, sa.Numeric), TIE_DIGITS).desc()
-    return sa.select(
-        scored.c.id, scored.c.score, scored.c.total, *[scored.c[f"max_{f.value}"] for f in EvaluationFactor],
-        sa.func.rank().over(order_by=tie).label("rank"),
-        sa.func.row_number().over(order_by=(tie, scored.c.name, scored.c.id)).label("position"),
-    ).subquery("ranked")
+    score = functools.reduce(operator.add, terms)
+    scored = (sa.select(v.c.id, v.c.name, score.label("score"),
+                        sa.func.round(score * 10**TIE_DIGITS).label("tie"))
+              .select_from(v.join(tops, sa.true())).cte("scored"))
+    return Ranking(scored, tops)
+
+
+def _ranked_rows(r: Ranking, page: int | None, per_page: int, only: Collection[int] | None) -> list:
+    """(id, score, tie, above, total, max_…) of the rows asked for, in the sheet's order; ``above``:
+    how many subjects score higher — for every row of ``only``; for a page (or the whole sheet)
+    for its first row only (the page's other ranks follow from their positions)."""
+    if only is not None:
+        other = r.scored.alias("other")
+        above = sa.select(sa.func.count()).select_from(other).where(other.c.tie > r.scored.c.tie).scalar_subquery()
+        return db.session.execute(
+            sa.select(r.scored.c.id, r.scored.c.score, r.scored.c.tie, above.label("above"), r.tops)
+            .select_from(r.scored.join(r.tops, sa.true())).where(r.scored.c.id.in_(list(only)))
+            .order_by(*r.order())).all()
+    rows = sa.select(r.scored).order_by(*r.order())
+    if page is not None:  # a heap of the page's rows, not a sort of the sheet (rank and position windows)
+        rows = rows.limit(per_page).offset((page - 1) * per_page)
+    shown = rows.cte("shown")
+    first = sa.select(sa.func.max(shown.c.tie)).scalar_subquery()
+    above = sa.select(sa.func.count()).select_from(r.scored).where(r.scored.c.tie > first).scalar_subquery()
+    return db.session.execute(
+        sa.select(shown.c.id, shown.c.score, shown.c.tie, above.label("above"), r.tops)
+        .select_from(shown.join(r.tops, sa.true())).order_by(*r.order(shown))).all()
+
+
+def _ranks(found: list, offset: int, each: bool) -> list[int]:
+    """Competition ranks (1, 2, 2, 4) of rows in the sheet's order starting at ``offset``: from
+    each row's ``above`` (``each``), or from the first row's and the rows' positions."""
+    if each:
+        return [r.above + 1 for r in found]
+    ranks: list[int] = []
+    for i, r in enumerate(found):
+        if i == 0:
+            ranks.append(r.above + 1)
+        elif r.tie == found[i - 1].tie:
+            ranks.append(ranks[-1])
+        else:
+            ranks.append(offset + i + 1)  # every row above it scores higher
+    return ranks
 
 
 def live_outcomes(subject: Subject, ids: sa.Select | list[int], year: int) -> dict[int, list[EvaluationOutcome]]:
@@ -428,19 +474,15 @@ def compute(subject: Subject, node: OrgNode, year: int, page: int | None = None,
             only: Collection[int] | None = None) -> Sheet:
     """The sheet: every subject under ``node``, ranked by score (ties by name) — all the rows, or
     page ``page`` of ``per_page`` rows, or the rows of the subjects in ``only``. A fixed number of
-    queries: the weights, the ranking (:func:`ranking`), the rows' figures (seven or eight
-    queries, read from the maintained aggregates), their outcomes; the subjects themselves are
-    loaded a page at a time when shown (:class:`_Subjects`). Past the last page: no rows (one
-    more query for the total and the maxima)."""
+    queries: the weights, the ranked rows (:func:`ranking`, :func:`_ranked_rows`), the rows'
+    figures (seven or eight queries, read from the maintained aggregates), their outcomes; the
+    subjects themselves are loaded a page at a time when shown (:class:`_Subjects`). Past the
+    last page: no rows (one more query for the total and the maxima)."""
     weights = weights_for(node)
-    ranked = ranking(subject, node, year, weights.values)
-    stmt = sa.select(ranked).order_by(ranked.c.position)
-    if page is not None:
-        stmt = stmt.where(ranked.c.position > (page - 1) * per_page, ranked.c.position <= page * per_page)
-    if only is not None:
-        stmt = stmt.where(ranked.c.id.in_(list(only)))
-    found = db.session.execute(stmt).all()
-    head = found[0] if found else db.session.execute(sa.select(ranked).where(ranked.c.position == 1)).first()
+    sheet = ranking(subject, node, year, weights.values)
+    found = _ranked_rows(sheet, page, per_page, only)
+    ranks = _ranks(found, (page - 1) * per_page if page is not None else 0, each=only is not None)
+    head = found[0] if found else db.session.execute(sa.select(sheet.tops)).first()
     maxima = {f: float(getattr(head, f"max_{f.value}") or 0.0) if head else 0.0 for f in EvaluationFactor}
     ids: sa.Select | list[int] = [r.id for r in found] if page is not None or only is not None \
         else _ids_under(subject, node)
@@ -448,8 +490,8 @@ def compute(subject: Subject, node: OrgNode, year: int, page: int | None = None,
     outcomes = live_outcomes(subject, ids, year) if found else {}
     subjects = _Subjects(subject, node, [])
     subjects.place([r.id for r in found])
-    rows = [Row(r.id, values.get(r.id) or Figures(), float(r.score), r.rank, outcomes.get(r.id, []), subjects)
-            for r in found]
+    rows = [Row(r.id, values.get(r.id) or Figures(), float(r.score), rank, outcomes.get(r.id, []), subjects)
+            for r, rank in zip(found, ranks, strict=True)]
     return Sheet(node, year, subject, weights, maxima, rows, head.total if head else 0)
 
 
