@@ -58,6 +58,7 @@ from app.models.households import (
 )
 from app.models.mentoring import GuidanceContact, GuidanceWay, PostAssignment, PostType
 from app.models.needs import (
+    OPEN_NEED_STATES,
     TEXT_MAX,
     VOICE_ONLY,
     BreachKind,
@@ -182,6 +183,7 @@ __all__ = [
     "NeedRating",
     "NeedSla",
     "NeedStatus",
+    "OPEN_NEED_STATES",
     "OwnerLevel",
     "AuditEntry",
     "BUILTIN_HOUSEHOLD_TYPES",

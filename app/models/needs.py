@@ -182,6 +182,12 @@ class BreachKind(LabeledEnum):
         return {cls.ACCEPT: _l("超时未接单"), cls.RESOLVE: _l("超时未办结")}
 
 
+# A need still to be done (services/needs/common.py's OPEN_STATES); the open needs not hidden, as
+# SQL, are the predicate of the partial index the dispatch lists read through.
+OPEN_NEED_STATES = (NeedStatus.SUBMITTED, NeedStatus.ACCEPTED, NeedStatus.IN_PROGRESS)
+OPEN_NEEDS = f"status IN ({', '.join(repr(s.value) for s in OPEN_NEED_STATES)}) AND hidden_at IS NULL"
+
+
 class Need(db.Model):
     __tablename__ = "needs"
     __table_args__ = (
@@ -209,6 +215,10 @@ class Need(db.Model):
         sa.Index("ix_needs_status_accept_due", "status", "accept_due_at"),
         sa.Index("ix_needs_contact_phone", "contact_phone"),
         sa.Index("ix_needs_household_category", "resident_household_id", "category", "submitted_at"),
+        # The open needs, oldest first (the dispatch queue and the overdue list): a few hundred
+        # among every need ever submitted (scale 10: 30,000 read per list before, ~60 ms).
+        sa.Index("ix_needs_open_submitted", "submitted_at",
+                 postgresql_where=sa.text(OPEN_NEEDS), sqlite_where=sa.text(OPEN_NEEDS)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,0 +1,35 @@
+"""list indexes: users by name (the members list's page), the open needs by submission (the
+dispatch queue and the overdue list)
+
+Revision ID: 0012_list_indexes
+Revises: 0011_member_years
+Create Date: 2026-11-30 20:00:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0012_list_indexes'
+down_revision = '0011_member_years'
+branch_labels = None
+depends_on = None
+
+# The open needs not hidden (app/models/needs.py: OPEN_NEEDS, as it was written here).
+OPEN_NEEDS = "status IN ('submitted', 'accepted', 'in_progress') AND hidden_at IS NULL"
+
+
+def upgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.create_index('ix_users_name', ['name'], unique=False)
+    with op.batch_alter_table('needs', schema=None) as batch_op:
+        batch_op.create_index('ix_needs_open_submitted', ['submitted_at'], unique=False,
+                              postgresql_where=sa.text(OPEN_NEEDS), sqlite_where=sa.text(OPEN_NEEDS))
+
+
+def downgrade():
+    with op.batch_alter_table('needs', schema=None) as batch_op:
+        batch_op.drop_index('ix_needs_open_submitted')
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_index('ix_users_name')
