@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import aliased, contains_eager, joinedload, lazyload, selectinload
+from sqlalchemy.orm import aliased, contains_eager, defaultload, joinedload, lazyload, selectinload
 
 from app.extensions import db
 from app.models import (
@@ -191,15 +191,13 @@ def node_view(user: User, node: OrgNode, whole_page: bool = True) -> dict[str, o
     return view
 
 
-def grids_in_scope(user: User) -> list[OrgNode]:
-    """Grids and communities the admin may filter on, in tree order."""
-    return list(
-        db.session.scalars(
-            sa.select(OrgNode)
-            .where(scope_condition(user), OrgNode.level.in_([OrgLevel.COMMUNITY, OrgLevel.GRID]))
-            .order_by(OrgNode.path)
-        )
-    )
+def grids_in_scope(user: User) -> list[sa.Row]:
+    """Grids and communities the admin may filter on, in tree order: (id, name, level) — a
+    district's 600 as rows, not as nodes with their relations."""
+    return list(db.session.execute(
+        sa.select(OrgNode.id, OrgNode.name, OrgNode.level)
+        .where(scope_condition(user), OrgNode.level.in_([OrgLevel.COMMUNITY, OrgLevel.GRID]))
+        .order_by(OrgNode.path)))
 
 
 # --- Lists: each a select (the view paginates it) plus one query for the page's counts ---------
@@ -330,7 +328,9 @@ def households_query(user: User, f: ListFilters) -> sa.Select[tuple[CentralHouse
         .join(CentralHousehold.grid)
         .options(
             contains_eager(CentralHousehold.grid),
-            joinedload(CentralHousehold.mentor),
+            # The head's and the mentor's names are shown, not their grids.
+            defaultload(CentralHousehold.head).lazyload(Member.grid),
+            joinedload(CentralHousehold.mentor).lazyload(Member.grid),
             lazyload(CentralHousehold.duties),
             selectinload(CentralHousehold.model_titles),
         )
