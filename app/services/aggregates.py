@@ -1,8 +1,9 @@
 """Maintained aggregates (``app/models/aggregates.py``), the sibling of ``counters.py`` for the
 history rows: check-ins per station and day, activities per grid, month and kind, points per
 member and month / year, the evaluation's yearly figures per member (activities by kind,
-households visited, training) and per household (activities recorded on its behalf), and the
-members who took part in each training session.
+households visited, training) and per household (activities recorded on its behalf), the
+members who took part in each training session, and a member's yearly figures side by side
+(``member_years``, counted from four of the others: the evaluation sheet ranks by it).
 
 How they are kept: each flush that inserts, deletes or changes a check-in, an activity (or its
 residents and fellows), a points entry, a diary entry, a resident household's covering member, a
