@@ -77,6 +77,10 @@ class MemberActivityYear(db.Model):
     recorded (the evaluation's figures)."""
 
     __tablename__ = "agg_member_activity_years"
+    # A page of the households sheet reads its ~700 members' figures by kind: an index-only
+    # lookup each on PostgreSQL (not a scan of every member's, 46 ms at scale 10 before).
+    __table_args__ = (sa.Index("ix_agg_member_activity_years_member_year", "member_id", "year",
+                               postgresql_include=["kind", "activities", "authored"]),)
 
     member_id: Mapped[int] = mapped_column(
         sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
