@@ -11,12 +11,25 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import config
 
 
+class _App(Flask):
+    """Flask, asking once per function whether it is a coroutine: ``ensure_sync`` runs for every
+    hook and view of every request (a dozen ``inspect`` calls; issue 14), and nothing here is
+    async, so the answer never changes."""
+
+    def ensure_sync(self, func):  # type: ignore[no-untyped-def]
+        kept = self.__dict__.setdefault("_dy_sync", {})
+        found = kept.get(func)
+        if found is None:
+            found = kept[func] = super().ensure_sync(func)
+        return found
+
+
 def create_app(test_config: dict | None = None, *, commands: bool = True) -> Flask:
     """Create and configure the app: defaults, then the environment, then ``test_config``.
 
     ``commands=False`` (a gunicorn worker, see wsgi.py) leaves out the ``flask`` commands and
     Alembic behind ``flask db``: a worker never runs them, and they would cost it 12 MB."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = _App(__name__, instance_relative_config=True)
     instance = Path(
         (test_config or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH") or app.instance_path
     )
@@ -28,7 +41,7 @@ def create_app(test_config: dict | None = None, *, commands: bool = True) -> Fla
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
-    from app import assets, errors, sessions, sms, web
+    from app import assets, chrome, errors, sessions, sms, web
     from app.extensions import babel, compress, csrf, db, limiter, login_manager
     from app.services import counters
 
@@ -43,7 +56,7 @@ def create_app(test_config: dict | None = None, *, commands: bool = True) -> Fla
                 render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
-    babel.init_app(app, locale_selector=web.select_locale, timezone_selector=lambda: "Asia/Shanghai")
+    babel.init_app(app, locale_selector=web.babel_locale, timezone_selector=lambda: "Asia/Shanghai")
     login_manager.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -53,6 +66,7 @@ def create_app(test_config: dict | None = None, *, commands: bool = True) -> Fla
 
     sessions.init_app(app)
     web.init_app(app)
+    chrome.init_app(app)
     assets.init_app(app)
     errors.init_app(app)
     sms.init_app(app)

@@ -29,6 +29,7 @@ SUBSETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "css/resident.css": (("needs/submit.html",), ("js/app.js", "js/voice.js")),
 }
 _TEMPLATE_REF = re.compile(r'{%-?\s*(?:extends|include|import|from)\s+"([^"]+)"')
+_CHROME_REF = re.compile(r'page_chrome\("(\w+)"\)')
 # Classes htmx puts on elements while it works (the page's CSS may style them).
 _HTMX_CLASSES = "htmx-request htmx-indicator htmx-added htmx-settling htmx-swapping"
 _HASHED = re.compile(rf"\.[0-9a-f]{{{HASH_LENGTH}}}\.[A-Za-z0-9]+$")
@@ -102,7 +103,8 @@ def prune_css(css: str, words: set[str]) -> str:
 
 
 def page_words(templates: Path, names: tuple[str, ...], scripts: list[str]) -> set[str]:
-    """Every word in the templates (and those they extend, include or import) and the scripts:
+    """Every word in the templates (and those they extend, include or import, and the parts of the
+    page chrome they draw: app/chrome.py) and the scripts:
     the class names and ids their pages can hold are among them."""
     seen: dict[str, str] = {}
     todo = list(names)
@@ -111,6 +113,7 @@ def page_words(templates: Path, names: tuple[str, ...], scripts: list[str]) -> s
         if name not in seen:
             seen[name] = (templates / name).read_text()
             todo += _TEMPLATE_REF.findall(seen[name])
+            todo += [f"_chrome/{part}.html" for part in _CHROME_REF.findall(seen[name])]
     return set(re.findall(r"[A-Za-z_][\w-]*", " ".join([*seen.values(), *scripts, _HTMX_CLASSES])))
 
 

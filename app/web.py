@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from urllib.parse import urlsplit
 
+from babel import Locale
 from flask import (
     Flask,
     Response,
@@ -79,6 +81,19 @@ def select_locale() -> str:
     """The language chosen with the switch (a cookie), else simplified Chinese."""
     chosen = request.cookies.get(LOCALE_COOKIE) if has_request_context() else None
     return chosen if chosen in SUPPORTED else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+_babel_locales: dict[str, Locale] = {}
+
+
+def babel_locale() -> Locale:
+    """Flask-Babel's locale selector: the language chosen, as a parsed ``Locale`` kept per code
+    (Flask-Babel parses a code it is given on every request that formats or translates)."""
+    code = select_locale()
+    found = _babel_locales.get(code)
+    if found is None:
+        found = _babel_locales[code] = Locale.parse(code)
+    return found
 
 
 @login_manager.user_loader
@@ -262,23 +277,32 @@ def _translations(context: Context):  # type: ignore[no-untyped-def]
     return found if found is not None else get_translations()
 
 
+def _fill(rv: str, variables: dict[str, object], autoescape: bool) -> str:
+    """``rv % variables`` as ``Markup % variables`` would do it when escaping: each value that is
+    not a number escaped first, the result marked safe — without Markup's per-value helper objects
+    (a page formats dozens of these)."""
+    if not autoescape:
+        return rv % variables
+    safe = {k: v if isinstance(v, _NUMBERS) else escape(v) for k, v in variables.items()}
+    return Markup(rv % safe)
+
+
+_NUMBERS = (int, float, Decimal)
+
+
 @pass_context
 def _gettext(context: Context, string: str, **variables: object) -> str:
     rv = _translations(context).ugettext(string)
-    if context.eval_ctx.autoescape:
-        rv = Markup(rv)
     if not variables and "%" not in rv:
-        return rv  # nothing to format (and no "%%" to undo)
-    return rv % variables  # always a format string, as in Jinja's newstyle gettext
+        return Markup(rv) if context.eval_ctx.autoescape else rv  # nothing to format (and no "%%" to undo)
+    return _fill(rv, variables, context.eval_ctx.autoescape)  # always a format string, as in Jinja's newstyle gettext
 
 
 @pass_context
 def _ngettext(context: Context, singular: str, plural: str, num: int, **variables: object) -> str:
     variables.setdefault("num", num)
     rv = _translations(context).ungettext(singular, plural, num)
-    if context.eval_ctx.autoescape:
-        rv = Markup(rv)
-    return rv % variables
+    return _fill(rv, variables, context.eval_ctx.autoescape)
 
 
 _wtforms_catalogues: dict[str, object] = {}

@@ -258,7 +258,10 @@ def main() -> int:
             print(f"| `{text}` | {len(times)} | {sum(times):.2f} |")
         stats = pstats.Stats(profiler)
         total = stats.total_tt * 1000 / args.n  # type: ignore[attr-defined]
-        print(f"\nprofiled CPU {total:.2f} ms per request (cProfile's overhead included: shares are what compare)\n")
+        calls = stats.total_calls / args.n  # type: ignore[attr-defined]
+        print(f"\nprofiled CPU {total:.2f} ms per request (cProfile's overhead included: shares are what compare); "
+              f"{calls:,.0f} Python function calls per request (the same on a busy box: what compares "
+              f"before and after a change when CPU times swing with others' load)\n")
         print("| part | ms per request | share |\n|---|---|---|")
         raw = stats.stats  # type: ignore[attr-defined]
         for label, *keys in PARTS:

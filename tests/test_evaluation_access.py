@@ -67,6 +67,7 @@ def _routes(w, outcome_id: int, campaign_id: int, candidate_id: int) -> list:  #
         ("GET", "/evaluation/reserve", {}, _any_admin(200)),
         ("GET", "/evaluation/reserve.xlsx", {}, _any_admin(200)),
         ("GET", "/evaluation/campaigns", {}, _any_admin(200)),
+        ("GET", "/evaluation/campaigns.xlsx", {}, _any_admin(200)),
         ("GET", "/evaluation/campaigns/new", {}, _any_admin(200)),
         ("POST", "/evaluation/campaigns/new", {"title": ""}, _any_admin(422)),
         ("GET", f"/evaluation/campaigns/{campaign_id}", {}, _campaign_view()),

@@ -4,6 +4,8 @@ households get the year's dated 示范 title with the campaign."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 import sqlalchemy as sa
 
@@ -254,3 +256,98 @@ def test_the_campaign_list_runs_a_fixed_number_of_queries(app, client):
     page = client.get("/evaluation/campaigns").get_data(as_text=True)
     assert page.count("年度创建示范中心户") == 5
     assert queries_for(client, "/evaluation/campaigns") == before
+
+
+# --- the campaigns list's ledger ---------------------------------------------------------------
+
+
+def _sheet(response) -> list[tuple]:  # type: ignore[no-untyped-def]
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    assert response.status_code == 200, response.status_code
+    assert response.mimetype.endswith("spreadsheetml.sheet")
+    ws = load_workbook(BytesIO(response.data)).active
+    assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+    return list(ws.iter_rows(values_only=True))
+
+
+def _campaigns_world():  # type: ignore[no-untyped-def]
+    """龙山社区's 2025 campaign, closed (H awarded, H2 not), its 2024 one (open, no candidate),
+    one of its grid's in 2025 titled "=HYPERLINK(…)" (open, H proposed), and 杨桥社区's 2025 one."""
+    import time_machine
+
+    from tests.factories import make_household, make_member
+
+    w = make_eval_world()
+    admin = w.p.community_admin
+    with time_machine.travel("2025-11-03 02:00Z", tick=False):
+        main = _campaign(w)
+        yes, no = svc.propose(admin, main, w.h, ""), svc.propose(admin, main, w.h2, "")
+        old = _campaign(w, year=2024)
+        evil = svc.create(admin, w.p.tree.grid, 2025, '=HYPERLINK("http://evil")', "+标准", local_today())
+        svc.propose(admin, evil, w.h, "")
+        far_head = make_member(w.p.tree.grid2, name="杨桥户长")
+        far = svc.create(w.p.district_admin, w.p.tree.community2, 2025, "杨桥创建活动", "标准", local_today())
+        svc.propose(w.p.district_admin, far, make_household(w.p.tree.grid2, far_head, number="YQ-1"), "")
+        db.session.commit()
+    with time_machine.travel("2025-12-20 02:00Z", tick=False):
+        svc.decide(admin, yes, CandidacyDecision.AWARDED, "群众满意")
+        svc.decide(admin, no, CandidacyDecision.NOT_AWARDED, "尚需努力")
+        svc.close(admin, main)
+        db.session.commit()
+    return w, main, old, evil, far
+
+
+def test_the_campaigns_ledger_has_node_period_filter_headers_and_each_campaign(app, client):
+    import time_machine
+
+    from app.models import AuditEntry
+
+    w, _main, _old, _evil, _far = _campaigns_world()
+    with time_machine.travel("2026-01-05 02:00Z", tick=False):
+        login(client, w.p.community_admin)
+        page = client.get("/evaluation/campaigns").get_data(as_text=True)
+        assert 'href="/evaluation/campaigns.xlsx"' in page
+        assert 'href="/evaluation/campaigns?year=2024"' in page
+        rows = _sheet(client.get("/evaluation/campaigns.xlsx"))
+        assert rows[0][0] == "创建示范中心户活动台账"
+        assert rows[1][:4] == ("单位：龙山社区", "期间：截至 2026-01-05", "导出日期：2026-01-05", "筛选：年度：全部年度")
+        assert rows[2] == ("年度", "活动名称", "组织", "状态", "候选户", "评为示范", "未评上", "待评定", "开展日期",
+                           "结束日期", "评选标准")
+        assert rows[3:] == [
+            (2025, "2025年度创建示范中心户", "龙山社区", "已结束", 2, 1, 1, 0, datetime(2025, 11, 3),
+             datetime(2025, 12, 20), "走访全覆盖；群众满意率90%以上"),
+            (2025, "'=HYPERLINK(\"http://evil\")", "第一网格", "进行中", 1, 0, 0, 1, datetime(2025, 11, 3), None,
+             "'+标准"),
+            (2024, "2024年度创建示范中心户", "龙山社区", "进行中", 0, 0, 0, 0, datetime(2025, 11, 3), None,
+             "走访全覆盖；群众满意率90%以上"),
+        ]
+        page = client.get("/evaluation/campaigns?year=2024").get_data(as_text=True)
+        assert page.count("年度创建示范中心户") == 1 and 'href="/evaluation/campaigns.xlsx?year=2024"' in page
+        rows = _sheet(client.get("/evaluation/campaigns.xlsx?year=2024"))
+        assert rows[1][3] == "筛选：年度：2024年度" and [r[1] for r in rows[3:]] == ["2024年度创建示范中心户"]
+        for junk in ("abc", "99999999999999999999", "1999"):  # not a year: every year, as the list
+            rows = _sheet(client.get(f"/evaluation/campaigns.xlsx?year={junk}"))
+            assert rows[1][3] == "筛选：年度：全部年度" and len(rows[3:]) == 3, junk
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(
+        AuditEntry.object_type == "model_campaigns", AuditEntry.action == "export")) == 5
+
+
+def test_each_admin_exports_only_their_own_nodes_campaigns(app, client):
+    w, _main, _old, _evil, _far = _campaigns_world()
+    login(client, w.p.other_community_admin)
+    rows = _sheet(client.get("/evaluation/campaigns.xlsx"))
+    assert rows[1][0] == "单位：杨桥社区" and [(r[1], r[4]) for r in rows[3:]] == [("杨桥创建活动", 1)]
+    client.post("/logout")
+    login(client, w.p.district_admin)
+    rows = _sheet(client.get("/evaluation/campaigns.xlsx?year=2025"))
+    assert rows[1][0] == "单位：宜秀区" and len(rows[3:]) == 3
+    client.post("/logout")
+    for user in (user_of(w.p.member), user_of(w.a), w.p.station_admin, w.p.resident):
+        login(client, user)
+        assert client.get("/evaluation/campaigns.xlsx").status_code == 403
+        client.post("/logout")
+    response = client.get("/evaluation/campaigns.xlsx")
+    assert response.status_code in (302, 303) and "/login" in response.headers["Location"]

@@ -171,3 +171,124 @@ def test_the_evaluation_sheet_lists_the_months_outcomes_withdrawals_and_campaign
          household.number, "第一网格", "评为示范", "进行中", "群众满意", "社区管理员"),
     ]
     assert sheet[-1][:2] == ("合计", "5 项")
+
+
+def test_the_checkin_and_activity_sheets_equal_a_count_of_the_rows_after_random_writes(app):
+    """The two sheets read the maintained aggregates (check-ins per station and day, activities per
+    grid, month and kind): after random inserts, moves and deletes, every station's and grid's row
+    and the totals equal the check-ins and activities counted here, for whole months and for a
+    period that cuts months at both ends, for the district and for one community."""
+    import random
+    from datetime import date
+
+    import sqlalchemy as sa
+
+    from app.clock import local_day
+    from app.models import (
+        Activity,
+        ActivityKind,
+        Checkin,
+        CheckinMethod,
+        OrgNode,
+        Station,
+        VerifyState,
+    )
+    from app.services import monthly
+    from tests.factories import make_member, make_personas
+
+    p = make_personas()
+    rng = random.Random(12)
+    grids = [p.tree.grid, p.tree.grid_b, p.tree.grid2]
+    members = [make_member(rng.choice(grids), name=f"党员{i}") for i in range(6)]
+    stations = [p.station, make_station(p.tree.grid2, name="杨桥驿站"), make_station(p.tree.township, name="镇驿站")]
+    # Either side of the Asia/Shanghai month ends (UTC+8).
+    instants = [datetime(2025, 12, 31, 15, 59, tzinfo=UTC), datetime(2025, 12, 31, 16, 0, tzinfo=UTC),
+                datetime(2026, 1, 15, 3, tzinfo=UTC), datetime(2026, 1, 31, 16, 30, tzinfo=UTC),
+                datetime(2026, 2, 28, 15, 0, tzinfo=UTC)]
+    days = [date(2025, 12, 31), date(2026, 1, 1), date(2026, 1, 20), date(2026, 1, 31), date(2026, 2, 1)]
+    activities: list[Activity] = []
+    checkins: list[Checkin] = []
+    for _step in range(150):
+        op = rng.randrange(6)
+        if op == 0 or not activities:
+            author = rng.choice(members)
+            a = Activity(author_member_id=author.id, grid_id=author.grid_id, kind=rng.choice(list(ActivityKind)),
+                         started_at=rng.choice(instants), duration_minutes=30, address="龙山路1号",
+                         verify_state=VerifyState.NONE, created_by_id=author.user_id)
+            db.session.add(a)
+            activities.append(a)
+        elif op == 1:
+            a = rng.choice(activities)
+            setattr(a, *rng.choice([("kind", rng.choice(list(ActivityKind))), ("started_at", rng.choice(instants)),
+                                    ("grid_id", rng.choice(grids).id)]))
+        elif op == 2:
+            a = activities.pop(rng.randrange(len(activities)))
+            db.session.delete(a)
+        elif op == 3:
+            m, s, d = rng.choice(members), rng.choice(stations), rng.choice(days)
+            if not any((c.member_id, c.station_id, c.day) == (m.id, s.id, d) for c in checkins):
+                c = Checkin(member_id=m.id, station_id=s.id, day=d, method=CheckinMethod.KIOSK,
+                            checked_in_at=datetime(d.year, d.month, d.day, 2, tzinfo=UTC))
+                db.session.add(c)
+                checkins.append(c)
+        elif op == 4 and checkins:
+            c, d = rng.choice(checkins), rng.choice(days)
+            if not any((o.member_id, o.station_id, o.day) == (c.member_id, c.station_id, d) for o in checkins):
+                c.day = d
+        elif op == 5 and checkins:
+            db.session.delete(checkins.pop(rng.randrange(len(checkins))))
+        db.session.commit() if rng.random() < 0.3 else db.session.flush()
+    db.session.commit()
+
+    rows_checkins = db.session.execute(sa.select(Checkin.station_id, Checkin.member_id, Checkin.day)).all()
+    rows_activities = db.session.execute(sa.select(Activity.grid_id, Activity.kind, Activity.started_at)).all()
+    assert rows_checkins and rows_activities
+    paths = dict(db.session.execute(sa.select(OrgNode.id, OrgNode.path)).all())
+    station_node = dict(db.session.execute(sa.select(Station.id, Station.org_node_id)).all())
+    station_name = dict(db.session.execute(sa.select(Station.id, Station.name)).all())
+    grid_name = {g.id: g.name for g in grids}
+    kinds = list(ActivityKind)
+    for node in (p.tree.district, p.tree.community):
+        for first, last in [(date(2025, 12, 1), date(2025, 12, 31)), (date(2026, 1, 1), date(2026, 1, 31)),
+                            (date(2026, 2, 1), date(2026, 2, 28)), (date(2025, 12, 31), date(2026, 2, 1))]:
+            under = {i for i, path in paths.items() if path.startswith(node.path)}
+            times: dict[str, int] = {}
+            who: dict[str, set] = {}
+            for station_id, member_id, day in rows_checkins:
+                if station_node[station_id] in under and first <= day <= last:
+                    times[station_name[station_id]] = times.get(station_name[station_id], 0) + 1
+                    who.setdefault(station_name[station_id], set()).add(member_id)
+            sheet = monthly.checkins_sheet(node, first, last)
+            body = [list(r) for r in sheet.rows]
+            listed = {r[1]: (r[2], r[3]) for r in body[:-1]}
+            assert listed == {station_name[s]: (times.get(station_name[s], 0), len(who.get(station_name[s], ())))
+                              for s in station_node if station_node[s] in under}, (node.name, first, last)
+            assert body[-1][:3] == ["合计", "", sum(times.values())]
+            per_grid: dict[str, dict] = {}
+            for grid_id, kind, at in rows_activities:
+                if grid_id in under and first <= local_day(at) <= last:
+                    cell = per_grid.setdefault(grid_name[grid_id], {})
+                    cell[kind] = cell.get(kind, 0) + 1
+            body = [list(r) for r in monthly.activities_sheet(node, first, last).rows]
+            assert {r[0]: r[1:] for r in body[:-1]} == {
+                name: [*(c.get(k, 0) for k in kinds), sum(c.values())] for name, c in per_grid.items()}, (
+                node.name, first, last)
+            assert body[-1] == ["合计", *(sum(c.get(k, 0) for c in per_grid.values()) for k in kinds),
+                                sum(sum(c.values()) for c in per_grid.values())]
+    # A whole month's activities are not counted from the activities, nor check-ins from the
+    # check-ins (only the distinct members are).
+    from tests.helpers import count_queries
+
+    with count_queries() as statements:
+        monthly.activities_sheet(p.tree.district, date(2026, 1, 1), date(2026, 1, 31))
+        monthly.checkins_sheet(p.tree.district, date(2026, 1, 1), date(2026, 1, 31))
+    assert not [s for s in statements if "FROM activities" in s]
+    assert [s for s in statements if "FROM checkins" in s] == [
+        s for s in statements if "count(DISTINCT checkins.member_id)" in s]
+    # The workbook's sheets are these, cell by cell (January, the district).
+    with time_machine.travel(NOW, tick=False):
+        book = _book(monthly.build(p.tree.district, 2026, 1))
+    expected = monthly.checkins_sheet(p.tree.district, date(2026, 1, 1), date(2026, 1, 31))
+    assert book["驿站签到"][3:] == [tuple(None if v == "" else v for v in r) for r in expected.rows]
+    assert book["服务活动"][-1][0] == "合计" and book["服务活动"][-1][-1] == sum(
+        1 for _g, _k, at in rows_activities if date(2026, 1, 1) <= local_day(at) <= date(2026, 1, 31))

@@ -399,3 +399,49 @@ def test_resident_user_gets_the_resident_nav(client):
     user = make_resident_user(name="注册群众", phone="13966667777")
     login(client, user)
     assert "/needs/mine" in client.get("/").get_data(as_text=True)
+
+
+# --- the inbox, read as rows (issue 14) ---------------------------------------------------------
+
+
+def _inbox_ids(html: str) -> list[int]:
+    import re
+
+    return [int(i) for i in re.findall(r'<li id="need-(\d+)" class="need-row">', html)]
+
+
+def test_inbox_pages_through_a_long_tab_most_urgent_first_with_its_count(client):
+    from datetime import UTC, datetime, timedelta
+
+    w = make_need_world()
+    start = datetime.now(UTC) - timedelta(hours=30)
+    made = [make_need(w.household, text=f"第{i}件事", phone=f"139111{i:05d}", now=start + timedelta(minutes=7 * i))
+            for i in range(23)]
+    made[5].status = NeedStatus.ACCEPTED
+    db.session.commit()
+    login(client, w.member.user)
+    first = client.get("/needs/").get_data(as_text=True)
+    second = client.get("/needs/?page=2").get_data(as_text=True)
+    waiting = sorted((n for n in made if n.status is NeedStatus.SUBMITTED), key=lambda n: (n.accept_due_at, n.id))
+    assert _inbox_ids(first) + _inbox_ids(second) == [n.id for n in waiting]
+    assert len(_inbox_ids(first)) == 20
+    assert '待响应 <span class="badge">22</span>' in first and '已接单 <span class="badge">1</span>' in first
+    assert "接单</button>" in first  # each waiting need is accepted in one tap
+    accepted = client.get("/needs/?state=accepted").get_data(as_text=True)
+    assert _inbox_ids(accepted) == [made[5].id] and "进展 / 办结" in accepted
+    assert _inbox_ids(client.get("/needs/?page=3").get_data(as_text=True)) == []
+
+
+def test_the_household_tab_shows_a_heads_fellow_members_open_needs_only_to_the_head(client, app):
+    w = make_need_world()
+    held = make_need(w.household, text="赵大爷家水管漏水")
+    assert held.owner_member_id == w.member.id
+    login(client, w.head.user)
+    mine = client.get("/needs/").get_data(as_text=True)
+    assert "本户党员" in mine and held.id not in _inbox_ids(mine)
+    tab = client.get("/needs/?state=household").get_data(as_text=True)
+    assert _inbox_ids(tab) == [held.id] and "接单</button>" not in tab  # the head sees it, the member accepts it
+    other = app.test_client()
+    login(other, w.fellow.user)
+    assert "本户党员" not in other.get("/needs/").get_data(as_text=True)
+    assert _inbox_ids(other.get("/needs/?state=household").get_data(as_text=True)) == []

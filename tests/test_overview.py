@@ -125,7 +125,7 @@ def test_training_appears_on_the_overview_the_home_and_the_monthly_ledger(app, c
         login(client, w.p.community_admin)
         html = client.get("/overview/").get_data(as_text=True)
         rows = dict(_months(html, "chart-5"))
-        assert rows["2026-11（1场）"] == ["2"]
+        assert rows["2026-11"] == ["1", "2"]  # sessions, participations
         home = client.get("/").get_data(as_text=True)
         m = re.search(r'<a id="fig-training-sessions" href="([^"]+)">(\d+)</a>', home)
         listing = client.get(m.group(1).replace("&amp;", "&")).get_data(as_text=True)
@@ -133,3 +133,97 @@ def test_training_appears_on_the_overview_the_home_and_the_monthly_ledger(app, c
         book = load_workbook(BytesIO(client.get("/overview/monthly.xlsx?month=2026-11").data))
         sheet = list(book["培训"].iter_rows(values_only=True))
         assert sheet[-1][0] == "合计" and sheet[-1][-1] == 2
+
+
+def _training_world():  # type: ignore[no-untyped-def]
+    """龙山社区 this month (November 2026): a two-day session at its station that 李党员 attends
+    both days (counted once) and 陈同行 one day; an online one 陈同行 completes; one cancelled;
+    one still to come. Last month, one session 李党员 attended; this month, one in 杨桥社区 that
+    周党员 attended (not in scope)."""
+    from app.models import TrainingCompletion, TrainingKind, TrainingMode, TrainingSession
+
+    w = make_world()
+    other_station = make_station(w.p.tree.community2, name="杨桥驿站")
+
+    def session(title, starts, hours, mode=TrainingMode.OFFLINE, station=None, node=None, minutes=90, **kw):  # type: ignore[no-untyped-def]
+        event = None
+        if mode is TrainingMode.OFFLINE:
+            from tests.factories import make_event
+
+            event = make_event(station or w.p.station, starts, starts + timedelta(hours=hours), title=title,
+                               kind="training")
+        s = TrainingSession(org_node_id=(node or w.p.tree.community).id, title=title, kind=TrainingKind.CONCENTRATED,
+                            mode=mode, starts_at=starts, ends_at=starts + timedelta(hours=hours),
+                            duration_minutes=minutes, station_event_id=event.id if event else None,
+                            link_url="" if event else "https://example.org/lesson", **kw)
+        db.session.add(s)
+        db.session.commit()
+        return s, event
+
+    two_days, event = session("两天集训", NOW - timedelta(days=3), 30, minutes=120)
+    make_checkin(w.member, w.p.station, NOW - timedelta(days=3) + timedelta(hours=1), event=event)
+    make_checkin(w.member, w.p.station, NOW - timedelta(days=2), event=event)
+    make_checkin(w.fellow, w.p.station, NOW - timedelta(days=2), event=event)
+    online, _e = session("线上微党课", NOW - timedelta(days=5), 24 * 10, mode=TrainingMode.ONLINE, minutes=45)
+    db.session.add(TrainingCompletion(session_id=online.id, member_id=w.fellow.id, completed_at=NOW - timedelta(days=1),
+                                      reflection="="))
+    session("已取消的培训", NOW + timedelta(days=3), 2, cancelled_at=NOW - timedelta(days=1))
+    session("下周培训", NOW + timedelta(days=6), 2)
+    _october, event = session("十月培训", datetime(2026, 10, 10, 2, tzinfo=UTC), 2)
+    make_checkin(w.member, w.p.station, datetime(2026, 10, 10, 3, tzinfo=UTC), event=event)
+    _yq, event = session("杨桥培训", NOW - timedelta(days=4), 2, station=other_station, node=w.p.tree.community2)
+    make_checkin(w.p.other_member, other_station, NOW - timedelta(days=4) + timedelta(minutes=10), event=event)
+    db.session.commit()
+    return w
+
+
+def _session_rows(client, url: str) -> int:  # type: ignore[no-untyped-def]
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return len(re.findall(r'<td><a href="/training/sessions/\d+">', response.get_data(as_text=True)))
+
+
+def _participation_rows(client, url: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    response = client.get(url)
+    assert response.status_code == 200, url
+    html = response.get_data(as_text=True)
+    hours = re.search(r"合计 ([\d.]+) 学时", html).group(1)
+    return len(re.findall(r'<tr class="participation-row">', html)), hours
+
+
+def test_each_training_bar_is_the_count_of_the_list_it_opens(app, client):
+    with time_machine.travel(NOW, tick=False):
+        w = _training_world()
+        login(client, w.p.community_admin)
+        html = client.get("/overview/").get_data(as_text=True)
+        rows = dict(_months(html, "chart-5"))
+        # November: three sessions not cancelled (the cancelled one left out); 李党员 and 陈同行 at
+        # the two-day one (李党员 once), 陈同行 online: 3. October: one session, one participant.
+        assert rows["2026-11"] == ["3", "3"] and rows["2026-10"] == ["1", "1"]
+        figure = html.split('id="chart-5"', 1)[1].split("</figure>", 1)[0]
+        links = re.findall(r'<td data-label="[^"]*"><a href="([^"]+)">(\d+)</a></td>', figure)
+        assert len(links) == 12  # six months, two numbers each, every one a link
+        for href, n in links:
+            url = href.replace("&amp;", "&")
+            if "/training/participations" in url:
+                assert _participation_rows(client, url)[0] == int(n), url
+            else:
+                assert "state=active" in url and _session_rows(client, url) == int(n), url
+
+
+def test_the_admin_homes_training_figures_are_the_counts_of_their_lists(app, client):
+    with time_machine.travel(NOW, tick=False):
+        w = _training_world()
+        login(client, w.p.community_admin)
+        home = client.get("/").get_data(as_text=True)
+        from tests.test_today import _figure
+
+        n, url = _figure(home, "fig-training-sessions")
+        assert n == 4 == _session_rows(client, url)  # this year's, the cancelled one left out
+        n, url = _figure(home, "fig-training-upcoming")
+        assert n == 1 == _session_rows(client, url)
+        n, url = _figure(home, "fig-training-participations")
+        assert n == 4 == _participation_rows(client, url)[0]
+        m = re.search(r'<a id="fig-training-hours" href="([^"]+)">合计 ([\d.]+) 学时</a>', home)
+        # 2 h each for two members at the two-day session, 0.75 h online, 1.5 h in October.
+        assert m.group(2) == "6.25" == _participation_rows(client, m.group(1).replace("&amp;", "&"))[1]

@@ -12,14 +12,16 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from flask_babel import force_locale, format_datetime
+from markupsafe import Markup
 
 from app.extensions import db
 from app.models import ActivityKind, PostAssignment, PostType
 from app.services import needs
-from app.web import local_time
+from app.web import _fill, local_time
 from tests.factories import (
     PASSWORD,
     make_activity,
@@ -185,3 +187,68 @@ def test_the_tracking_page_read_as_rows_shows_the_need_as_the_orm_does(client, a
     page = client.get(f"/t/{need.token}").get_data(as_text=True)
     assert "路灯不亮" in page and need.owner_member.name in page and need.code[:4] in page
     assert needs.tracked_by_token("not-a-token") is None
+
+
+# --- the page chrome, rendered once and kept (app/chrome.py) ----------------------------------------
+
+
+def _header(html: str) -> str:
+    return html[html.index('<header class="topbar">'):html.index('<main id="main">')]
+
+
+def test_the_kept_header_holds_each_users_own_name_token_and_nav(app):
+    personas = make_personas()
+    member, admin = personas.member, personas.district_admin
+    member.user.name = '李<b>党员</b>"'
+    db.session.commit()
+    pages = {}
+    for user in (member.user, admin, member.user):
+        client = app.test_client()
+        _login(client, user)
+        html = client.get("/").get_data(as_text=True)
+        token = TOKEN_RE.search(html).group(1)
+        header = _header(html)
+        # Their own token in the logout form and the page's htmx header, their own name, escaped.
+        assert f'name="csrf_token" value="{token}"' in header
+        assert f'"X-CSRFToken": "{token}"' in html
+        assert "CHROME" not in html
+        pages.setdefault(user.id, []).append((token, header))
+    (m1, mh1), (m2, mh2) = pages[member.user.id]
+    assert m1 != m2 and mh1 != mh2  # two sessions, two tokens: the kept copy is not handed out as is
+    assert '<span class="who">李&lt;b&gt;党员&lt;/b&gt;&#34;</span>' in mh1
+    [(_token, ah)] = pages[admin.id]
+    assert '<span class="who">区管理员</span>' in ah
+    # Each gets the nav of their roles, the home entry marked current on the home page only.
+    assert 'href="/structure/"' in ah and 'href="/structure/"' not in mh1
+    assert 'aria-current="page"' in mh1
+    client = app.test_client()
+    _login(client, member.user)
+    other = _header(client.get("/me/checkins").get_data(as_text=True))
+    assert 'href="/" aria-current' not in other.replace("  ", " ") and 'href="/"aria-current' not in other
+
+
+def test_the_kept_footer_sends_back_to_the_page_it_is_on_and_switches_per_language(app):
+    member = make_member(make_personas().tree.grid)
+    client = app.test_client()
+    _login(client, member.user)
+    html = client.get("/me/checkins?page=2&x=<i>").get_data(as_text=True)
+    assert 'name="next" value="/me/checkins?page=2&amp;x=&lt;i&gt;"' in html
+    token = TOKEN_RE.search(html).group(1)
+    assert client.post("/lang/en", data={"csrf_token": token, "next": "/"}).status_code == 303
+    english = client.get("/me/checkins").get_data(as_text=True)
+    assert ">简体中文</button>" in english and 'name="next" value="/me/checkins"' in english
+    assert f'data-user="{member.user.id}"' in english  # the outbox knows whose records it holds
+    chinese = app.test_client()
+    _login(chinese, member.user)
+    assert ">English</button>" in chinese.get("/me/checkins").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("fmt", "values"), [
+    ("剩 %(span)s", {"span": "<b>3</b>"}), ("%(n)d 条", {"n": 5}), ("%(a)s·%(b).1f", {"a": Markup("<i>x</i>"), "b": 2.345}),
+    ("%%(n)s %(n)s", {"n": "&\"'"}), ("%(x)s", {"x": None}), ("%(x)s / %(y)s", {"x": 12, "y": Decimal("1.50")}),
+])
+def test_template_strings_are_filled_in_as_markup_would_fill_them(fmt, values):
+    # The templates' gettext formats without Markup's helper objects: the same text, as safe.
+    filled = _fill(fmt, values, True)
+    assert filled == Markup(fmt) % values and isinstance(filled, Markup)
+    assert _fill(fmt, values, False) == fmt % values

@@ -41,6 +41,8 @@ KIOSK_REPEAT_QUERIES = 4  # was 19, in three transactions: principal, station, t
 CARD_PAGE_QUERIES = 1  # card and plaque: the token's row joined to the household and the name
 TOKEN_PAGE_QUERIES = 2  # tracking: the need with its owner and recording; its public timeline
 BADGE_QUERIES = 2  # the principal and the count: the nav is not computed for a fragment
+MEMBER_INBOX_QUERIES = 4  # was 7: the principal; the needs held per state (the tabs' counts, the
+# tab's length among them); the household the member heads, if any; the tab's page of rows
 
 
 def statements_of(client, url: str, status: int = 200) -> list[str]:
@@ -101,6 +103,20 @@ def test_member_home_runs_a_fixed_number_of_queries(client):
     assert sum("WHERE users.session_token =" in s for s in found) == 1
     assert not any(s.lstrip().upper().startswith("SELECT") and "FROM role_assignments" in s.split("WHERE")[0]
                    for s in found if "session_token" not in s)
+
+
+def test_the_member_inbox_runs_a_fixed_number_of_queries_whatever_its_length(client):
+    w = make_need_world()
+    login(client, w.member.user)
+    make_need(w.household)
+    client.get("/needs/")
+    few = statements_of(client, "/needs/")
+    for i in range(24):
+        make_need(w.household, text=f"第{i}件", phone=f"1391111{i:04d}")
+    many = statements_of(client, "/needs/")
+    assert len(few) == len(many) <= MEMBER_INBOX_QUERIES, "\n".join(many)
+    assert not any("count(*)" in s.lower() for s in many)  # the tab's length is its count in the tabs
+    assert len(statements_of(client, "/needs/?page=2")) == len(many)
 
 
 def test_the_badge_is_counted_on_its_own_request_not_in_every_page(client):

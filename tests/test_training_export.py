@@ -91,3 +91,111 @@ def test_each_admin_exports_the_sessions_of_their_own_reach(app, client):
             assert client.get("/training/sessions.xlsx").status_code == 403
             client.post("/logout")
         assert client.get("/training/sessions.xlsx").status_code in (302, 303)
+
+
+# --- the participation list (参训名单) and its ledger --------------------------------------------
+
+PARTICIPATION_HEADERS = ("开始时间", "培训", "类型", "方式", "面向组织", "姓名", "网格", "签到/完成时间", "学时")
+
+
+def _participations_world():  # type: ignore[no-untyped-def]
+    """The sessions of ``_world`` with, besides 李党员's check-in at the offline one, 王户长's
+    completion of the online one and 周党员's of 杨桥's."""
+    p, off, on, far = _world()
+    head = p.member.central_household.head
+    svc.complete(on, head, "=1+1", local(2025, 4, 10, 20, 15))
+    svc.complete(far, p.other_member, "", local(2025, 4, 11, 9))
+    db.session.commit()
+    return p, off, on, far
+
+
+def test_the_participation_list_has_one_line_per_session_and_member_and_its_total(app, client):
+    p, off, on, _far = _participations_world()
+    with time_machine.travel(LATER, tick=False):
+        login(client, p.community_admin)
+        page = client.get("/training/participations").get_data(as_text=True)
+        assert page.count('<tr class="participation-row">') == 2
+        assert "共 2 人次，合计 2.75 学时" in page
+        listed = page.split('id="participation-list"', 1)[1]
+        assert listed.index("李党员") < listed.index("王户长")  # newest session first
+        assert 'href="/training/participations.xlsx"' in page
+        page = client.get("/training/participations?mode=offline").get_data(as_text=True)
+        assert page.count('<tr class="participation-row">') == 1 and "共 1 人次，合计 2 学时" in page
+        assert client.get("/training/participations?date_from=2025-04-09&date_to=2025-04-01").status_code == 422
+        sessions = client.get("/training/?kind=micro_lesson").get_data(as_text=True)
+        assert 'href="/training/participations?kind=micro_lesson"' in sessions
+    assert off.id and on.id
+
+
+def test_the_participation_ledger_has_node_period_filters_headers_and_each_line(app, client):
+    p, _off, _on, _far = _participations_world()
+    with time_machine.travel(LATER, tick=False):
+        login(client, p.community_admin)
+        rows = _rows(client.get("/training/participations.xlsx?date_from=2025-04-01&date_to=2025-04-30"))
+        assert rows[0][0] == "参训台账"
+        assert rows[1][:4] == ("单位：龙山社区", "期间：2025-04-01 至 2025-04-30", "导出日期：2025-04-20",
+                               "筛选：类型：全部类型；方式：全部方式")
+        assert rows[2] == PARTICIPATION_HEADERS
+        assert rows[3:] == [
+            (datetime(2025, 4, 8, 9, 30), "四月集中学习", "集中学习", "线下（驿站）", "龙山社区", "李党员", "第一网格",
+             datetime(2025, 4, 8, 9, 40), 2),
+            (datetime(2025, 4, 2, 0, 0), "'=HYPERLINK(1)", "微党课", "线上", "龙山社区", "王户长", "第一网格",
+             datetime(2025, 4, 10, 20, 15), 0.75),
+        ]
+        rows = _rows(client.get("/training/participations.xlsx?kind=micro_lesson&state=ended"))
+        assert rows[1][1] == "期间：全部日期" and rows[1][3] == "筛选：类型：微党课；方式：全部方式；状态：已结束"
+        assert rows[3:] == []  # the online session is still open
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(
+        AuditEntry.object_type == "training_participations")) == 2
+
+
+def test_each_admin_exports_the_participations_of_their_own_reach(app, client):
+    p, _off, _on, _far = _participations_world()
+    with time_machine.travel(LATER, tick=False):
+        login(client, p.other_community_admin)
+        rows = _rows(client.get("/training/participations.xlsx"))
+        assert rows[1][0] == "单位：杨桥社区" and [(r[1], r[5]) for r in rows[3:]] == [("杨桥微党课", "周党员")]
+        client.post("/logout")
+        login(client, p.station_admin)  # the sessions held at their station
+        rows = _rows(client.get("/training/participations.xlsx"))
+        assert rows[1][0] == "单位：龙山党群驿站" and [(r[1], r[5]) for r in rows[3:]] == [("四月集中学习", "李党员")]
+        client.post("/logout")
+        login(client, p.district_admin)
+        assert len(_rows(client.get("/training/participations.xlsx"))[3:]) == 3
+        client.post("/logout")
+        for user in (user_of(p.member), p.resident, p.nobody):
+            login(client, user)
+            assert client.get("/training/participations.xlsx").status_code == 403
+            assert client.get("/training/participations").status_code == 403
+            client.post("/logout")
+        assert client.get("/training/participations.xlsx").status_code in (302, 303)
+        assert client.get("/training/participations").status_code in (302, 303)
+
+
+def test_the_sessions_list_filters_by_state(app, client):
+    p, off, on, _far = _world()
+    with time_machine.travel(NOW, tick=False):
+        soon = svc.plan_session(p.community_admin, online(p.tree.community.id, title="五月微党课",
+                                                          starts_at=local(2025, 5, 1), ends_at=local(2025, 5, 2)),
+                                None, NOW)
+        gone = svc.plan_session(p.community_admin, online(p.tree.community.id, title="取消的微党课",
+                                                          starts_at=local(2025, 5, 3), ends_at=local(2025, 5, 4)),
+                                None, NOW)
+        svc.cancel_session(gone, p.community_admin, NOW)
+    db.session.commit()
+    with time_machine.travel(local(2025, 4, 8, 10), tick=False):  # the offline session is on
+        login(client, p.community_admin)
+        listed = {}
+        for state in ("", "active", "upcoming", "ongoing", "ended", "cancelled"):
+            page = client.get(f"/training/?state={state}").get_data(as_text=True)
+            listed[state] = {t for t in ("四月集中学习", "HYPERLINK", "五月微党课", "取消的微党课") if t in page}
+            assert f"共 {len(listed[state])} 次培训" in page, state
+        assert listed == {"": {"四月集中学习", "HYPERLINK", "五月微党课", "取消的微党课"},
+                          "active": {"四月集中学习", "HYPERLINK", "五月微党课"},
+                          "upcoming": {"五月微党课"}, "ongoing": {"四月集中学习", "HYPERLINK"},
+                          "ended": set(), "cancelled": {"取消的微党课"}}
+        assert client.get("/training/?state=bogus").status_code == 422
+        rows = _rows(client.get("/training/sessions.xlsx?state=upcoming"))
+        assert rows[1][3] == "筛选：类型：全部类型；方式：全部方式；状态：未开始"
+        assert [r[2] for r in rows[3:]] == ["五月微党课"]
+    assert off.id and on.id and soon.id

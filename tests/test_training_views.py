@@ -77,6 +77,8 @@ def routes(w: World) -> dict[str, tuple[str, str, dict]]:
     off, on, far = w.off.id, w.on.id, w.far.id
     return {
         "index": ("GET", "/training/", {}),
+        "participations": ("GET", "/training/participations", {}),
+        "participations_export": ("GET", "/training/participations.xlsx", {}),
         "new": ("GET", "/training/new", {}),
         "detail_off": ("GET", f"/training/sessions/{off}", {}),
         "detail_on": ("GET", f"/training/sessions/{on}", {}),
@@ -99,7 +101,7 @@ def routes(w: World) -> dict[str, tuple[str, str, dict]]:
 
 # Who gets what: 403 for a role that never may, 404 for an object outside the user's reach; a
 # started session's cancel is refused with a flash (303), an unknown mark likewise.
-ADMIN_ONLY = {"index": 403, "new": 403, "detail_off": 403, "detail_on": 403, "detail_far": 403, "export": 403,
+ADMIN_ONLY = {"index": 403, "participations": 403, "participations_export": 403, "new": 403, "detail_off": 403, "detail_on": 403, "detail_far": 403, "export": 403,
               "cancel": 403, "edit": 403, "mark": 403, "unmark": 403}
 MEMBER_ONLY = {"mine": 403, "study_on": 403, "study_far": 403, "complete_on": 403, "complete_far": 403}
 EXPECTED = {
@@ -110,19 +112,19 @@ EXPECTED = {
                      "household": 404, "complete_on": 404, "complete_far": 303},
     "head": {**ADMIN_ONLY, "mine": 200, "study_on": 200, "study_far": 404, "pdf": 200, "record": 200,
              "household": 200, "complete_on": 303, "complete_far": 404},
-    "station_admin": {**MEMBER_ONLY, "index": 200, "new": 403, "detail_off": 200, "detail_on": 404,
+    "station_admin": {**MEMBER_ONLY, "index": 200, "participations": 200, "participations_export": 200, "new": 403, "detail_off": 200, "detail_on": 404,
                       "detail_far": 404, "export": 200, "pdf": 404, "record": 404, "household": 404,
                       "cancel": 403, "edit": 403, "mark": 303, "unmark": 303},
-    "other_station_admin": {**MEMBER_ONLY, "index": 200, "new": 403, "detail_off": 404, "detail_on": 404,
+    "other_station_admin": {**MEMBER_ONLY, "index": 200, "participations": 200, "participations_export": 200, "new": 403, "detail_off": 404, "detail_on": 404,
                             "detail_far": 404, "export": 404, "pdf": 404, "record": 404, "household": 404,
                             "cancel": 404, "edit": 404, "mark": 404, "unmark": 404},
-    "community_admin": {**MEMBER_ONLY, "index": 200, "new": 200, "detail_off": 200, "detail_on": 200,
+    "community_admin": {**MEMBER_ONLY, "index": 200, "participations": 200, "participations_export": 200, "new": 200, "detail_off": 200, "detail_on": 200,
                         "detail_far": 404, "export": 200, "pdf": 200, "record": 200, "household": 200,
                         "cancel": 303, "edit": 303, "mark": 303, "unmark": 303},
-    "other_community_admin": {**MEMBER_ONLY, "index": 200, "new": 200, "detail_off": 404, "detail_on": 404,
+    "other_community_admin": {**MEMBER_ONLY, "index": 200, "participations": 200, "participations_export": 200, "new": 200, "detail_off": 404, "detail_on": 404,
                               "detail_far": 200, "export": 404, "pdf": 404, "record": 404, "household": 404,
                               "cancel": 404, "edit": 404, "mark": 404, "unmark": 404},
-    "district_admin": {**MEMBER_ONLY, "index": 200, "new": 200, "detail_off": 200, "detail_on": 200,
+    "district_admin": {**MEMBER_ONLY, "index": 200, "participations": 200, "participations_export": 200, "new": 200, "detail_off": 200, "detail_on": 200,
                        "detail_far": 200, "export": 200, "pdf": 200, "record": 200, "household": 200,
                        "cancel": 303, "edit": 303, "mark": 303, "unmark": 303},
 }
@@ -467,6 +469,19 @@ def test_the_admin_list_runs_a_fixed_number_of_queries(client, w):
             page = client.get("/training/").get_data(as_text=True)
     assert len(few) == len(many)
     assert "第 1 / 2 页" in page
+
+
+def test_the_participation_list_runs_a_fixed_number_of_queries(client, w):
+    with time_machine.travel(NOW, tick=False):
+        login(client, w.p.district_admin)
+        add_sessions(w, 2)
+        with count_queries() as few:
+            assert client.get("/training/participations").status_code == 200
+        add_sessions(w, 22, first_day=2)
+        with count_queries() as many:
+            page = client.get("/training/participations").get_data(as_text=True)
+    assert len(few) == len(many)
+    assert "第 1 / 2 页" in page and page.count('<tr class="participation-row">') == 20
 
 
 def test_my_training_runs_a_fixed_number_of_queries(client, w):

@@ -3,7 +3,7 @@ candidates with their figures), applying, proposing, deciding and closing."""
 
 from __future__ import annotations
 
-from flask import render_template, url_for
+from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -17,12 +17,15 @@ from app.evaluation.forms import (
     CampaignProposeForm,
     CandidateDecideForm,
 )
+from app.extensions import client_address
 from app.forms_choices import options
 from app.models import CampaignCandidate, CandidacyDecision, ModelCampaign
 from app.pages import paginate
+from app.responses import xlsx_response
 from app.services.evaluation import campaigns as svc
 from app.services.evaluation import sheet as sheet_svc
-from app.steps import flash_back, run_step
+from app.services.evaluation.sheet import FIRST_YEAR
+from app.steps import flash_back, run_step, write_now
 
 
 def campaign_or_404(campaign_id: int) -> ModelCampaign:
@@ -37,11 +40,28 @@ def managed_or_403(campaign_id: int) -> ModelCampaign:
     return campaign
 
 
+def _year() -> int | None:
+    """``?year=`` when it is a plausible year (anything else: every year)."""
+    year = request.args.get("year", type=int)
+    return year if year is not None and FIRST_YEAR <= year <= 9999 else None
+
+
 @bp.route("/campaigns")
 @admin_required
 def campaigns():
-    """The campaigns at or below the admin's nodes, newest year first."""
-    return render_template("evaluation/campaigns.html", page=paginate(svc.in_scope(current_user)))
+    """The campaigns at or below the admin's nodes (``?year=``: of one year), newest year first."""
+    year = _year()
+    return render_template("evaluation/campaigns.html", page=paginate(svc.in_scope(current_user, year)),
+                           year=year, years=svc.years_in_scope(current_user))
+
+
+@bp.route("/campaigns.xlsx")
+@admin_required
+def campaigns_export():
+    """The same list (the same year filter) as a ledger workbook (.xlsx), audited."""
+    year = _year()
+    data = write_now(lambda: svc.export_list(current_user, year, client_address()))
+    return xlsx_response(data, f"campaigns-{year or 'all'}-{local_today().isoformat()}.xlsx")
 
 
 def _new_form(form: CampaignCreateForm) -> CampaignCreateForm:

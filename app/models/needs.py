@@ -25,6 +25,15 @@ TEXT_MAX = 500
 VOICE_ONLY = _l("（语音留言）")
 
 
+class HasSummary:
+    """``summary``: a need's text, or "（语音留言）" for a need left by voice alone (lists,
+    notifications) — for the model and for the rows the hot pages read (``text`` is theirs)."""
+
+    @property
+    def summary(self) -> str:
+        return self.text or str(VOICE_ONLY)  # type: ignore[attr-defined]
+
+
 class NeedCategory(LabeledEnum):
     POLICY = "policy"
     DISPUTE = "dispute"
@@ -188,7 +197,7 @@ OPEN_NEED_STATES = (NeedStatus.SUBMITTED, NeedStatus.ACCEPTED, NeedStatus.IN_PRO
 OPEN_NEEDS = f"status IN ({', '.join(repr(s.value) for s in OPEN_NEED_STATES)}) AND hidden_at IS NULL"
 
 
-class Need(db.Model):
+class Need(HasSummary, db.Model):
     __tablename__ = "needs"
     __table_args__ = (
         # Filled in words or by voice: the text may be empty only when there is a recording.
@@ -292,11 +301,6 @@ class Need(db.Model):
 
     def __repr__(self) -> str:
         return f"<Need {self.id} {self.code} {self.status}>"
-
-    @property
-    def summary(self) -> str:
-        """The text, or "（语音留言）" for a need left by voice alone (lists, notifications)."""
-        return self.text or str(VOICE_ONLY)
 
     @property
     def is_dispute(self) -> bool:

@@ -26,7 +26,7 @@ from app.needs.forms import (
     options,
 )
 from app.needs.helpers import need_or_404, need_photo, need_voice, upload_of, validated
-from app.pages import paginate
+from app.pages import paginate_rows
 from app.services import needs
 from app.steps import run_step
 
@@ -53,11 +53,10 @@ def sla_left(need: Need) -> tuple[str, bool] | None:
 @roles_required(Role.MEMBER)
 def inbox():
     """My needs by state, each with the time left on its deadline; accept in one tap."""
-    member = current_user.member
-    state = needs.inbox_state(request.args.get("state"))
-    page = paginate(needs.inbox_select(member, state))
-    return render_template("needs/inbox.html", page=page, state=state, counts=needs.inbox_counts(member),
-                           is_head=needs.is_head(member), labels=needs.inbox_labels())
+    box = needs.inbox(current_user.member_id, request.args.get("state"))
+    page = paginate_rows(box.select, needs.InboxRow, box.params, total=box.total)
+    return render_template("needs/inbox.html", page=page, state=box.state, counts=box.counts,
+                           is_head=box.is_head, labels=needs.inbox_labels())
 
 
 @bp.route("/needs/<int:need_id>")

@@ -54,11 +54,14 @@ def coverage_chart(rows: list[CommunityCoverage]) -> Chart:
 
 
 def training_chart(months: list[tuple[date, int, int]]) -> Chart:
-    """Training sessions and participations per month; each bar opens that month's sessions."""
-    hrefs = [url_for("training.index", date_from=f.isoformat(), date_to=_month_last(f).isoformat())
-             for f, _s, _n in months]
-    return bar_chart(_("每月参训人次"), [f"{f:%Y-%m}（{s}场）" for f, s, _n in months],
-                     [Series(_("参训人次"), [n for _f, _s, n in months], hrefs)],
+    """Training sessions and participations per month; each sessions bar opens that month's
+    sessions (those not cancelled), each participations bar that month's participation list."""
+    periods = [{"date_from": f.isoformat(), "date_to": _month_last(f).isoformat()} for f, _s, _n in months]
+    return bar_chart(_("每月培训场次与参训人次"), [f"{f:%Y-%m}" for f, _s, _n in months],
+                     [Series(_("培训场次"), [s for _f, s, _n in months],
+                             [url_for("training.index", state="active", **p) for p in periods]),
+                      Series(_("参训人次"), [n for _f, _s, n in months],
+                             [url_for("training.participations", **p) for p in periods])],
                      axis=[_("%(m)d月", m=f.month) for f, _s, _n in months])
 
 

@@ -702,3 +702,33 @@ def checkins_between(stations: sa.Select, first: date, last: date) -> int:
     return int(db.session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(CheckinDay.checkins), 0))
         .where(CheckinDay.station_id.in_(stations), CheckinDay.day >= first, CheckinDay.day <= last)) or 0)
+
+
+def checkins_by_station(stations: sa.Select, first: date, last: date) -> dict[int, int]:
+    """Check-ins at each station ``stations`` selects on the days ``first``..``last`` (stations
+    with none absent)."""
+    return {station_id: int(n) for station_id, n in db.session.execute(
+        sa.select(CheckinDay.station_id, sa.func.sum(CheckinDay.checkins))
+        .where(CheckinDay.station_id.in_(stations), CheckinDay.day >= first, CheckinDay.day <= last)
+        .group_by(CheckinDay.station_id)) if n}
+
+
+def activities_by_grid_and_kind(grids: sa.Select, first: date, last: date) -> dict[tuple[int, ActivityKind], int]:
+    """Activities recorded in each of the grids ``grids`` selects that started on the days
+    ``first``..``last`` (Asia/Shanghai), per (grid id, kind) (pairs with none absent): whole
+    months from the aggregates, the days at the edges from the activities."""
+    months, edges = split_months(first, last)
+    stmts = []
+    if months:
+        stmts.append(sa.select(ActivityMonth.grid_id, ActivityMonth.kind, sa.func.sum(ActivityMonth.activities))
+                     .where(ActivityMonth.grid_id.in_(grids), ActivityMonth.month.in_(months))
+                     .group_by(ActivityMonth.grid_id, ActivityMonth.kind))
+    stmts += [sa.select(Activity.grid_id, Activity.kind, sa.func.count(Activity.id))
+              .where(Activity.grid_id.in_(grids), Activity.started_at >= day_start(a),
+                     Activity.started_at < day_start(b + timedelta(days=1)))
+              .group_by(Activity.grid_id, Activity.kind) for a, b in edges]
+    found: Counter[tuple[int, ActivityKind]] = Counter()
+    for stmt in stmts:
+        for grid_id, kind, n in db.session.execute(stmt):
+            found[(grid_id, kind)] += int(n or 0)
+    return {k: n for k, n in found.items() if n}

@@ -17,7 +17,6 @@ from sqlalchemy.orm import aliased
 from app.clock import day_start, month_bounds
 from app.extensions import db
 from app.models import (
-    Activity,
     ActivityKind,
     Checkin,
     GridStanding,
@@ -25,7 +24,7 @@ from app.models import (
     OrgNode,
     Station,
 )
-from app.services import ledger
+from app.services import aggregates, ledger
 from app.services.needs.rates import rates
 
 SheetBuilder = Callable[[OrgNode, date, date], ledger.Sheet]
@@ -68,41 +67,42 @@ def structure_sheet(node: OrgNode, first: date, last: date) -> ledger.Sheet:
 
 @sheet
 def checkins_sheet(node: OrgNode, first: date, last: date) -> ledger.Sheet:
-    """Check-ins per station in the month: person-times and distinct members."""
-    rows = db.session.execute(
-        sa.select(OrgNode.name, Station.name, sa.func.count(Checkin.id),
-                  sa.func.count(sa.distinct(Checkin.member_id)))
-        .join(OrgNode, OrgNode.id == Station.org_node_id)
-        .outerjoin(Checkin, sa.and_(Checkin.station_id == Station.id, Checkin.day >= first,
-                                    Checkin.day <= last))
-        .where(_under(node)).group_by(Station.id, OrgNode.name, Station.name, OrgNode.path)
-        .order_by(OrgNode.path, Station.name)
+    """Check-ins per station in the period: person-times (from the maintained check-ins per
+    station and day) and distinct members (counted from the check-ins: no aggregate holds who)."""
+    stations = sa.select(Station.id).join(OrgNode, OrgNode.id == Station.org_node_id).where(_under(node))
+    listed = db.session.execute(
+        sa.select(Station.id, OrgNode.name, Station.name).join(OrgNode, OrgNode.id == Station.org_node_id)
+        .where(_under(node)).order_by(OrgNode.path, Station.name, Station.id)
     ).all()
-    body = [list(r) for r in rows]
-    body.append([_("合计"), "", sum(r[2] for r in rows), ""])
+    times = aggregates.checkins_by_station(stations, first, last)
+    members = dict(db.session.execute(
+        sa.select(Checkin.station_id, sa.func.count(sa.distinct(Checkin.member_id)))
+        .where(Checkin.station_id.in_(stations), Checkin.day >= first, Checkin.day <= last)
+        .group_by(Checkin.station_id)
+    ).all())
+    body: list[list[object]] = [[unit, name, times.get(sid, 0), members.get(sid, 0)] for sid, unit, name in listed]
+    body.append([_("合计"), "", sum(times.get(sid, 0) for sid, _u, _n in listed), ""])
     return ledger.Sheet(_("驿站签到"), node.name, _period(first, last),
                         [_("所属组织"), _("驿站"), _("签到人次"), _("签到党员数")], body)
 
 
 @sheet
 def activities_sheet(node: OrgNode, first: date, last: date) -> ledger.Sheet:
-    """Services recorded in the month per grid and kind (the activity ledger's condition)."""
-    grid = aliased(OrgNode)
+    """Services recorded in the period per grid and kind (the activity ledger's condition), from
+    the maintained activities per grid, month and kind (the days at a period's edges, if it does
+    not cover whole months, from the activities)."""
     kinds = list(ActivityKind)
-    counts = db.session.execute(
-        sa.select(grid.id, grid.name, Activity.kind, sa.func.count(Activity.id))
-        .join(grid, grid.id == Activity.grid_id)
-        .where(_under(node, grid.path), Activity.started_at >= day_start(first),
-               Activity.started_at < day_start(last + timedelta(days=1)))
-        .group_by(grid.id, grid.name, Activity.kind).order_by(grid.id)
-    ).all()
-    by_grid: dict[int, tuple[str, dict[ActivityKind, int]]] = {}
-    for grid_id, name, kind, n in counts:
-        by_grid.setdefault(grid_id, (name, {}))[1][kind] = n
-    body = [[name, *(k_counts.get(k, 0) for k in kinds), sum(k_counts.values())]
-            for name, k_counts in by_grid.values()]
-    body.append([_("合计"), *(sum(r[1 + i] for r in body) for i in range(len(kinds))),
-                 sum(r[-1] for r in body)])
+    counts = aggregates.activities_by_grid_and_kind(sa.select(OrgNode.id).where(_under(node)), first, last)
+    by_grid: dict[int, dict[ActivityKind, int]] = {}
+    for (grid_id, kind), n in counts.items():
+        by_grid.setdefault(grid_id, {})[kind] = n
+    names = dict(db.session.execute(
+        sa.select(OrgNode.id, OrgNode.name).where(OrgNode.id.in_(list(by_grid)))).all()) if by_grid else {}
+    grids = sorted(by_grid)
+    counted = [[*(by_grid[g].get(k, 0) for k in kinds), sum(by_grid[g].values())] for g in grids]
+    totals = [sum(r[i] for r in counted) for i in range(len(kinds) + 1)]
+    body: list[list[object]] = [[names[g], *r] for g, r in zip(grids, counted, strict=True)]
+    body.append([_("合计"), *totals])
     return ledger.Sheet(_("服务活动"), node.name, _period(first, last),
                         [_("网格"), *(k.label for k in kinds), _("合计")], body)
 

@@ -15,10 +15,10 @@ from flask_babel import lazy_gettext as _l
 from app.clock import day_start, local_day
 from app.extensions import db, read_core
 from app.models import (
-    VOICE_ONLY,
     Activity,
     CentralHousehold,
     Checkin,
+    HasSummary,
     Member,
     MemberStatus,
     Need,
@@ -42,7 +42,7 @@ SHOWN = 8  # items of a to-do list shown on the home page (the figure counts the
 
 
 @dataclass(frozen=True)
-class NeedBrief:
+class NeedBrief(HasSummary):
     """A need as a to-do line shows it (one Core row, no ORM object)."""
 
     id: int
@@ -50,11 +50,6 @@ class NeedBrief:
     text: str
     status: NeedStatus
     central_household_id: int | None
-
-    @property
-    def summary(self) -> str:
-        """As ``Need.summary``: the text, or "（语音留言）" for a need left by voice alone."""
-        return self.text or str(VOICE_ONLY)
 
 
 @dataclass

@@ -619,14 +619,34 @@ def completions(session: TrainingSession) -> list[Completer]:
 # --- lists --------------------------------------------------------------------------------------
 
 
+# The list's state filter: a session's state (``SessionState``) or every one not cancelled.
+ACTIVE = "active"
+STATE_FILTERS = (ACTIVE, *(s.value for s in SessionState))
+
+
 @dataclass
 class SessionFilter:
-    """The admin list's filters: a period (local dates, both included), kind and mode."""
+    """The admin list's filters: a period (local dates, both included), kind, mode and state
+    (one of ``STATE_FILTERS``, "" for any; ``at`` the moment a state is judged at, now if None)."""
 
     date_from: date | None = None
     date_to: date | None = None
     kind: TrainingKind | None = None
     mode: TrainingMode | None = None
+    state: str = ""
+    at: datetime | None = None
+
+
+def _state_condition(state: str, now: datetime) -> sa.ColumnElement[bool]:
+    """Sessions in ``state`` at ``now`` (as ``state_of`` judges one session)."""
+    live = TrainingSession.cancelled_at.is_(None)
+    return {
+        ACTIVE: live,
+        SessionState.UPCOMING.value: sa.and_(live, TrainingSession.starts_at > now),
+        SessionState.ONGOING.value: sa.and_(live, TrainingSession.starts_at <= now, TrainingSession.ends_at > now),
+        SessionState.ENDED.value: sa.and_(live, TrainingSession.ends_at <= now),
+        SessionState.CANCELLED.value: TrainingSession.cancelled_at.is_not(None),
+    }[state]
 
 
 def sessions_for(user: User, flt: SessionFilter) -> sa.Select[tuple[TrainingSession]]:
@@ -646,7 +666,73 @@ def sessions_for(user: User, flt: SessionFilter) -> sa.Select[tuple[TrainingSess
         stmt = stmt.where(TrainingSession.kind == flt.kind)
     if flt.mode is not None:
         stmt = stmt.where(TrainingSession.mode == flt.mode)
+    if flt.state:
+        stmt = stmt.where(_state_condition(flt.state, flt.at or utcnow()))
     return stmt.order_by(TrainingSession.starts_at.desc(), TrainingSession.id.desc())
+
+
+def _taken_in(user: User, flt: SessionFilter) -> sa.Subquery:
+    """(sid, mid): each member who took part in a session of the admin's list (its filters;
+    cancelled sessions left out), once per session — the pairs ``SessionParticipants`` counts
+    (a check-in counted for the session's event, or an online completion)."""
+    ids = (sessions_for(user, flt).where(TrainingSession.cancelled_at.is_(None))
+           .with_only_columns(TrainingSession.id).order_by(None))
+    attended = (sa.select(TrainingSession.id.label("sid"), Checkin.member_id.label("mid"))
+                .join(Checkin, Checkin.event_id == TrainingSession.station_event_id)
+                .where(TrainingSession.id.in_(ids)))
+    completed = (sa.select(TrainingCompletion.session_id, TrainingCompletion.member_id)
+                 .where(TrainingCompletion.session_id.in_(ids)))
+    return sa.union(attended, completed).subquery()  # UNION: each pair once
+
+
+@dataclass(frozen=True)
+class Participation:
+    """A line of the participation list: a member's part in a session (one Core row)."""
+
+    session_id: int
+    title: str
+    kind: TrainingKind
+    mode: TrainingMode
+    starts_at: datetime
+    duration_minutes: int
+    node: str  # the session's organisation
+    member: str
+    grid: str
+    at: datetime | None  # the member's first check-in for the session, or their completion
+
+
+def participations_for(user: User, flt: SessionFilter) -> sa.Select:
+    """The participation list's columns (read as ``Participation``): one row per session and
+    member who took part, newest session first. Its length is what the admin home's and the
+    工作看板's 参训人次 show."""
+    taken = _taken_in(user, flt)
+    node, grid = aliased(OrgNode), aliased(OrgNode)
+    first_checkin = (sa.select(sa.func.min(Checkin.checked_in_at))
+                     .where(Checkin.event_id == TrainingSession.station_event_id, Checkin.member_id == taken.c.mid)
+                     .scalar_subquery())
+    return (
+        sa.select(TrainingSession.id, TrainingSession.title, TrainingSession.kind, TrainingSession.mode,
+                  TrainingSession.starts_at, TrainingSession.duration_minutes, node.name, User.name, grid.name,
+                  sa.func.coalesce(TrainingCompletion.completed_at, first_checkin))
+        .select_from(taken)
+        .join(TrainingSession, TrainingSession.id == taken.c.sid)
+        .join(node, node.id == TrainingSession.org_node_id)
+        .join(Member, Member.id == taken.c.mid)
+        .join(User, User.id == Member.user_id)
+        .join(grid, grid.id == Member.grid_id)
+        .outerjoin(TrainingCompletion, sa.and_(TrainingCompletion.session_id == taken.c.sid,
+                                               TrainingCompletion.member_id == taken.c.mid))
+        .order_by(TrainingSession.starts_at.desc(), TrainingSession.id.desc(), taken.c.mid)
+    )
+
+
+def participation_totals(user: User, flt: SessionFilter) -> tuple[int, int]:
+    """How many lines the participation list has, and the minutes they credit (one query)."""
+    taken = _taken_in(user, flt)
+    n, minutes = db.session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(TrainingSession.duration_minutes), 0))
+        .select_from(taken).join(TrainingSession, TrainingSession.id == taken.c.sid)).one()
+    return int(n or 0), int(minutes or 0)
 
 
 def participation_counts(sessions: Collection[TrainingSession]) -> dict[int, int]:
@@ -1019,10 +1105,19 @@ def export_attendance(session: TrainingSession, by: User, ip: str = "") -> bytes
 SESSIONS_EXPORT_MAX = 50_000
 
 
+def state_filter_label(state: str) -> str:
+    """A value of the state filter in words."""
+    if state == ACTIVE:
+        return str(_l("未取消"))
+    return SessionState(state).label if state else str(_l("全部状态"))
+
+
 def _filter_words(flt: SessionFilter) -> str:
-    """The list's filters in words, as the ledger writes them above its headers."""
-    return str(_l("类型：%(kind)s；方式：%(mode)s", kind=flt.kind.label if flt.kind else _l("全部类型"),
-                  mode=flt.mode.label if flt.mode else _l("全部方式")))
+    """The list's filters in words, as the ledger writes them above its headers (the state when
+    one is chosen)."""
+    words = str(_l("类型：%(kind)s；方式：%(mode)s", kind=flt.kind.label if flt.kind else _l("全部类型"),
+                   mode=flt.mode.label if flt.mode else _l("全部方式")))
+    return words + (str(_l("；状态：%(state)s", state=state_filter_label(flt.state))) if flt.state else "")
 
 
 def _period_words(flt: SessionFilter) -> str:
@@ -1048,5 +1143,22 @@ def export_sessions(user: User, flt: SessionFilter, now: datetime, ip: str = "")
     content = ledger.build_workbook(str(_l("培训台账")), "、".join(units), _period_words(flt), headers, rows,
                                     _filter_words(flt))
     audit(user.id, "export", "training_sessions", detail=f"{_period_words(flt)}; {_filter_words(flt)}; "
+          f"{len(rows)} rows", ip=ip)
+    return content
+
+
+def export_participations(user: User, flt: SessionFilter, ip: str = "") -> bytes:
+    """The participation list (the same filters) as an .xlsx ledger: each member's participation
+    in a session — the session, the member and grid, when they checked in or completed it, the
+    hours it credits. Audited."""
+    found = [Participation(*r) for r in db.session.execute(participations_for(user, flt).limit(SESSIONS_EXPORT_MAX))]
+    headers = [str(h) for h in (_l("开始时间"), _l("培训"), _l("类型"), _l("方式"), _l("面向组织"), _l("姓名"),
+                                _l("网格"), _l("签到/完成时间"), _l("学时"))]
+    rows = [[local_naive(p.starts_at), p.title, p.kind.label, p.mode.label, p.node, p.member, p.grid,
+             local_naive(p.at) if p.at is not None else "", round(p.duration_minutes / 60, 2)] for p in found]
+    units = [n.name for n in policy.scope_roots(user)] + [s.name for s in user.admin_stations]
+    content = ledger.build_workbook(str(_l("参训台账")), "、".join(units), _period_words(flt), headers, rows,
+                                    _filter_words(flt))
+    audit(user.id, "export", "training_participations", detail=f"{_period_words(flt)}; {_filter_words(flt)}; "
           f"{len(rows)} rows", ip=ip)
     return content

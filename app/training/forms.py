@@ -33,7 +33,7 @@ from app.models import (
     TrainingMode,
     TrainingSession,
 )
-from app.services.training import SessionInput
+from app.services.training import ACTIVE, SessionInput, SessionState
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
@@ -145,6 +145,8 @@ class SessionFilterForm(FlaskForm):
                        validators=[Optional()])
     mode = SelectField(_l("方式"), choices=options([("", _l("全部方式")), *TrainingMode.choices()]),
                        validators=[Optional()])
+    state = SelectField(_l("状态"), choices=options([("", _l("全部状态")), (ACTIVE, _l("未取消")),
+                                                    *SessionState.choices()]), validators=[Optional()])
 
     def validate_date_to(self, field: DateField) -> None:
         if field.data and self.date_from.data and field.data < self.date_from.data:

@@ -14,7 +14,7 @@ from app.extensions import client_address
 from app.forms_choices import options
 from app.htmx import render
 from app.models import TrainingKind, TrainingMode, TrainingSession, utcnow
-from app.pages import paginate
+from app.pages import paginate, paginate_rows
 from app.responses import xlsx_response
 from app.services import training as svc
 from app.steps import flash_back, run_step, write_now
@@ -41,6 +41,8 @@ def _filter() -> tuple[SessionFilterForm, svc.SessionFilter]:
         flt.date_from, flt.date_to = form.date_from.data, form.date_to.data
         flt.kind = TrainingKind(form.kind.data) if form.kind.data else None
         flt.mode = TrainingMode(form.mode.data) if form.mode.data else None
+        flt.state = form.state.data or ""
+    flt.at = utcnow()
     return form, flt
 
 
@@ -64,6 +66,29 @@ def sessions_export():
     _form, flt = _filter()
     content = write_now(lambda: svc.export_sessions(current_user, flt, utcnow(), client_address()))
     return xlsx_response(content, "training-sessions.xlsx")
+
+
+@bp.route("/participations")
+@staff
+def participations():
+    """Who took part in the sessions the admin sees (attended offline or completed online), one
+    line per session and member, filtered as the session list is: what 参训人次 counts."""
+    form, flt = _filter()
+    total, minutes = svc.participation_totals(current_user, flt)
+    page = paginate_rows(svc.participations_for(current_user, flt), svc.Participation, per_page=PER_PAGE,
+                         total=total)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render("training/participations.html", "training/_participations.html", 422 if form.errors else 200,
+                  form=form, listing=page, minutes=minutes, list_args=args)
+
+
+@bp.route("/participations.xlsx")
+@staff
+def participations_export():
+    """The participation list (the same filters; anything invalid left out) as an .xlsx ledger, audited."""
+    _form, flt = _filter()
+    content = write_now(lambda: svc.export_participations(current_user, flt, client_address()))
+    return xlsx_response(content, "training-participations.xlsx")
 
 
 # --- planning ---------------------------------------------------------------------------------

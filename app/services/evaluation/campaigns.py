@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from app import policy
+from app.clock import local_day
 from app.extensions import db
 from app.models import (
     CampaignCandidate,
@@ -30,10 +31,12 @@ from app.models import (
     User,
     utcnow,
 )
+from app.services import ledger
 from app.services.errors import NotAllowed, Refused
 from app.services.evaluation.figures import Subject
 from app.services.evaluation.sheet import FIRST_YEAR, Row, Sheet, compute
 from app.services.evaluation.titles import grant_model_title
+from app.services.privacy import audit
 
 TITLE_MAX = 64
 CRITERIA_MAX = 2000
@@ -89,11 +92,49 @@ def create(actor: User, node: OrgNode, year: int, title: str, criteria: str, tod
     return campaign
 
 
-def in_scope(admin: User) -> sa.Select[tuple[ModelCampaign]]:
-    """The campaigns at or below the admin's nodes, newest year first."""
-    return (sa.select(ModelCampaign).join(OrgNode, OrgNode.id == ModelCampaign.org_node_id)
-            .where(policy.scope_condition(admin))
-            .order_by(ModelCampaign.year.desc(), OrgNode.path, ModelCampaign.id))
+def in_scope(admin: User, year: int | None = None) -> sa.Select[tuple[ModelCampaign]]:
+    """The campaigns at or below the admin's nodes (of ``year``, or every year), newest year first."""
+    stmt = (sa.select(ModelCampaign).join(OrgNode, OrgNode.id == ModelCampaign.org_node_id)
+            .where(policy.scope_condition(admin)))
+    if year is not None:
+        stmt = stmt.where(ModelCampaign.year == year)
+    return stmt.order_by(ModelCampaign.year.desc(), OrgNode.path, ModelCampaign.id)
+
+
+def years_in_scope(admin: User) -> list[int]:
+    """The years the admin's campaigns were held in, newest first (the list's year filter)."""
+    return list(db.session.scalars(
+        sa.select(ModelCampaign.year).join(OrgNode, OrgNode.id == ModelCampaign.org_node_id)
+        .where(policy.scope_condition(admin)).distinct().order_by(ModelCampaign.year.desc())))
+
+
+EXPORT_MAX_ROWS = 50_000
+
+
+def export_list(admin: User, year: int | None, ip: str = "") -> bytes:
+    """The campaigns list (the same year filter) as a ledger workbook (.xlsx): the admin's nodes,
+    the date, the filter, Chinese headers; each campaign with its candidates (how many, awarded,
+    not awarded, undecided) counted in one grouped query. Audited."""
+    campaigns = list(db.session.scalars(in_scope(admin, year).limit(EXPORT_MAX_ROWS)).unique())
+    decided = CampaignCandidate.decision
+    tally = {cid: (n, awarded, not_awarded, open_) for cid, n, awarded, not_awarded, open_ in db.session.execute(
+        sa.select(CampaignCandidate.campaign_id, sa.func.count(),
+                  sa.func.count().filter(decided == CandidacyDecision.AWARDED),
+                  sa.func.count().filter(decided == CandidacyDecision.NOT_AWARDED),
+                  sa.func.count().filter(decided.is_(None)))
+        .where(CampaignCandidate.campaign_id.in_([c.id for c in campaigns]))
+        .group_by(CampaignCandidate.campaign_id))} if campaigns else {}
+    headers = [str(h) for h in (_l("年度"), _l("活动名称"), _l("组织"), _l("状态"), _l("候选户"), _l("评为示范"),
+                                _l("未评上"), _l("待评定"), _l("开展日期"), _l("结束日期"), _l("评选标准"))]
+    rows = [[c.year, c.title, c.org_node.name, c.status.label, *tally.get(c.id, (0, 0, 0, 0)),
+             local_day(c.created_at), local_day(c.closed_at) if c.closed_at else None, c.criteria]
+            for c in campaigns]
+    filters = str(_l("年度：%(y)s", y=str(_l("%(y)d年度", y=year)) if year else str(_l("全部年度"))))
+    data = ledger.build_workbook(str(_l("创建示范中心户活动台账")),
+                                 "、".join(n.name for n in policy.scope_roots(admin)),
+                                 str(_l("截至 %(day)s", day=ledger.today_label())), headers, rows, filters)
+    audit(admin.id, "export", "model_campaigns", detail=f"year={year or 'all'}; {len(rows)} rows", ip=ip)
+    return data
 
 
 def for_household(household: CentralHousehold) -> list[ModelCampaign]:

@@ -19,6 +19,7 @@ from app.extensions import db, read_core
 from app.models import (
     CentralHousehold,
     EventKind,
+    HasSummary,
     Member,
     MemberStatus,
     Need,
@@ -65,10 +66,15 @@ def shown_phone(user: User, need: Need) -> str:
 
 def member_needs_condition(member: Member) -> sa.ColumnElement[bool]:
     """SQL: needs the member holds or held, plus (head only) the household's non-dispute needs."""
-    cond = Need.id.in_(sa.select(NeedHandler.need_id).where(NeedHandler.member_id == member.id))
     ch = member.central_household
-    if ch is not None and ch.head_member_id == member.id:
-        cond = sa.or_(cond, sa.and_(Need.central_household_id == ch.id, Need.category != NeedCategory.DISPUTE))
+    return _needs_condition(member.id, ch.id if ch is not None and ch.head_member_id == member.id else None)
+
+
+def _needs_condition(member_id: int, headed_id: int | None) -> sa.ColumnElement[bool]:
+    """:func:`member_needs_condition` from ids: ``headed_id`` is the household the member heads."""
+    cond = Need.id.in_(sa.select(NeedHandler.need_id).where(NeedHandler.member_id == member_id))
+    if headed_id is not None:
+        cond = sa.or_(cond, sa.and_(Need.central_household_id == headed_id, Need.category != NeedCategory.DISPUTE))
     return cond
 
 
@@ -261,20 +267,6 @@ def poster_station(station_id: int | None) -> Station | None:
 # --- Members ---------------------------------------------------------------------------------
 
 
-_HEAD_OF = sa.select(CentralHousehold.head_member_id).where(CentralHousehold.id == sa.bindparam("household"))
-
-
-def is_head(member: Member) -> bool:
-    """Whether the member heads their central household (one indexed lookup of the head's id
-    unless the household is loaded already: not the household with its joined relations)."""
-    if member.central_household_id is None:
-        return False
-    if "central_household" in sa.inspect(member).dict:
-        ch = member.central_household
-        return ch is not None and ch.head_member_id == member.id
-    return read_core(_HEAD_OF, {"household": member.central_household_id}).scalar() == member.id
-
-
 def inbox_state(raw: str | None) -> str:
     """The tab asked for, or 待响应 when there is no such tab."""
     return raw if raw is not None and (raw in INBOX_STATES or raw == "household") else "submitted"
@@ -286,27 +278,65 @@ def inbox_labels() -> dict[str, str]:
             "closed": _("已办结"), "household": _("本户党员")}
 
 
-def _held_by(member: Member) -> sa.ColumnElement[bool]:
-    return sa.and_(Need.owner_member_id == member.id, Need.hidden_at.is_(None))
+@dataclass(frozen=True)
+class InboxRow(HasSummary):
+    """A need as a line of the inbox shows it (one Core row, no ORM object: issue 14)."""
+
+    id: int
+    category: NeedCategory
+    text: str | None
+    status: NeedStatus
+    accept_due_at: datetime
+    resolve_due_at: datetime | None
+    submitted_at: datetime
+    reopen_count: int
+    owner_member_id: int | None
 
 
-def inbox_counts(member: Member) -> dict[str, int]:
-    """How many needs the member holds in each tab."""
-    counts = dict(db.session.execute(
-        sa.select(Need.status, sa.func.count(Need.id)).where(_held_by(member)).group_by(Need.status)).all())
-    return {k: sum(counts.get(s, 0) for s in v) for k, v in INBOX_STATES.items()}
+@dataclass(frozen=True)
+class Inbox:
+    """One tab of a member's inbox: the select of its rows (``params`` bound), how many needs
+    each tab holds, whether the member heads a household (the 本户党员 tab), the tab's length."""
+
+    state: str
+    counts: dict[str, int]
+    headed_id: int | None
+    select: sa.Select
+    params: dict[str, object]
+    total: int | None
+
+    @property
+    def is_head(self) -> bool:
+        return self.headed_id is not None
 
 
-def inbox_select(member: Member, state: str) -> sa.Select:
-    """The needs of one inbox tab, the most urgent first; "household" (heads only): the open
-    needs the household's other members hold."""
-    if state == "household" and is_head(member):
-        cond = sa.and_(member_needs_condition(member), Need.owner_member_id != member.id,
+# Built once (issue 14): a member opens the inbox many times a day.
+_INBOX_COLUMNS = (Need.id, Need.category, Need.text, Need.status, Need.accept_due_at, Need.resolve_due_at,
+                  Need.submitted_at, Need.reopen_count, Need.owner_member_id)
+_HELD = sa.and_(Need.owner_member_id == sa.bindparam("member"), Need.hidden_at.is_(None))
+_INBOX_COUNTS = sa.select(Need.status, sa.func.count(Need.id)).where(_HELD).group_by(Need.status)
+_INBOX_TABS = {state: sa.select(*_INBOX_COLUMNS).where(_HELD, Need.status.in_(states))
+               .order_by(Need.status, Need.accept_due_at, Need.id) for state, states in INBOX_STATES.items()}
+# The household the member belongs to, when they head it.
+_HEADED = (sa.select(CentralHousehold.id).join(Member, Member.central_household_id == CentralHousehold.id)
+           .where(Member.id == sa.bindparam("member"), CentralHousehold.head_member_id == sa.bindparam("member")))
+
+
+def inbox(member_id: int, state: str | None) -> Inbox:
+    """The member's inbox at tab ``state`` (待响应 when there is no such tab): the counts per tab
+    in one grouped query, the head's household in one indexed lookup; the tab's rows are the
+    caller's to page through (its length is the count already made, except 本户党员's)."""
+    state = inbox_state(state)
+    grouped = dict(read_core(_INBOX_COUNTS, {"member": member_id}).all())
+    counts = {k: sum(grouped.get(s, 0) for s in v) for k, v in INBOX_STATES.items()}
+    headed_id = read_core(_HEADED, {"member": member_id}).scalar()
+    if state == "household" and headed_id is not None:
+        cond = sa.and_(_needs_condition(member_id, headed_id), Need.owner_member_id != member_id,
                        Need.hidden_at.is_(None), Need.status.in_(OPEN_STATES))
-    else:
-        cond = sa.and_(_held_by(member), Need.status.in_(INBOX_STATES.get(state, INBOX_STATES["submitted"])))
-    return (sa.select(Need).where(cond).options(joinedload(Need.owner_member), joinedload(Need.owner_node))
-            .order_by(Need.status, Need.accept_due_at))
+        select = sa.select(*_INBOX_COLUMNS).where(cond).order_by(Need.status, Need.accept_due_at, Need.id)
+        return Inbox(state, counts, headed_id, select, {}, None)
+    tab = state if state in _INBOX_TABS else "submitted"
+    return Inbox(state, counts, headed_id, _INBOX_TABS[tab], {"member": member_id}, counts[tab])
 
 
 def breach_count(need: Need) -> int:

@@ -37,8 +37,10 @@ def add_event(need: Need, kind: EventKind, at: datetime, *, actor: User | None =
     return event
 
 
-def add_handler(need: Need, member: Member) -> None:
-    if db.session.get(NeedHandler, (need.id, member.id)) is None:
+def add_handler(need: Need, member: Member, *, new_need: bool = False) -> None:
+    """Record that ``member`` holds or held the need (once). ``new_need``: the need was made in this
+    transaction, so it has no handler yet — no lookup (and no flush of the timeline before it)."""
+    if new_need or db.session.get(NeedHandler, (need.id, member.id)) is None:
         db.session.add(NeedHandler(need_id=need.id, member_id=member.id))
 
 

@@ -191,7 +191,7 @@ def submit_need(
            text=need.origin.label, photo=photo, voice_clip=voice_clip)
     add_event(need, EventKind.ROUTED, now, label=SYSTEM, to_level=route.level, to_label=route.label)
     if route.owner_member is not None:
-        add_handler(need, route.owner_member)
+        add_handler(need, route.owner_member, new_need=True)
     notify_owner(need, _("新诉求：%(cat)s", cat=category.label), need.summary[:80])
     return need
 
