@@ -61,6 +61,7 @@ def pages(year: int) -> dict[str, tuple[str, str]]:
         "residents": ("district", "/structure/residents"),
         "ledger": ("district", "/activities/ledger"),
         "needs-dashboard": ("district", "/needs/dashboard"),
+        "coverage": ("district", "/visits/coverage"),
         "members": ("district", "/structure/members"),
         "households": ("district", "/structure/households"),
         "dispatch": ("district", "/needs/dispatch"),

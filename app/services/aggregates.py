@@ -273,18 +273,25 @@ def _count_member_years(conn: sa.Connection, keys: list[Key] | None) -> dict[Key
     """Each member's yearly figures side by side, read from the four aggregates that keep them
     (``recount`` stores those first, in ``AGGREGATES``' order; ``check`` compares them each with
     the source rows): points, activities and authored (over the kinds), visited, minutes."""
-    parts: list[tuple[type, tuple[str, ...], int]] = [
-        (PointsYear, ("points",), 0), (MemberActivityYear, ("activities", "authored"), 1),
-        (MemberVisitYear, ("visited",), 3), (MemberTrainingYear, ("minutes",), 4)]
-    found: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    for model, columns, at in parts:
+    figures = ("points", "activities", "authored", "visited", "minutes")
+    parts: list[tuple[type, tuple[str, ...]]] = [
+        (PointsYear, ("points",)), (MemberActivityYear, ("activities", "authored")),
+        (MemberVisitYear, ("visited",)), (MemberTrainingYear, ("minutes",))]
+    selects = []
+    for model, columns in parts:  # each padded to the five figures: one statement, one round trip
         member_id, year = model.member_id, model.year  # type: ignore[attr-defined]
-        stmt = (sa.select(member_id, year, *(sa.func.sum(getattr(model, c)) for c in columns))
+        stmt = (sa.select(member_id.label("member_id"), year.label("year"),
+                          *(sa.func.sum(getattr(model, f)).label(f) if f in columns else sa.literal(0).label(f)
+                            for f in figures))
                 .group_by(member_id, year))
         if keys is not None:
             stmt = stmt.where(member_id.in_(_ids(k[0] for k in keys)), year.in_(_ids(k[1] for k in keys)))
-        for mid, y, *values in conn.execute(stmt):
-            found[(mid, y)][at:at + len(values)] = [int(v or 0) for v in values]
+        selects.append(stmt)
+    found: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for mid, y, *values in conn.execute(sa.union_all(*selects)):
+        cell = found[(mid, y)]
+        for i, v in enumerate(values):
+            cell[i] += int(v or 0)
     return {k: tuple(v) for k, v in found.items()}
 
 
