@@ -463,6 +463,8 @@ class Attendee:
     checked_in_at: datetime
     method: CheckinMethod
     recorded_by: str | None  # who recorded it for the member (补签), if anyone
+    station_id: int
+    day: date
 
 
 @dataclass(frozen=True)
@@ -484,7 +486,8 @@ def attendance(session: TrainingSession) -> list[Attendee]:
         return []
     recorder = aliased(User)
     return [Attendee(*row) for row in db.session.execute(
-        sa.select(Checkin.member_id, User.name, OrgNode.name, Checkin.checked_in_at, Checkin.method, recorder.name)
+        sa.select(Checkin.member_id, User.name, OrgNode.name, Checkin.checked_in_at, Checkin.method, recorder.name,
+                  Checkin.station_id, Checkin.day)
         .join(Member, Member.id == Checkin.member_id).join(User, User.id == Member.user_id)
         .join(OrgNode, OrgNode.id == Member.grid_id)
         .outerjoin(recorder, recorder.id == Checkin.recorded_by_id)
