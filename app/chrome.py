@@ -29,9 +29,6 @@ _MARK = {
     "page_next": "CHROMENEXT7a3c0f5d",
 }
 
-_kept: dict[tuple, str] = {}
-
-
 def _key(context: Context, part: str, main_nav) -> tuple[tuple, dict]:  # type: ignore[no-untyped-def]
     """What the part depends on (the key it is kept under) and the context it renders with."""
     user = bool(context.get("page_user"))
@@ -69,6 +66,7 @@ def page_chrome(context: Context, part: str) -> Markup:
     """``part`` of the chrome ("head", "header", "outbox" or "footer") for this page."""
     main_nav = context["main_nav"]
     key, extra = _key(context, part, main_nav)
+    _kept: dict[tuple, str] = current_app.extensions.setdefault("kept_chrome", {})  # per app, as its config
     kept = _kept.get(key)
     if kept is None or current_app.debug:
         kept = render_template(f"_chrome/{part}.html", **extra, **_MARK,

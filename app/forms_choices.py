@@ -5,15 +5,31 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 from wtforms import SelectField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange
+from wtforms.widgets import Select
 
 
 def options(pairs: Iterable[tuple[object, object]]) -> list[SelectChoice]:
     """``[(value, label), ...]`` → SelectChoice list. Labels may be lazy strings: they are left
     lazy so that a choice list built at import time still renders in the visitor's language."""
     return [SelectChoice(value, label) for value, label in pairs]  # type: ignore[arg-type]
+
+
+class LongSelect(Select):
+    """A select of many plain options (a township session's hundreds of attendees): each option
+    written in one step, the same HTML as WTForms' (``<option [selected ]value="…">label</option>``)
+    without its attribute machinery per option; an option with attributes of its own is left to it."""
+
+    @classmethod
+    def render_option(cls, choice: SelectChoice, **kwargs: object) -> Markup:
+        if kwargs or choice.render_kw or isinstance(choice.value, bool):
+            return super().render_option(choice, **kwargs)
+        value = escape(choice.value).replace(Markup('"'), Markup("&quot;"))
+        selected = "selected " if choice.selected else ""
+        return Markup(f'<option {selected}value="{value}">{escape(choice.label or choice.value)}</option>')
 
 
 # --- ids chosen in a form ---------------------------------------------------------------------

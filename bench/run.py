@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py                 # scale 1 on SQLite, 30 requests per page
     .venv/bin/python bench/run.py --scale 0.2 -n 10
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench .venv/bin/python bench/run.py --scale 10
+    DATABASE_URL=… .venv/bin/python bench/run.py --keep --only /evaluation/,/training/sessions/
 
 It builds the demo district in a scratch database (never the app's own), logs in as the demo
 account of each role, requests every page in PAGES ``-n`` times in-process (the Flask test client:
@@ -222,7 +223,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--keep", action="store_true",
                         help="reuse the data already in DATABASE_URL instead of generating it again")
+    parser.add_argument("--only", help="comma-separated parts of URLs: measure only the pages whose URL "
+                        "contains one of them")
     args = parser.parse_args()
+    only = [part.strip() for part in args.only.split(",")] if args.only else None
 
     scratch = Path(tempfile.mkdtemp(prefix="dy-bench-"))
     uri = os.environ.get("DATABASE_URL") or f"sqlite:///{scratch / 'bench.sqlite'}"
@@ -273,6 +277,8 @@ def main() -> int:
             url = page.url() if callable(page.url) else page.url
         if url is None:
             rows.append((page.who or "anon", "(nothing to show)", "n/a", "", "", "", ""))
+            continue
+        if only is not None and not any(part in url for part in only):
             continue
         client.get(url)  # warm-up: template compilation is not what we measure
         times = []

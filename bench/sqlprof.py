@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/sqlprof.py --db /tmp/dy-prof/bench.sqlite            # every page below
     DATABASE_URL=postgresql+psycopg://…/bench10 .venv/bin/python bench/sqlprof.py --only sheet,ranking-y
+    DATABASE_URL=… .venv/bin/python bench/sqlprof.py --only dispatch --explain 2   # and their plans
 
 For each page it requests the page ``-n`` times in process (the Flask test client) as the demo
 account of its role, and prints the wall and CPU milliseconds per request, the time spent in the
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
-from bench.run import ACCOUNTS, PASSWORD  # noqa: E402
+from bench.run import ACCOUNTS, PASSWORD, _training_session  # noqa: E402
 
 
 def _district_id() -> int:
@@ -60,6 +61,12 @@ def pages(year: int) -> dict[str, tuple[str, str]]:
         "residents": ("district", "/structure/residents"),
         "ledger": ("district", "/activities/ledger"),
         "needs-dashboard": ("district", "/needs/dashboard"),
+        "coverage": ("district", "/visits/coverage"),
+        "members": ("district", "/structure/members"),
+        "households": ("district", "/structure/households"),
+        "dispatch": ("district", "/needs/dispatch"),
+        "training-offline": ("district", f"/training/sessions/{_training_session('offline')}"),
+        "training-online": ("district", f"/training/sessions/{_training_session('online')}"),
     }
 
 
@@ -74,6 +81,8 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=5)
     parser.add_argument("--only", help="comma-separated page names")
     parser.add_argument("--top", type=int, default=8, help="statements shown per page")
+    parser.add_argument("--explain", type=int, default=0, metavar="N",
+                        help="PostgreSQL: EXPLAIN ANALYZE the N slowest statements of each page, as run")
     args = parser.parse_args()
     uri = f"sqlite:///{Path(args.db).resolve()}" if args.db else os.environ["DATABASE_URL"]
     app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "profile", "RATELIMIT_ENABLED": False,
@@ -86,12 +95,14 @@ def main() -> int:
 
     statements: list[tuple[str, float]] = []
     started: dict[int, float] = {}
+    executed: dict[str, tuple[str, object]] = {}  # normalised statement → (statement, parameters)
 
     def before(conn, cursor, statement, *a):  # type: ignore[no-untyped-def]
         started[id(cursor)] = time.perf_counter()
 
-    def after(conn, cursor, statement, *a):  # type: ignore[no-untyped-def]
+    def after(conn, cursor, statement, parameters, *a):  # type: ignore[no-untyped-def]
         statements.append((statement, time.perf_counter() - started.pop(id(cursor), time.perf_counter())))
+        executed[normalise(statement)] = (statement, parameters)
 
     with app.app_context():
         sa.event.listen(db.engine, "before_cursor_execute", before)
@@ -126,12 +137,29 @@ def main() -> int:
             for text, secs in req:
                 by_stmt[normalise(text)].append(secs * 1000 / args.n)
         ranked = sorted(by_stmt.items(), key=lambda kv: -sum(kv[1]))[:args.top]
-        details.append((name, ranked))
-    for name, ranked in details:
+        plans = [explain(app, *executed[text]) for text, _t in ranked[:args.explain]]
+        details.append((name, ranked, plans))
+    for name, ranked, plans in details:
         print(f"\n### {name}\n\n| ms per request | statement |\n|---|---|")
         for text, times in ranked:
             print(f"| {sum(times):.1f} | `{text}` |")
+        for plan in plans:
+            print(f"\n```\n{plan}\n```")
     return 0
+
+
+def explain(app, statement: str, parameters: object) -> str:  # type: ignore[no-untyped-def]
+    """The statement and its plan as PostgreSQL runs it (EXPLAIN ANALYZE, with its parameters)."""
+    with app.app_context():
+        raw = db.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            raw.rollback()
+            raw.close()
+    return f"{statement}\n{parameters}\n\n{plan}"
 
 
 if __name__ == "__main__":

@@ -257,3 +257,94 @@ def test_the_sheet_runs_a_fixed_number_of_queries(app, client, subject):
     # The subjects, seven GROUP BYs (and for households the members of the households whose
     # training is summed), the weights, the outcomes.
     assert len(statements) == (10 if subject == "members" else 11)
+
+
+# --- the ranking in SQL equals the ranking of the formula, ties included ------------------------
+
+
+def _ranked_in_python(subject: evaluation.Subject, node, year: int):  # type: ignore[no-untyped-def]
+    """The sheet as it was ranked in Python before the ranking moved to SQL: every subject's
+    figures, the maxima, the score, a stable sort by the score rounded to 9 decimals over the
+    name order, equal rounded scores sharing a rank. [(id, rank, score)] and the maxima."""
+    from app.models import CentralHousehold, Member
+    from app.services.evaluation.figures import figures
+
+    model = Member if subject is evaluation.Subject.MEMBERS else CentralHousehold
+    order = list(db.session.scalars(sheet_svc.subjects_select(subject, node).with_only_columns(model.id)))
+    found = figures(subject, sheet_svc._ids_under(subject, node), year)
+    weights = evaluation.weights_for(node).values
+    per = [(sid, sheet_svc.factor_values(found.get(sid) or evaluation.Figures())) for sid in order]
+    maxima = {f: max((v[f] for _sid, v in per), default=0.0) for f in EvaluationFactor}
+    scored = [(sid, sheet_svc.score(evaluation.Figures(), weights, maxima, v)) for sid, v in per]
+    scored.sort(key=lambda t: -round(t[1], 9))
+    out: list[tuple[int, int, float]] = []
+    for i, (sid, value) in enumerate(scored):
+        rank = out[-1][1] if out and round(out[-1][2], 9) == round(value, 9) else i + 1
+        out.append((sid, rank, value))
+    return out, maxima
+
+
+def _tie_world():  # type: ignore[no-untyped-def]
+    """The hand-counted world plus members whose scores tie exactly (the same figures; the same
+    float by different factors) and nearly (0.1 + 0.2 against 0.3: equal to 9 decimals)."""
+    from app.models import TrainingCompletion, TrainingMode
+    from tests.evaluation_fixtures import _points, _session
+
+    w = make_eval_world()
+    t, n = w.p.tree, [500]
+    people = {name: make_member(t.grid if i % 2 else t.grid_b, name=name)
+              for i, name in enumerate(["甲满", "乙和", "丙课", "丁分", "戊同", "己同", "庚同", "辛闲", "壬闲"])}
+    for name in ("戊同", "己同", "庚同"):  # the same figures, and each heads a household
+        make_household(people[name].grid, head=people[name], number=f"TIE-{name}")
+    db.session.commit()
+    for name, points, activities, minutes in [("甲满", 10, 10, 600), ("乙和", 1, 1, 0), ("丙课", 0, 0, 60),
+                                              ("丁分", 3, 0, 0), ("戊同", 5, 2, 0), ("己同", 5, 2, 0),
+                                              ("庚同", 5, 2, 0)]:
+        m = people[name]
+        if points:
+            _points(m, points, date(2025, 5, 5), n)
+        for _i in range(activities):
+            _activity(m, ActivityKind.ERRAND, sh(2025, 5, 5))
+        if minutes:
+            s = _session(f"课{name}", TrainingMode.ONLINE, sh(2025, 5, 1), minutes, w.station)
+            db.session.add(TrainingCompletion(session_id=s.id, member_id=m.id, completed_at=sh(2025, 5, 2)))
+    db.session.commit()
+    return w, people
+
+
+@pytest.mark.parametrize("subject", ["members", "households"])
+def test_the_sql_ranking_equals_the_formula_ranked_in_python_with_ties_and_pages(app, subject):
+    w, people = _tie_world()
+    node, subj = w.p.tree.community, evaluation.Subject(subject)
+    # Weights under which 乙和 (1 point, 1 activity: 0.1 + 0.2) and 丙课 (1 of 10 hours: 0.3)
+    # tie to 9 decimals though not as floats, and 丁分 (3 of 10 points: 0.3) ties 丙课 exactly.
+    custom = {f: 0 for f in EvaluationFactor} | {EvaluationFactor.POINTS: 1, EvaluationFactor.ACTIVITIES: 2,
+                                                 EvaluationFactor.TRAINING_HOURS: 3}
+    for weights in (None, custom, {f: -w_ for f, w_ in evaluation.DEFAULT_WEIGHTS.items()}):
+        if weights is not None:
+            sheet_svc.set_weights(w.p.district_admin, node, weights)
+            db.session.commit()
+        expected, maxima = _ranked_in_python(subj, node, YEAR)
+        sheet = evaluation.compute(subj, node, YEAR)
+        assert [(r.subject_id, r.rank, r.score) for r in sheet.rows] == expected, weights
+        assert sheet.maxima == maxima and sheet.total == len(expected)
+        # Page by page, the same rows in the same order, each with the sheet's rank; past the
+        # end, no rows and the same total.
+        paged = []
+        for page in range(1, len(expected) // 3 + 3):
+            part = evaluation.compute(subj, node, YEAR, page=page, per_page=3)
+            assert part.total == len(expected) and part.maxima == maxima
+            paged += [(r.subject_id, r.rank, r.score) for r in part.rows]
+        assert paged == expected
+        # One subject's row: its rank on the whole sheet.
+        for sid, rank, value in expected[::4]:
+            (row,) = evaluation.compute(subj, node, YEAR, only=[sid]).rows
+            assert (row.subject_id, row.rank, row.score) == (sid, rank, value)
+        if weights is custom and subj is evaluation.Subject.MEMBERS:
+            by_name = {people_name: rank for people_name, m in people.items()
+                       for sid, rank, _v in expected if sid == m.id}
+            assert by_name["乙和"] == by_name["丙课"] == by_name["丁分"]  # 0.1 + 0.2 ≈ 0.3 = 0.3
+            assert by_name["戊同"] == by_name["己同"] == by_name["庚同"]
+            # The idle (辛闲, 壬闲 and the personas 李党员, 王户长): four share the last rank.
+            assert by_name["辛闲"] == by_name["壬闲"] == len(expected) - 4 + 1
+    assert {r for _s, r, _v in expected} != set(range(1, len(expected) + 1))  # there were ties

@@ -251,6 +251,29 @@ def test_the_members_list_pages_through_everyone_by_name_with_what_each_row_coun
     assert f'href="/structure/households/{p.household.id}"' in first + second
 
 
+@pytest.mark.parametrize("query", ["", "q=党员", "q=李", "category=five_elders", "below=1", "grid2", "q=党员&below=1",
+                                   "phone"])
+def test_the_members_total_is_the_number_of_members_listed(client, p, query):
+    """The total is counted apart from the page (without the members' users unless searching):
+    it must count exactly the members the list shows, whatever the filters."""
+    from app.models import MemberStatus
+
+    for i in range(4):
+        make_member(p.tree.grid if i % 2 else p.tree.grid2, name=f"新党员{i}",
+                    category=MemberCategory.FIVE_ELDERS if i < 2 else MemberCategory.EMPLOYED)
+    stopped = make_member(p.tree.grid, name="停用党员")
+    stopped.status = MemberStatus.INACTIVE
+    for _ in range(15):
+        make_resident(p.tree.grid, member=p.member)
+    db.session.commit()
+    query = {"grid2": f"node={p.tree.grid2.id}", "phone": f"q={p.other_member.user.phone[-4:]}"}.get(query, query)
+    login(client, p.district_admin)
+    html = client.get(f"/structure/members?{query}", headers=HX).get_data(as_text=True)
+    listed = len(re.findall(r'<a href="/structure/members/\d+">', html))
+    assert f"共 {listed} 名党员" in html, query
+    assert listed or "没有符合条件的党员" in html
+
+
 def test_members_below_15_are_highlighted_with_a_text_badge(client, p):
     for _ in range(15):
         make_resident(p.tree.grid, member=p.member)

@@ -308,6 +308,38 @@ def test_an_online_sessions_page_lists_completions_with_reflections(client, w):
     assert "党章学习.pdf" in page
 
 
+def test_the_session_pages_run_a_fixed_number_of_queries_whatever_the_attendance(client, w):
+    off, on = f"/training/sessions/{w.off.id}", f"/training/sessions/{w.on.id}"
+    with time_machine.travel(DURING, tick=False):
+        login(client, w.p.station_admin)
+        with count_queries() as few_off:
+            assert client.get(off).status_code == 200
+        login(client, w.p.community_admin)
+        with count_queries() as few_on:
+            assert client.get(on).status_code == 200
+        for i in range(6):
+            m = make_member(w.p.tree.grid_b if i % 2 else w.p.tree.grid, name=f"学员{i}")
+            make_checkin(m, w.p.station, local(2025, 4, 8, 9, 41 + i), method="manual" if i == 5 else "kiosk",
+                         recorded_by=w.p.station_admin if i == 5 else None, event=w.off.station_event)
+            svc.complete(w.on, m, f"心得{i}", local(2025, 4, 5, 20, i))
+        db.session.commit()
+        with count_queries() as many_on:
+            online_page = client.get(on).get_data(as_text=True)
+        login(client, w.p.station_admin)
+        with count_queries() as many_off:
+            offline_page = client.get(off).get_data(as_text=True)
+    assert (len(few_off), len(few_on)) == (len(many_off), len(many_on))
+    # Every attendee, oldest check-in first, with their grid; the one recorded by the station
+    # admin with the recorder's name; each one a choice of the mark form.
+    rows = offline_page[offline_page.index('id="attendance-table"'):]
+    assert [rows.index(f">学员{i}<") for i in range(6)] == sorted(rows.index(f">学员{i}<") for i in range(6))
+    assert rows.index(">李党员<") < rows.index(">学员0<")
+    assert ">第二网格<" in rows and '<div class="hint">驿站管理员</div>' in rows
+    assert f'<option value="{w.p.member.id}">李党员（第一网格）</option>' in offline_page
+    assert 'id="session-attended">7<' in offline_page
+    assert all(f">心得{i}<" in online_page and f">学员{i}<" in online_page for i in range(6))
+
+
 def test_the_export_route_sends_the_workbook_and_audits_it(client, w):
     login(client, w.p.station_admin)
     response = client.get(f"/training/sessions/{w.off.id}/attendance.xlsx")

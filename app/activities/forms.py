@@ -27,7 +27,7 @@ from wtforms.validators import (
 )
 
 from app.clock import TZ, local_minute, local_naive
-from app.forms_choices import IdMultipleField, IdSelectField, db_id, db_id_or_none
+from app.forms_choices import IdMultipleField, IdSelectField, LongSelect, db_id, db_id_or_none
 from app.models import MAX_DURATION_MINUTES, Activity, ActivityKind, VerifyState
 from app.services.activities import ActivityInput
 from app.services.client_keys import normalize_key
@@ -162,7 +162,7 @@ class ActivityFilterForm(FlaskForm):
                        validators=[Optional()])
     date_from = DateField(_l("开始日期"), validators=[Optional()])
     date_to = DateField(_l("结束日期"), validators=[Optional()])
-    grid = IdSelectField(_l("网格"), coerce=db_id_or_none, validate_choice=False)
+    grid = IdSelectField(_l("网格"), coerce=db_id_or_none, validate_choice=False, widget=LongSelect())
     state = SelectField(
         _l("审核状态"),
         choices=select_choices([("", _l("全部状态")), *VerifyState.choices()]),

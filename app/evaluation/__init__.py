@@ -49,8 +49,8 @@ def subject_or_404(node: OrgNode, subject: Subject, subject_id: int) -> Member |
 
 @dataclass
 class ListPage:
-    """One page of a list computed in full (the sheet is ranked over the whole node), with the
-    attributes the shared pager macro reads."""
+    """One page of a list cut by its service (the sheet is ranked over the whole node in SQL),
+    with the attributes the shared pager macro reads."""
 
     items: list[Any]
     page: int
@@ -78,11 +78,15 @@ class ListPage:
         return self.page + 1
 
 
-def list_page(rows: list[Any], per_page: int = SHEET_PER_PAGE) -> ListPage:
-    """The page of ``rows`` asked for by ``?page=`` (past the end: empty, never a 404)."""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    start = (page - 1) * per_page
-    return ListPage(rows[start:start + per_page], page, per_page, len(rows))
+def page_asked() -> int:
+    """The page number asked for by ``?page=`` (1 when absent or not a positive number)."""
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+def list_page(rows: list[Any], total: int, per_page: int = SHEET_PER_PAGE) -> ListPage:
+    """The page asked for by ``?page=``, its ``rows`` already cut by the service (past the end:
+    empty, never a 404); ``total`` is the whole list's length."""
+    return ListPage(rows, page_asked(), per_page, total)
 
 
 # The modules register their routes on ``bp``; imported last because they import ``bp``.

@@ -14,10 +14,12 @@ from app.authz import admin_required, get_or_404, require
 from app.clock import local_today
 from app.evaluation import (
     FACTOR,
+    SHEET_PER_PAGE,
     SUBJECT,
     bp,
     list_page,
     node_or_404,
+    page_asked,
     subject_or_404,
     year_or_404,
 )
@@ -55,10 +57,10 @@ def index():
 def sheet(node_id: int, year: int, subject: str):
     """The sheet: everyone under the node ranked by the formula written on the page."""
     node, year = node_or_404(node_id), year_or_404(year)
-    result = svc.compute(svc.Subject(subject), node, year)
+    result = svc.compute(svc.Subject(subject), node, year, page=page_asked(), per_page=SHEET_PER_PAGE)
     return render("evaluation/sheet.html", "evaluation/_sheet_table.html", sheet=result,
-                  listing=list_page(result.rows), kinds=list(ActivityKind), factors=list(EvaluationFactor),
-                  children=sheet_svc.children(node), years=_years())
+                  listing=list_page(result.rows, result.total), kinds=list(ActivityKind),
+                  factors=list(EvaluationFactor), children=sheet_svc.children(node), years=_years())
 
 
 def _years() -> list[int]:

@@ -18,6 +18,7 @@ from app.models.aggregates import (
     MemberActivityYear,
     MemberTrainingYear,
     MemberVisitYear,
+    MemberYear,
     PointsMonth,
     PointsYear,
     SessionParticipants,
@@ -57,6 +58,7 @@ from app.models.households import (
 )
 from app.models.mentoring import GuidanceContact, GuidanceWay, PostAssignment, PostType
 from app.models.needs import (
+    OPEN_NEED_STATES,
     TEXT_MAX,
     VOICE_ONLY,
     BreachKind,
@@ -133,6 +135,7 @@ __all__ = [
     "MemberActivityYear",
     "MemberTrainingYear",
     "MemberVisitYear",
+    "MemberYear",
     "PointsMonth",
     "PointsYear",
     "SessionParticipants",
@@ -181,6 +184,7 @@ __all__ = [
     "NeedRating",
     "NeedSla",
     "NeedStatus",
+    "OPEN_NEED_STATES",
     "OwnerLevel",
     "AuditEntry",
     "BUILTIN_HOUSEHOLD_TYPES",

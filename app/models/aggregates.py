@@ -77,6 +77,10 @@ class MemberActivityYear(db.Model):
     recorded (the evaluation's figures)."""
 
     __tablename__ = "agg_member_activity_years"
+    # A page of the households sheet reads its ~700 members' figures by kind: an index-only
+    # lookup each on PostgreSQL (not a scan of every member's, 46 ms at scale 10 before).
+    __table_args__ = (sa.Index("ix_agg_member_activity_years_member_year", "member_id", "year",
+                               postgresql_include=["kind", "activities", "authored"]),)
 
     member_id: Mapped[int] = mapped_column(
         sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
@@ -136,3 +140,23 @@ class SessionParticipants(db.Model):
     session_id: Mapped[int] = mapped_column(
         sa.ForeignKey("training_sessions.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
     participants: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class MemberYear(db.Model):
+    """A member's kept figures of a calendar year side by side — net points (``PointsYear``),
+    activities recorded or taken part in and those recorded (``MemberActivityYear`` over the
+    kinds), covered households visited (``MemberVisitYear``), training minutes
+    (``MemberTrainingYear``): one row per member and year, what the evaluation sheet ranks every
+    member of a node by with one join instead of four. Recounted from those four after they are
+    (``app/services/aggregates.py``); a row where any of them has one."""
+
+    __tablename__ = "agg_member_years"
+
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    points: Mapped[int] = mapped_column(default=0, server_default="0")
+    activities: Mapped[int] = mapped_column(default=0, server_default="0")
+    authored: Mapped[int] = mapped_column(default=0, server_default="0")
+    visited: Mapped[int] = mapped_column(default=0, server_default="0")
+    minutes: Mapped[int] = mapped_column(default=0, server_default="0")

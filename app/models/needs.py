@@ -191,6 +191,12 @@ class BreachKind(LabeledEnum):
         return {cls.ACCEPT: _l("超时未接单"), cls.RESOLVE: _l("超时未办结")}
 
 
+# A need still to be done (services/needs/common.py's OPEN_STATES); the open needs not hidden, as
+# SQL, are the predicate of the partial index the dispatch lists read through.
+OPEN_NEED_STATES = (NeedStatus.SUBMITTED, NeedStatus.ACCEPTED, NeedStatus.IN_PROGRESS)
+OPEN_NEEDS = f"status IN ({', '.join(repr(s.value) for s in OPEN_NEED_STATES)}) AND hidden_at IS NULL"
+
+
 class Need(HasSummary, db.Model):
     __tablename__ = "needs"
     __table_args__ = (
@@ -223,6 +229,10 @@ class Need(HasSummary, db.Model):
         sa.Index("ix_needs_rates", "submitted_at", "hidden_at", "node_id", "status", "rating", "accepted_at",
                  "first_accept_due_at", "community_id", "township_id", "grid_id", "member_id",
                  "central_household_id"),
+        # The open needs, oldest first (the dispatch queue and the overdue list): a few hundred
+        # among every need ever submitted (scale 10: 30,000 read per list before, ~60 ms).
+        sa.Index("ix_needs_open_submitted", "submitted_at",
+                 postgresql_where=sa.text(OPEN_NEEDS), sqlite_where=sa.text(OPEN_NEEDS)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

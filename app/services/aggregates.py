@@ -1,8 +1,9 @@
 """Maintained aggregates (``app/models/aggregates.py``), the sibling of ``counters.py`` for the
 history rows: check-ins per station and day, activities per grid, month and kind, points per
 member and month / year, the evaluation's yearly figures per member (activities by kind,
-households visited, training) and per household (activities recorded on its behalf), and the
-members who took part in each training session.
+households visited, training) and per household (activities recorded on its behalf), the
+members who took part in each training session, and a member's yearly figures side by side
+(``member_years``, counted from four of the others: the evaluation sheet ranks by it).
 
 How they are kept: each flush that inserts, deletes or changes a check-in, an activity (or its
 residents and fellows), a points entry, a diary entry, a resident household's covering member, a
@@ -48,6 +49,7 @@ from app.models import (
     MemberActivityYear,
     MemberTrainingYear,
     MemberVisitYear,
+    MemberYear,
     PointsEntry,
     PointsMonth,
     PointsYear,
@@ -267,6 +269,32 @@ def _count_session_participants(conn: sa.Connection, keys: list[Key] | None) -> 
         sa.select(taken.c.sid, sa.func.count()).group_by(taken.c.sid))}
 
 
+def _count_member_years(conn: sa.Connection, keys: list[Key] | None) -> dict[Key, Values]:
+    """Each member's yearly figures side by side, read from the four aggregates that keep them
+    (``recount`` stores those first, in ``AGGREGATES``' order; ``check`` compares them each with
+    the source rows): points, activities and authored (over the kinds), visited, minutes."""
+    figures = ("points", "activities", "authored", "visited", "minutes")
+    parts: list[tuple[type, tuple[str, ...]]] = [
+        (PointsYear, ("points",)), (MemberActivityYear, ("activities", "authored")),
+        (MemberVisitYear, ("visited",)), (MemberTrainingYear, ("minutes",))]
+    selects = []
+    for model, columns in parts:  # each padded to the five figures: one statement, one round trip
+        member_id, year = model.member_id, model.year  # type: ignore[attr-defined]
+        stmt = (sa.select(member_id.label("member_id"), year.label("year"),
+                          *(sa.func.sum(getattr(model, f)).label(f) if f in columns else sa.literal(0).label(f)
+                            for f in figures))
+                .group_by(member_id, year))
+        if keys is not None:
+            stmt = stmt.where(member_id.in_(_ids(k[0] for k in keys)), year.in_(_ids(k[1] for k in keys)))
+        selects.append(stmt)
+    found: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for mid, y, *values in conn.execute(sa.union_all(*selects)):
+        cell = found[(mid, y)]
+        for i, v in enumerate(values):
+            cell[i] += int(v or 0)
+    return {k: tuple(v) for k, v in found.items()}
+
+
 @dataclass(frozen=True)
 class Aggregate:
     name: str
@@ -297,6 +325,9 @@ AGGREGATES: list[Aggregate] = [
               _count_member_training),
     Aggregate("session_participants", SessionParticipants, ("session_id",), ("participants",),
               _count_session_participants),
+    # Last: read from the four above once they are stored.
+    Aggregate("member_years", MemberYear, ("member_id", "year"),
+              ("points", "activities", "authored", "visited", "minutes"), _count_member_years),
 ]
 BY_NAME = {a.name: a for a in AGGREGATES}
 
@@ -423,6 +454,9 @@ def keys_of(conn: sa.Connection, rows: dict[type, Iterable[int]]) -> Touched:
         read = _SOURCES[model][1]
         for chunk in _chunks(ids):
             read(conn, chunk, out)
+    # A member's row of the year moves with any of the four figures it holds.
+    out["member_years"] |= (out["points_years"] | out["member_visit_years"] | out["member_training_years"]
+                            | {(m, y) for m, y, _kind in out["member_activity_years"]})
     return out
 
 
@@ -546,9 +580,9 @@ def _row(agg: Aggregate, key: Key, values: Values) -> dict[str, object]:
     return {**dict(zip(agg.keys, key, strict=True)), **dict(zip(agg.values, values, strict=True))}
 
 
-def recount_all(conn: sa.Connection) -> None:
-    """Rebuild every aggregate from the source rows."""
-    for agg in AGGREGATES:
+def recount_all(conn: sa.Connection, only: Iterable[str] | None = None) -> None:
+    """Rebuild every aggregate (or those named in ``only``) from the source rows."""
+    for agg in AGGREGATES if only is None else [BY_NAME[name] for name in only]:
         conn.execute(sa.delete(agg.table))
         rows = [_row(agg, k, v) for k, v in agg.count(conn, None).items()]
         for start in range(0, len(rows), 5000):

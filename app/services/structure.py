@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import aliased, contains_eager, joinedload, lazyload, selectinload
+from sqlalchemy.orm import aliased, contains_eager, defaultload, joinedload, lazyload, selectinload
 
 from app.extensions import db, read_core
 from app.models import (
@@ -403,7 +403,9 @@ def households_query(user: User, f: ListFilters) -> sa.Select[tuple[CentralHouse
         .join(CentralHousehold.grid)
         .options(
             contains_eager(CentralHousehold.grid),
-            joinedload(CentralHousehold.mentor),
+            # The head's and the mentor's names are shown, not their grids.
+            defaultload(CentralHousehold.head).lazyload(Member.grid),
+            joinedload(CentralHousehold.mentor).lazyload(Member.grid),
             lazyload(CentralHousehold.duties),
             selectinload(CentralHousehold.model_titles),
         )

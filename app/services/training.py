@@ -41,6 +41,7 @@ from app.models import (
     AttendanceMarkKind,
     CentralHousehold,
     Checkin,
+    CheckinMethod,
     Member,
     MemberStatus,
     OrgNode,
@@ -452,16 +453,46 @@ def cancel_session(session: TrainingSession, user: User, now: datetime | None = 
 # --- attendance (offline) -----------------------------------------------------------------------
 
 
-def attendance(session: TrainingSession) -> list[Checkin]:
+@dataclass(frozen=True)
+class Attendee:
+    """A check-in that counts for an offline session, as its page and export show it."""
+
+    member_id: int
+    name: str
+    grid: str  # the member's grid's name
+    checked_in_at: datetime
+    method: CheckinMethod
+    recorded_by: str | None  # who recorded it for the member (补签), if anyone
+    station_id: int
+    day: date
+
+
+@dataclass(frozen=True)
+class Completer:
+    """A completion of an online session, as its page and export show it."""
+
+    member_id: int
+    name: str
+    grid: str
+    completed_at: datetime
+    reflection: str
+
+
+def attendance(session: TrainingSession) -> list[Attendee]:
     """Who attended an offline session: the station's check-ins that count for its event (a
     check-in while it ran, or that day's earlier one renewed by a scan while it ran), oldest
-    first (member, station and who recorded it joined in one query)."""
+    first — the columns shown, in one query (a township's session lists hundreds)."""
     if session.station_event_id is None:
         return []
-    return list(db.session.scalars(
-        sa.select(Checkin).where(Checkin.event_id == session.station_event_id)
-        .order_by(Checkin.checked_in_at, Checkin.id)
-    ).unique())
+    recorder = aliased(User)
+    return [Attendee(*row) for row in db.session.execute(
+        sa.select(Checkin.member_id, User.name, OrgNode.name, Checkin.checked_in_at, Checkin.method, recorder.name,
+                  Checkin.station_id, Checkin.day)
+        .join(Member, Member.id == Checkin.member_id).join(User, User.id == Member.user_id)
+        .join(OrgNode, OrgNode.id == Member.grid_id)
+        .outerjoin(recorder, recorder.id == Checkin.recorded_by_id)
+        .where(Checkin.event_id == session.station_event_id)
+        .order_by(Checkin.checked_in_at, Checkin.id))]
 
 
 def marks_of(session: TrainingSession) -> dict[int, list[AttendanceMark]]:
@@ -577,12 +608,15 @@ def complete(session: TrainingSession, member: Member, reflection: str | None,
     return CompletionResult(row, True)
 
 
-def completions(session: TrainingSession) -> list[TrainingCompletion]:
-    """Who completed an online session, in order (member joined)."""
-    return list(db.session.scalars(
-        sa.select(TrainingCompletion).where(TrainingCompletion.session_id == session.id)
-        .order_by(TrainingCompletion.completed_at, TrainingCompletion.id)
-    ).unique())
+def completions(session: TrainingSession) -> list[Completer]:
+    """Who completed an online session, in order — the columns shown, in one query."""
+    return [Completer(*row) for row in db.session.execute(
+        sa.select(TrainingCompletion.member_id, User.name, OrgNode.name, TrainingCompletion.completed_at,
+                  TrainingCompletion.reflection)
+        .join(Member, Member.id == TrainingCompletion.member_id).join(User, User.id == Member.user_id)
+        .join(OrgNode, OrgNode.id == Member.grid_id)
+        .where(TrainingCompletion.session_id == session.id)
+        .order_by(TrainingCompletion.completed_at, TrainingCompletion.id))]
 
 
 # --- lists --------------------------------------------------------------------------------------
@@ -773,9 +807,9 @@ class SessionPage:
 
     session: TrainingSession
     state: SessionState
-    checkins: list[Checkin]  # offline
+    checkins: list[Attendee]  # offline
     marks: dict[int, list[AttendanceMark]]  # offline, by member id
-    completions: list[TrainingCompletion]  # online
+    completions: list[Completer]  # online
     attended: int  # members (a multi-day session's member counts once)
     expected: int  # active members of the node
 
@@ -1050,12 +1084,12 @@ def export_attendance(session: TrainingSession, by: User, ip: str = "") -> bytes
             mine = marks.get(c.member_id, [])
             late = [m for m in mine if m.kind is AttendanceMarkKind.LATE]
             early = [m for m in mine if m.kind is AttendanceMarkKind.LEFT_EARLY]
-            rows.append([i, c.member.name, c.member.grid.name, local_naive(c.checked_in_at), str(c.method.label),
+            rows.append([i, c.name, c.grid, local_naive(c.checked_in_at), str(c.method.label),
                          "是" if late else "", "是" if early else "", "；".join(m.note for m in mine if m.note),
-                         c.recorded_by.name if c.recorded_by else ""])
+                         c.recorded_by or ""])
         headers = OFFLINE_HEADERS
     else:
-        rows = [[i, c.member.name, c.member.grid.name, local_naive(c.completed_at), c.reflection]
+        rows = [[i, c.name, c.grid, local_naive(c.completed_at), c.reflection]
                 for i, c in enumerate(completions(session), start=1)]
         headers = ONLINE_HEADERS
     content = ledger.build_workbook(

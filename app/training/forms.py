@@ -25,7 +25,7 @@ from wtforms.validators import (
 )
 
 from app.clock import TZ, local_naive
-from app.forms_choices import choice_id, options
+from app.forms_choices import LongSelect, choice_id, options
 from app.models import (
     REFLECTION_MAX,
     AttendanceMarkKind,
@@ -119,7 +119,7 @@ class SessionEditForm(SessionPlanForm):
 
 
 class MarkForm(FlaskForm):
-    member_id = SelectField(_l("党员"), coerce=choice_id, validate_choice=False,
+    member_id = SelectField(_l("党员"), coerce=choice_id, validate_choice=False, widget=LongSelect(),
                             validators=[InputRequired(_l("请选择党员"))])
     kind = RadioField(_l("标记"), choices=options(AttendanceMarkKind.choices()),
                       default=AttendanceMarkKind.LATE.value, validators=[InputRequired(_l("请选择迟到或早退"))])

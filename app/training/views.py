@@ -156,7 +156,7 @@ def _detail_page(session: TrainingSession, mark_form: MarkForm, status: int = 20
     """The session's page: its facts, attendance (with the mark form) or completions."""
     view = svc.session_page(session, utcnow())
     mark_form.member_id.choices = options([("", _("请选择已签到的党员"))] + [
-        (c.member_id, f"{c.member.name}（{c.member.grid.name}）") for c in view.checkins])
+        (c.member_id, f"{c.name}（{c.grid}）") for c in view.checkins])
     return render_template(
         "training/detail.html", view=view, s=session, mark_form=mark_form,
         error=None if error is None or field_error_shown(mark_form) else error,

@@ -114,7 +114,9 @@ def upgrade():
     # columns it counts, so later columns of those tables do not break this step.
     from app.services import aggregates
 
-    aggregates.recount_all(op.get_bind())
+    aggregates.recount_all(op.get_bind(), only=[
+        "checkin_days", "activity_months", "points_months", "points_years", "member_activity_years",
+        "household_activity_years", "member_visit_years", "member_training_years", "session_participants"])
 
 
 def downgrade():

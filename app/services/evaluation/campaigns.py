@@ -247,8 +247,9 @@ class Candidate:
 def with_figures(campaign: ModelCampaign) -> tuple[list[Candidate], Sheet]:
     """The candidates, each with its row of the year's households sheet at the campaign's node
     (the same computation as the sheet; a fixed number of queries)."""
-    sheet = compute(Subject.HOUSEHOLDS, campaign.org_node, campaign.year)
-    return [Candidate(c, sheet.row_of(c.household_id)) for c in candidates(campaign)], sheet
+    found = candidates(campaign)
+    sheet = compute(Subject.HOUSEHOLDS, campaign.org_node, campaign.year, only=[c.household_id for c in found])
+    return [Candidate(c, sheet.row_of(c.household_id)) for c in found], sheet
 
 
 def proposable(campaign: ModelCampaign) -> list[CentralHousehold]:

@@ -150,51 +150,61 @@ def _key(subject: Subject) -> sa.ColumnElement[int]:
     return Member.id if subject is Subject.MEMBERS else Member.central_household_id  # type: ignore[return-value]
 
 
-def members_of(subject: Subject, ids: sa.Select | list[int], member: type[Member] = Member
+def among(column: sa.ColumnElement, ids: sa.Select | list[int] | None) -> sa.ColumnElement[bool]:
+    """``column`` is one of ``ids`` (None: any — the sheet's ranking joins the rows it needs)."""
+    return sa.true() if ids is None else column.in_(ids)
+
+
+def members_of(subject: Subject, ids: sa.Select | list[int] | None, member: type[Member] = Member
                ) -> sa.ColumnElement[bool]:
     """SQL on ``member`` (``Member`` or an alias): the member is one of the subjects (members), or
     an active member of one of them (households: its head and linked members; a stopped member's
-    work no longer counts)."""
+    work no longer counts). ``ids`` None: any subject."""
     if subject is Subject.MEMBERS:
-        return member.id.in_(ids)
-    return sa.and_(member.central_household_id.in_(ids), member.status == MemberStatus.ACTIVE)
+        return among(member.id, ids)
+    return sa.and_(member.central_household_id.is_not(None), among(member.central_household_id, ids),
+                   member.status == MemberStatus.ACTIVE)
 
 
-def figures(subject: Subject, ids: sa.Select, year: int) -> dict[int, Figures]:
-    """The figures of every subject selected by ``ids`` (a select of member or household ids),
-    in seven queries (eight for households) whatever their number. Subjects with nothing in the
-    year are absent (their figures are all zero)."""
+def figures(subject: Subject, ids: sa.Select | list[int], year: int) -> dict[int, Figures]:
+    """The figures of every subject selected by ``ids`` (a select of member or household ids, or
+    a list of them), in seven queries (eight for households) whatever their number. Subjects with
+    nothing in the year are absent (their figures are all zero)."""
     y = Year(year)
     found: dict[int, Figures] = defaultdict(Figures)
-    for key, total in _points(subject, ids, y):
+    for key, total in db.session.execute(points_select(subject, ids, y)):
         found[key].points = int(total or 0)
     for key, kinds in _activities(subject, ids, y).items():
         found[key].activities = kinds
-    for key, covered, visited in _coverage(subject, ids, y):
+    for key, covered, visited in db.session.execute(coverage_select(subject, ids, y)):
         found[key].covered, found[key].visited = covered, visited
-    for key, *counts in _needs(subject, ids, y):
+    for key, *counts in db.session.execute(needs_select(subject, ids, y)):
         f = found[key]
         (f.needs_submitted, f.accepted_in_time, f.resolved, f.rated, f.satisfied,
          f.unsatisfied) = counts
-    for key, minutes in _training(subject, ids, year).items():
-        found[key].training_minutes = minutes
-    for key, n in _mentoring(subject, ids, y):
+    for key, minutes in db.session.execute(training_select(subject, ids, year)):
+        found[key].training_minutes = int(minutes)
+    for key, n in db.session.execute(mentoring_select(subject, ids, y)):
         found[key].mentoring = n
-    for key, n in _objections(subject, ids, y):
+    for key, n in db.session.execute(objections_select(subject, ids, y)):
         found[key].objections = n
     return dict(found)
 
 
-def _points(subject: Subject, ids: sa.Select, y: Year) -> list:
-    """Net points per subject: the members' maintained yearly totals (the sum of their entries
-    whose day falls in the year; a row only for a member with any)."""
+# Each factor as a select of (key, figures…), a row per subject with anything, for the subjects
+# ``ids`` selects. figures() reads them for a page of the sheet; the sheet's ranking (``sheet.py``)
+# joins the needs, mentoring and objections ones (``ids`` None: every subject's) and reads the
+# yearly aggregates the others read (one row per member and year) directly.
+
+
+def points_select(subject: Subject, ids: sa.Select | list[int], y: Year) -> sa.Select:
+    """(key, points): net points per subject, the members' maintained yearly totals (the sum of
+    their entries whose day falls in the year; a row only for a member with any)."""
     key = _key(subject)
-    return db.session.execute(
-        sa.select(key, sa.func.sum(PointsYear.points))
-        .join(Member, Member.id == PointsYear.member_id)
-        .where(members_of(subject, ids), PointsYear.year == y.year)
-        .group_by(key)
-    ).all()
+    return (sa.select(key.label("key"), sa.func.sum(PointsYear.points).label("points"))
+            .join(Member, Member.id == PointsYear.member_id)
+            .where(members_of(subject, ids), PointsYear.year == y.year)
+            .group_by(key))
 
 
 def _activity_window(y: Year) -> tuple[sa.ColumnElement[bool], ...]:
@@ -224,11 +234,29 @@ def activity_ids(subject: Subject, ids: sa.Select, y: Year) -> sa.Select:
     return sa.union(first, second)
 
 
-def _activities(subject: Subject, ids: sa.Select, y: Year) -> dict[int, dict[ActivityKind, int]]:
+def household_activity_parts(ids: sa.Select | list[int] | None, y: Year) -> tuple[sa.Select, sa.Select]:
+    """A household's activities of the year, as (household, kind, count) rows of two selects:
+    those recorded by its active members (their maintained figures), and those recorded on its
+    behalf by anyone else (an author who is an active member is counted once, with their own)."""
+    author = aliased(Member)
+    behalf = HouseholdActivityYear
+    own = (sa.select(Member.central_household_id.label("key"), MemberActivityYear.kind.label("kind"),
+                     MemberActivityYear.authored.label("n"))
+           .join(Member, Member.id == MemberActivityYear.member_id)
+           .where(members_of(Subject.HOUSEHOLDS, ids), MemberActivityYear.year == y.year))
+    others = (sa.select(behalf.household_id.label("key"), behalf.kind.label("kind"), behalf.activities.label("n"))
+              .join(author, author.id == behalf.author_member_id)
+              .where(among(behalf.household_id, ids), behalf.year == y.year,
+                     sa.or_(author.central_household_id.is_(None),
+                            author.central_household_id != behalf.household_id,
+                            author.status != MemberStatus.ACTIVE)))
+    return own, others
+
+
+def _activities(subject: Subject, ids: sa.Select | list[int], y: Year) -> dict[int, dict[ActivityKind, int]]:
     """{subject: {kind: count}} (kinds with none absent), the count of :func:`activity_ids`'
     rows, read from the maintained yearly aggregates: a member's recorded or taken part in; a
-    household's recorded by its active members, plus those recorded on its behalf by anyone else
-    (an author who is an active member is counted once, with their own)."""
+    household's by :func:`household_activity_parts`."""
     if subject is Subject.MEMBERS:
         kinds = list(ActivityKind)
         row = MemberActivityYear
@@ -238,24 +266,11 @@ def _activities(subject: Subject, ids: sa.Select, y: Year) -> dict[int, dict[Act
                     sa.select(row.member_id, *per_kind)
                     .where(row.member_id.in_(ids), row.year == y.year).group_by(row.member_id))}
     found: dict[tuple[int, ActivityKind], int] = defaultdict(int)
-    for key, kind, n in db.session.execute(
-            sa.select(Member.central_household_id, MemberActivityYear.kind,
-                      sa.func.sum(MemberActivityYear.authored))
-            .join(Member, Member.id == MemberActivityYear.member_id)
-            .where(members_of(subject, ids), MemberActivityYear.year == y.year)
-            .group_by(Member.central_household_id, MemberActivityYear.kind)):
-        found[(key, kind)] += int(n or 0)
-    author = aliased(Member)
-    behalf = HouseholdActivityYear
-    for key, kind, n in db.session.execute(
-            sa.select(behalf.household_id, behalf.kind, sa.func.sum(behalf.activities))
-            .join(author, author.id == behalf.author_member_id)
-            .where(behalf.household_id.in_(ids), behalf.year == y.year,
-                   sa.or_(author.central_household_id.is_(None),
-                          author.central_household_id != behalf.household_id,
-                          author.status != MemberStatus.ACTIVE))
-            .group_by(behalf.household_id, behalf.kind)):
-        found[(key, kind)] += int(n or 0)
+    for part in household_activity_parts(ids, y):
+        rows = part.subquery()
+        for key, kind, n in db.session.execute(
+                sa.select(rows.c.key, rows.c.kind, sa.func.sum(rows.c.n)).group_by(rows.c.key, rows.c.kind)):
+            found[(key, kind)] += int(n or 0)
     out: dict[int, dict[ActivityKind, int]] = defaultdict(dict)
     for (key, kind), n in found.items():
         if n:
@@ -286,20 +301,18 @@ def visited_residents(subject: Subject, ids: sa.Select | list[int], y: Year) -> 
     )
 
 
-def _coverage(subject: Subject, ids: sa.Select, y: Year) -> list:
-    """(subject, covered, visited) for the subjects whose members cover any household: the
+def coverage_select(subject: Subject, ids: sa.Select | list[int], y: Year) -> sa.Select:
+    """(key, covered, visited) for the subjects whose members cover any household: the
     maintained coverage counters and yearly visited counts (:func:`visited_residents`' rule)."""
     key = _key(subject)
-    return db.session.execute(
-        sa.select(key, sa.func.sum(MemberCoverage.covered),
-                  sa.func.sum(sa.func.coalesce(MemberVisitYear.visited, 0)))
-        .select_from(MemberCoverage)
-        .join(Member, Member.id == MemberCoverage.member_id)
-        .outerjoin(MemberVisitYear, sa.and_(MemberVisitYear.member_id == MemberCoverage.member_id,
-                                            MemberVisitYear.year == y.year))
-        .where(members_of(subject, ids), MemberCoverage.covered > 0)
-        .group_by(key)
-    ).all()
+    return (sa.select(key.label("key"), sa.func.sum(MemberCoverage.covered).label("covered"),
+                      sa.func.sum(sa.func.coalesce(MemberVisitYear.visited, 0)).label("visited"))
+            .select_from(MemberCoverage)
+            .join(Member, Member.id == MemberCoverage.member_id)
+            .outerjoin(MemberVisitYear, sa.and_(MemberVisitYear.member_id == MemberCoverage.member_id,
+                                                MemberVisitYear.year == y.year))
+            .where(members_of(subject, ids), MemberCoverage.covered > 0)
+            .group_by(key))
 
 
 def needs_column(subject: Subject) -> sa.ColumnElement[int | None]:
@@ -307,29 +320,29 @@ def needs_column(subject: Subject) -> sa.ColumnElement[int | None]:
     return Need.member_id if subject is Subject.MEMBERS else Need.central_household_id  # type: ignore[return-value]
 
 
-def needs_window(subject: Subject, ids: sa.Select, y: Year) -> tuple[sa.ColumnElement[bool], ...]:
+def needs_window(subject: Subject, ids: sa.Select | list[int] | None, y: Year) -> tuple[sa.ColumnElement[bool], ...]:
     """The needs routed to the subjects, submitted in the year, not hidden (as the rates count)."""
     start, end = y.bounds
-    return (needs_column(subject).in_(ids), Need.hidden_at.is_(None), Need.submitted_at >= start,
+    return (among(needs_column(subject), ids), Need.hidden_at.is_(None), Need.submitted_at >= start,
             Need.submitted_at < end)
 
 
-def _needs(subject: Subject, ids: sa.Select, y: Year) -> list:
+def needs_select(subject: Subject, ids: sa.Select | list[int] | None, y: Year) -> sa.Select:
+    """(key, submitted, accepted in time, resolved, rated, satisfied, unsatisfied): the counts of
+    rates.rates() over the needs routed to each subject, plus 不满意 for the complaints."""
     col = needs_column(subject)
-    # The counts of rates.rates(): the same five, plus 不满意 for the complaints.
-    return db.session.execute(
-        sa.select(
-            col,
-            sa.func.count(Need.id),
-            sa.func.count(Need.id).filter(Need.accepted_at <= Need.first_accept_due_at),
-            sa.func.count(Need.id).filter(Need.status.in_(CLOSED_STATES)),
-            sa.func.count(Need.id).filter(Need.rating.is_not(None)),
-            sa.func.count(Need.id).filter(Need.rating.in_((NeedRating.SATISFIED, NeedRating.BASICALLY))),
-            sa.func.count(Need.id).filter(Need.rating == NeedRating.UNSATISFIED),
-        )
-        .where(*needs_window(subject, ids, y))
-        .group_by(col)
-    ).all()
+    return (sa.select(
+                col.label("key"),
+                sa.func.count(Need.id).label("submitted"),
+                sa.func.count(Need.id).filter(Need.accepted_at <= Need.first_accept_due_at).label("in_time"),
+                sa.func.count(Need.id).filter(Need.status.in_(CLOSED_STATES)).label("resolved"),
+                sa.func.count(Need.id).filter(Need.rating.is_not(None)).label("rated"),
+                sa.func.count(Need.id).filter(
+                    Need.rating.in_((NeedRating.SATISFIED, NeedRating.BASICALLY))).label("satisfied"),
+                sa.func.count(Need.id).filter(Need.rating == NeedRating.UNSATISFIED).label("unsatisfied"),
+            )
+            .where(*needs_window(subject, ids, y))
+            .group_by(col))
 
 
 def training_sessions(member_ids: sa.Select, year: int) -> sa.Select:
@@ -372,29 +385,26 @@ def _training_minutes(member_ids: sa.Select, year: int) -> dict[int, int]:
         sa.select(rows.c.member_id, sa.func.sum(rows.c.minutes)).group_by(rows.c.member_id))}
 
 
-def _training(subject: Subject, ids: sa.Select, year: int) -> dict[int, int]:
-    """Training minutes per subject (:func:`training_sessions`' rule), from the maintained yearly
-    figures of the members: a household's are its active members'."""
+def training_select(subject: Subject, ids: sa.Select | list[int], year: int) -> sa.Select:
+    """(key, minutes): training minutes per subject (:func:`training_sessions`' rule), from the
+    maintained yearly figures of the members: a household's are its active members'."""
     key = _key(subject)
-    return {k: int(minutes) for k, minutes in db.session.execute(
-        sa.select(key, sa.func.sum(MemberTrainingYear.minutes))
-        .join(Member, Member.id == MemberTrainingYear.member_id)
-        .where(members_of(subject, ids), MemberTrainingYear.year == year)
-        .group_by(key))}
+    return (sa.select(key.label("key"), sa.func.sum(MemberTrainingYear.minutes).label("minutes"))
+            .join(Member, Member.id == MemberTrainingYear.member_id)
+            .where(members_of(subject, ids), MemberTrainingYear.year == year)
+            .group_by(key))
 
 
-def _mentoring(subject: Subject, ids: sa.Select, y: Year) -> list:
+def mentoring_select(subject: Subject, ids: sa.Select | list[int] | None, y: Year) -> sa.Select:
+    """(key, contacts): the guidance contacts of the year with the subject's central household."""
     in_year = GuidanceContact.contact_date.between(y.first, y.last)
+    n = sa.func.count(GuidanceContact.id).label("mentoring")
     if subject is Subject.MEMBERS:
-        return db.session.execute(
-            sa.select(Member.id, sa.func.count(GuidanceContact.id))
-            .join(GuidanceContact, GuidanceContact.household_id == Member.central_household_id)
-            .where(Member.id.in_(ids), in_year).group_by(Member.id)
-        ).all()
-    return db.session.execute(
-        sa.select(GuidanceContact.household_id, sa.func.count(GuidanceContact.id))
-        .where(GuidanceContact.household_id.in_(ids), in_year).group_by(GuidanceContact.household_id)
-    ).all()
+        return (sa.select(Member.id.label("key"), n)
+                .join(GuidanceContact, GuidanceContact.household_id == Member.central_household_id)
+                .where(among(Member.id, ids), in_year).group_by(Member.id))
+    return (sa.select(GuidanceContact.household_id.label("key"), n)
+            .where(among(GuidanceContact.household_id, ids), in_year).group_by(GuidanceContact.household_id))
 
 
 def upheld_objections(y: Year) -> tuple[sa.ColumnElement[bool], ...]:
@@ -403,18 +413,17 @@ def upheld_objections(y: Year) -> tuple[sa.ColumnElement[bool], ...]:
             NoticeObjection.resolved_at < end)
 
 
-def _objections(subject: Subject, ids: sa.Select, y: Year) -> list:
+def objections_select(subject: Subject, ids: sa.Select | list[int] | None, y: Year) -> sa.Select:
+    """(key, objections): objections to the subject's (a household's head's) nominations upheld
+    in the year."""
+    n = sa.func.count(NoticeObjection.id).label("objections")
     if subject is Subject.MEMBERS:
-        return db.session.execute(
-            sa.select(Nomination.candidate_id, sa.func.count(NoticeObjection.id))
+        return (sa.select(Nomination.candidate_id.label("key"), n)
+                .join(NoticeObjection, NoticeObjection.nomination_id == Nomination.id)
+                .where(among(Nomination.candidate_id, ids), *upheld_objections(y))
+                .group_by(Nomination.candidate_id))
+    return (sa.select(CentralHousehold.id.label("key"), n)
+            .join(Nomination, Nomination.candidate_id == CentralHousehold.head_member_id)
             .join(NoticeObjection, NoticeObjection.nomination_id == Nomination.id)
-            .where(Nomination.candidate_id.in_(ids), *upheld_objections(y))
-            .group_by(Nomination.candidate_id)
-        ).all()
-    return db.session.execute(
-        sa.select(CentralHousehold.id, sa.func.count(NoticeObjection.id))
-        .join(Nomination, Nomination.candidate_id == CentralHousehold.head_member_id)
-        .join(NoticeObjection, NoticeObjection.nomination_id == Nomination.id)
-        .where(CentralHousehold.id.in_(ids), *upheld_objections(y))
-        .group_by(CentralHousehold.id)
-    ).all()
+            .where(among(CentralHousehold.id, ids), *upheld_objections(y))
+            .group_by(CentralHousehold.id))

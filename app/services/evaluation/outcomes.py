@@ -193,8 +193,9 @@ class SubjectView:
 
 
 def subject_view(subject: Subject, node: OrgNode, year: int, obj: Member | CentralHousehold) -> SubjectView:
-    """The sheet of the node (for the rank) and the subject's outcomes (a fixed number of queries)."""
-    sheet = compute(subject, node, year)
+    """The subject's row of the node's sheet (rank, score, figures; the sheet's size and maxima)
+    and their outcomes (a fixed number of queries)."""
+    sheet = compute(subject, node, year, only=[obj.id])
     row = sheet.row_of(obj.id)
     if row is None:  # a stopped member or a revoked household is not ranked: figures alone
         found = figures(subject, [obj.id], year).get(obj.id) or Figures()  # type: ignore[arg-type]

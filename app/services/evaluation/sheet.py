@@ -10,10 +10,21 @@ value, maxᵢ the highest value of that factor on the sheet (the factor counts 0
 maxᵢ ≤ 0), wᵢ the factor's weight (−100…100) at the nearest node on the path that set one, else the
 default below. 诉求三率 is the mean of the rates that exist; a subject without any routed need, or
 without covered households, counts 0 there. Equal scores share a rank (1, 2, 2, 4).
+
+The ranking is one SQL statement (:func:`ranking`): every subject's factor values from the kept
+yearly figures (``MemberYear``, the coverage counters, the needs, mentoring and objections of the
+year grouped once), the maxima, the score — the same float operations as :func:`score`, so the
+same numbers — and the page's rows in the sheet's order with how many score higher than its
+first; a page loads only its own rows' figures, outcomes and names. Scores are compared rounded
+to ``TIE_DIGITS`` decimals, so two subjects with the same figures share a rank however the floats
+fell; ties go by name.
 """
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -32,14 +43,25 @@ from app.models import (
     EvaluationWeight,
     HouseholdStatus,
     Member,
+    MemberCoverage,
     MemberStatus,
+    MemberYear,
     OrgNode,
     User,
     utcnow,
 )
 from app.services import ledger
 from app.services.errors import NotAllowed, Refused
-from app.services.evaluation.figures import Figures, Subject, figures
+from app.services.evaluation.figures import (
+    Figures,
+    Subject,
+    Year,
+    figures,
+    household_activity_parts,
+    mentoring_select,
+    needs_select,
+    objections_select,
+)
 from app.services.privacy import audit
 
 DEFAULT_WEIGHTS: dict[EvaluationFactor, int] = {
@@ -53,6 +75,7 @@ DEFAULT_WEIGHTS: dict[EvaluationFactor, int] = {
 }
 WEIGHT_MIN, WEIGHT_MAX = -100, 100
 FIRST_YEAR = 2000
+TIE_DIGITS = 9  # scores equal to this many decimals share a rank
 
 
 class EvaluationError(Refused):
@@ -218,12 +241,16 @@ class Row:
 
 @dataclass
 class Sheet:
+    """The sheet of a node and year: its ``rows`` (all of them, one page, or the subjects asked
+    for, in the sheet's order), ``total`` the number of subjects ranked on the whole sheet."""
+
     node: OrgNode
     year: int
     subject: Subject
     weights: Weights
     maxima: dict[EvaluationFactor, float]
     rows: list[Row]
+    total: int
 
     def row_of(self, subject_id: int) -> Row | None:
         return next((r for r in self.rows if r.subject_id == subject_id), None)
@@ -255,7 +282,184 @@ def _ids_under(subject: Subject, node: OrgNode) -> sa.Select:
             .where(OrgNode.under(node.path), CentralHousehold.status != HouseholdStatus.REVOKED))
 
 
-def live_outcomes(subject: Subject, ids: sa.Select, year: int) -> dict[int, list[EvaluationOutcome]]:
+def _named(subject: Subject, node: OrgNode) -> sa.Select:
+    """(id, name, household_id) of the subjects under ``node`` (:func:`subjects_select`'s set; the
+    name is its order: the member's, the household head's; a member's central household)."""
+    if subject is Subject.MEMBERS:
+        return (sa.select(Member.id.label("id"), User.name.label("name"),
+                          Member.central_household_id.label("household_id"))
+                .join(User, User.id == Member.user_id).join(OrgNode, OrgNode.id == Member.grid_id)
+                .where(OrgNode.under(node.path), Member.status == MemberStatus.ACTIVE))
+    head = aliased(Member)
+    return (sa.select(CentralHousehold.id.label("id"), User.name.label("name"),
+                      CentralHousehold.id.label("household_id"))
+            .join(OrgNode, OrgNode.id == CentralHousehold.grid_id)
+            .join(head, head.id == CentralHousehold.head_member_id).join(User, User.id == head.user_id)
+            .where(OrgNode.under(node.path), CentralHousehold.status != HouseholdStatus.REVOKED))
+
+
+def _member_years(member_id: sa.ColumnElement[int], y: Year, joined: sa.FromClause) -> sa.FromClause:
+    """``joined`` with the member's kept figures of the year (``MemberYear``: points, activities,
+    visited, training — :func:`figures.figures`' sources side by side) and their coverage (the
+    households they cover, if any), each joined on its key."""
+    return (joined
+            .outerjoin(MemberYear, sa.and_(MemberYear.member_id == member_id, MemberYear.year == y.year))
+            .outerjoin(MemberCoverage, sa.and_(MemberCoverage.member_id == member_id, MemberCoverage.covered > 0)))
+
+
+# Visited households count where the member covers any (coverage_select's rows).
+_VISITED = sa.case((MemberCoverage.covered > 0, MemberYear.visited), else_=0)
+
+
+def _figure_columns(subject: Subject, node: OrgNode, y: Year) -> tuple[sa.Subquery, sa.FromClause, dict]:
+    """The subjects under ``node`` joined to their raw figures of the year: (subjects, the
+    joined FROM, {figure: column}). A member's come straight from the yearly aggregates; a
+    household's are its active members' summed (activities: those they recorded, plus those
+    recorded on its behalf by anyone else), one GROUP BY over the node's members."""
+    subjects = _named(subject, node).subquery("subjects")
+    if subject is Subject.MEMBERS:
+        joined = _member_years(subjects.c.id, y, subjects)
+        cols = {"points": MemberYear.points, "activities": MemberYear.activities,
+                "covered": MemberCoverage.covered, "visited": _VISITED, "minutes": MemberYear.minutes}
+    else:
+        member = Member.__table__.alias("member")
+        own = (sa.select(member.c.central_household_id.label("key"),
+                         sa.func.sum(MemberYear.points).label("points"),
+                         sa.func.sum(MemberYear.authored).label("authored"),
+                         sa.func.sum(MemberCoverage.covered).label("covered"),
+                         sa.func.sum(_VISITED).label("visited"),
+                         sa.func.sum(MemberYear.minutes).label("minutes"))
+               .select_from(_member_years(member.c.id, y, member))
+               .where(member.c.central_household_id.in_(_ids_under(subject, node)),
+                      member.c.status == MemberStatus.ACTIVE)
+               .group_by(member.c.central_household_id).subquery("own"))
+        others = household_activity_parts(None, y)[1].subquery()
+        behalf = (sa.select(others.c.key, sa.func.sum(others.c.n).label("n"))
+                  .group_by(others.c.key).subquery("behalf"))
+        joined = (subjects.outerjoin(own, own.c.key == subjects.c.id)
+                  .outerjoin(behalf, behalf.c.key == subjects.c.id))
+        cols = {"points": own.c.points,
+                "activities": sa.func.coalesce(own.c.authored, 0) + sa.func.coalesce(behalf.c.n, 0),
+                "covered": own.c.covered, "visited": own.c.visited, "minutes": own.c.minutes}
+    needs = needs_select(subject, None, y).subquery("needs")
+    mentoring = mentoring_select(Subject.HOUSEHOLDS, None, y).subquery("mentoring")
+    objections = objections_select(subject, None, y).subquery("objections")
+    joined = (joined.outerjoin(needs, needs.c.key == subjects.c.id)
+              .outerjoin(mentoring, mentoring.c.key == subjects.c.household_id)
+              .outerjoin(objections, objections.c.key == subjects.c.id))
+    cols.update({name: needs.c[name] for name in ("submitted", "in_time", "resolved", "rated", "satisfied",
+                                                  "unsatisfied")},
+                mentoring=mentoring.c.mentoring, objections=objections.c.objections)
+    return subjects, joined, cols
+
+
+def _float(value: sa.ColumnElement) -> sa.ColumnElement[float]:
+    return sa.cast(value, sa.Float)
+
+
+def _factor_values(subject: Subject, node: OrgNode, year: int) -> sa.Select:
+    """(id, name, one column per factor named by its value): every subject under ``node`` with
+    the value of each factor as :func:`factor_value` takes it (the same float operations, in the
+    same order, so the SQL and Python values are the same numbers)."""
+    subjects, joined, raw = _figure_columns(subject, node, Year(year))
+    c = {name: sa.func.coalesce(col, 0) for name, col in raw.items()}
+
+    def pct(num: str, den: str) -> sa.ColumnElement[float]:  # RateRow._pct
+        return sa.literal(100.0, sa.Float) * _float(c[num]) / _float(c[den])
+
+    def per(value: sa.ColumnElement[float], n: int) -> sa.ColumnElement[float]:
+        return value / _float(sa.literal(n)) / _float(sa.literal(100))
+
+    response, resolution, satisfaction = pct("in_time", "submitted"), pct("resolved", "submitted"), \
+        pct("satisfied", "rated")
+    submitted, rated = c["submitted"], c["rated"]
+    values = {
+        EvaluationFactor.POINTS: _float(c["points"]),
+        EvaluationFactor.ACTIVITIES: _float(c["activities"]),
+        EvaluationFactor.VISIT_COVERAGE: sa.case((c["covered"] > 0, _float(c["visited"]) / _float(c["covered"])),
+                                                 else_=0.0),
+        EvaluationFactor.NEEDS_RATES: sa.case(  # Figures.needs_rate: the mean of the rates that exist
+            (sa.and_(submitted > 0, rated > 0), per(response + resolution + satisfaction, 3)),
+            (submitted > 0, per(response + resolution, 2)),
+            (rated > 0, per(satisfaction, 1)), else_=0.0),
+        EvaluationFactor.TRAINING_HOURS: _float(c["minutes"]) / _float(sa.literal(60)),
+        EvaluationFactor.MENTORING: _float(c["mentoring"]),
+        EvaluationFactor.COMPLAINTS: _float(c["unsatisfied"] + c["objections"]),
+    }
+    return (sa.select(subjects.c.id, subjects.c.name, *[v.label(f.value) for f, v in values.items()])
+            .select_from(joined))
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The sheet in SQL. ``scored``: a row per subject under the node — ``id``, ``name``,
+    ``score`` (the formula, with the maxima over the sheet) and ``tie`` (the score as ranks
+    compare it: to ``TIE_DIGITS`` decimals); ``tops``: one row, the sheet's ``total`` and each
+    factor's maximum (``max_<factor>``)."""
+
+    scored: sa.CTE
+    tops: sa.CTE
+
+    def order(self, rows: sa.FromClause | None = None) -> tuple[sa.ColumnElement, ...]:
+        """The sheet's order (score, then name, then id) on ``scored`` or a selection of it."""
+        c = (rows if rows is not None else self.scored).c
+        return (c.tie.desc(), c.name, c.id)
+
+
+def ranking(subject: Subject, node: OrgNode, year: int, weights: dict[EvaluationFactor, int]) -> Ranking:
+    """:class:`Ranking` of the sheet: the subjects' factor values computed once (a CTE), their
+    maxima in one pass, the score and its tie key once per subject."""
+    v = _factor_values(subject, node, year).cte("figures")
+    tops = sa.select(*[sa.func.max(v.c[f.value]).label(f"max_{f.value}") for f in EvaluationFactor],
+                     sa.func.count().label("total")).cte("tops")
+    terms = [sa.case((tops.c[f"max_{f.value}"] > 0, w * v.c[f.value] / tops.c[f"max_{f.value}"]), else_=0.0)
+             for f, w in weights.items()]  # score(): Σ wᵢ × xᵢ ÷ maxᵢ, in the weights' order
+    score = functools.reduce(operator.add, terms)
+    scored = (sa.select(v.c.id, v.c.name, score.label("score"),
+                        sa.func.round(score * 10**TIE_DIGITS).label("tie"))
+              .select_from(v.join(tops, sa.true())).cte("scored"))
+    return Ranking(scored, tops)
+
+
+def _ranked_rows(r: Ranking, page: int | None, per_page: int, only: Collection[int] | None) -> list:
+    """(id, score, tie, above, total, max_…) of the rows asked for, in the sheet's order; ``above``:
+    how many subjects score higher — for every row of ``only``; for a page (or the whole sheet)
+    for its first row only (the page's other ranks follow from their positions)."""
+    if only is not None:
+        other = r.scored.alias("other")
+        above = sa.select(sa.func.count()).select_from(other).where(other.c.tie > r.scored.c.tie).scalar_subquery()
+        return db.session.execute(
+            sa.select(r.scored.c.id, r.scored.c.score, r.scored.c.tie, above.label("above"), r.tops)
+            .select_from(r.scored.join(r.tops, sa.true())).where(r.scored.c.id.in_(list(only)))
+            .order_by(*r.order())).all()
+    rows = sa.select(r.scored).order_by(*r.order())
+    if page is not None:  # a heap of the page's rows, not a sort of the sheet (rank and position windows)
+        rows = rows.limit(per_page).offset((page - 1) * per_page)
+    shown = rows.cte("shown")
+    first = sa.select(sa.func.max(shown.c.tie)).scalar_subquery()
+    above = sa.select(sa.func.count()).select_from(r.scored).where(r.scored.c.tie > first).scalar_subquery()
+    return db.session.execute(
+        sa.select(shown.c.id, shown.c.score, shown.c.tie, above.label("above"), r.tops)
+        .select_from(shown.join(r.tops, sa.true())).order_by(*r.order(shown))).all()
+
+
+def _ranks(found: list, offset: int, each: bool) -> list[int]:
+    """Competition ranks (1, 2, 2, 4) of rows in the sheet's order starting at ``offset``: from
+    each row's ``above`` (``each``), or from the first row's and the rows' positions."""
+    if each:
+        return [r.above + 1 for r in found]
+    ranks: list[int] = []
+    for i, r in enumerate(found):
+        if i == 0:
+            ranks.append(r.above + 1)
+        elif r.tie == found[i - 1].tie:
+            ranks.append(ranks[-1])
+        else:
+            ranks.append(offset + i + 1)  # every row above it scores higher
+    return ranks
+
+
+def live_outcomes(subject: Subject, ids: sa.Select | list[int], year: int) -> dict[int, list[EvaluationOutcome]]:
     """The outcomes of the year not withdrawn, per subject (recorded at any node)."""
     col = EvaluationOutcome.member_id if subject is Subject.MEMBERS else EvaluationOutcome.household_id
     found: dict[int, list[EvaluationOutcome]] = {}
@@ -266,32 +470,29 @@ def live_outcomes(subject: Subject, ids: sa.Select, year: int) -> dict[int, list
     return found
 
 
-def compute(subject: Subject, node: OrgNode, year: int) -> Sheet:
-    """The sheet: every subject under ``node``, ranked by score (ties by name). A fixed number of
-    queries: the subjects' ids in name order, their figures (seven or eight queries, read from
-    the maintained aggregates), the weights, the outcomes; the subjects themselves are loaded a
-    page at a time when shown (:class:`_Subjects`)."""
-    model = Member if subject is Subject.MEMBERS else CentralHousehold
-    order = list(db.session.scalars(subjects_select(subject, node).with_only_columns(model.id)))
-    ids = _ids_under(subject, node)
-    found = figures(subject, ids, year) if order else {}
+def compute(subject: Subject, node: OrgNode, year: int, page: int | None = None, per_page: int = LOAD_CHUNK,
+            only: Collection[int] | None = None) -> Sheet:
+    """The sheet: every subject under ``node``, ranked by score (ties by name) — all the rows, or
+    page ``page`` of ``per_page`` rows, or the rows of the subjects in ``only``. A fixed number of
+    queries: the weights, the ranked rows (:func:`ranking`, :func:`_ranked_rows`), the rows'
+    figures (seven or eight queries, read from the maintained aggregates), their outcomes; the
+    subjects themselves are loaded a page at a time when shown (:class:`_Subjects`). Past the
+    last page: no rows (one more query for the total and the maxima)."""
     weights = weights_for(node)
-    outcomes = live_outcomes(subject, ids, year) if order else {}
-    nothing = factor_values(Figures())  # shared by the subjects with nothing in the year (read only)
-    per = [(sid, f, factor_values(f) if f is not None else nothing)
-           for sid in order for f in [found.get(sid)]]
-    per = [(sid, f if f is not None else Figures(), v) for sid, f, v in per]
-    maxima = {factor: max((v[factor] for _, _, v in per), default=0.0) for factor in EvaluationFactor}
-    scored = [(sid, f, score(f, weights.values, maxima, v)) for sid, f, v in per]
-    # Stable sort: equal scores keep the name order of the select.
-    scored.sort(key=lambda t: -round(t[2], 9))
-    subjects = _Subjects(subject, node, order)
-    subjects.place([sid for sid, _f, _v in scored])
-    rows: list[Row] = []
-    for i, (sid, f, value) in enumerate(scored):
-        rank = rows[-1].rank if rows and round(rows[-1].score, 9) == round(value, 9) else i + 1
-        rows.append(Row(sid, f, value, rank, outcomes.get(sid, []), subjects))
-    return Sheet(node, year, subject, weights, maxima, rows)
+    sheet = ranking(subject, node, year, weights.values)
+    found = _ranked_rows(sheet, page, per_page, only)
+    ranks = _ranks(found, (page - 1) * per_page if page is not None else 0, each=only is not None)
+    head = found[0] if found else db.session.execute(sa.select(sheet.tops)).first()
+    maxima = {f: float(getattr(head, f"max_{f.value}") or 0.0) if head else 0.0 for f in EvaluationFactor}
+    ids: sa.Select | list[int] = [r.id for r in found] if page is not None or only is not None \
+        else _ids_under(subject, node)
+    values = figures(subject, ids, year) if found else {}
+    outcomes = live_outcomes(subject, ids, year) if found else {}
+    subjects = _Subjects(subject, node, [])
+    subjects.place([r.id for r in found])
+    rows = [Row(r.id, values.get(r.id) or Figures(), float(r.score), rank, outcomes.get(r.id, []), subjects)
+            for r, rank in zip(found, ranks, strict=True)]
+    return Sheet(node, year, subject, weights, maxima, rows, head.total if head else 0)
 
 
 # --- export ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask_babel import gettext as _
 
 from app.models import (
+    OPEN_NEED_STATES,
     Member,
     NeedStatus,
     OrgNode,
@@ -22,7 +23,7 @@ CODE_LENGTH = 8
 NOTE_MAX = 500
 RATING_COMMENT_MAX = 200
 DUPLICATE_WINDOW = timedelta(days=1)
-OPEN_STATES = (NeedStatus.SUBMITTED, NeedStatus.ACCEPTED, NeedStatus.IN_PROGRESS)
+OPEN_STATES = OPEN_NEED_STATES
 CLOSED_STATES = (NeedStatus.RESOLVED, NeedStatus.RATED)
 SYSTEM = "系统"
 RESIDENT = "群众"
