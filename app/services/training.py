@@ -1142,12 +1142,7 @@ def export_sessions(user: User, flt: SessionFilter, now: datetime, ip: str = "")
                  str(_l("线上")) if s.mode is TrainingMode.ONLINE else ""),
              s.org_node.name, round(s.duration_minutes / 60, 2), taken.get(s.id, 0), expected.get(s.id, 0),
              state_of(s, now).label] for s in sessions]
-    units = [n.name for n in policy.scope_roots(user)] + [s.name for s in user.admin_stations]
-    content = ledger.build_workbook(str(_l("培训台账")), "、".join(units), _period_words(flt), headers, rows,
-                                    _filter_words(flt))
-    audit(user.id, "export", "training_sessions", detail=f"{_period_words(flt)}; {_filter_words(flt)}; "
-          f"{len(rows)} rows", ip=ip)
-    return content
+    return _ledger(user, flt, str(_l("培训台账")), "training_sessions", headers, rows, ip)
 
 
 def export_participations(user: User, flt: SessionFilter, ip: str = "") -> bytes:
@@ -1159,9 +1154,13 @@ def export_participations(user: User, flt: SessionFilter, ip: str = "") -> bytes
                                 _l("网格"), _l("签到/完成时间"), _l("学时"))]
     rows = [[local_naive(p.starts_at), p.title, p.kind.label, p.mode.label, p.node, p.member, p.grid,
              local_naive(p.at) if p.at is not None else "", round(p.duration_minutes / 60, 2)] for p in found]
+    return _ledger(user, flt, str(_l("参训台账")), "training_participations", headers, rows, ip)
+
+
+def _ledger(user: User, flt: SessionFilter, title: str, what: str, headers: list[str], rows: list[list],
+            ip: str) -> bytes:
+    """A training ledger: the admin's units, the period and the filters above the rows; audited."""
     units = [n.name for n in policy.scope_roots(user)] + [s.name for s in user.admin_stations]
-    content = ledger.build_workbook(str(_l("参训台账")), "、".join(units), _period_words(flt), headers, rows,
-                                    _filter_words(flt))
-    audit(user.id, "export", "training_participations", detail=f"{_period_words(flt)}; {_filter_words(flt)}; "
-          f"{len(rows)} rows", ip=ip)
+    content = ledger.build_workbook(title, "、".join(units), _period_words(flt), headers, rows, _filter_words(flt))
+    audit(user.id, "export", what, detail=f"{_period_words(flt)}; {_filter_words(flt)}; {len(rows)} rows", ip=ip)
     return content
