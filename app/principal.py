@@ -161,6 +161,11 @@ class Principal:
     # --- answered by the record ----------------------------------------------------------------
 
     @property
+    def record(self) -> Record:
+        """The frozen record (what a kept page is keyed by: ``web.render_unchanging``)."""
+        return self._record
+
+    @property
     def id(self) -> int:
         return self._record.id
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import fields, is_dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import Enum
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -174,36 +178,106 @@ def generate_csrf(secret_key: str | None = None, token_key: str | None = None) -
 # (letters and digits only: no escaping touches them, and no page holds them by chance).
 _TOKEN_SLOT = "CSRFTOKENSLOTf3a9c1e7d2b8"
 _PATH_SLOT = "PATHSLOT6e1d0c9b8a7f"
+# Pages kept per process: the least recently used go first. A kept page is 5–40 KB.
+KEPT_PAGES = 1024
 
 
 def _slot(name: str) -> str:
     return f"VALUESLOT{name}7c5e3a1f"
 
 
-def render_unchanging(template: str, *, slots: dict[str, str | None] | None = None,
-                      variant: tuple = (), build: Callable[[], dict] | None = None, **context: object) -> str:
-    """``render_template`` for pages that show no stored data, or only what ``slots`` holds (the
-    login, landing and offline pages; the card and plaque forms, whose slot is the member's name).
+class Unkeyable(TypeError):
+    """A page's data holds something that is not plain data (an ORM object, a form): not kept."""
 
-    For a visitor who is not logged in, has no message waiting and sent no query string, such a page
-    is the same but for its CSRF token, its path (a card's token is in it) and the slots' values —
-    so it is rendered once per endpoint, language and type size (and slot left empty or not), kept
-    in the process, and each request gets its own token, path and values put in, escaped as the
-    template would. ``variant`` names what else changes the page (e.g. whether a household has a
-    phone on record), so each variant is kept apart. ``build()``, when given, returns more of the
-    context — what is costly to make (a form) and needed only when the page is rendered, not when
-    the kept page is handed out. Anything else renders as usual."""
+
+_PLAIN = (str, int, float, bool, bytes, date, datetime, timedelta, Decimal, Enum, type(None))
+
+
+def keyed(value: object) -> object:
+    """``value`` as a hashable key that equals another exactly when the two render the same:
+    plain values as they are; lists, tuples, sets, dicts and dataclasses (by type and fields)
+    taken apart. Anything else (an ORM object, a form, a lazy string) raises Unkeyable."""
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, (list, tuple)):
+        return tuple(keyed(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, keyed(v)) for k, v in value.items())
+    if isinstance(value, (set, frozenset)):
+        return frozenset(keyed(v) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return (type(value), *(keyed(getattr(value, f.name)) for f in fields(value)))
+    raise Unkeyable(type(value).__name__)
+
+
+class _Kept:
+    """Kept pages by key, least recently used dropped first (thread-safe: the dev server and
+    threaded workers share it)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self.pages: OrderedDict[tuple, str] = OrderedDict()
+
+    def get(self, key: tuple) -> str | None:
+        with self.lock:
+            page = self.pages.get(key)
+            if page is not None:
+                self.pages.move_to_end(key)
+            return page
+
+    def put(self, key: tuple, page: str) -> None:
+        with self.lock:
+            self.pages[key] = page
+            while len(self.pages) > self.size:
+                self.pages.popitem(last=False)
+
+
+def _visitor(user: object) -> tuple | None:
+    """What a kept page depends on about who asks: the principal's record (id, name, roles,
+    scopes) and the nav's entries (some follow finer rules than the roles: a mentor's)."""
+    if not isinstance(user, Principal):
+        return None
+    from app import nav
+
+    return user.record, tuple(item.endpoint for item in nav.for_request(user))  # type: ignore[arg-type]
+
+
+def render_unchanging(template: str, *, slots: dict[str, str | None] | None = None,
+                      variant: object = (), build: Callable[[], dict] | None = None, **context: object) -> str:
+    """``render_template`` for pages that show no stored data, or only the data in ``variant``
+    and ``slots`` (the login, landing and offline pages; the card and plaque forms, whose slot is
+    the member's name; the tracking page, the kiosk's answer, the member's inbox and home, whose
+    variant is the data they show).
+
+    Such a page is the same for every request with the same data, visitor, language and type size
+    but for its CSRF token, its path (a card's token is in it) and the slots' values — so it is
+    rendered once per key and kept in the process, and each request gets its own token, path and
+    values put in, escaped as the template would. The key is the template and endpoint, the query
+    string, the language, type size, whether the request is an htmx fragment, the logged-in user's
+    record (``principal.Record``: id, name, roles and scopes — the header's nav and name follow
+    from it), the slots left empty or not, and ``variant`` taken apart by :func:`keyed`: data that
+    changes makes another key, so a kept page is never out of date. ``build()``, when given,
+    returns more of the context — what is costly to make (a form) and needed only when the page is
+    rendered, not when the kept page is handed out. A request with a message waiting (flash), a
+    POST, or a variant that is not plain data renders as usual."""
     slots = slots or {}
-    if (request.method != "GET" or request.query_string or "_flashes" in session
-            or current_user.is_authenticated or current_app.debug):
+    if request.method != "GET" or "_flashes" in session or current_app.debug:
+        return render_template(template, **context, **(build() if build else {}), **slots)
+    user = current_user._get_current_object()  # type: ignore[attr-defined]
+    try:
+        data = keyed(variant)
+    except Unkeyable:
         return render_template(template, **context, **(build() if build else {}), **slots)
     token = generate_csrf()  # the request's own (the page's form holds the same)
     path = str(escape(request.path)) if request.view_args else None
     # Everything else the page depends on (CSRF switched off renders no token field: tests do it).
-    key = (template, request.endpoint, select_locale(), request.cookies.get(DISPLAY_COOKIE) == "large",
-           current_app.config.get("WTF_CSRF_ENABLED", True), tuple((k, bool(v)) for k, v in sorted(slots.items())),
-           variant)
-    kept: dict = current_app.extensions.setdefault("unchanging_pages", {})
+    key = (template, request.endpoint, request.query_string, request.host, select_locale(),
+           request.cookies.get(DISPLAY_COOKIE) == "large", current_app.config.get("WTF_CSRF_ENABLED", True),
+           is_partial(), _visitor(user),
+           tuple((k, bool(v)) for k, v in sorted(slots.items())), data)
+    kept: _Kept = current_app.extensions.get("kept_pages") or current_app.extensions.setdefault(
+        "kept_pages", _Kept(KEPT_PAGES))
     page = kept.get(key)
     if page is None:
         page = render_template(template, **context, **(build() if build else {}),
@@ -211,7 +285,7 @@ def render_unchanging(template: str, *, slots: dict[str, str | None] | None = No
         page = page.replace(token, _TOKEN_SLOT)
         if path:
             page = page.replace(path, _PATH_SLOT)
-        kept[key] = page
+        kept.put(key, page)
     page = page.replace(_TOKEN_SLOT, token)
     if path:
         page = page.replace(_PATH_SLOT, path)

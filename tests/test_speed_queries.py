@@ -36,8 +36,8 @@ MEMBER_HOME_QUERIES = 9  # was 16: the principal; the month's figures in one row
 # state, check-ins, points, services, the grid's path); visit periods; covered households with
 # their last visits; the week's events; open training with progress; needs waiting; whether the
 # member heads a household; their posts (+2 for a post whose work is counted)
-KIOSK_REPEAT_QUERIES = 4  # was 19, in three transactions: principal, station, today's check-in
-# with its event, whether an event runs (only when the check-in has none)
+KIOSK_REPEAT_QUERIES = 2  # was 19, in three transactions: the principal; the open station with
+# the member's check-in there today, its event, and whether an event runs now (one statement)
 CARD_PAGE_QUERIES = 1  # card and plaque: the token's row joined to the household and the name
 TOKEN_PAGE_QUERIES = 2  # tracking: the need with its owner and recording; its public timeline
 BADGE_QUERIES = 2  # the principal and the count: the nav is not computed for a fragment

@@ -36,6 +36,7 @@ from app.services import checkin_codes as codes
 from app.services import checkin_tokens as tokens
 from app.services.errors import DomainError
 from app.steps import run_step, write_now
+from app.web import render_unchanging
 
 bp = Blueprint("checkin", __name__)
 
@@ -53,8 +54,10 @@ def _refused(message: str, status: int):
     return render_template("checkin/refused.html", message=message), status
 
 
-def _scan(station: Station | svc.StationRef, method: CheckinMethod):
-    """Record the scan for the logged-in member, or send the visitor to log in first."""
+def _scan(station: Station | svc.StationRef, method: CheckinMethod, looked: bool = False,
+          seen: svc.CheckinResult | None = None):
+    """Record the scan for the logged-in member, or send the visitor to log in first (``looked``:
+    the caller read ``seen``, their check-in today, already)."""
     if not current_user.is_authenticated:
         # The link that completes the scan after login works once, in this browser only: its
         # nonce must match a cookie set here, so a forwarded link checks nobody else in.
@@ -69,7 +72,7 @@ def _scan(station: Station | svc.StationRef, method: CheckinMethod):
     if member_id is None:
         return render_template("checkin/not_member.html", station=station), 403
     # A repeat scan writes nothing: read by ids, without ORM objects or the write lock (issue 14).
-    result = svc.seen_today(member_id, current_user.name, station.id) if active else None
+    result = seen if looked else svc.seen_today(member_id, current_user.name, station.id) if active else None
     if result is None:
         member, row = current_user.member, svc.active_station(station.id)  # (in the session already: no query)
         if row is None:
@@ -78,7 +81,8 @@ def _scan(station: Station | svc.StationRef, method: CheckinMethod):
             result = write_now(lambda: svc.check_in(member, row, method))
         except DomainError as e:  # a stopped member (403), a closed station (422)
             return _refused(str(e), e.status)
-    return render_template("checkin/result.html", result=result, station=station)
+    # A repeat scan's answer is kept by its data (web.render_unchanging); a new check-in renders.
+    return render_unchanging("checkin/result.html", variant=(result, station), result=result, station=station)
 
 
 @bp.route("/k/<token>")
@@ -90,10 +94,11 @@ def kiosk_scan(token: str):
         return _refused(_("二维码已过期，请重新扫描。"), 410)
     except tokens.TokenInvalid:
         return _refused(_("这不是有效的驿站签到二维码，请扫描驿站平板上的二维码。"), 400)
-    station = svc.open_station(checked.station_id)
+    member_id, active, _secretary = member_standing(current_user) if current_user.is_authenticated else (None, 0, 0)
+    station, seen = svc.scan_lookup(checked.station_id, member_id if active else None, current_user.name if active else "")
     if station is None:
         return _refused(_("这不是有效的驿站签到二维码，请扫描驿站平板上的二维码。"), 400)
-    return _scan(station, CheckinMethod.KIOSK)
+    return _scan(station, CheckinMethod.KIOSK, looked=True, seen=seen)
 
 
 @bp.route("/s/<token>")

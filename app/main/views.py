@@ -34,7 +34,9 @@ def index():
     """The public landing page, or the home page of the logged-in user's roles."""
     if not current_user.is_authenticated:
         return render_unchanging("main/landing.html")
-    return render_template("main/home.html", **today.home(current_user, utcnow()))
+    # Kept by what it shows (web.render_unchanging) when that is plain data: a member's to-do lists.
+    shown = today.home(current_user, utcnow())
+    return render_unchanging("main/home.html", variant=shown, **shown)
 
 
 @bp.route("/coming/<area>")

@@ -29,6 +29,7 @@ from app.needs.helpers import need_or_404, need_photo, need_voice, upload_of, va
 from app.pages import paginate_rows
 from app.services import needs
 from app.steps import run_step
+from app.web import render_unchanging
 
 
 @bp.app_template_global()
@@ -55,8 +56,12 @@ def inbox():
     """My needs by state, each with the time left on its deadline; accept in one tap."""
     box = needs.inbox(current_user.member_id, request.args.get("state"))
     page = paginate_rows(box.select, needs.InboxRow, box.params, total=box.total)
-    return render_template("needs/inbox.html", page=page, state=box.state, counts=box.counts,
-                           is_head=box.is_head, labels=needs.inbox_labels())
+    # Kept by what it shows (web.render_unchanging): the rows, the page, the tabs' counts, and each
+    # row's time left as it reads now.
+    shown = (page.items, page.page, page.per_page, page.total, box.state, box.counts, box.headed_id,
+             [sla_left(need) for need in page.items])
+    return render_unchanging("needs/inbox.html", variant=shown, page=page, state=box.state, counts=box.counts,
+                             is_head=box.is_head, labels=needs.inbox_labels())
 
 
 @bp.route("/needs/<int:need_id>")

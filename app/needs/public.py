@@ -199,19 +199,22 @@ def _track_page(need: Need | needs.TrackedNeed, rate_form: NeedRateForm | None, 
     """The tracking page: the owner by name (or the node's staff), the public timeline, the rating."""
     owner = need.owner_member.name if need.owner_member else _("%(node)s工作人员", node=need.owner_node.name)
     events = needs.public_timeline(need.id) if isinstance(need, needs.TrackedNeed) else needs.timeline(need, public=True)
-    return render_template("needs/track.html", need=need, owner=owner, rate_form=rate_form, error=error,
-                           events=events, new=request.args.get("new") == "1",
-                           masked_phone=mask_phone(need.contact_phone)), status
+    # Kept by its data (the need and its timeline as Core rows): the rating form is made only
+    # when the page is rendered, for a resolved need.
+    form = (lambda: {"rate_form": rate_form or NeedRateForm()}) if need.status is NeedStatus.RESOLVED else None
+    return render_unchanging("needs/track.html", variant=(need, events), build=form, need=need, owner=owner,
+                             error=error, events=events, new=request.args.get("new") == "1",
+                             masked_phone=mask_phone(need.contact_phone)), status
 
 
 @bp.route("/t/<token>")
 def track_token(token: str):
     """The tracking link: this need's status and public timeline, and the rating once it is done
-    (read as Core rows: two statements, no ORM object)."""
+    (read as Core rows: two statements, no ORM object; the page kept by that data)."""
     need = needs.tracked_by_token(token)
     if need is None:
         abort(404)
-    return _track_page(need, NeedRateForm() if need.status is NeedStatus.RESOLVED else None)
+    return _track_page(need, None)
 
 
 def _rated(need: Need) -> str:

@@ -89,6 +89,43 @@ _RUNNING = (
 )
 
 
+def _scan_statement() -> sa.Select:
+    """A kiosk scan's reads in one statement: the open station, the member's check-in there today
+    with its event's title, and an event running there now (for a check-in that has none)."""
+    running = sa.orm.aliased(StationEvent)
+    now = sa.bindparam("at")
+    return (
+        sa.select(Station.id, Station.name, Checkin.checked_in_at, Checkin.method, Checkin.event_id,
+                  StationEvent.title,
+                  sa.select(running.id).where(running.station_id == Station.id, running.starts_at <= now,
+                                              running.ends_at > now).limit(1).scalar_subquery())
+        .outerjoin(Checkin, sa.and_(Checkin.station_id == Station.id, Checkin.member_id == sa.bindparam("member"),
+                                    Checkin.day == sa.bindparam("day")))
+        .outerjoin(StationEvent, StationEvent.id == Checkin.event_id)
+        .where(Station.id == sa.bindparam("id"), Station.active)
+    )
+
+
+_SCAN = _scan_statement()
+
+
+def scan_lookup(station_id: int, member_id: int | None, member_name: str,
+                now: datetime | None = None) -> tuple[StationRef | None, CheckinResult | None]:
+    """:func:`open_station` and :func:`seen_today` in one statement, for a kiosk scan: the open
+    station (None when closed or unknown) and, for an active member (``member_id``), their
+    check-in there today when the scan has nothing to write (None: :func:`check_in` it)."""
+    now = now or utcnow()
+    row = read_core(_SCAN, {"id": station_id, "member": member_id, "day": local_day(now), "at": now}).first()
+    if row is None:
+        return None, None
+    station = StationRef(row[0], row[1])
+    at, method, event_id, title, running = row[2:]
+    if member_id is None or at is None or (event_id is None and running is not None):
+        return station, None
+    return station, CheckinResult(SeenCheckin(at, method, _Named(member_name), _Titled(title) if event_id else None),
+                                  False)
+
+
 def open_station(station_id: int) -> StationRef | None:
     """The station a check-in link names, while it is open (its id and name)."""
     row = read_core(_OPEN_STATION, {"id": station_id}).first()
