@@ -8,8 +8,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta
-from enum import Enum
 from decimal import Decimal
+from enum import Enum
 from urllib.parse import urlsplit
 
 from babel import Locale
