@@ -190,24 +190,37 @@ class Unkeyable(TypeError):
     """A page's data holds something that is not plain data (an ORM object, a form): not kept."""
 
 
-_PLAIN = (str, int, float, bool, bytes, date, datetime, timedelta, Decimal, Enum, type(None))
+_PLAIN = frozenset((str, int, float, bool, bytes, date, datetime, timedelta, Decimal, type(None)))
+_FIELDS: dict[type, tuple[str, ...] | None] = {}  # a dataclass's field names, per type (None: not one)
 
 
 def keyed(value: object) -> object:
     """``value`` as a hashable key that equals another exactly when the two render the same:
     plain values as they are; lists, tuples, sets, dicts and dataclasses (by type and fields)
-    taken apart. Anything else (an ORM object, a form, a lazy string) raises Unkeyable."""
-    if isinstance(value, _PLAIN):
+    taken apart — or, for a dataclass with a ``kept_version``, by that (what its data was read
+    under and worked out from: ``today.MemberToday``). Anything else (an ORM object, a form, a
+    lazy string) raises Unkeyable."""
+    kind = type(value)
+    if kind in _PLAIN or isinstance(value, Enum):
         return value
-    if isinstance(value, (list, tuple)):
-        return tuple(keyed(v) for v in value)
-    if isinstance(value, dict):
-        return tuple((k, keyed(v)) for k, v in value.items())
+    if kind is list or kind is tuple:
+        return tuple(map(keyed, value))  # type: ignore[call-overload]
+    if kind is dict:
+        return tuple((k, keyed(v)) for k, v in value.items())  # type: ignore[attr-defined]
+    names = _FIELDS.get(kind, ())
+    if names == ():
+        names = _FIELDS[kind] = (tuple(f.name for f in fields(value))  # type: ignore[arg-type]
+                                 if is_dataclass(value) and not isinstance(value, type) else None)
+    if names is not None:
+        version = getattr(value, "kept_version", None)  # what the object's data is read under
+        if version is not None:
+            return (kind, version)
+        return (kind, *(keyed(getattr(value, name)) for name in names))
     if isinstance(value, (set, frozenset)):
-        return frozenset(keyed(v) for v in value)
-    if is_dataclass(value) and not isinstance(value, type):
-        return (type(value), *(keyed(getattr(value, f.name)) for f in fields(value)))
-    raise Unkeyable(type(value).__name__)
+        return frozenset(map(keyed, value))
+    if isinstance(value, tuple):  # a named tuple, a Row
+        return tuple(map(keyed, value))
+    raise Unkeyable(kind.__name__)
 
 
 class _Kept:

@@ -206,3 +206,22 @@ def test_a_members_page_is_never_handed_to_another_member(app):
         assert "楼道灯坏了" in pages[0][0] and "楼道灯坏了" not in pages[1][0]
         assert w.member.user.name in pages[0][1] and w.member.user.name not in pages[1][1]
         assert _kept(app) >= 4
+
+
+# --- admin lists and the dashboard ---------------------------------------------------------------
+
+
+def test_a_kept_admin_list_and_dashboard_follow_their_data(app, client):
+    with time_machine.travel(NOW, tick=False):
+        w = make_need_world()
+        login(client, w.p.district_admin)
+        members = client.get("/structure/members").get_data(as_text=True)
+        assert client.get("/structure/members").get_data(as_text=True) == members
+        make_member(w.p.tree.grid, name="新来的党员")
+        db.session.commit()
+        assert "新来的党员" not in members and "新来的党员" in client.get("/structure/members").get_data(as_text=True)
+        assert "新来的党员" not in client.get("/structure/members?q=王").get_data(as_text=True)  # its own query
+        board = client.get("/needs/dashboard").get_data(as_text=True)
+        assert client.get("/needs/dashboard").get_data(as_text=True) == board
+        make_need(w.household, text="楼道灯坏了")
+        assert client.get("/needs/dashboard").get_data(as_text=True) != board

@@ -96,6 +96,7 @@ from app.models.notifications import Notification
 from app.models.org import OrgLevel, OrgNode
 from app.models.photos import Photo
 from app.models.points import CapPeriod, PointsEntry, PointsRule, RuleCode
+from app.models.stamps import HomeStamp
 from app.models.stations import CheckinMode, Station, StationKind
 from app.models.structure import (
     BUILTIN_HOUSEHOLD_TYPES,
@@ -129,6 +130,7 @@ from app.models.visits import DEFAULT_VISIT_MONTHS, VISIT_PERIOD_MONTHS, VisitPo
 from app.models.voice import VOICE_MAX_MS, VoiceClip
 
 __all__ = [
+    "HomeStamp",
     "ActivityMonth",
     "CheckinDay",
     "HouseholdActivityYear",

@@ -22,6 +22,7 @@ from app.policy import scope_roots
 from app.responses import xlsx_response
 from app.services import needs
 from app.steps import run_step, write_now
+from app.web import render_unchanging
 
 
 @bp.route("/needs/dispatch")
@@ -92,10 +93,11 @@ def dashboard():
     chosen period, with their definitions on the page."""
     group, (start, end) = _group(), _period()
     rows, total = needs.period_rates(current_user, group, start, end)
-    counts, rates = monthly_charts(needs.monthly_rates(current_user, local_today()), group)
-    return render_template("needs/dashboard.html", rows=rows, total=total, group=group,
-                           start=start, end=end, groups=needs.group_labels(),
-                           counts_chart=counts, rates_chart=rates)
+    months = needs.monthly_rates(current_user, local_today())
+    # Kept by its figures (web.render_unchanging); the charts are drawn only when it renders.
+    charts = lambda: dict(zip(("counts_chart", "rates_chart"), monthly_charts(months, group), strict=True))  # noqa: E731
+    return render_unchanging("needs/dashboard.html", variant=(group, start, end, rows, total, months), build=charts,
+                             rows=rows, total=total, group=group, start=start, end=end, groups=needs.group_labels())
 
 
 @bp.route("/needs/dashboard.xlsx")

@@ -132,9 +132,10 @@ def install() -> None:
     if not sa.event.contains(Session, "before_flush", _before_flush):
         sa.event.listen(Session, "before_flush", _before_flush)
         sa.event.listen(Session, "after_flush", _after_flush)
-    from app.services import aggregates  # the per-day/month/year figures, kept the same way
+    from app.services import aggregates, stamps  # the per-day/month/year figures, kept the same way
 
     aggregates.install()
+    stamps.install()  # and what tells a kept member home that its data changed
 
 
 # --- recounting --------------------------------------------------------------------------------
@@ -336,9 +337,10 @@ def _true_standings(conn: sa.Connection, covered: dict[int, int],
 
 def recount_all(conn: sa.Connection) -> None:
     """Rebuild every counter and every aggregate (``aggregates.recount_all``) from the source rows."""
-    from app.services import aggregates
+    from app.services import aggregates, stamps
 
     aggregates.recount_all(conn)
+    stamps.bump_shared(conn)  # the rows came in bypassing the ORM: every kept home reads again
     conn.execute(sa.delete(MemberCoverage))
     conn.execute(sa.delete(HouseholdLinks))
     conn.execute(sa.delete(GridStanding))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -81,9 +83,13 @@ _WAITING = (
 
 def _waiting(member_id: int, now: datetime) -> list[Waiting]:
     """Open needs the member holds, overdue first, then by the running deadline."""
+    return _waiting_at(tuple(tuple(r) for r in read_core(_WAITING, {"member": member_id})), now)
+
+
+def _waiting_at(rows: tuple[tuple, ...], now: datetime) -> list[Waiting]:
+    """:func:`_waiting` from its rows, with the time left as it stands at ``now``."""
     out = []
-    for nid, category, text, status, central_id, accept_due, resolve_due in read_core(
-            _WAITING, {"member": member_id}):
+    for nid, category, text, status, central_id, accept_due, resolve_due in rows:
         deadline = accept_due if status is NeedStatus.SUBMITTED else resolve_due
         left = (deadline - now).total_seconds() / 3600
         out.append(Waiting(NeedBrief(nid, category, text or "", status, central_id), deadline, deadline < now,
@@ -170,6 +176,8 @@ class MemberToday:
     points_month: int = 0  # net points this month (the sum of 我的积分's entries for the month)
     training_open: int = 0  # sessions open or coming for the member (the 我的培训 list)
     training_todo: list[SessionBrief] = field(default_factory=list)  # of those, online ones not yet done
+    # The reads' stamps and what the clock made of them: equal versions, equal pages (web.keyed).
+    kept_version: tuple | None = field(default=None, compare=False)
 
     @property
     def overdue(self) -> int:
@@ -235,29 +243,110 @@ def _member_statements() -> dict[str, sa.Select]:
     return {"figures": figures, "events": events, "sessions": sessions}
 
 
-def member_today(member_id: int, now: datetime) -> MemberToday:
-    """What a member has to do today: the needs they hold (overdue first, with the time left),
-    the households due a visit this period, events at their stations, and this month's figures.
-    Six statements, each built once (issue 14): the figures in one row, then the lists."""
+@dataclass(frozen=True)
+class _Reads:
+    """What a member's home reads from the database, as read at ``at`` (kept per process under
+    the member's home stamps: ``services/stamps.py``)."""
+
+    at: datetime
+    stamp: tuple | None  # (member, their stamps, day) when kept under the stamps
+    figures: tuple
+    households: tuple
+    week: tuple[EventBrief, ...]
+    sessions: tuple[SessionBrief, ...]  # open at ``at``: those ended since are dropped when shown
+    waiting: tuple[tuple, ...]  # the needs held, as rows: the time left is worked out when shown
+    headed: int | None  # the central household the member heads
+    post: object  # posts.MemberPost
+
+
+class _KeptReads:
+    """Member id → (stamps, day, reads), least recently used dropped first."""
+
+    SIZE = 2048
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.data: OrderedDict[tuple, tuple[tuple[int, int], date, _Reads]] = OrderedDict()
+
+    def get(self, key: tuple, stamps: tuple[int, int], day: date, now: datetime) -> _Reads | None:
+        with self.lock:
+            found = self.data.get(key)
+            if found is None or found[0] != stamps or found[1] != day or found[2].at > now:
+                return None
+            self.data.move_to_end(key)
+            return found[2]
+
+    def put(self, key: tuple, stamps: tuple[int, int], day: date, reads: _Reads) -> None:
+        with self.lock:
+            self.data[key] = (stamps, day, reads)
+            self.data.move_to_end(key)
+            while len(self.data) > self.SIZE:
+                self.data.popitem(last=False)
+
+
+_kept_reads = _KeptReads()
+
+
+def _member_reads(member_id: int, now: datetime) -> _Reads:
+    """Everything a member's home reads, from the process's keep when the member's home stamps and
+    the day are those it was read with (two indexed lookups instead of some ten statements),
+    else from the database. A stamp changes with every write to what the home shows, in the
+    same transaction (``services/stamps.py``): a kept read is never out of date."""
+    from app.services import posts, stamps
+
     today = local_day(now)
+    stamped = stamps.read(member_id)
+    key = (str(db.engine.url), member_id)
+    if stamped is not None:
+        kept = _kept_reads.get(key, stamped, today, now)
+        if kept is not None:
+            return kept
     first, nxt = _month_start(today), _next_month(today)
     run = _member_statements()
-    row = read_core(run["figures"], {
-        "member": member_id, "first": first, "next": nxt, "from": day_start(first), "to": day_start(nxt)}).one()
-    submitted, accepted, in_progress, checkins, points_month, activities_month, grid_path = row
-    chain = [int(p) for p in (grid_path or "").strip("/").split("/") if p]  # the grid and the nodes above it
-    households = visits.member_households_of(member_id, today)
+    figures = tuple(read_core(run["figures"], {
+        "member": member_id, "first": first, "next": nxt, "from": day_start(first), "to": day_start(nxt)}).one())
+    chain = [int(p) for p in (figures[-1] or "").strip("/").split("/") if p]  # the grid and the nodes above it
     monday, sunday = week_bounds(today)
-    week = [EventBrief(i, title, kind, starts, ends, _Named(station))
-            for i, title, kind, starts, ends, station in read_core(run["events"], {
-                "chain": chain, "from": day_start(monday), "to": day_start(sunday + timedelta(days=1))})]
-    sessions = [SessionBrief(*r[:6], bool(r[6])) for r in read_core(run["sessions"], {
-        "member": member_id, "chain": chain, "now": now})]
+    reads = _Reads(
+        at=now,
+        stamp=(member_id, stamped, today) if stamped is not None else None,
+        figures=figures,
+        households=tuple(visits.member_households_of(member_id, today)),
+        week=tuple(EventBrief(i, title, kind, starts, ends, _Named(station))
+                   for i, title, kind, starts, ends, station in read_core(run["events"], {
+                       "chain": chain, "from": day_start(monday), "to": day_start(sunday + timedelta(days=1))})),
+        sessions=tuple(SessionBrief(*r[:6], bool(r[6])) for r in read_core(run["sessions"], {
+            "member": member_id, "chain": chain, "now": now})),
+        waiting=tuple(tuple(r) for r in read_core(_WAITING, {"member": member_id})),
+        headed=read_core(_HEADED, {"member": member_id}).scalar(),
+        post=posts.member_post_brief(member_id, today),
+    )
+    if stamped is not None:
+        _kept_reads.put(key, stamped, today, reads)
+    return reads
+
+
+def member_today(member_id: int, now: datetime, reads: _Reads | None = None) -> MemberToday:
+    """What a member has to do today: the needs they hold (overdue first, with the time left),
+    the households due a visit this period, events at their stations, and this month's figures.
+    Six statements, each built once (issue 14), or none when the member's reads are kept."""
+    reads = reads or _member_reads(member_id, now)
+    today = local_day(now)
+    submitted, accepted, in_progress, checkins, points_month, activities_month, _grid_path = reads.figures
+    households = list(reads.households)
+    sessions = [t for t in reads.sessions if t.ends_at > now]
+    todo = [t for t in sessions if not t.done and t.mode is TrainingMode.ONLINE and t.starts_at <= now]
+    waiting = _waiting_at(reads.waiting, now)
+    week = list(reads.week)
+    version = None if reads.stamp is None else (
+        reads.stamp, tuple((w.need.id, w.hours, w.overdue) for w in waiting),
+        tuple(t.id for t in sessions), tuple(t.id for t in todo))
     return MemberToday(
+        kept_version=version,
         points_month=int(points_month or 0),
         training_open=len(sessions),
-        training_todo=[t for t in sessions if not t.done and t.mode is TrainingMode.ONLINE and t.starts_at <= now],
-        waiting=_waiting(member_id, now),
+        training_todo=todo,
+        waiting=waiting,
         inbox={"submitted": submitted, "accepted": accepted, "in_progress": in_progress},
         visits_due=[h for h in households if h.overdue],
         covered=len(households),
@@ -265,7 +354,7 @@ def member_today(member_id: int, now: datetime) -> MemberToday:
         events_week=week,
         checkins_month=checkins or 0,
         activities_month=activities_month or 0,
-        month=first,
+        month=_month_start(today),
     )
 
 
@@ -297,9 +386,11 @@ class HeadToday:
 _HEADED = sa.select(CentralHousehold.id).where(CentralHousehold.head_member_id == sa.bindparam("member")).limit(1)
 
 
-def head_today(head_id: int, now: datetime) -> HeadToday | None:
-    """The central household a member heads, against 1+10+15, and what waits for the head."""
-    headed = read_core(_HEADED, {"member": head_id}).scalar()
+def head_today(head_id: int, now: datetime, headed: int | None = -1) -> HeadToday | None:
+    """The central household a member heads, against 1+10+15, and what waits for the head
+    (``headed``: that household's id, when the caller read it)."""
+    if headed == -1:
+        headed = read_core(_HEADED, {"member": head_id}).scalar()
     if headed is None:  # most members head nothing: one indexed lookup, no ORM object
         return None
     household = db.session.get(CentralHousehold, headed)
@@ -440,18 +531,19 @@ def home(user: User, now: datetime) -> dict[str, object]:
 
     roles = user.role_set
     member_id = member_standing(user)[0] if Role.MEMBER in roles else None
+    reads = _member_reads(member_id, now) if member_id else None
     return {
         "roles": roles,
-        "member_today": member_today(member_id, now) if member_id else None,
-        "head_today": head_today(member_id, now) if member_id else None,
+        "member_today": member_today(member_id, now, reads) if member_id else None,
+        "head_today": head_today(member_id, now, reads.headed) if member_id and reads else None,
         "station_today": station_today(user, now) if Role.STATION_ADMIN in roles else [],
         "pending_verification": pending_verification(user) if Role.STATION_ADMIN in roles else 0,
         "admin_today": admin_today(user, now) if Role.ORG_ADMIN in roles else None,
-        **_mentoring_today(user, member_id, now),
+        **_mentoring_today(user, member_id, now, reads.post if reads else None),
     }
 
 
-def _mentoring_today(user: User, member_id: int | None, now: datetime) -> dict[str, object]:
+def _mentoring_today(user: User, member_id: int | None, now: datetime, post: object = None) -> dict[str, object]:
     """A mentor's households not guided this quarter; a member's post and its work."""
     from app.policy import is_mentor
     from app.services import mentoring, posts
@@ -460,4 +552,4 @@ def _mentoring_today(user: User, member_id: int | None, now: datetime) -> dict[s
         return {"mentor_today": None, "member_post": None}
     day = local_day(now)
     return {"mentor_today": mentoring.mentor_page(user.member, day) if is_mentor(user) else None,
-            "member_post": posts.member_post_brief(member_id, day)}
+            "member_post": post if post is not None else posts.member_post_brief(member_id, day)}

@@ -21,6 +21,7 @@ from app.services import structure as svc
 # details and roster: importing them registers their views on the blueprint (tables: its template global).
 from app.steps import write_now
 from app.structure import bp, details, roster, tables  # noqa: F401
+from app.web import render_unchanging
 
 __all__ = ["bp"]
 
@@ -62,6 +63,9 @@ def _args() -> dict[str, str]:
     return {k: v for k, v in request.args.items() if v and k != "page"}
 
 
+_CHOICES = ("title", "categories", "statuses", "kinds", "modes")  # the same for every page of a list
+
+
 @admin_required
 def list_page(list_name: str):
     """A page of one list (its table alone for an htmx search or page turn): members (search by
@@ -72,8 +76,11 @@ def list_page(list_name: str):
                     total=svc.known_total(current_user, list_name, f), rows=svc.LISTS[list_name].rows,
                     params=svc.list_params(current_user, list_name, f))
     view = svc.list_view(current_user, list_name, page.items, with_options=not is_partial())
-    return render(f"structure/{list_name}.html", f"structure/_{list_name}_table.html",
-                  pagination=page, filters=f, args=_args(), **view)
+    # Kept by what it shows (web.render_unchanging: the filters are the query string's, the
+    # enum choices the language's); a list whose options are ORM rows renders as usual.
+    shown = (page.items, page.page, page.per_page, page.total, {k: v for k, v in view.items() if k not in _CHOICES})
+    template = f"structure/_{list_name}_table.html" if is_partial() else f"structure/{list_name}.html"
+    return render_unchanging(template, variant=shown, pagination=page, filters=f, args=_args(), **view)
 
 
 @admin_required

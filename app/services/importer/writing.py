@@ -19,7 +19,7 @@ from app.models import (
     ResidentHousehold,
     User,
 )
-from app.services import counters
+from app.services import counters, stamps
 from app.services.importer.plan import Plan, _chunks
 
 
@@ -35,6 +35,7 @@ def commit(plan: Plan, user: User) -> dict[str, int]:
     # Bulk inserts bypass the ORM's flush, where the counters are kept: recount the grids written.
     grids = {r["grid_id"] for rows in (plan.members, plan.households, plan.residents) for r in rows}
     counters.recount_grids(db.session.connection(), grids)
+    stamps.bump_shared(db.session.connection())  # and every kept home reads again
     return plan.counts
 
 

@@ -490,4 +490,7 @@ def insert_expected(conn: sa.Connection, first: date, last: date) -> int:
     } for a in awards if a.event.key not in present]
     for start in range(0, len(rows), 5000):
         conn.execute(sa.insert(PointsEntry.__table__), rows[start:start + 5000])
+    from app.services import stamps
+
+    stamps.bump_shared(conn)  # written bypassing the ORM: every kept home reads again
     return len(rows)
