@@ -116,11 +116,12 @@ def _before_flush(session: Session, _context: object, _instances: object) -> Non
                         noted.add(member)
         elif kind is DiaryEntry:
             diaries.update(v for v in _values(obj, "resident_household_id") if isinstance(v, int))
-    conn = session.connection()
     if activities:  # as they were: a fellow or a household dropped from the activity
-        noted.update(m for (m,) in conn.execute(_ACTIVITY_MEMBERS, {"ids": activities}) if m is not None)
+        rows = session.connection().execute(_ACTIVITY_MEMBERS, {"ids": activities})
+        noted.update(m for (m,) in rows if m is not None)
     if diaries:
-        noted.update(m for (m,) in conn.execute(_COVERING, {"ids": sorted(diaries)}) if m is not None)
+        rows = session.connection().execute(_COVERING, {"ids": sorted(diaries)})
+        noted.update(m for (m,) in rows if m is not None)
 
 
 def _after_flush(session: Session, _context: object) -> None:
