@@ -135,7 +135,30 @@ def _made_head(w) -> Callable[[str], bool]:  # type: ignore[no-untyped-def]
     return lambda html: 'id="head-today"' in html
 
 
+def _filed_through_the_card(w) -> Callable[[str], bool]:  # type: ignore[no-untyped-def]
+    from app.services import entry_tokens
+
+    token = entry_tokens.current_token(w.household).token
+    db.session.commit()
+    resident = w.app.test_client()
+    reply = resident.post(f"/c/{token}", data={"category": "hardship", "text": "电梯停了", "consent": "y",
+                                                "contact_phone": "13911112222"})
+    assert reply.status_code == 303, re.findall(r'class="[^"]*(?:error|alert)[^"]*"[^>]*>([^<]+)<', reply.get_data(as_text=True))
+    return lambda html: "电梯停了" in html.split('id="waiting-needs"', 1)[1]
+
+
+def _first_scan_at_the_kiosk(w) -> Callable[[str], bool]:  # type: ignore[no-untyped-def]
+    from app.services import checkin_tokens
+
+    member = w.app.test_client()
+    login(member, w.member.user)
+    assert "签到成功" in member.get(f"/k/{checkin_tokens.kiosk_token(w.p.station.id)}").get_data(as_text=True)
+    return lambda html: _figure(html, "fig-checkins-month") == "1"
+
+
 CASES = {
+    "a need a resident filed through the contact card": _filed_through_the_card,
+    "their first scan at a kiosk": _first_scan_at_the_kiosk,
     "a need filed on a household they cover": _need_filed,
     "a need handed to another member": _need_handed_away,
     "their check-in": _checked_in,
@@ -160,6 +183,7 @@ def test_a_kept_home_shows_each_write_at_once(app, client, write):
         before, _statements = _reads(client)
         again, statements = _reads(client)
         assert again == before and len(statements) <= KEPT_HOME_QUERIES, statements  # kept
+        w.app = app
         shows = write(w)
         assert not shows(before)
         after, _statements = _reads(client)
