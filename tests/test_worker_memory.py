@@ -1,5 +1,6 @@
 """A gunicorn worker (wsgi.py) holds what serving needs, not what the ``flask`` commands need
-(issue 14, item 5): no Alembic behind ``flask db``, no pypdf until a PDF arrives — and it still
+(issue 14, item 5): no Alembic behind ``flask db``, no pypdf until a PDF arrives, no Pillow or
+mutagen until a photo or a recording does — and it still
 serves every page, while ``flask --app wsgi db …`` still finds its commands."""
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
-LEFT_OUT = ("alembic", "flask_migrate", "mako", "pypdf", "openpyxl", "qrcode", "app.cli", "app.demo")
+LEFT_OUT = ("alembic", "flask_migrate", "mako", "pypdf", "openpyxl", "qrcode", "app.cli", "app.demo", "PIL",
+            "mutagen")
 
 
 def _python(code: str, tmp_path: Path, **env: str) -> dict:

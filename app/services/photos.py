@@ -12,17 +12,19 @@ import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from PIL import Image, ImageOps
 
 from app.extensions import db
 from app.models import Photo
 from app.services import stored_files
 from app.services.errors import Refused
 from app.settings import setting
+
+if TYPE_CHECKING:  # Pillow is imported by the functions that decode (issue 14: ~4 MB a worker)
+    from PIL import Image
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 50_000_000  # a 48-megapixel phone photo passes; a decompression bomb does not
@@ -57,6 +59,8 @@ class ProcessedPhoto:
 
 def process(stream: IO[bytes]) -> ProcessedPhoto:
     """Decode, check and re-encode one uploaded photo, or raise PhotoError."""
+    from PIL import Image, ImageOps
+
     data = stream.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
         raise PhotoError(str(TOO_BIG))
@@ -120,6 +124,8 @@ def _shrink(image: Image.Image) -> Image.Image:
 def _reduce_in_strips(image: Image.Image, factor: int) -> Image.Image:
     """``image.reduce(factor)`` a band of rows at a time: Pillow reduces (and resizes) an image
     with alpha through a premultiplied copy of all of it — another 96 MB for a 24 MP RGBA PNG."""
+    from PIL import Image
+
     width, height = image.size
     out = Image.new(image.mode, (-(-width // factor), -(-height // factor)))
     step = factor * 128
@@ -130,6 +136,8 @@ def _reduce_in_strips(image: Image.Image, factor: int) -> Image.Image:
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
+    from PIL import Image
+
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))

@@ -16,18 +16,18 @@ import io
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-import mutagen
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from mutagen.mp4 import MP4, Atoms
-from mutagen.ogg import OggFileType, OggPage
 
 from app.extensions import db
 from app.models import VOICE_MAX_MS, VoiceClip
 from app.services import stored_files
 from app.services.errors import Refused
+
+if TYPE_CHECKING:  # mutagen is imported by the functions that read a recording (issue 14)
+    from mutagen.mp4 import Atoms
 from app.settings import setting
 
 MAX_BYTES = 2 * 1024 * 1024
@@ -77,6 +77,10 @@ def process(stream: IO[bytes]) -> ProcessedVoice:
 
 def _identify(data: bytes) -> tuple[str, float]:
     """(MIME type, length in seconds) read from the bytes, or VoiceError."""
+    import mutagen
+    from mutagen.mp4 import MP4
+    from mutagen.ogg import OggFileType
+
     if data.startswith(b"\x1a\x45\xdf\xa3"):
         return "audio/webm", _webm_seconds(data)
     if data.startswith(b"#!AMR"):
@@ -115,6 +119,8 @@ _MUTAGEN_TYPES = {
 
 def _check_ogg_ends(data: bytes) -> None:
     """An Ogg stream cut off in transfer ends in half a page."""
+    from mutagen.ogg import OggPage
+
     fileobj = io.BytesIO(data)
     first = OggPage(fileobj)
     last = OggPage.find_last(fileobj, first.serial, finishing=True)
@@ -124,6 +130,8 @@ def _check_ogg_ends(data: bytes) -> None:
 
 def _check_mp4(data: bytes) -> Atoms:
     """Every top-level box must fit in the file; a video track is not a voice message."""
+    from mutagen.mp4 import Atoms
+
     atoms = Atoms(io.BytesIO(data))
     if any(atom.offset + atom.length > len(data) for atom in atoms.atoms):
         raise VoiceError(str(BROKEN))
