@@ -64,8 +64,10 @@ class Recorder:
     def __init__(self) -> None:
         self.statements: list[tuple[str, float, bool]] = []  # text, seconds, inside the write span
         self.spans: list[float] = []
+        self.commits: list[float] = []  # of each span, the COMMIT itself (SQLite: the WAL's fsync)
         self._started: dict[int, float] = {}
         self._write_from: float | None = None
+        self._commit_from: float | None = None
 
     def before(self, conn, cursor, statement, *a) -> None:  # type: ignore[no-untyped-def]
         now = time.perf_counter()
@@ -77,14 +79,21 @@ class Recorder:
         took = time.perf_counter() - self._started.pop(id(cursor), time.perf_counter())
         self.statements.append((statement, took, self._write_from is not None))
 
+    def commit(self, *a) -> None:  # type: ignore[no-untyped-def]
+        self._commit_from = time.perf_counter()
+
     def end(self, *a) -> None:  # type: ignore[no-untyped-def]
+        now = time.perf_counter()
         if self._write_from is not None:
-            self.spans.append(time.perf_counter() - self._write_from)
-            self._write_from = None
+            self.spans.append(now - self._write_from)
+            if self._commit_from is not None:
+                self.commits.append(now - self._commit_from)
+        self._write_from = self._commit_from = None
 
     def clear(self) -> None:
         self.statements.clear()
         self.spans.clear()
+        self.commits.clear()
 
 
 def environ_for(method: str, path: str, cookie: str, form: dict[str, str] | None = None) -> dict:
@@ -169,12 +178,16 @@ def checkin_requests(app, fx, count: int) -> Callable[[], list[dict]]:  # type: 
     return build
 
 
-def report(name: str, path: str, one: list[tuple[str, float, bool]], spans: list[float], cpu: float,
-           calls: float | None) -> None:
+def median_ms(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2] * 1000 if values else 0.0
+
+
+def report(name: str, path: str, one: list[tuple[str, float, bool]], spans: list[float], commits: list[float],
+           cpu: float, calls: float | None) -> None:
     inside = sum(1 for _t, _s, w in one if w)
-    span = sorted(spans)[len(spans) // 2] * 1000 if spans else 0.0
     print(f"\n## {name} `{path}` — {cpu:.2f} ms CPU per request, {len(one)} statements "
-          f"({inside} holding the write), write held {span:.2f} ms (median, wall)"
+          f"({inside} holding the write), write held {median_ms(spans):.2f} ms (median, wall; "
+          f"of which the COMMIT {median_ms(commits):.2f} ms)"
           + (f", {calls:,.0f} Python function calls per request" if calls else ""))
     print("\n| # | statement | ms | holding the write |\n|---|---|---|---|")
     for i, (text, secs, w) in enumerate(one, 1):
@@ -215,6 +228,7 @@ def main() -> int:
     with app.app_context():
         sa.event.listen(db.engine, "before_cursor_execute", rec.before)
         sa.event.listen(db.engine, "after_cursor_execute", rec.after)
+        sa.event.listen(db.engine, "commit", rec.commit)
     from sqlalchemy.orm import Session
 
     sa.event.listen(Session, "after_commit", rec.end)
@@ -241,12 +255,12 @@ def main() -> int:
         for env in timed:
             call(app, env)
         cpu = (time.process_time() - cpu0) * 1000 / args.n
-        spans = list(rec.spans)
+        spans, commits = list(rec.spans), list(rec.commits)
         profiled = [next(queue) for _ in range(args.n)]
         if args.sampler:
             from pyinstrument import Profiler
 
-            report(name, path, one, spans, cpu, None)
+            report(name, path, one, spans, commits, cpu, None)
             profiler = Profiler(interval=0.0001, async_mode="disabled")
             profiler.start()
             for env in profiled:
@@ -263,7 +277,7 @@ def main() -> int:
             status = call(app, env)
         profiler.disable()
         stats = pstats.Stats(profiler)
-        report(name, path, one, spans, cpu, stats.total_calls / args.n)  # type: ignore[attr-defined]
+        report(name, path, one, spans, commits, cpu, stats.total_calls / args.n)  # type: ignore[attr-defined]
         total = stats.total_tt * 1000 / args.n  # type: ignore[attr-defined]
         raw = stats.stats  # type: ignore[attr-defined]
         by_file: dict[str, float] = defaultdict(float)
