@@ -231,7 +231,7 @@ def file_need(plan: NeedPlan, photo: Photo | None = None, voice_clip: VoiceClip 
     if plan.told:
         conn.execute(_INSERT_NOTIFICATION, [
             {"user_id": uid, "title": plan.title, "body": plan.body, "url": f"/needs/{need_id}", "kind": "need",
-             "created_at": plan.row["submitted_at"], "read_at": None} for uid in plan.told])
+             "read_at": None} for uid in plan.told])
     return FiledNeed(need_id, str(plan.row["token"]), str(plan.row["code"]))
 
 
