@@ -336,10 +336,16 @@ def reads(server: Server, pages: list[Page], cookies: dict[str, str], args: argp
 @dataclass
 class WriteResult:
     kind: str
+    generator: str
     run: Run
     commits: int
     locked: int
     server_errors: int
+    worker_cpu_ms: float = 0.0  # the workers' CPU per request during the run
+    generator_cpu_ms: float = 0.0  # the generator's own CPU per request (it shares the cores)
+    load: tuple[float, float] = (0.0, 0.0)  # load average before and after the run
+    exhausted: int = 0  # wrk: requests after the prepared ones ran out (sent to hello, not counted)
+    waited_ms: float = 0.0  # the workers' time runnable but waiting for a CPU, per request
 
 
 class KioskTokens:
@@ -393,9 +399,58 @@ def login_many(port: int, phones: list[str], connections: int) -> tuple[dict[str
     return clients, len(phones) / elapsed
 
 
-def write_checkins(server: Server, app: Flask, fx: Fixtures, args: argparse.Namespace) -> WriteResult:
-    """First check-ins: each connection scans as its own members, each scan a (member, station)
-    pair not yet checked in today, with a current kiosk token."""
+@dataclass
+class Measured:
+    """What is read around one timed write run: commits, log lines, the workers' CPU, load."""
+
+    server: Server
+    count: Callable[[], int]
+    before: int = 0
+    locked0: int = 0
+    tracebacks0: int = 0
+    cpu0: float = 0.0
+    wait0: float = 0.0
+    load0: float = 0.0
+    workers: list[int] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.before = self.count()
+        self.locked0 = self.server.log_count("database is locked")
+        self.tracebacks0 = self.server.log_count("Traceback")
+        self.workers = self.server.workers()
+        self.cpu0 = loadgen.cpu_seconds(self.workers)
+        self.wait0 = loadgen.runqueue_seconds(self.workers)
+        self.load0 = os.getloadavg()[0]
+
+    def result(self, kind: str, generator: str, run: Run, locked_bodies: int, generator_cpu_s: float,
+               exhausted: int = 0) -> WriteResult:
+        cpu = loadgen.cpu_seconds(self.workers) - self.cpu0
+        waited = loadgen.runqueue_seconds(self.workers) - self.wait0
+        per = 1000 / run.requests if run.requests else 0.0
+        return WriteResult(kind, generator, run, self.count() - self.before,
+                           self.server.log_count("database is locked") - self.locked0 + locked_bodies,
+                           self.server.log_count("Traceback") - self.tracebacks0, cpu * per,
+                           generator_cpu_s * per, (self.load0, os.getloadavg()[0]), exhausted, waited * per)
+
+
+def _counter(app: Flask, stmt: sa.Select) -> Callable[[], int]:
+    def count() -> int:
+        with app.app_context():
+            n = db.session.scalar(stmt)
+            db.session.remove()
+        return int(n or 0)
+
+    return count
+
+
+CHECKIN_KIND = "first check-in `/k/<token>`"
+NEED_KIND = "need submission `/c/<token>`"
+
+
+def write_checkins(server: Server, app: Flask, fx: Fixtures, args: argparse.Namespace) -> list[WriteResult]:
+    """First check-ins: members logged in over HTTP, each scan a (member, station) pair not yet
+    checked in today, with a current kiosk token — first from Python threads (each connection
+    scans as its own members), then, on the pairs left, replayed by wrk."""
     from app.clock import local_today
     from app.models import Checkin
 
@@ -404,85 +459,115 @@ def write_checkins(server: Server, app: Flask, fx: Fixtures, args: argparse.Name
     print(f"  logged in {len(clients)} members ({per_s:.0f} logins/s: argon2 on purpose)")
     by_phone = dict((p, m) for m, p in fx.write_members)
     phones = sorted(clients)
-    # Thread i owns members i, i+n, …: one member never scans twice at the same moment.
-    queues: list[list[tuple[Client, int]]] = []
-    for i in range(n):
-        mine = phones[i::n]
-        queues.append([(clients[p], s) for s in fx.stations for p in mine
-                       if (by_phone[p], s) not in fx.checked_in_today])
+    count = _counter(app, sa.select(sa.func.count(Checkin.id)).where(Checkin.day == local_today()))
     kiosk = KioskTokens(app)
-    bodies_locked = [0]
+    out: list[WriteResult] = []
+    # Thread i owns members i, i+n, …: one member never scans twice at the same moment.
+    queues: list[list[tuple[str, int]]] = [
+        [(p, s) for s in fx.stations for p in phones[i::n] if (by_phone[p], s) not in fx.checked_in_today]
+        for i in range(n)]
+    if args.write_generator in ("python", "both"):
+        bodies_locked = [0]
 
-    def job_for(i: int) -> Callable[[Client], loadgen.Reply] | None:
-        if not queues[i]:
-            return None
-        client, station = queues[i].pop()
+        def job_for(i: int) -> Callable[[Client], loadgen.Reply] | None:
+            if not queues[i]:
+                return None
+            phone, station = queues[i].pop()
 
-        def job(_own: Client) -> loadgen.Reply:
-            reply = client.get(kiosk.path(station))
-            if b"database is locked" in reply.body:
-                bodies_locked[0] += 1
-            return reply
+            def job(_own: Client) -> loadgen.Reply:
+                reply = clients[phone].get(kiosk.path(station))
+                if b"database is locked" in reply.body:
+                    bodies_locked[0] += 1
+                return reply
 
-        return job
+            return job
 
-    with app.app_context():
-        before = db.session.scalar(sa.select(sa.func.count(Checkin.id)).where(Checkin.day == local_today()))
-        db.session.remove()
-    locked0, tb0 = server.log_count("database is locked"), server.log_count("Traceback")
-    run = loadgen.threaded(server.port, n, args.write_seconds, job_for, setup=None)
-    with app.app_context():
-        after = db.session.scalar(sa.select(sa.func.count(Checkin.id)).where(Checkin.day == local_today()))
-        db.session.remove()
+        m = Measured(server, count)
+        m.start()
+        cpu0 = time.process_time()
+        run = loadgen.threaded(server.port, n, args.write_seconds, job_for, setup=None)
+        out.append(m.result(CHECKIN_KIND, "Python threads", run, bodies_locked[0], time.process_time() - cpu0))
+    if args.write_generator in ("wrk", "both"):
+        left = [pair for q in queues for pair in q]
+        left.sort(key=lambda ps: (ps[1], ps[0]))  # station by station: neighbours are other members
+        tokens = {s: kiosk.path(s) for s in fx.stations}
+        items = [("GET", tokens[s], {"Cookie": clients[p].cookie_header()}, None) for p, s in left]
+        m = Measured(server, count)
+        m.start()
+        replay = loadgen.wrk_replay(server.port, items, n, args.write_seconds)
+        out.append(m.result(CHECKIN_KIND, "wrk (prepared requests)", replay.run, replay.locked, replay.cpu_s,
+                            replay.exhausted))
     for c in clients.values():
         c.close()
-    return WriteResult("first check-in `/k/<token>`", run, after - before,
-                       server.log_count("database is locked") - locked0 + bodies_locked[0],
-                       server.log_count("Traceback") - tb0)
+    return out
 
 
-def write_needs(server: Server, app: Flask, fx: Fixtures, args: argparse.Namespace) -> WriteResult:
-    """Need submissions on contact cards: each connection fetches the form once (its CSRF token and
-    session), then posts to its own cards, each with a distinct phone."""
+def write_needs(server: Server, app: Flask, fx: Fixtures, args: argparse.Namespace) -> list[WriteResult]:
+    """Need submissions on contact cards, each card once with a distinct phone: first from Python
+    threads (each connection fetches the form once — its CSRF token and session — then posts to
+    its own cards), then, on the cards left, replayed by wrk (as many sessions as connections)."""
+    from urllib.parse import urlencode
+
     from app.models import Need
 
     n = args.write_connections
     queues = [fx.write_cards[i::n] for i in range(n)]
-    csrf: dict[int, str] = {}
     # Phones unused by the demo (its generator draws from 13x–19x pools); a random block per run
     # so that runs on a reused database do not repeat them.
     base = 17000000000 + random.randrange(0, 90_000_000)
     counter = iter(range(base, base + 10_000_000))
     counter_lock = threading.Lock()
+    count = _counter(app, sa.select(sa.func.count(Need.id)))
+    out: list[WriteResult] = []
 
-    def setup(i: int, client: Client) -> None:
-        if queues[i]:
-            csrf[i] = client.csrf(f"/c/{queues[i][0]}")
+    def form(csrf: str, phone: str) -> dict[str, str]:
+        return {"csrf_token": csrf, "category": "repair", "text": "楼道灯坏了，晚上看不清台阶（压测）",
+                "contact_name": "压测", "contact_phone": phone, "consent": "y", "confirm_duplicate": "1"}
 
-    def job_for(i: int) -> Callable[[Client], loadgen.Reply] | None:
-        if not queues[i]:
-            return None
-        card = queues[i].pop()
-        with counter_lock:
-            phone = str(next(counter))
+    if args.write_generator in ("python", "both"):
+        csrf: dict[int, str] = {}
 
-        def job(client: Client) -> loadgen.Reply:
-            return client.request("POST", f"/c/{card}", form={
-                "csrf_token": csrf[i], "category": "repair", "text": "楼道灯坏了，晚上看不清台阶（压测）",
-                "contact_name": "压测", "contact_phone": phone, "consent": "y", "confirm_duplicate": "1"})
+        def setup(i: int, client: Client) -> None:
+            if queues[i]:
+                csrf[i] = client.csrf(f"/c/{queues[i][0]}")
 
-        return job
+        def job_for(i: int) -> Callable[[Client], loadgen.Reply] | None:
+            if not queues[i]:
+                return None
+            card = queues[i].pop()
+            with counter_lock:
+                phone = str(next(counter))
 
-    with app.app_context():
-        before = db.session.scalar(sa.select(sa.func.count(Need.id)))
-        db.session.remove()
-    locked0, tb0 = server.log_count("database is locked"), server.log_count("Traceback")
-    run = loadgen.threaded(server.port, n, args.write_seconds, job_for, setup=setup)
-    with app.app_context():
-        after = db.session.scalar(sa.select(sa.func.count(Need.id)))
-        db.session.remove()
-    return WriteResult("need submission `/c/<token>`", run, after - before,
-                       server.log_count("database is locked") - locked0, server.log_count("Traceback") - tb0)
+            def job(client: Client) -> loadgen.Reply:
+                return client.request("POST", f"/c/{card}", form=form(csrf[i], phone))
+
+            return job
+
+        m = Measured(server, count)
+        m.start()
+        cpu0 = time.process_time()
+        run = loadgen.threaded(server.port, n, args.write_seconds, job_for, setup=setup)
+        out.append(m.result(NEED_KIND, "Python threads", run, 0, time.process_time() - cpu0))
+    if args.write_generator in ("wrk", "both"):
+        left = [card for q in queues for card in q]
+        sessions = []
+        for _ in range(n):  # a resident's session each: the form's CSRF token and its cookie
+            client = Client(server.port)
+            token = client.csrf(f"/c/{left[0]}")
+            sessions.append((token, client.cookie_header()))
+            client.close()
+        items: list[tuple[str, str, dict[str, str], str | None]] = []
+        for k, card in enumerate(left):
+            token, cookie = sessions[k % n]
+            items.append(("POST", f"/c/{card}", {"Cookie": cookie,
+                                                 "Content-Type": "application/x-www-form-urlencoded"},
+                          urlencode(form(token, str(next(counter))))))
+        m = Measured(server, count)
+        m.start()
+        replay = loadgen.wrk_replay(server.port, items, n, args.write_seconds)
+        out.append(m.result(NEED_KIND, "wrk (prepared requests)", replay.run, replay.locked, replay.cpu_s,
+                            replay.exhausted))
+    return out
 
 
 def write_errors(w: WriteResult, ok: tuple[str, ...]) -> int:
@@ -516,6 +601,7 @@ def report(args: argparse.Namespace, mode: str, results: list[PageResult], write
     med = loadgen.median
     hello_cpu = med([x for r in results for x in r.hello_cpu_ms])
     generator = "wrk" if args.generator == "wrk" else "Python threads"
+    reads_note = [] if results else ["", "Reads not run (`--writes-only`)."]
     lines = [
         "# Out-of-process benchmark (`bench/load.py`)",
         "",
@@ -531,11 +617,15 @@ def report(args: argparse.Namespace, mode: str, results: list[PageResult], write
         f"- command: `.venv/bin/python bench/load.py {' '.join(sys.argv[1:])}`",
         "",
         "## Reads",
-        "",
-        "| page | who | status | req/s | hello req/s | ratio | CPU ratio | target | p50 ms | p99 ms "
-        "| CPU ms/req | bytes | bytes, gzip asked | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        *reads_note,
     ]
+    if results:
+        lines += [
+            "",
+            "| page | who | status | req/s | hello req/s | ratio | CPU ratio | target | p50 ms | p99 ms "
+            "| CPU ms/req | bytes | bytes, gzip asked | errors |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
     for r in results:
         ratio = r.ratio()
         target = "reference" if r.page.target is None else (
@@ -549,20 +639,33 @@ def report(args: argparse.Namespace, mode: str, results: list[PageResult], write
     if writes:
         lines += [
             "",
-            f"## Writes ({args.write_connections} connections, {args.write_seconds:g} s, Python threads)",
+            f"## Writes ({args.write_connections} connections, {args.write_seconds:g} s)",
             "",
-            f"Targets: p99 ≤ {WRITE_P99_MS} ms, ≥ {WRITE_COMMITS_PER_S} commits/s, 0 errors.",
+            f"Targets: p99 ≤ {WRITE_P99_MS} ms, ≥ {WRITE_COMMITS_PER_S} commits/s, 0 errors. A write loaded by "
+            "both generators is loaded twice, one run after the other on fresh cards and (member, station) "
+            "pairs: by Python threads in this process (the figure measured first) and by wrk replaying requests "
+            "prepared beforehand (distinct cards, phones and CSRF sessions; distinct members' cookies and "
+            "stations). Both share the two cores with the workers: their CPU per request is shown, and the "
+            "time the workers spent runnable but waiting for a CPU (`/proc/<pid>/schedstat`: other work on "
+            "the box, or the generator).",
             "",
-            "| write | requests | commits | commits/s | p50 ms | p99 ms | status codes | errors | locked | target |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| write | generator | requests | commits | commits/s | p50 ms | p99 ms | status codes | errors "
+            "| locked | workers' CPU ms/req | workers waiting for a CPU ms/req | generator's CPU ms/req "
+            "| load before → after | target |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
-        for w, ok in zip(writes, (("200",), ("303",)), strict=True):
+        for w in writes:
+            ok = ("200",) if w.kind == CHECKIN_KIND else ("303",)
             errors = write_errors(w, ok)
             per_s = w.commits / w.run.seconds if w.run.seconds else 0
             met = per_s >= WRITE_COMMITS_PER_S and w.run.p99_ms <= WRITE_P99_MS and errors == 0
             codes = ", ".join(f"{k}×{v}" for k, v in sorted(w.run.statuses.items()))
-            lines.append(f"| {w.kind} | {w.run.requests} | {w.commits} | {per_s:.0f} | {w.run.p50_ms:.0f} "
-                         f"| {w.run.p99_ms:.0f} | {codes} | {errors} | {w.locked} | {'ok' if met else '**missed**'} |")
+            short = " (prepared requests ran out)" if w.exhausted else ""
+            lines.append(f"| {w.kind} | {w.generator}{short} | {w.run.requests} | {w.commits} | {per_s:.0f} "
+                         f"| {w.run.p50_ms:.0f} | {w.run.p99_ms:.0f} | {codes} | {errors} | {w.locked} "
+                         f"| {w.worker_cpu_ms:.2f} | {w.waited_ms:.2f} | {w.generator_cpu_ms:.2f} "
+                         f"| {w.load[0]:.1f} → {w.load[1]:.1f} "
+                         f"| {'ok' if met else '**missed**'} |")
     lines += [
         "",
         "## Worker memory",
@@ -592,8 +695,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--write-connections", type=int, default=16)
     parser.add_argument("--write-seconds", type=float, default=10)
-    parser.add_argument("--members", type=int, default=112, help="members logged in for the check-in load")
-    parser.add_argument("--cards", type=int, default=4000, help="contact cards for the need load")
+    parser.add_argument("--members", type=int, default=224, help="members logged in for the check-in load")
+    parser.add_argument("--cards", type=int, default=6000, help="contact cards for the need load")
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--db", help="SQLite file: used as it is when it holds a district, else generated into")
@@ -603,6 +706,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true", help="PostgreSQL: generate again even if data is there")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--no-writes", action="store_true")
+    parser.add_argument("--writes-only", action="store_true", help="run the two write loads and nothing else")
+    parser.add_argument("--write-generator", choices=("python", "wrk", "both"), default=None,
+                        help="who loads the writes: Python threads (the first figures), wrk replaying prepared "
+                        "requests, or both one after the other (the default when wrk is installed)")
     parser.add_argument("--sqlite-synchronous", choices=("FULL", "NORMAL"), default=None,
                         help="SQLite's synchronous pragma for the served app (default: the app's, FULL)")
     parser.add_argument("--only", help="comma-separated parts of page labels to run, e.g. 'home,kiosk'")
@@ -615,6 +722,12 @@ def parse_args() -> argparse.Namespace:
         parser.error("wrk is not installed (apt-get install wrk)")
     if args.seconds > 55:
         parser.error("--seconds above 55 outlives the kiosk token of the scan page")
+    if args.write_generator is None:
+        args.write_generator = "both" if loadgen.have_wrk() else "python"
+    if args.write_generator != "python" and not loadgen.have_wrk():
+        parser.error("wrk is not installed (apt-get install wrk)")
+    if args.writes_only and args.no_writes:
+        parser.error("--writes-only with --no-writes runs nothing")
     return args
 
 
@@ -664,14 +777,20 @@ def main() -> int:
         if args.only:
             wanted = [w.strip() for w in args.only.split(",")]
             pages = [p for p in pages if any(w in p.label for w in wanted)]
-        results = reads(server, pages, cookies, args)
+        results = [] if args.writes_only else reads(server, pages, cookies, args)
         rss = [loadgen.rss_mb(pid) for pid in server.workers()]
         writes: list[WriteResult] = []
         if not args.no_writes:
             print("writes: first check-ins", flush=True)
-            writes.append(write_checkins(server, app, fx, args))
+            writes += write_checkins(server, app, fx, args)
             print("writes: need submissions", flush=True)
-            writes.append(write_needs(server, app, fx, args))
+            writes += write_needs(server, app, fx, args)
+            for w in writes:
+                print(f"  {w.kind} ({w.generator}): {w.commits} commits, "
+                      f"{w.commits / w.run.seconds if w.run.seconds else 0:.0f}/s, p99 {w.run.p99_ms:.0f} ms, "
+                      f"statuses {dict(w.run.statuses)}, workers {w.worker_cpu_ms:.2f} ms/req "
+                      f"(+ {w.waited_ms:.2f} waiting for a CPU), "
+                      f"generator {w.generator_cpu_ms:.2f} ms/req", flush=True)
             rss = [loadgen.rss_mb(pid) for pid in server.workers()]
     finally:
         server.stop()

@@ -191,6 +191,115 @@ def wrk_run(port: int, path: str, headers: dict[str, str], connections: int, sec
                statuses, data["socket"])
 
 
+# Replaying prepared requests (the writes): each wrk thread takes every n-th item of the list, so no
+# request is sent twice; statuses are counted exactly, and bodies that report a locked database.
+WRK_REPLAY_LUA = """
+local items = dofile(%(items)s)
+local counter = 0
+local threads = {}
+
+setup = function(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+init = function(args)
+  step = tonumber(args[1])
+  i = tid + 1
+  statuses = {}
+  locked = 0
+  exhausted = 0
+end
+
+request = function()
+  local it = items[i]
+  if it == nil then
+    exhausted = exhausted + 1
+    return wrk.format("GET", "/__bench/hello")
+  end
+  i = i + step
+  return wrk.format(it[1], it[2], it[3], it[4])
+end
+
+response = function(status, headers, body)
+  local k = tostring(status)
+  statuses[k] = (statuses[k] or 0) + 1
+  if body and string.find(body, "database is locked", 1, true) then locked = locked + 1 end
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  local parts, lk, ex = {}, 0, 0
+  local merged = {}
+  for _, t in ipairs(threads) do
+    for k, v in pairs(t:get("statuses")) do merged[k] = (merged[k] or 0) + v end
+    lk = lk + t:get("locked")
+    ex = ex + t:get("exhausted")
+  end
+  for k, v in pairs(merged) do table.insert(parts, string.format('"%%s": %%d', k, v)) end
+  io.write(string.format(
+    '\\nJSON {"requests": %%d, "duration_us": %%d, "socket": %%d, "p50_us": %%d, "p99_us": %%d, '
+    .. '"locked": %%d, "exhausted": %%d, "statuses": {%%s}}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), lk, ex, table.concat(parts, ", ")))
+end
+"""
+
+
+def _lua_string(text: str) -> str:
+    if not text.isascii():
+        raise ValueError("prepared requests are ASCII (URL-encoded bodies)")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+@dataclass
+class Replay:
+    """What a replay of prepared requests saw: the run, the exact statuses, bodies reporting a
+    locked database, requests made after the prepared ones ran out (to hello: not counted in the
+    run), and wrk's own CPU seconds."""
+
+    run: Run
+    locked: int
+    exhausted: int
+    cpu_s: float
+
+
+def wrk_replay(port: int, items: list[tuple[str, str, dict[str, str], str | None]], connections: int,
+               seconds: float) -> Replay:
+    """Send prepared requests (method, path, headers, body), each once, with wrk (2 threads)."""
+    import resource
+
+    threads = min(2, connections)
+    with tempfile.TemporaryDirectory(prefix="dy-wrk-") as folder:
+        data = Path(folder) / "items.lua"
+        lines = ["return {"]
+        for method, path, headers, body in items:
+            head = ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items())
+            lines.append(f"{{{_lua_string(method)}, {_lua_string(path)}, {{{head}}}, "
+                         f"{_lua_string(body) if body is not None else 'nil'}}},")
+        lines.append("}")
+        data.write_text("\n".join(lines))
+        script = Path(folder) / "replay.lua"
+        script.write_text(WRK_REPLAY_LUA % {"items": _lua_string(str(data))})
+        cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s", "--timeout", "10s",
+               "-s", str(script), f"http://127.0.0.1:{port}/", "--", str(threads)]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120, check=True).stdout
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    line = next(ln for ln in out.splitlines() if ln.startswith("JSON "))
+    data_ = json.loads(line[5:])
+    statuses: Counter = Counter({k: v for k, v in data_["statuses"].items()})
+    hello = data_["exhausted"]
+    if hello:
+        statuses["200"] -= hello  # the hello requests after the prepared ones ran out
+        statuses = +statuses
+    run = Run(data_["requests"] - hello, data_["duration_us"] / 1e6, data_["p50_us"] / 1000,
+              data_["p99_us"] / 1000, statuses, data_["socket"])
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return Replay(run, data_["locked"], hello, cpu)
+
+
 def python_run(port: int, path: str, headers: dict[str, str], connections: int, seconds: float) -> Run:
     """The fallback generator: ``connections`` threads, each on its own persistent connection.
 
@@ -280,6 +389,19 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
     return total / CLK_TCK
+
+
+def runqueue_seconds(pids: list[int]) -> float:
+    """Time the processes' threads spent runnable but waiting for a CPU (``/proc/…/schedstat``):
+    what other work on the box takes from them."""
+    total = 0
+    for pid in pids:
+        for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+            try:
+                total += int(stat.read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return total / 1e9
 
 
 def rss_mb(pid: int) -> float:

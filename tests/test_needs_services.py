@@ -30,10 +30,14 @@ def _card_entry(w) -> needs.Entry:  # type: ignore[no-untyped-def]
 
 def test_submit_stores_the_photo_by_relationship_and_routes_the_need(app):
     w = make_need_world()
-    need = needs.submit(_card_entry(w), needs.NeedInput(NeedCategory.REPAIR, "楼道灯坏了", consent=True),
-                        _jpeg(), None)
+    submission = needs.submit(_card_entry(w), needs.NeedInput(NeedCategory.REPAIR, "楼道灯坏了", consent=True),
+                              _jpeg(), None)
+    assert isinstance(submission, needs.Submission)
+    assert db.session.scalar(sa.select(sa.func.count(Need.id))) == 0  # decided, not yet written
+    filed = submission.file()
     db.session.commit()
-    assert isinstance(need, Need) and need.photo_id is not None
+    need = db.session.get(Need, filed.id)
+    assert need.token == filed.token and need.code == filed.code and need.photo_id is not None
     assert need.owner_member_id == w.member.id
     assert [e.photo_id for e in needs.timeline(need, public=True)][0] == need.photo_id
 
@@ -45,7 +49,7 @@ def test_submit_warns_of_a_duplicate_until_confirmed(app):
     found = needs.submit(_card_entry(w), data, None, None)
     assert isinstance(found, needs.DuplicateFound) and found.need.id == first.id
     data.confirm_duplicate = True
-    assert isinstance(needs.submit(_card_entry(w), data, None, None), Need)
+    assert isinstance(needs.submit(_card_entry(w), data, None, None), needs.Submission)
 
 
 def test_submit_refuses_a_bad_photo_before_anything_is_stored(app):

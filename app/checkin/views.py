@@ -74,11 +74,14 @@ def _scan(station: Station | svc.StationRef, method: CheckinMethod, looked: bool
     # A repeat scan writes nothing: read by ids, without ORM objects or the write lock (issue 14).
     result = seen if looked else svc.seen_today(member_id, current_user.name, station.id) if active else None
     if result is None:
-        member, row = current_user.member, svc.active_station(station.id)  # (in the session already: no query)
-        if row is None:
-            return _refused(_("该驿站已停用。"), 422)
+        # A first scan with no event running is decided before the write and written in Core.
+        first = svc.first_scan(member_id, current_user.name, station.id, method) if active else None
+        if first is None:
+            member, row = current_user.member, svc.active_station(station.id)
+            if row is None:
+                return _refused(_("该驿站已停用。"), 422)
         try:
-            result = write_now(lambda: svc.check_in(member, row, method))
+            result = write_now(first.write if first else lambda: svc.check_in(member, row, method))
         except DomainError as e:  # a stopped member (403), a closed station (422)
             return _refused(str(e), e.status)
     # A repeat scan's answer is kept by its data (web.render_unchanging); a new check-in renders.

@@ -87,10 +87,12 @@ def _submit_page(form: NeedSubmitForm, entry: needs.Entry, context: dict, requir
         form.community.errors = [_("请选择所在村/社区")]
         valid = False
     if valid:
-        try:  # the lookups and checks above held no write lock; the submission takes it (reads_first)
-            result = write_now(lambda: needs.submit(entry, _need_input(form), upload_of(form.photo),
-                                                    current_user if current_user.is_authenticated else None,
-                                                    voice_upload=upload_of(form.voice)))
+        try:  # decided in a read transaction (reads_first); only its write takes the lock
+            result = needs.submit(entry, _need_input(form), upload_of(form.photo),
+                                  current_user if current_user.is_authenticated else None,
+                                  voice_upload=upload_of(form.voice))
+            if isinstance(result, needs.Submission):
+                result = write_now(result.file)
         except PhotoError as e:
             form.photo.errors = [str(e)]
         except VoiceError as e:
@@ -98,7 +100,7 @@ def _submit_page(form: NeedSubmitForm, entry: needs.Entry, context: dict, requir
         except Refused as e:
             error = str(e)
         else:
-            if isinstance(result, Need):  # committed, and kept: its token is read without a query
+            if isinstance(result, needs.FiledNeed):
                 return redirect(url_for("needs.track_token", token=result.token, new=1), 303)
             duplicate, form.confirm_duplicate.data = result.need, "1"
     if context["entry"] in ("card", "plaque"):  # the same for every card but the member's name
@@ -137,14 +139,13 @@ def card(token: str):
     if request.method == "GET":  # the kept page: one Core lookup, no ORM object, no form built
         found = entry_tokens.card_entry(token)
         return _entry_page(found, "needs.card", token, lambda: card_form(found.phone_on_record)) if found else _bad_token()
-    household = entry_tokens.card_household(token)
-    if household is None:
+    target = needs.card_target(token)  # one Core row: the household, its member, the grid's path
+    if target is None:
         return _bad_token()
-    member = household.covering_member
-    on_record = household.phone is not None
-    context = {"entry": "card", "member_name": member.name if member and member.is_active else None,
+    on_record = target.phone is not None
+    context = {"entry": "card", "member_name": target.shown_member_name,
                "action": url_for("needs.card", token=token), "phone_on_record": on_record}
-    return _submit_page(card_form(on_record), needs.Entry(NeedOrigin.CARD, household=household), context)
+    return _submit_page(card_form(on_record), needs.Entry(NeedOrigin.CARD, target=target), context)
 
 
 @bp.route("/p/<token>", methods=["GET", "POST"])

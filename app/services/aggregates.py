@@ -7,16 +7,22 @@ members who took part in each training session, and a member's yearly figures si
 
 How they are kept: each flush that inserts, deletes or changes a check-in, an activity (or its
 residents and fellows), a points entry, a diary entry, a resident household's covering member, a
-training session or completion notes the aggregate keys the row counted in *before* the flush
-(read from the database) and *after* it, and recounts exactly those keys from the source rows, in
-the same transaction. A recount is right whatever the change (a kind edited, an activity sent
-back, a household handed to another member, a session cancelled), and costs one indexed query per
-aggregate touched. On PostgreSQL the touched keys are locked first (transaction advisory locks,
-in one order), so two transactions touching one key recount one after the other and the second
-sees the first's rows; SQLite has one writer at a time.
+training session or completion reads what the rows counted in *before* the flush and what they
+count in *after* it (from the database, in the same transaction). The aggregates that are sums
+over rows (check-ins per day, activities per month, points, a member's and a household's
+activities: ``ADDITIVE``) take the difference, ``n = n + delta`` per key — exact whatever the
+change (a kind edited, an activity sent back, an entry moved to another month), one statement per
+aggregate, and no recount; a key whose count falls to zero is deleted. The others count distinct
+things (households visited, training sessions taken part in, participants, a member's year side by
+side) and are recounted for exactly the keys touched. On PostgreSQL the changed and deleted rows
+are locked before they are read (``FOR UPDATE``: a row two transactions change is read as the
+first leaves it), the additive rows are updated in one order (sorted keys), and the recounted keys
+are locked first (transaction advisory locks, in one order), so two transactions touching one key
+recount one after the other and the second sees the first's rows; SQLite has one writer at a time.
 
 Writes that bypass the ORM (the demo's bulk inserts, ``points.recompute.insert_expected``) are
-followed by ``recount_all`` (``counters.recount_all`` calls it) or ``recount``; ``check`` compares
+followed by ``recount_all`` (``counters.recount_all`` calls it) or ``recount``; a hot path that
+inserts a source row in Core (the kiosk's first check-in) adds its share with ``add``; ``check`` compares
 every aggregate with a recount from the source rows (``flask recount-counters``).
 
 The readers (the 工作看板, the home pages, the points rankings, the evaluation sheet) use the
@@ -26,6 +32,7 @@ aggregates, plus the days at its edges from the source rows.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -332,55 +339,86 @@ AGGREGATES: list[Aggregate] = [
 BY_NAME = {a.name: a for a in AGGREGATES}
 
 
-# --- which keys a source row counts in ---------------------------------------------------------
+# --- what a source row counts in -------------------------------------------------------------
 
 Touched = dict[str, set[Key]]
+Sums = dict[str, dict[Key, list[int]]]
+
+# Aggregates that are sums over the rows (a count, and a total): a row adds its share to one key,
+# so a change is applied as the difference of the shares, ``n = n + delta`` — exact, and no
+# recount. The others count distinct things (households visited, sessions taken part in, a
+# member's year side by side) and are recounted for the keys touched.
+ADDITIVE = frozenset({"checkin_days", "activity_months", "points_months", "points_years",
+                      "member_activity_years", "household_activity_years"})
 
 
-def _checkin_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
+@dataclass
+class Tally:
+    """What some source rows count in, as the database holds them: every key they touch, and for
+    the additive aggregates each key's share summed over the rows."""
+
+    keys: Touched = field(default_factory=lambda: {a.name: set() for a in AGGREGATES})
+    sums: Sums = field(default_factory=lambda: {name: {} for name in ADDITIVE})
+
+    def add(self, name: str, key: Key, *share: int) -> None:
+        self.keys[name].add(key)
+        if share:
+            cell = self.sums[name].setdefault(key, [0] * len(share))
+            for i, v in enumerate(share):
+                cell[i] += v
+
+
+def _checkin_keys(conn: sa.Connection, ids: list[int], out: Tally) -> None:
     for station_id, day, member_id, session_id, starts in conn.execute(
             sa.select(Checkin.station_id, Checkin.day, Checkin.member_id, TrainingSession.id,
                       TrainingSession.starts_at)
             .outerjoin(TrainingSession, TrainingSession.station_event_id == Checkin.event_id)
-            .where(Checkin.id.in_(ids))):
-        out["checkin_days"].add((station_id, day))
+            .where(Checkin.id.in_(ids))):  # one row per check-in: a station event has one session at most
+        out.add("checkin_days", (station_id, day), 1)
         if session_id is not None:
-            out["member_training_years"].add((member_id, _local(starts).year))
-            out["session_participants"].add((session_id,))
+            out.add("member_training_years", (member_id, _local(starts).year))
+            out.add("session_participants", (session_id,))
 
 
-def _activity_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
+def _activity_keys(conn: sa.Connection, ids: list[int], out: Tally) -> None:
+    """An activity counts in its grid's month (whatever its verification); unless sent back, for
+    its author (recorded and taken part in), each fellow other than the author (taken part in)
+    and the central household it was recorded for; a 走访's households' members' visited year."""
     rows = {r.id: r for r in conn.execute(
         sa.select(Activity.id, Activity.author_member_id, Activity.central_household_id, Activity.grid_id,
-                  Activity.kind, Activity.started_at).where(Activity.id.in_(ids)))}
+                  Activity.kind, Activity.started_at, Activity.verify_state).where(Activity.id.in_(ids)))}
     for r in rows.values():
         day = _local(r.started_at)
-        out["activity_months"].add((r.grid_id, month_of(day), r.kind))
-        out["member_activity_years"].add((r.author_member_id, day.year, r.kind))
+        out.add("activity_months", (r.grid_id, month_of(day), r.kind), 1)
+        counted = int(r.verify_state is not VerifyState.RETURNED)
+        out.add("member_activity_years", (r.author_member_id, day.year, r.kind), counted, counted)
         if r.central_household_id is not None:
-            out["household_activity_years"].add((r.central_household_id, r.author_member_id, day.year, r.kind))
+            out.add("household_activity_years", (r.central_household_id, r.author_member_id, day.year, r.kind),
+                    counted)
     for activity_id, member_id in conn.execute(
             sa.select(activity_members.c.activity_id, activity_members.c.member_id)
             .where(activity_members.c.activity_id.in_(ids))):
         r = rows[activity_id]
-        out["member_activity_years"].add((member_id, _local(r.started_at).year, r.kind))
+        counted = int(r.verify_state is not VerifyState.RETURNED and member_id != r.author_member_id)
+        out.add("member_activity_years", (member_id, _local(r.started_at).year, r.kind), counted, 0)
     for activity_id, member_id in conn.execute(
             sa.select(activity_residents.c.activity_id, ResidentHousehold.covering_member_id)
             .join(ResidentHousehold, ResidentHousehold.id == activity_residents.c.resident_household_id)
             .where(activity_residents.c.activity_id.in_(ids), ResidentHousehold.covering_member_id.is_not(None))):
         r = rows[activity_id]
         if r.kind is ActivityKind.VISIT:
-            out["member_visit_years"].add((member_id, _local(r.started_at).year))
+            out.add("member_visit_years", (member_id, _local(r.started_at).year))
 
 
-def _points_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
-    for member_id, day in conn.execute(
-            sa.select(PointsEntry.member_id, PointsEntry.occurred_on).where(PointsEntry.id.in_(ids))):
-        out["points_months"].add((member_id, month_of(day)))
-        out["points_years"].add((member_id, day.year))
+def _points_keys(conn: sa.Connection, ids: list[int], out: Tally) -> None:
+    for member_id, day, points in conn.execute(
+            sa.select(PointsEntry.member_id, PointsEntry.occurred_on, PointsEntry.points)
+            .where(PointsEntry.id.in_(ids))):
+        out.add("points_months", (member_id, month_of(day)), 1, points)
+        out.add("points_years", (member_id, day.year), 1, points)
 
 
-def _resident_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
+def _resident_keys(conn: sa.Connection, ids: list[int], out: Tally) -> None:
     """A household's covering member, for every year it was visited in."""
     covering = dict(conn.execute(
         sa.select(ResidentHousehold.id, ResidentHousehold.covering_member_id)
@@ -392,45 +430,46 @@ def _resident_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
             .join(Activity, Activity.id == activity_residents.c.activity_id)
             .where(activity_residents.c.resident_household_id.in_(list(covering)),
                    Activity.kind == ActivityKind.VISIT)):
-        out["member_visit_years"].add((covering[resident_id], _local(at).year))
+        out.add("member_visit_years", (covering[resident_id], _local(at).year))
     for resident_id, day in conn.execute(
             sa.select(DiaryEntry.resident_household_id, DiaryEntry.entry_date)
             .where(DiaryEntry.resident_household_id.in_(list(covering)))):
-        out["member_visit_years"].add((covering[resident_id], day.year))
+        out.add("member_visit_years", (covering[resident_id], day.year))
 
 
-def _diary_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
+def _diary_keys(conn: sa.Connection, ids: list[int], out: Tally) -> None:
     for member_id, day in conn.execute(
             sa.select(ResidentHousehold.covering_member_id, DiaryEntry.entry_date)
             .join(ResidentHousehold, ResidentHousehold.id == DiaryEntry.resident_household_id)
             .where(DiaryEntry.id.in_(ids), ResidentHousehold.covering_member_id.is_not(None))):
-        out["member_visit_years"].add((member_id, day.year))
+        out.add("member_visit_years", (member_id, day.year))
 
 
-def _session_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
-    out["session_participants"].update((i,) for i in ids)
+def _session_keys(conn: sa.Connection, ids: list[int], out: Tally) -> None:
+    for i in ids:
+        out.add("session_participants", (i,))
     for member_id, at in conn.execute(
             sa.select(Checkin.member_id, TrainingSession.starts_at)
             .join(TrainingSession, TrainingSession.station_event_id == Checkin.event_id)
             .where(TrainingSession.id.in_(ids))):
-        out["member_training_years"].add((member_id, _local(at).year))
+        out.add("member_training_years", (member_id, _local(at).year))
     for member_id, at in conn.execute(
             sa.select(TrainingCompletion.member_id, TrainingCompletion.completed_at)
             .where(TrainingCompletion.session_id.in_(ids))):
-        out["member_training_years"].add((member_id, _local(at).year))
+        out.add("member_training_years", (member_id, _local(at).year))
 
 
-def _completion_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
+def _completion_keys(conn: sa.Connection, ids: list[int], out: Tally) -> None:
     for member_id, session_id, at in conn.execute(
             sa.select(TrainingCompletion.member_id, TrainingCompletion.session_id, TrainingCompletion.completed_at)
             .where(TrainingCompletion.id.in_(ids))):
-        out["member_training_years"].add((member_id, _local(at).year))
-        out["session_participants"].add((session_id,))
+        out.add("member_training_years", (member_id, _local(at).year))
+        out.add("session_participants", (session_id,))
 
 
 # The models whose rows the aggregates count: the attributes whose change moves a count, and how
-# to read the keys a row counts in.
-_SOURCES: dict[type, tuple[tuple[str, ...], Callable[[sa.Connection, list[int], Touched], None]]] = {
+# to read what a row counts in.
+_SOURCES: dict[type, tuple[tuple[str, ...], Callable[[sa.Connection, list[int], Tally], None]]] = {
     Checkin: (("station_id", "day", "member_id", "event_id"), _checkin_keys),
     Activity: (("author_member_id", "central_household_id", "grid_id", "kind", "started_at",
                 "verify_state", "fellows", "residents"), _activity_keys),
@@ -441,22 +480,30 @@ _SOURCES: dict[type, tuple[tuple[str, ...], Callable[[sa.Connection, list[int], 
                       _session_keys),
     TrainingCompletion: (("member_id", "session_id", "completed_at"), _completion_keys),
 }
+# A member's row of the year (``member_years``) moves with any of the four figures it holds.
+_MEMBER_YEAR_PARTS = ("points_years", "member_activity_years", "member_visit_years", "member_training_years")
 
 
-def _empty() -> Touched:
-    return {a.name: set() for a in AGGREGATES}
+def tally(conn: sa.Connection, rows: dict[type, Iterable[int]], lock: bool = False) -> Tally:
+    """What the given rows (model → ids) count in, as the database holds them now. ``lock``: on
+    PostgreSQL, lock the rows first (``FOR UPDATE``), so that a row another transaction is changing
+    is read as that transaction leaves it (their old shares are taken away)."""
+    out = Tally()
+    for model, ids in rows.items():
+        read = _SOURCES[model][1]
+        for chunk in _chunks(ids):
+            if lock and conn.dialect.name == "postgresql":
+                conn.execute(sa.select(model.id).where(model.id.in_(chunk))  # type: ignore[attr-defined]
+                             .order_by(model.id).with_for_update())  # type: ignore[attr-defined]
+            read(conn, chunk, out)
+    return out
 
 
 def keys_of(conn: sa.Connection, rows: dict[type, Iterable[int]]) -> Touched:
     """The keys the given rows (model → ids) count in, as the database holds them now."""
-    out = _empty()
-    for model, ids in rows.items():
-        read = _SOURCES[model][1]
-        for chunk in _chunks(ids):
-            read(conn, chunk, out)
-    # A member's row of the year moves with any of the four figures it holds.
-    out["member_years"] |= (out["points_years"] | out["member_visit_years"] | out["member_training_years"]
-                            | {(m, y) for m, y, _kind in out["member_activity_years"]})
+    out = tally(conn, rows).keys
+    for name in _MEMBER_YEAR_PARTS:
+        out["member_years"] |= {k[:2] for k in out[name]}
     return out
 
 
@@ -471,8 +518,8 @@ def _chunks(items: Iterable, size: int = _CHUNK) -> Iterable[list]:
 
 @dataclass
 class _Pending:
-    touched: Touched = field(default_factory=_empty)
-    after: list[object] = field(default_factory=list)  # rows whose new keys are read after the flush
+    before: Tally = field(default_factory=Tally)  # what changed and deleted rows counted in before the flush
+    after: list[object] = field(default_factory=list)  # rows read again after the flush
 
 
 def _changed(obj: object) -> bool:
@@ -481,9 +528,10 @@ def _changed(obj: object) -> bool:
 
 
 def _before_flush(session: Session, _context: object, _instances: object) -> None:
-    """Note the keys changed and deleted rows counted in before this flush (read from the
-    database); new and changed rows are read again after it."""
-    pending: _Pending = session.info.setdefault(_KEY, _Pending())
+    """Read what changed and deleted rows count in before this flush (from the database, their
+    rows locked on PostgreSQL); new and changed rows are read again after it."""
+    pending = _Pending()
+    session.info[_KEY] = pending
     old: dict[type, set[int]] = defaultdict(set)
     for obj in session.new:
         if type(obj) in _SOURCES:
@@ -496,33 +544,26 @@ def _before_flush(session: Session, _context: object, _instances: object) -> Non
             old[type(obj)].add(obj.id)  # type: ignore[attr-defined]
             pending.after.append(obj)
     if old:
-        _merge(pending.touched, keys_of(session.connection(), old))
+        pending.before = tally(session.connection(), old, lock=True)
 
 
 def _after_flush(session: Session, _context: object) -> None:
-    pending: _Pending | None = session.info.get(_KEY)
+    pending: _Pending | None = session.info.pop(_KEY, None)
     if pending is None:
         return
-    session.info[_KEY] = _Pending()
     rows: dict[type, set[int]] = defaultdict(set)
     for obj in pending.after:
         if getattr(obj, "id", None) is not None:
             rows[type(obj)].add(obj.id)  # type: ignore[attr-defined]
+    if not rows and not any(pending.before.keys.values()):
+        return
     conn = session.connection()
-    touched = pending.touched
-    if rows:
-        _merge(touched, keys_of(conn, rows))
-    if any(touched.values()):
-        recount(conn, touched)
+    after = tally(conn, rows) if rows else Tally()
+    apply(conn, pending.before, after)
 
 
 def _after_rollback(session: Session) -> None:
     session.info.pop(_KEY, None)
-
-
-def _merge(into: Touched, more: Touched) -> None:
-    for name, keys in more.items():
-        into[name] |= keys
 
 
 def install() -> None:
@@ -533,7 +574,59 @@ def install() -> None:
         sa.event.listen(Session, "after_soft_rollback", lambda s, _t: _after_rollback(s))
 
 
-# --- recounting --------------------------------------------------------------------------------
+# --- keeping them ------------------------------------------------------------------------------
+
+
+def apply(conn: sa.Connection, before: Tally, after: Tally) -> None:
+    """Bring the aggregates from what some rows counted in (``before``) to what they count in now
+    (``after``): the additive ones by the difference of their shares, the others (and each
+    member's year whose figures moved) recounted for the keys touched."""
+    deltas: Sums = {}
+    for name in ADDITIVE:
+        old, new = before.sums[name], after.sums[name]
+        moved = {}
+        for key in old.keys() | new.keys():
+            a, b = old.get(key), new.get(key)
+            d = [y - x for x, y in zip(a or [0] * len(b), b or [0] * len(a), strict=True)]  # type: ignore[arg-type]
+            if any(d):
+                moved[key] = d
+        if moved:
+            deltas[name] = moved
+    again: Touched = {name: before.keys[name] | after.keys[name]
+                      for name in BY_NAME if name not in ADDITIVE and name != "member_years"}
+    years = set()
+    for name in _MEMBER_YEAR_PARTS:
+        years |= {k[:2] for k in (deltas.get(name, {}) if name in ADDITIVE else again[name])}
+    again["member_years"] = years
+    add(conn, deltas)
+    if any(again.values()):
+        recount(conn, again)
+
+
+def add(conn: sa.Connection, deltas: Sums) -> None:
+    """Add to the additive aggregates: ``{name: {key: [delta per value]}}`` (``INSERT … ON CONFLICT
+    DO UPDATE SET n = n + delta``), in one order (sorted keys) so two transactions wait for each
+    other's rows and never deadlock; a key whose count falls to zero is deleted (no zero rows).
+    For a writer that inserts source rows without the ORM (the kiosk's first check-in)."""
+    for agg in AGGREGATES:
+        moved = deltas.get(agg.name)
+        if not moved:
+            continue
+        keys = sorted(moved, key=repr)
+        stmt = _add_statement(agg.name, conn.dialect.name)
+        rows = [_row(agg, k, moved[k]) for k in keys]
+        conn.execute(stmt, rows[0] if len(rows) == 1 else rows)
+        fallen = [k for k in keys if moved[k][0] < 0]
+        for chunk in _chunks(fallen):
+            conn.execute(sa.delete(agg.table).where(_key_condition(agg, chunk), agg.table.c[agg.values[0]] <= 0))
+
+
+@functools.cache
+def _add_statement(name: str, dialect: str) -> sa.Insert:
+    agg = BY_NAME[name]
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(agg.table)
+    return insert.on_conflict_do_update(index_elements=list(agg.keys),
+                                        set_={v: agg.table.c[v] + insert.excluded[v] for v in agg.values})
 
 
 def _lock_id(key: Key) -> int:

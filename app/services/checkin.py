@@ -6,11 +6,13 @@ one-per-day rule is a UNIQUE constraint the database enforces under any concurre
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import lazyload
 
 from app.clock import day_bounds, local_day, month_bounds
@@ -28,6 +30,7 @@ from app.models import (
     utcnow,
 )
 from app.phones import phone_match
+from app.services import aggregates
 from app.services.errors import NotAllowed, Refused
 from app.services.points import sources as points_sources
 
@@ -146,6 +149,53 @@ def seen_today(member_id: int, member_name: str, station_id: int, now: datetime 
     if event_id is None and conn.execute(_RUNNING, {"station": station_id, "at": now}).first() is not None:
         return None
     return CheckinResult(SeenCheckin(at, method, _Named(member_name), _Titled(title) if event_id else None), False)
+
+
+@functools.cache
+def _insert_first(dialect: str) -> sa.Insert:
+    """The check-in row, unless the member has one here today (the UNIQUE constraint decides)."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Checkin.__table__)
+    return insert.on_conflict_do_nothing(index_elements=["member_id", "station_id", "day"]).returning(Checkin.id)
+
+
+@dataclass(frozen=True)
+class FirstScan:
+    """A member's first scan at a station today while no event is running there, decided before
+    the write (issue 14): the write is the row and the day's count + 1 — no ORM object, no read
+    holding the write lock. Nothing else counts a check-in without an event: no points, no
+    training."""
+
+    member_id: int
+    member_name: str
+    station_id: int
+    method: CheckinMethod
+    at: datetime
+
+    def write(self) -> CheckinResult:
+        """Record it (the caller commits). Two scans at once: the second finds the first's row."""
+        conn = db.session.connection()
+        day = local_day(self.at)
+        inserted = conn.execute(_insert_first(conn.dialect.name), {
+            "station_id": self.station_id, "member_id": self.member_id, "day": day, "checked_in_at": self.at,
+            "method": self.method, "event_id": None, "recorded_by_id": None}).first()
+        if inserted is not None:
+            aggregates.add(conn, {"checkin_days": {(self.station_id, day): [1]}})
+            return CheckinResult(SeenCheckin(self.at, self.method, _Named(self.member_name), None), True)
+        at, method, event_id, title = conn.execute(
+            _SEEN_TODAY, {"member": self.member_id, "station": self.station_id, "day": day}).one()
+        return CheckinResult(SeenCheckin(at, method, _Named(self.member_name), _Titled(title) if event_id else None),
+                             False)
+
+
+def first_scan(member_id: int, member_name: str, station_id: int, method: CheckinMethod,
+               now: datetime | None = None) -> FirstScan | None:
+    """For an active member's scan at an open station that :func:`seen_today` found nothing to
+    show for: its write, when no event is running at the station (read now, before the write);
+    None when one is — :func:`check_in` attaches the event and awards its points."""
+    now = now or utcnow()
+    if read_core(_RUNNING, {"station": station_id, "at": now}).first() is not None:
+        return None
+    return FirstScan(member_id, member_name, station_id, method, now)
 
 
 def running_event(station_id: int, at: datetime, light: bool = False) -> StationEvent | None:

@@ -114,17 +114,6 @@ def _live(kind: EntryKind, token: str) -> sa.ColumnElement[bool]:
     return sa.and_(EntryToken.token == token, EntryToken.kind == kind, EntryToken.revoked_at.is_(None))
 
 
-def card_household(token: str) -> ResidentHousehold | None:
-    """The resident household behind a contact card's live code (one query: the token's unique
-    index, joined to the household)."""
-    if not token or len(token) > 32:
-        return None
-    return db.session.scalar(
-        sa.select(ResidentHousehold)
-        .join(EntryToken, EntryToken.resident_household_id == ResidentHousehold.id)
-        .where(_live(EntryKind.CARD, token)))
-
-
 @dataclass(frozen=True)
 class Entry:
     """What a card's or plaque's form page shows, read in one Core query (no ORM objects): the

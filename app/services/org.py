@@ -34,17 +34,31 @@ def descendants(node: OrgNode, level: OrgLevel | None = None) -> sa.Select[tuple
     return stmt.order_by(OrgNode.path)
 
 
+# Built once: a need routed to a community's queue asks it before its write (issue 14).
+_ADMINS_OF = (
+    sa.select(RoleAssignment.user_id, RoleAssignment.org_node_id)
+    .join(User, User.id == RoleAssignment.user_id)
+    .where(RoleAssignment.role == Role.ORG_ADMIN, RoleAssignment.org_node_id.in_(sa.bindparam("ids", expanding=True)),
+           User.active)
+    .order_by(RoleAssignment.user_id)
+)
+
+
 def nearest_admin_ids(node: OrgNode) -> list[int]:
     """User ids of the active org admins nearest to ``node``: its own, else those of the closest
     ancestor that has any (who must act on, or be told about, something at this node)."""
     ids = node.ancestor_ids
-    rows = db.session.execute(
-        sa.select(RoleAssignment.user_id, RoleAssignment.org_node_id)
-        .join(User, User.id == RoleAssignment.user_id)
-        .where(RoleAssignment.role == Role.ORG_ADMIN, RoleAssignment.org_node_id.in_(ids), User.active)
-        .order_by(RoleAssignment.user_id)
-    ).all()
-    for node_id in reversed(ids):
+    return _nearest(ids, db.session.execute(_ADMINS_OF, {"ids": ids}).all())
+
+
+def nearest_admin_ids_of(ancestor_ids: list[int]) -> list[int]:
+    """:func:`nearest_admin_ids` for the node whose path is ``ancestor_ids`` (root first), read
+    in Core on the session's connection (what is committed or flushed)."""
+    return _nearest(ancestor_ids, db.session.connection().execute(_ADMINS_OF, {"ids": ancestor_ids}).all())
+
+
+def _nearest(ancestor_ids: list[int], rows: list) -> list[int]:
+    for node_id in reversed(ancestor_ids):
         found = [uid for uid, nid in rows if nid == node_id]
         if found:
             return found

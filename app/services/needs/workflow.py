@@ -18,16 +18,20 @@ from app.clock import utcnow
 from app.extensions import db
 from app.models import (
     TEXT_MAX,
+    VOICE_ONLY,
     CentralHousehold,
     DiaryEntry,
     EventKind,
     Member,
     Need,
     NeedCategory,
+    NeedEvent,
+    NeedHandler,
     NeedOrigin,
     NeedOutcome,
     NeedRating,
     NeedStatus,
+    Notification,
     OrgNode,
     OwnerLevel,
     Photo,
@@ -51,24 +55,44 @@ from app.services.needs.common import (
     NeedError,
     owner_label,
 )
-from app.services.needs.deadlines import sla_for
-from app.services.needs.notifications import add_event, add_handler, notify_owner
+from app.services.needs.notifications import add_event, notify_owner
 from app.services.needs.routing import (
+    HouseholdTarget,
+    destination,
+    household_target,
     member_level,
     move_owner,
     route_address,
-    route_household,
     route_plaque,
+    route_target,
 )
 from app.services.points import sources as points_sources
 
 # --- Submission ------------------------------------------------------------------------------
+#
+# A submission is decided first — the input checked, the need routed, its deadlines, code and
+# token chosen, the duplicate looked for: reads only — and then written: the need, its two
+# timeline lines, its first handler and its owner's notifications, four Core inserts and no read
+# (issue 14: SQLite's write lock is held for the write alone). Nothing counts these rows: no
+# counter or aggregate listens to them (``tests/test_speed_writes.py`` holds it).
+
+# Built once (issue 14).
+_CODE_TAKEN = sa.select(Need.id).where(Need.code == sa.bindparam("code"))
+_DUPLICATE = (sa.select(Need.id).where(Need.category == sa.bindparam("category"),
+                                       Need.submitted_at > sa.bindparam("since"), Need.hidden_at.is_(None)).limit(1))
+_DUPLICATE_BY_HOUSEHOLD = _DUPLICATE.where(Need.resident_household_id == sa.bindparam("who"))
+_DUPLICATE_BY_PHONE = _DUPLICATE.where(Need.contact_phone == sa.bindparam("who"))
+_INSERT_NEED = sa.insert(Need.__table__)  # type: ignore[arg-type]
+_INSERT_EVENT = sa.insert(NeedEvent.__table__)  # type: ignore[arg-type]
+_INSERT_HANDLER = sa.insert(NeedHandler.__table__)  # type: ignore[arg-type]
+_INSERT_NOTIFICATION = sa.insert(Notification.__table__)  # type: ignore[arg-type]
 
 
 def _new_code() -> str:
+    conn = db.session.connection()
     while True:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        if db.session.scalar(sa.select(Need.id).where(Need.code == code)) is None:
+        if conn.execute(_CODE_TAKEN, {"code": code}).first() is None:
             return code
 
 
@@ -89,18 +113,126 @@ def clean_text(text: str | None, has_voice: bool = False) -> str:
 def find_duplicate(category: NeedCategory, now: datetime, household_id: int | None = None,
                    phone: str | None = None) -> Need | None:
     """An open need of the same category from the same household (or, without a household, the
-    same phone) in the last day — the form warns and asks to confirm; it does not refuse."""
+    same phone) in the last day — the form warns and asks to confirm; it does not refuse. Looked
+    for in Core (nearly always there is none); the one found is loaded."""
     if household_id is None and not phone:
         return None
-    who = Need.resident_household_id == household_id if household_id else Need.contact_phone == phone
-    return db.session.scalar(
-        sa.select(Need).where(
-            who,
-            Need.category == category,
-            Need.submitted_at > now - DUPLICATE_WINDOW,
-            Need.hidden_at.is_(None),
-        ).limit(1)
-    )
+    stmt = _DUPLICATE_BY_HOUSEHOLD if household_id else _DUPLICATE_BY_PHONE
+    found = db.session.connection().execute(stmt, {
+        "who": household_id or phone, "category": category, "since": now - DUPLICATE_WINDOW}).scalar()
+    return db.session.get(Need, found) if found is not None else None
+
+
+@dataclass
+class NeedPlan:
+    """A need decided and not yet written (:func:`plan_need`): its row, its timeline lines, the
+    member who holds it first and the notification its owner gets, as plain values."""
+
+    row: dict[str, object]
+    events: list[dict[str, object]]
+    handler: int | None
+    told: tuple[int, ...]
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class FiledNeed:
+    """A need just written (:func:`file_need`): what the answer to the resident needs."""
+
+    id: int
+    token: str
+    code: str
+
+
+def plan_need(
+    category: NeedCategory,
+    text: str,
+    *,
+    origin: NeedOrigin,
+    target: HouseholdTarget | None = None,
+    central: CentralHousehold | None = None,
+    community: OrgNode | None = None,
+    address: str = "",
+    contact_name: str = "",
+    contact_phone: str | None = None,
+    consent: bool = False,
+    has_voice: bool = False,
+    submitted_by: User | None = None,
+    now: datetime | None = None,
+) -> NeedPlan:
+    """Check a need and decide where it goes, reading only. Residents come with a card's
+    household, a plaque's central household, or a community and an address; a member files on a
+    resident's behalf with ``origin=NeedOrigin.MEMBER`` and the household (the diary's "turn into
+    a need"). For a known household, a missing contact falls back to the household's registered
+    head name and phone, so a card page never has to show them."""
+    now = now or utcnow()
+    text = clean_text(text, has_voice=has_voice)
+    phone = None
+    if contact_phone:
+        phone = normalize_phone(contact_phone)
+        if phone is None:
+            raise NeedError(phone_refusal(contact_phone))
+    if target is not None:
+        phone = phone or target.phone
+        contact_name = contact_name or target.head_name
+    if origin is not NeedOrigin.MEMBER:
+        if phone is None:
+            raise NeedError(_("请留下联系电话，方便党员联系您。"))
+        if not consent:
+            raise NeedError(_("请勾选同意我们为办理本诉求使用您的联系方式。"))
+    if target is not None:
+        to = route_target(target, category)
+    elif central is not None:
+        to = destination(route_plaque(central), category, central)
+    elif community is not None:
+        to = route_address(community, address, category)
+    else:
+        raise NeedError(_("请选择所在村/社区。"))
+    accept_h, resolve_h = to.hours
+    row = {
+        "token": secrets.token_urlsafe(16), "code": _new_code(), "category": category, "text": text,
+        "address": (address or "").strip()[:255], "photo_id": None, "voice_clip_id": None, "origin": origin,
+        "status": NeedStatus.SUBMITTED, "contact_name": (contact_name or "").strip()[:32], "contact_phone": phone,
+        "consent_at": now if consent else None, "submitted_by_id": submitted_by.id if submitted_by else None,
+        "resident_household_id": to.household_id, "grid_id": to.grid_id, "community_id": to.community_id,
+        "township_id": to.township_id, "node_id": to.node_id, "member_id": to.member_id,
+        "central_household_id": to.central_household_id, "owner_level": to.level,
+        "owner_member_id": to.owner_member_id, "owner_node_id": to.owner_node_id, "accept_hours": accept_h,
+        "resolve_hours": resolve_h, "first_accept_due_at": now + timedelta(hours=accept_h),
+        "accept_due_at": now + timedelta(hours=accept_h), "resolve_due_at": now + timedelta(hours=resolve_h),
+        "submitted_at": now,
+    }
+    line = {"at": now, "actor_id": None, "text": "", "internal": False, "photo_id": None, "voice_clip_id": None,
+            "to_level": None, "to_label": ""}
+    events = [
+        {**line, "kind": EventKind.SUBMITTED, "actor_id": row["submitted_by_id"],
+         "actor_label": (submitted_by.name if submitted_by else RESIDENT)[:64], "text": str(origin.label)[:500]},
+        {**line, "kind": EventKind.ROUTED, "actor_label": SYSTEM, "to_level": to.level, "to_label": to.label[:64]},
+    ]
+    summary = text or str(VOICE_ONLY)
+    return NeedPlan(row, events, to.owner_member_id, to.told, _("新诉求：%(cat)s", cat=category.label)[:128],
+                    summary[:80])
+
+
+def file_need(plan: NeedPlan, photo: Photo | None = None, voice_clip: VoiceClip | None = None) -> FiledNeed:
+    """Write a planned need: four Core inserts (the need, its timeline, its first handler, its
+    owner's notifications), and a flush before them only for a photo or recording just stored."""
+    if photo is not None or voice_clip is not None:
+        db.session.flush()  # their ids
+    attached = {"photo_id": photo.id if photo else None, "voice_clip_id": voice_clip.id if voice_clip else None}
+    conn = db.session.connection()
+    need_id = conn.execute(_INSERT_NEED, {**plan.row, **attached}).inserted_primary_key[0]
+    events = [{**e, "need_id": need_id} for e in plan.events]
+    events[0].update(attached)  # the submission's line shows what the resident sent
+    conn.execute(_INSERT_EVENT, events)
+    if plan.handler is not None:
+        conn.execute(_INSERT_HANDLER, {"need_id": need_id, "member_id": plan.handler})
+    if plan.told:
+        conn.execute(_INSERT_NOTIFICATION, [
+            {"user_id": uid, "title": plan.title, "body": plan.body, "url": f"/needs/{need_id}", "kind": "need",
+             "read_at": None} for uid in plan.told])
+    return FiledNeed(need_id, str(plan.row["token"]), str(plan.row["code"]))
 
 
 def submit_need(
@@ -120,79 +252,20 @@ def submit_need(
     submitted_by: User | None = None,
     now: datetime | None = None,
 ) -> Need:
-    """File a need and route it. Residents come with a card's household, a plaque's central
-    household, or a community and an address; a member files on a resident's behalf with
-    ``origin=NeedOrigin.MEMBER`` and the household (the diary's "turn into a need").
-
-    For a known household, a missing contact falls back to the household's registered head name
-    and phone, so a card page never has to show them."""
-    now = now or utcnow()
-    text = clean_text(text, has_voice=voice_clip is not None)
-    phone = None
-    if contact_phone:
-        phone = normalize_phone(contact_phone)
-        if phone is None:
-            raise NeedError(phone_refusal(contact_phone))
+    """File a need and route it (:func:`plan_need`, then :func:`file_need`) from ORM objects, and
+    return it loaded (the diary's "turn into a need", scripts, tests)."""
+    db.session.flush()  # what the caller changed is what the plan reads
+    target = None
     if household is not None:
-        phone = phone or household.phone
-        contact_name = contact_name or household.head_name
-    if origin is not NeedOrigin.MEMBER:
-        if phone is None:
-            raise NeedError(_("请留下联系电话，方便党员联系您。"))
-        if not consent:
-            raise NeedError(_("请勾选同意我们为办理本诉求使用您的联系方式。"))
-    if household is not None:
-        route = route_household(household)
-    elif central is not None:
-        route = route_plaque(central)
-    elif community is not None:
-        route = route_address(community, address)
-    else:
-        raise NeedError(_("请选择所在村/社区。"))
-
-    node = route.grid or route.community
-    accept_h, resolve_h = sla_for(node, category)
-    need = Need(
-        token=secrets.token_urlsafe(16),
-        code=_new_code(),
-        category=category,
-        text=text,
-        address=(address or "").strip()[:255],
-        photo=photo,
-        voice_clip=voice_clip,
-        origin=origin,
-        status=NeedStatus.SUBMITTED,
-        contact_name=(contact_name or "").strip()[:32],
-        contact_phone=phone,
-        consent_at=now if consent else None,
-        submitted_by_id=submitted_by.id if submitted_by else None,
-        resident_household_id=route.household.id if route.household else None,
-        grid_id=route.grid.id if route.grid else None,
-        community_id=route.community.id,
-        township_id=route.community.parent_id,
-        node_id=node.id,
-        member_id=route.member.id if route.member else None,
-        central_household_id=route.member.central_household_id if route.member else (
-            central.id if central else None),
-        owner_level=route.level,
-        owner_member_id=route.owner_member.id if route.owner_member else None,
-        owner_node_id=route.owner_node.id if route.owner_node else None,
-        accept_hours=accept_h,
-        resolve_hours=resolve_h,
-        first_accept_due_at=now + timedelta(hours=accept_h),
-        accept_due_at=now + timedelta(hours=accept_h),
-        resolve_due_at=now + timedelta(hours=resolve_h),
-        submitted_at=now,
-    )
-    db.session.add(need)
-    db.session.flush()
-    by = submitted_by.name if submitted_by else RESIDENT
-    add_event(need, EventKind.SUBMITTED, now, actor=submitted_by, label=by,
-           text=need.origin.label, photo=photo, voice_clip=voice_clip)
-    add_event(need, EventKind.ROUTED, now, label=SYSTEM, to_level=route.level, to_label=route.label)
-    if route.owner_member is not None:
-        add_handler(need, route.owner_member, new_need=True)
-    notify_owner(need, _("新诉求：%(cat)s", cat=category.label), need.summary[:80])
+        target = household_target(household.id)
+        if target is None:
+            raise NeedError(_("请选择所在村/社区。"))
+    plan = plan_need(category, text, origin=origin, target=target, central=central, community=community,
+                     address=address, contact_name=contact_name, contact_phone=contact_phone, consent=consent,
+                     has_voice=voice_clip is not None, submitted_by=submitted_by, now=now)
+    filed = file_need(plan, photo=photo, voice_clip=voice_clip)
+    need = db.session.get(Need, filed.id)
+    assert need is not None
     return need
 
 
@@ -212,13 +285,15 @@ class NeedInput:
 
 @dataclass
 class Entry:
-    """Where the resident came in: a card's household, a plaque's central household, or a
-    community (the public form, or a station's poster)."""
+    """Where the resident came in: a card's household (``target``, read in Core; or the ORM
+    ``household``), a plaque's central household, or a community (the public form, or a
+    station's poster)."""
 
     origin: NeedOrigin
     household: ResidentHousehold | None = None
     central: CentralHousehold | None = None
     community: OrgNode | None = None
+    target: HouseholdTarget | None = None
 
 
 @dataclass
@@ -226,6 +301,22 @@ class DuplicateFound:
     """Not filed: an open need like it came in the last day; the form asks to confirm."""
 
     need: Need
+
+
+@dataclass
+class Submission:
+    """A resident's need checked and decided (:func:`submit`), waiting for its write: ``file``
+    stores the photo and the recording and writes the need (the caller commits)."""
+
+    plan: NeedPlan
+    photo: photos.ProcessedPhoto | None = None
+    recording: voice.ProcessedVoice | None = None
+    by_id: int | None = None
+
+    def file(self) -> FiledNeed:
+        photo = photos.store(self.photo, None) if self.photo is not None else None
+        clip = voice.store(self.recording, self.by_id) if self.recording is not None else None
+        return file_need(self.plan, photo=photo, voice_clip=clip)
 
 
 def stored_upload(upload: IO[bytes] | None, by: User | None) -> Photo | None:
@@ -236,27 +327,29 @@ def stored_upload(upload: IO[bytes] | None, by: User | None) -> Photo | None:
 
 
 def submit(entry: Entry, data: NeedInput, upload: IO[bytes] | None, by: User | None,
-           now: datetime | None = None, *, voice_upload: IO[bytes] | None = None) -> Need | DuplicateFound:
-    """A resident's need from a card, a plaque or the public form: check the photo and the
-    recording, warn of a duplicate (unless confirmed), store them, file and route the need, tell
-    its owner. A refused photo or recording (PhotoError, VoiceError) stores nothing."""
+           now: datetime | None = None, *, voice_upload: IO[bytes] | None = None) -> Submission | DuplicateFound:
+    """A resident's need from a card, a plaque or the public form, decided without writing: check
+    the photo and the recording, warn of a duplicate (unless confirmed), route the need. The
+    caller writes it (``Submission.file``) in its write transaction; a refused photo or recording
+    (PhotoError, VoiceError) or input (NeedError) stores nothing."""
     now = now or utcnow()
     processed = photos.process(upload) if upload is not None else None
     recording = voice.process(voice_upload) if voice_upload is not None else None
     clean_text(data.text, has_voice=recording is not None)
     phone = normalize_phone(data.contact_phone) if data.contact_phone else None
+    target = entry.target
+    if target is None and entry.household is not None:
+        db.session.flush()
+        target = household_target(entry.household.id)
     if not data.confirm_duplicate:
-        household_id = entry.household.id if entry.household else None
-        duplicate = find_duplicate(data.category, now, household_id=household_id, phone=phone)
+        duplicate = find_duplicate(data.category, now, household_id=target.id if target else None, phone=phone)
         if duplicate is not None:
             return DuplicateFound(duplicate)
-    photo = photos.store(processed, None) if processed else None
-    clip = voice.store(recording, by.id if by else None) if recording else None
-    return submit_need(
-        data.category, data.text, origin=entry.origin, household=entry.household, central=entry.central,
-        community=entry.community, address=data.address, contact_name=data.contact_name,
-        contact_phone=phone, consent=data.consent, photo=photo, voice_clip=clip, submitted_by=by, now=now,
-    )
+    plan = plan_need(data.category, data.text, origin=entry.origin, target=target, central=entry.central,
+                     community=entry.community, address=data.address, contact_name=data.contact_name,
+                     contact_phone=phone, consent=data.consent, has_voice=recording is not None,
+                     submitted_by=by, now=now)
+    return Submission(plan, processed, recording, by.id if by else None)
 
 
 # --- The state machine -----------------------------------------------------------------------
