@@ -40,10 +40,12 @@ from tests.helpers import count_queries
 CARD_SUBMISSION_READS = 4  # was 9 reads, 7 of them holding the lock: the card's household with its
 # covering member, their central household and the grid's path; an open need like it (the duplicate
 # warning); the grid's ancestors with their deadline rows; whether the new tracking code is taken
-CARD_SUBMISSION_WRITES = ["needs", "need_events", "need_handlers", "notifications"]  # was 5 + 2 flushes
+# was 5 + 2 flushes; and the owner's home stamp (their kept home shows the need: services/stamps.py)
+CARD_SUBMISSION_WRITES = ["needs", "need_events", "need_handlers", "notifications", "home_stamps"]
 FIRST_SCAN_READS = 4  # was 5: the principal, the open station, today's check-in, a running event
-FIRST_SCAN_WRITES = ["checkins", "agg_checkin_days"]  # was 8 holding the lock (the event, the check-in
-# again, a savepoint, the row, its keys, a recount of the day, its upsert, the savepoint's release)
+FIRST_SCAN_WRITES = ["checkins", "agg_checkin_days", "home_stamps"]  # was 8 holding the lock (the event,
+# the check-in again, a savepoint, the row, its keys, a recount of the day, its upsert, the savepoint's
+# release); the member's home stamp (their kept home counts it)
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "BEGIN IMMEDIATE")
 GOOD = {"category": "repair", "text": "楼道灯坏了", "consent": "y"}

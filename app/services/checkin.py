@@ -30,7 +30,7 @@ from app.models import (
     utcnow,
 )
 from app.phones import phone_match
-from app.services import aggregates
+from app.services import aggregates, stamps
 from app.services.errors import NotAllowed, Refused
 from app.services.points import sources as points_sources
 
@@ -180,6 +180,7 @@ class FirstScan:
             "method": self.method, "event_id": None, "recorded_by_id": None}).first()
         if inserted is not None:
             aggregates.add(conn, {"checkin_days": {(self.station_id, day): [1]}})
+            stamps.note(db.session, [self.member_id])  # the member's home counts it
             return CheckinResult(SeenCheckin(self.at, self.method, _Named(self.member_name), None), True)
         at, method, event_id, title = conn.execute(
             _SEEN_TODAY, {"member": self.member_id, "station": self.station_id, "day": day}).one()

@@ -9,8 +9,10 @@ the shared stamp. At commit each noted stamp gets a new random value, in the sam
 one statement, in member order (PostgreSQL locks the rows in that order, so two commits never wait
 for each other in a circle).
 
-Writes that bypass the ORM (the demo's and the roster import's bulk inserts, the points recompute)
-call :func:`bump_shared`, which makes every home read afresh. ``today`` keeps each member's home
+A Core write that the flush does not see calls :func:`note` with the members whose home it changed
+(the need filed on a card, a first scan at a kiosk); bulk writes that bypass the ORM (the demo's and
+the roster import's inserts, the points recompute) call :func:`bump_shared`, which makes every home
+read afresh. ``today`` keeps each member's home
 data per process under the two stamps it was read with (:func:`read`).
 """
 
@@ -83,6 +85,12 @@ def _noted(session: Session) -> set[int]:
     if found is None:
         found = session.info[_KEY] = set()
     return found
+
+
+def note(session: Session, members: Iterable[int]) -> None:
+    """Note members whose home a Core write (one the ORM's flush does not see) changed: their
+    stamps change when the session commits, as for the flush's."""
+    _noted(session).update(members)
 
 
 def _values(obj: object, name: str) -> Iterable[object]:
