@@ -28,6 +28,8 @@ from app.models import (
 from app.services.structure import scope_summary
 from tests.conftest import _is_postgres, _truncate_all, make_app
 
+pytestmark = pytest.mark.slow  # each test builds a demo district (seconds each)
+
 SCALE = "0.05"
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 

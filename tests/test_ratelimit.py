@@ -42,8 +42,11 @@ def test_one_address_is_limited_across_accounts(client):
 
 
 def test_limits_are_shared_through_redis_when_configured(tmp_path, _template_db):
-    """Two app instances (two workers) count failures together when storage is Redis."""
+    """Two app instances (two workers) count failures together when storage is Redis. The keys
+    get this test's own prefix, and only they are deleted: another run (an xdist worker, another
+    checkout) may be using the same Redis database."""
     import os
+    import uuid
 
     from tests.conftest import make_app, skip_or_fail
 
@@ -51,12 +54,15 @@ def test_limits_are_shared_through_redis_when_configured(tmp_path, _template_db)
     try:
         import redis
 
-        redis.Redis.from_url(url, socket_connect_timeout=1).flushdb()
+        server = redis.Redis.from_url(url, socket_connect_timeout=1)
+        server.ping()
     except Exception:  # noqa: BLE001 — no Redis here
         skip_or_fail(f"Redis not reachable at {url}")
+    prefix = f"shared-{uuid.uuid4().hex[:8]}"
     config = {
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_STORAGE_URI": url,
+        "RATELIMIT_KEY_PREFIX": prefix,
         "LOGIN_LIMIT_PER_ACCOUNT": "2 per 10 minutes",
         "LOGIN_LIMIT_PER_IP": "100 per 10 minutes",
     }
@@ -68,7 +74,9 @@ def test_limits_are_shared_through_redis_when_configured(tmp_path, _template_db)
         assert worker_b.test_client().post("/login", data=form).status_code == 422
         assert worker_a.test_client().post("/login", data=form).status_code == 429
     finally:
-        redis.Redis.from_url(url).flushdb()
+        for pattern in (f"LIMITER/{prefix}/*", f"{prefix}/*"):
+            for key in server.scan_iter(pattern):
+                server.delete(key)
         for worker in (worker_a, worker_b):
             with worker.app_context():
                 db.engine.dispose()

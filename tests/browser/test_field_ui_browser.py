@@ -21,6 +21,8 @@ from tests.browser.conftest import PHONE, TABLET, _context, context_for, screens
 from tests.browser.field_pages import PASSWORD
 
 # FIELD_SCREENSHOTS=1: a screenshot of every surveyed page too (to look at; off in CI for time).
+pytestmark = pytest.mark.slow  # the survey of every page takes a minute
+
 EVERY_SCREENSHOT = bool(os.environ.get("FIELD_SCREENSHOTS"))
 TABLET_PORTRAIT = {"width": 768, "height": 1024}
 LAPTOP = {"width": 1280, "height": 800}
