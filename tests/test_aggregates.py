@@ -21,6 +21,7 @@ from app.models import (
     ActivityMonth,
     Checkin,
     CheckinDay,
+    CheckinMemberMonth,
     CheckinMethod,
     DiaryEntry,
     MemberStatus,
@@ -310,12 +311,13 @@ def test_the_recount_command_reports_a_wrong_aggregate_and_repairs_it(app):
     db.session.execute(sa.update(CheckinDay).values(checkins=7))
     db.session.execute(sa.delete(ActivityMonth))
     db.session.execute(sa.update(PointsYear).values(points=99))
+    db.session.execute(sa.update(CheckinMemberMonth).values(checkins=3))
     db.session.commit()
     runner = app.test_cli_runner()
     result = runner.invoke(args=["recount-counters"])
     assert result.exit_code == 1
     assert "checkin_days" in result.output and "activity_months" in result.output
-    assert "points_years" in result.output
+    assert "points_years" in result.output and "checkin_member_months" in result.output
     result = runner.invoke(args=["recount-counters", "--repair"])
     assert result.exit_code == 0, result.output
     assert runner.invoke(args=["recount-counters"]).exit_code == 0

@@ -14,6 +14,7 @@ from app.models.activities import (
 from app.models.aggregates import (
     ActivityMonth,
     CheckinDay,
+    CheckinMemberMonth,
     HouseholdActivityYear,
     MemberActivityYear,
     MemberTrainingYear,
@@ -131,6 +132,7 @@ from app.models.voice import VOICE_MAX_MS, VoiceClip
 __all__ = [
     "ActivityMonth",
     "CheckinDay",
+    "CheckinMemberMonth",
     "HouseholdActivityYear",
     "MemberActivityYear",
     "MemberTrainingYear",

@@ -31,6 +31,21 @@ class CheckinDay(db.Model):
     checkins: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
+class CheckinMemberMonth(db.Model):
+    """A member's check-ins at a station in a month (by ``Checkin.day``): a row per member who
+    checked in there then, so the members who checked in (签到党员数, the monthly ledger) are
+    counted from these rows, not from the check-ins."""
+
+    __tablename__ = "agg_checkin_member_months"
+
+    station_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("stations.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    checkins: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
 class ActivityMonth(db.Model):
     """Activities recorded in a grid (``Activity.grid_id``) that started in a month, per kind,
     whatever their verification (the activity ledger's and the 工作看板's condition)."""

@@ -1,5 +1,6 @@
 """Maintained aggregates (``app/models/aggregates.py``), the sibling of ``counters.py`` for the
-history rows: check-ins per station and day, activities per grid, month and kind, points per
+history rows: check-ins per station and day (and per station, month and member: who checked
+in), activities per grid, month and kind, points per
 member and month / year, the evaluation's yearly figures per member (activities by kind,
 households visited, training) and per household (activities recorded on its behalf), the
 members who took part in each training session, and a member's yearly figures side by side
@@ -44,6 +45,7 @@ from app.models import (
     ActivityMonth,
     Checkin,
     CheckinDay,
+    CheckinMemberMonth,
     DiaryEntry,
     HouseholdActivityYear,
     MemberActivityYear,
@@ -111,6 +113,18 @@ def _count_checkin_days(conn: sa.Connection, keys: list[Key] | None) -> dict[Key
         stmt = stmt.where(Checkin.station_id.in_(_ids(k[0] for k in keys)),
                           Checkin.day.in_(_ids(k[1] for k in keys)))
     return {(s, d): (n,) for s, d, n in conn.execute(stmt)}
+
+
+def _count_checkin_member_months(conn: sa.Connection, keys: list[Key] | None) -> dict[Key, Values]:
+    year, month = sa.extract("year", Checkin.day), sa.extract("month", Checkin.day)
+    stmt = (sa.select(Checkin.station_id, year, month, Checkin.member_id, sa.func.count())
+            .group_by(Checkin.station_id, year, month, Checkin.member_id))
+    if keys is not None:
+        months = sorted({k[1] for k in keys})
+        stmt = stmt.where(Checkin.station_id.in_(_ids(k[0] for k in keys)),
+                          Checkin.member_id.in_(_ids(k[2] for k in keys)),
+                          Checkin.day >= months[0], Checkin.day < next_month(months[-1]))
+    return {(s, date(int(y), int(m), 1), mid): (int(n),) for s, y, m, mid, n in _rows(conn, stmt, keys)}
 
 
 def _count_activity_months(conn: sa.Connection, keys: list[Key] | None) -> dict[Key, Values]:
@@ -310,6 +324,8 @@ class Aggregate:
 
 AGGREGATES: list[Aggregate] = [
     Aggregate("checkin_days", CheckinDay, ("station_id", "day"), ("checkins",), _count_checkin_days),
+    Aggregate("checkin_member_months", CheckinMemberMonth, ("station_id", "month", "member_id"), ("checkins",),
+              _count_checkin_member_months),
     Aggregate("activity_months", ActivityMonth, ("grid_id", "month", "kind"), ("activities",),
               _count_activity_months),
     Aggregate("points_months", PointsMonth, ("member_id", "month"), ("entries", "points"),
@@ -344,6 +360,7 @@ def _checkin_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
             .outerjoin(TrainingSession, TrainingSession.station_event_id == Checkin.event_id)
             .where(Checkin.id.in_(ids))):
         out["checkin_days"].add((station_id, day))
+        out["checkin_member_months"].add((station_id, month_of(day), member_id))
         if session_id is not None:
             out["member_training_years"].add((member_id, _local(starts).year))
             out["session_participants"].add((session_id,))
@@ -718,6 +735,25 @@ def checkins_by_station(stations: sa.Select, first: date, last: date) -> dict[in
         sa.select(CheckinDay.station_id, sa.func.sum(CheckinDay.checkins))
         .where(CheckinDay.station_id.in_(stations), CheckinDay.day >= first, CheckinDay.day <= last)
         .group_by(CheckinDay.station_id)) if n}
+
+
+def checkin_members_by_station(stations: sa.Select, first: date, last: date) -> dict[int, int]:
+    """The members who checked in at each station ``stations`` selects on the days
+    ``first``..``last``, each once (stations with none absent): whole months from the maintained
+    check-ins per station, month and member, the days at the edges from the check-ins."""
+    months, edges = split_months(first, last)
+    parts: list[sa.Select] = []
+    if months:
+        parts.append(sa.select(CheckinMemberMonth.station_id, CheckinMemberMonth.member_id)
+                     .where(CheckinMemberMonth.station_id.in_(stations), CheckinMemberMonth.month.in_(months)))
+    parts += [sa.select(Checkin.station_id, Checkin.member_id)
+              .where(Checkin.station_id.in_(stations), Checkin.day >= a, Checkin.day <= b) for a, b in edges]
+    if not parts:
+        return {}
+    # A member counts once per station, whether found in a month's rows or on an edge's days.
+    rows = (sa.union(*parts) if len(parts) > 1 else parts[0].distinct()).subquery()
+    return {station_id: int(n) for station_id, n in db.session.execute(
+        sa.select(rows.c.station_id, sa.func.count()).group_by(rows.c.station_id))}
 
 
 def activities_by_grid_and_kind(grids: sa.Select, first: date, last: date) -> dict[tuple[int, ActivityKind], int]:

@@ -1,0 +1,37 @@
+"""scale 10, round 3: who checked in per station and month (the monthly ledger's 签到党员数)
+
+Revision ID: 0015_scale10_round3
+Revises: 0014_member_kinds_index
+Create Date: 2026-11-30 22:30:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0015_scale10_round3'
+down_revision = '0014_member_kinds_index'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table('agg_checkin_member_months',
+    sa.Column('station_id', sa.Integer(), nullable=False),
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('checkins', sa.Integer(), server_default='0', nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_agg_checkin_member_months_member_id_members'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['station_id'], ['stations.id'], name=op.f('fk_agg_checkin_member_months_station_id_stations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('station_id', 'month', 'member_id', name=op.f('pk_agg_checkin_member_months'))
+    )
+    # Counted from the check-ins (app/services/aggregates.py keeps it from now on; ``flask
+    # recount-counters`` compares it with a recount).
+    from app.services import aggregates
+
+    aggregates.recount_all(op.get_bind(), only=['checkin_member_months'])
+
+
+def downgrade():
+    op.drop_table('agg_checkin_member_months')
