@@ -161,8 +161,11 @@ class MemberYear(db.Model):
     """A member's kept figures of a calendar year side by side — net points (``PointsYear``),
     activities recorded or taken part in and those recorded (``MemberActivityYear`` over the
     kinds), covered households visited (``MemberVisitYear``), training minutes
-    (``MemberTrainingYear``): one row per member and year, what the evaluation sheet ranks every
-    member of a node by with one join instead of four. Recounted from those four after they are
+    (``MemberTrainingYear``), and the needs routed to them (``Need.member_id``) submitted in the
+    year, hidden ones left out, with the counts of the three rates (``needs_*``: submitted,
+    accepted in time, resolved, rated, satisfied or basically, unsatisfied): one row per member
+    and year, what the evaluation sheet ranks every member of a node by with one join and no
+    grouping. Recounted from those four after they are, and from the needs
     (``app/services/aggregates.py``); a row where any of them has one."""
 
     __tablename__ = "agg_member_years"
@@ -175,3 +178,9 @@ class MemberYear(db.Model):
     authored: Mapped[int] = mapped_column(default=0, server_default="0")
     visited: Mapped[int] = mapped_column(default=0, server_default="0")
     minutes: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_submitted: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_in_time: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_resolved: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_rated: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_satisfied: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_unsatisfied: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -52,6 +52,8 @@ from app.models import (
     MemberTrainingYear,
     MemberVisitYear,
     MemberYear,
+    Need,
+    NeedRating,
     PointsEntry,
     PointsMonth,
     PointsYear,
@@ -64,6 +66,7 @@ from app.models import (
     activity_members,
     activity_residents,
 )
+from app.services.needs.common import CLOSED_STATES
 
 Key = tuple
 Values = tuple[int, ...]
@@ -283,10 +286,27 @@ def _count_session_participants(conn: sa.Connection, keys: list[Key] | None) -> 
         sa.select(taken.c.sid, sa.func.count()).group_by(taken.c.sid))}
 
 
+_NEED_FIGURES = ("needs_submitted", "needs_in_time", "needs_resolved", "needs_rated", "needs_satisfied",
+                 "needs_unsatisfied")
+
+
+def _need_flags() -> list[sa.ColumnElement[int]]:
+    """A need's part in each of ``_NEED_FIGURES`` (0 or 1): the counts of the evaluation's
+    ``needs_select`` (the needs rates' definitions, plus 不满意)."""
+    def one(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.case((condition, 1), else_=0)
+
+    return [sa.literal(1), one(Need.accepted_at <= Need.first_accept_due_at), one(Need.status.in_(CLOSED_STATES)),
+            one(Need.rating.is_not(None)), one(Need.rating.in_((NeedRating.SATISFIED, NeedRating.BASICALLY))),
+            one(Need.rating == NeedRating.UNSATISFIED)]
+
+
 def _count_member_years(conn: sa.Connection, keys: list[Key] | None) -> dict[Key, Values]:
     """Each member's yearly figures side by side, read from the four aggregates that keep them
     (``recount`` stores those first, in ``AGGREGATES``' order; ``check`` compares them each with
-    the source rows): points, activities and authored (over the kinds), visited, minutes."""
+    the source rows): points, activities and authored (over the kinds), visited, minutes; and
+    counted from the needs routed to them submitted in the year (hidden ones left out): the
+    ``needs_*`` figures."""
     figures = ("points", "activities", "authored", "visited", "minutes")
     parts: list[tuple[type, tuple[str, ...]]] = [
         (PointsYear, ("points",)), (MemberActivityYear, ("activities", "authored")),
@@ -301,11 +321,22 @@ def _count_member_years(conn: sa.Connection, keys: list[Key] | None) -> dict[Key
         if keys is not None:
             stmt = stmt.where(member_id.in_(_ids(k[0] for k in keys)), year.in_(_ids(k[1] for k in keys)))
         selects.append(stmt)
-    found: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    width = len(figures) + len(_NEED_FIGURES)
+    found: dict[Key, list[int]] = defaultdict(lambda: [0] * width)
     for mid, y, *values in conn.execute(sa.union_all(*selects)):
         cell = found[(mid, y)]
         for i, v in enumerate(values):
             cell[i] += int(v or 0)
+    needs = sa.select(Need.member_id, Need.submitted_at, *_need_flags()).where(
+        Need.member_id.is_not(None), Need.hidden_at.is_(None))
+    if keys is not None:
+        start, end = _year_bounds(k[1] for k in keys)
+        needs = needs.where(Need.member_id.in_(_ids(k[0] for k in keys)), Need.submitted_at >= start,
+                            Need.submitted_at < end)
+    for mid, at, *flags in _rows(conn, needs, keys):
+        cell = found[(mid, _local(at).year)]
+        for i, v in enumerate(flags, start=len(figures)):
+            cell[i] += int(v)
     return {k: tuple(v) for k, v in found.items()}
 
 
@@ -343,7 +374,7 @@ AGGREGATES: list[Aggregate] = [
               _count_session_participants),
     # Last: read from the four above once they are stored.
     Aggregate("member_years", MemberYear, ("member_id", "year"),
-              ("points", "activities", "authored", "visited", "minutes"), _count_member_years),
+              ("points", "activities", "authored", "visited", "minutes", *_NEED_FIGURES), _count_member_years),
 ]
 BY_NAME = {a.name: a for a in AGGREGATES}
 
@@ -445,6 +476,12 @@ def _completion_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
         out["session_participants"].add((session_id,))
 
 
+def _need_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
+    for member_id, at in conn.execute(
+            sa.select(Need.member_id, Need.submitted_at).where(Need.id.in_(ids), Need.member_id.is_not(None))):
+        out["member_years"].add((member_id, _local(at).year))
+
+
 # The models whose rows the aggregates count: the attributes whose change moves a count, and how
 # to read the keys a row counts in.
 _SOURCES: dict[type, tuple[tuple[str, ...], Callable[[sa.Connection, list[int], Touched], None]]] = {
@@ -457,6 +494,8 @@ _SOURCES: dict[type, tuple[tuple[str, ...], Callable[[sa.Connection, list[int], 
     TrainingSession: (("mode", "cancelled_at", "starts_at", "duration_minutes", "station_event_id"),
                       _session_keys),
     TrainingCompletion: (("member_id", "session_id", "completed_at"), _completion_keys),
+    Need: (("member_id", "submitted_at", "hidden_at", "accepted_at", "first_accept_due_at", "status", "rating"),
+           _need_keys),
 }
 
 

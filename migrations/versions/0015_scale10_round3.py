@@ -1,4 +1,6 @@
-"""scale 10, round 3: who checked in per station and month (the monthly ledger's 签到党员数)
+"""scale 10, round 3: who checked in per station and month (the monthly ledger's 签到党员数); the
+needs routed to a member counted per year with their other figures (the evaluation sheet's
+ranking groups no needs per request)
 
 Revision ID: 0015_scale10_round3
 Revises: 0014_member_kinds_index
@@ -30,8 +32,16 @@ def upgrade():
     # recount-counters`` compares it with a recount).
     from app.services import aggregates
 
-    aggregates.recount_all(op.get_bind(), only=['checkin_member_months'])
+    with op.batch_alter_table('agg_member_years', schema=None) as batch_op:
+        for name in ('needs_submitted', 'needs_in_time', 'needs_resolved', 'needs_rated', 'needs_satisfied',
+                     'needs_unsatisfied'):
+            batch_op.add_column(sa.Column(name, sa.Integer(), server_default='0', nullable=False))
+    aggregates.recount_all(op.get_bind(), only=['checkin_member_months', 'member_years'])
 
 
 def downgrade():
+    with op.batch_alter_table('agg_member_years', schema=None) as batch_op:
+        for name in ('needs_unsatisfied', 'needs_satisfied', 'needs_rated', 'needs_resolved', 'needs_in_time',
+                     'needs_submitted'):
+            batch_op.drop_column(name)
     op.drop_table('agg_checkin_member_months')
