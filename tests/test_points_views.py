@@ -247,6 +247,37 @@ def test_the_ranking_orders_members_ties_share_a_place_and_units_rank_by_points_
     assert "2026-06-30 至 2026-07-01" in custom
 
 
+def test_the_home_pages_leaders_are_the_top_of_the_ranking_with_points(app, now):
+    """lists.leaders (the admin home's 积分榜) reads the members with points, best first; it is
+    the head of the full ranking with those at 0 or below left out — ties by id, inactive members
+    and other nodes' members out, for a month, a year and days across a month's end."""
+    from app.services.points import lists
+
+    p = make_personas()
+    others = [make_member(p.tree.grid_b, name=f"党员{i}") for i in range(6)]
+    away = make_member(p.tree.grid2, name="别村党员")
+    add(p.member, 6, date(2026, 7, 1))
+    for m, points in zip(others, [6, 9, -2, 3, 5, 4], strict=True):
+        add(m, points, date(2026, 7, 2))
+    add(others[4], -5, date(2026, 7, 3))  # 0 in July
+    add(others[4], 20, date(2026, 6, 30))  # last month
+    add(away, 50, date(2026, 7, 3))
+    others[1].status = MemberStatus.INACTIVE
+    db.session.commit()
+    node = p.tree.community
+    for period in [lists.period_of("m:2026-07", None, None, date(2026, 7, 15)),
+                   lists.period_of("y:2026", None, None, date(2026, 7, 15)),
+                   lists.Period("c", date(2026, 6, 30), date(2026, 7, 2), "")]:
+        ranked = list(db.session.scalars(lists.ranking(node, "member", period)))
+        rows = lists.ranking_rows(node, "member", period, [m.id for m in ranked])
+        expected = [(m.id, rows[m.id].total) for m in ranked if rows[m.id].total > 0]
+        for n in (1, 3, 10):
+            got = lists.leaders(node, period, n)
+            assert [(m.id, total) for m, total in got] == expected[:n], (period, n)
+    july = lists.leaders(node, lists.period_of("m:2026-07", None, None, date(2026, 7, 15)), 5)
+    assert [m.name for m, _t in july] == ["李党员", "党员0", "党员5", "党员3"]  # 6, 6 (by id), 4, 3
+
+
 def test_the_ranking_exports_to_xlsx_with_node_period_and_formulas_escaped(app, now):
     p = make_personas()
     evil = make_member(p.tree.grid, name="=HYPERLINK(1)")

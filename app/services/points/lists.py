@@ -355,6 +355,22 @@ def ranking(node: OrgNode, group: str, period: Period) -> sa.Select:
     return sa.select(OrgNode).join(t, t.c.id == OrgNode.id).order_by(t.c.average.desc(), OrgNode.path)
 
 
+def leaders(node: OrgNode, period: Period, n: int) -> list[tuple[Member, int]]:
+    """The top ``n`` of the members' ranking (:func:`ranking`) who have points in the period, with
+    their points (one query): read from the members with points — for a whole month or year the
+    maintained rows of that period, best first (``ix_agg_points_*_points``) — not by ranking
+    every member under the node."""
+    from app.services.aggregates import points_totals
+
+    sums = points_totals(period.first, period.last)
+    return [(m, int(total)) for m, total in db.session.execute(
+        sa.select(Member, sums.c.total).join(sums, sums.c.member_id == Member.id)
+        .join(OrgNode, OrgNode.id == Member.grid_id)
+        .where(OrgNode.under(node.path), Member.status == MemberStatus.ACTIVE, sums.c.total > 0)
+        .order_by(sums.c.total.desc(), Member.id).limit(n)
+        .options(joinedload(Member.user), joinedload(Member.grid)))]
+
+
 def ranking_rows(node: OrgNode, group: str, period: Period, ids: list[int]) -> dict[int, RankRow]:
     """Rank and points of the page's members or nodes (one query)."""
     if not ids:
