@@ -63,6 +63,8 @@ def pages(year: int) -> dict[str, tuple[str, str]]:
         "needs-dashboard": ("district", "/needs/dashboard"),
         "coverage": ("district", "/visits/coverage"),
         "members": ("district", "/structure/members"),
+        "members-q": ("district", "/structure/members?q=王"),
+        "gaps": ("community", "/households/gaps"),
         "households": ("district", "/structure/households"),
         "dispatch": ("district", "/needs/dispatch"),
         "training-offline": ("district", f"/training/sessions/{_training_session('offline')}"),

@@ -278,6 +278,37 @@ def test_the_home_pages_leaders_are_the_top_of_the_ranking_with_points(app, now)
     assert [m.name for m, _t in july] == ["李党员", "党员0", "党员5", "党员3"]  # 6, 6 (by id), 4, 3
 
 
+def test_units_rank_by_the_members_of_every_grid_below_them(app, now):
+    """Communities and townships sum the members of all their grids (a unit with no member counts
+    0 members and 0 points); counted here from the members independently."""
+    from app.models import OrgLevel, OrgNode
+    from app.services.org import create_node
+    from app.services.points import lists
+
+    p = make_personas()
+    empty = create_node("空社区", OrgLevel.COMMUNITY, p.tree.township2)  # no grid at all
+    create_node("空网格", OrgLevel.GRID, empty)
+    far = make_member(p.tree.grid2, name="杨桥党员")
+    add(p.member, 6, date(2026, 7, 1))
+    add(make_member(p.tree.grid_b, name="第二网格党员"), 3, date(2026, 7, 2))
+    add(far, 5, date(2026, 7, 3))
+    db.session.commit()
+    period = lists.period_of("m:2026-07", None, None, date(2026, 7, 15))
+    members = db.session.scalars(sa.select(Member).where(Member.status == MemberStatus.ACTIVE)).all()
+    points = dict(db.session.execute(sa.select(PointsEntry.member_id, sa.func.sum(PointsEntry.points))
+                                     .group_by(PointsEntry.member_id)).all())
+    for group in ("grid", "community", "township"):
+        units = db.session.scalars(sa.select(OrgNode).where(OrgNode.level == lists.GROUP_LEVEL[group])).all()
+        rows = lists.ranking_rows(p.tree.district, group, period, [u.id for u in units])
+        for u in units:
+            mine = [m for m in members if db.session.get(OrgNode, m.grid_id).path.startswith(u.path)]
+            assert (rows[u.id].members, rows[u.id].total) == (len(mine), sum(points.get(m.id, 0) for m in mine)), (
+                group, u.name)
+        ranked = [n.id for n in db.session.scalars(lists.ranking(p.tree.district, group, period))]
+        assert ranked == sorted(ranked, key=lambda i: (-rows[i].average, db.session.get(OrgNode, i).path))
+    assert lists.ranking_rows(p.tree.district, "community", period, [empty.id])[empty.id].members == 0
+
+
 def test_the_ranking_exports_to_xlsx_with_node_period_and_formulas_escaped(app, now):
     p = make_personas()
     evil = make_member(p.tree.grid, name="=HYPERLINK(1)")
