@@ -64,7 +64,9 @@ class PointsMonth(db.Model):
     """A member's points entries in a month (by ``occurred_on``): how many, and their net points."""
 
     __tablename__ = "agg_points_months"
-    __table_args__ = (sa.Index("ix_agg_points_months_month", "month"),)
+    # A month's rows, best first: the month's leaders (an admin's home) are the first few rows of
+    # the month that belong to the node, not a sort of every member's (24,000 at scale 10).
+    __table_args__ = (sa.Index("ix_agg_points_months_month_points", "month", "points", "member_id"),)
 
     member_id: Mapped[int] = mapped_column(
         sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)

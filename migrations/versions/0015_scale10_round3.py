@@ -1,6 +1,6 @@
 """scale 10, round 3: who checked in per station and month (the monthly ledger's 签到党员数); the
 needs routed to a member counted per year with their other figures (the evaluation sheet's
-ranking groups no needs per request)
+ranking groups no needs per request); a month's points rows best first (the admin home's leaders)
 
 Revision ID: 0015_scale10_round3
 Revises: 0014_member_kinds_index
@@ -37,9 +37,16 @@ def upgrade():
                      'needs_unsatisfied'):
             batch_op.add_column(sa.Column(name, sa.Integer(), server_default='0', nullable=False))
     aggregates.recount_all(op.get_bind(), only=['checkin_member_months', 'member_years'])
+    with op.batch_alter_table('agg_points_months', schema=None) as batch_op:
+        batch_op.drop_index('ix_agg_points_months_month')
+        batch_op.create_index('ix_agg_points_months_month_points', ['month', 'points', 'member_id'],
+                              unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('agg_points_months', schema=None) as batch_op:
+        batch_op.drop_index('ix_agg_points_months_month_points')
+        batch_op.create_index('ix_agg_points_months_month', ['month'], unique=False)
     with op.batch_alter_table('agg_member_years', schema=None) as batch_op:
         for name in ('needs_unsatisfied', 'needs_satisfied', 'needs_rated', 'needs_resolved', 'needs_in_time',
                      'needs_submitted'):
