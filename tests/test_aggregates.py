@@ -24,6 +24,7 @@ from app.models import (
     CheckinMemberMonth,
     CheckinMethod,
     DiaryEntry,
+    HouseholdYear,
     MemberStatus,
     MemberVisitYear,
     MemberYear,
@@ -218,7 +219,7 @@ def test_random_operations_keep_every_aggregate_equal_to_a_recount(app):
                                      now=rng.choice(INSTANTS)))
         else:
             need = rng.choice(needs)
-            if _change_need(rng, need, members):
+            if _change_need(rng, need, members, [hh, hh2]):
                 needs.remove(need)
         if rng.random() < 0.3:
             if rng.random() < 0.2:
@@ -236,10 +237,11 @@ def test_random_operations_keep_every_aggregate_equal_to_a_recount(app):
     kept = db.session.execute(sa.select(*(sa.func.sum(getattr(MemberYear, f"needs_{f}")) for f in (
         "submitted", "in_time", "resolved", "rated", "unsatisfied")))).one()
     assert all(kept), kept
+    assert db.session.scalar(sa.select(sa.func.sum(HouseholdYear.needs_submitted))) > 0
     _figures_equal_the_rows(p, members)
 
 
-def _change_need(rng: random.Random, need: Need, members: list) -> bool:
+def _change_need(rng: random.Random, need: Need, members: list, households: list) -> bool:
     """One of the changes the needs workflow makes to what the needs' counts read (or the need
     deleted: True)."""
     what = rng.randrange(10)
@@ -258,9 +260,10 @@ def _change_need(rng: random.Random, need: Need, members: list) -> bool:
             need.status, need.rating = NeedStatus.RATED, rng.choice(list(NeedRating))
     elif what == 3:  # hidden, or shown again
         need.hidden_at, need.hidden_reason = (None, None) if need.hidden_at else (need.submitted_at, "重复")
-    elif what == 4:  # routed to another member (or none)
+    elif what == 4:  # routed to another member (or none), and their household
         m = rng.choice(members + [None])
         need.member_id = m.id if m is not None else None
+        need.central_household_id = rng.choice([None, *(h.id for h in households)])
     elif what == 5:  # its submission moved (a correction across a year's end)
         need.submitted_at = rng.choice(INSTANTS)
     elif what < 9:  # resolved and rated in one step

@@ -186,3 +186,22 @@ class MemberYear(db.Model):
     needs_rated: Mapped[int] = mapped_column(default=0, server_default="0")
     needs_satisfied: Mapped[int] = mapped_column(default=0, server_default="0")
     needs_unsatisfied: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class HouseholdYear(db.Model):
+    """The needs routed to a central household (``Need.central_household_id``) submitted in a
+    calendar year, hidden ones left out, with the counts of the three rates (as ``MemberYear``'s
+    ``needs_*``): the households' evaluation sheet ranks every household of a node by them
+    without grouping the year's needs. A row where any was counted."""
+
+    __tablename__ = "agg_household_years"
+
+    household_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("central_households.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    needs_submitted: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_in_time: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_resolved: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_rated: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_satisfied: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_unsatisfied: Mapped[int] = mapped_column(default=0, server_default="0")

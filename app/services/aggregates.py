@@ -1,6 +1,7 @@
 """Maintained aggregates (``app/models/aggregates.py``), the sibling of ``counters.py`` for the
 history rows: check-ins per station and day (and per station, month and member: who checked
-in), activities per grid, month and kind, points per
+in), activities per grid, month and kind, the needs routed to a member or a central household
+per year (with the counts of their rates), points per
 member and month / year, the evaluation's yearly figures per member (activities by kind,
 households visited, training) and per household (activities recorded on its behalf), the
 members who took part in each training session, and a member's yearly figures side by side
@@ -48,6 +49,7 @@ from app.models import (
     CheckinMemberMonth,
     DiaryEntry,
     HouseholdActivityYear,
+    HouseholdYear,
     MemberActivityYear,
     MemberTrainingYear,
     MemberVisitYear,
@@ -340,6 +342,23 @@ def _count_member_years(conn: sa.Connection, keys: list[Key] | None) -> dict[Key
     return {k: tuple(v) for k, v in found.items()}
 
 
+def _count_household_years(conn: sa.Connection, keys: list[Key] | None) -> dict[Key, Values]:
+    """The needs routed to each central household submitted in the year (hidden ones left out):
+    the ``needs_*`` figures, as ``_count_member_years`` counts a member's."""
+    needs = sa.select(Need.central_household_id, Need.submitted_at, *_need_flags()).where(
+        Need.central_household_id.is_not(None), Need.hidden_at.is_(None))
+    if keys is not None:
+        start, end = _year_bounds(k[1] for k in keys)
+        needs = needs.where(Need.central_household_id.in_(_ids(k[0] for k in keys)), Need.submitted_at >= start,
+                            Need.submitted_at < end)
+    found: dict[Key, list[int]] = defaultdict(lambda: [0] * len(_NEED_FIGURES))
+    for hid, at, *flags in _rows(conn, needs, keys):
+        cell = found[(hid, _local(at).year)]
+        for i, v in enumerate(flags):
+            cell[i] += int(v)
+    return {k: tuple(v) for k, v in found.items()}
+
+
 @dataclass(frozen=True)
 class Aggregate:
     name: str
@@ -372,6 +391,7 @@ AGGREGATES: list[Aggregate] = [
               _count_member_training),
     Aggregate("session_participants", SessionParticipants, ("session_id",), ("participants",),
               _count_session_participants),
+    Aggregate("household_years", HouseholdYear, ("household_id", "year"), _NEED_FIGURES, _count_household_years),
     # Last: read from the four above once they are stored.
     Aggregate("member_years", MemberYear, ("member_id", "year"),
               ("points", "activities", "authored", "visited", "minutes", *_NEED_FIGURES), _count_member_years),
@@ -477,9 +497,13 @@ def _completion_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
 
 
 def _need_keys(conn: sa.Connection, ids: list[int], out: Touched) -> None:
-    for member_id, at in conn.execute(
-            sa.select(Need.member_id, Need.submitted_at).where(Need.id.in_(ids), Need.member_id.is_not(None))):
-        out["member_years"].add((member_id, _local(at).year))
+    for member_id, household_id, at in conn.execute(
+            sa.select(Need.member_id, Need.central_household_id, Need.submitted_at).where(Need.id.in_(ids))):
+        year = _local(at).year
+        if member_id is not None:
+            out["member_years"].add((member_id, year))
+        if household_id is not None:
+            out["household_years"].add((household_id, year))
 
 
 # The models whose rows the aggregates count: the attributes whose change moves a count, and how
@@ -494,8 +518,8 @@ _SOURCES: dict[type, tuple[tuple[str, ...], Callable[[sa.Connection, list[int], 
     TrainingSession: (("mode", "cancelled_at", "starts_at", "duration_minutes", "station_event_id"),
                       _session_keys),
     TrainingCompletion: (("member_id", "session_id", "completed_at"), _completion_keys),
-    Need: (("member_id", "submitted_at", "hidden_at", "accepted_at", "first_accept_due_at", "status", "rating"),
-           _need_keys),
+    Need: (("member_id", "central_household_id", "submitted_at", "hidden_at", "accepted_at", "first_accept_due_at",
+            "status", "rating"), _need_keys),
 }
 
 

@@ -1,6 +1,6 @@
 """scale 10, round 3: who checked in per station and month (the monthly ledger's 签到党员数); the
-needs routed to a member counted per year with their other figures (the evaluation sheet's
-ranking groups no needs per request); a month's points rows best first (the admin home's leaders)
+needs routed to a member counted per year with their other figures, and those routed to a
+central household per year (the evaluation sheets' rankings group no needs per request); a month's points rows best first (the admin home's leaders)
 
 Revision ID: 0015_scale10_round3
 Revises: 0014_member_kinds_index
@@ -36,7 +36,15 @@ def upgrade():
         for name in ('needs_submitted', 'needs_in_time', 'needs_resolved', 'needs_rated', 'needs_satisfied',
                      'needs_unsatisfied'):
             batch_op.add_column(sa.Column(name, sa.Integer(), server_default='0', nullable=False))
-    aggregates.recount_all(op.get_bind(), only=['checkin_member_months', 'member_years'])
+    op.create_table('agg_household_years',
+    sa.Column('household_id', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
+    *(sa.Column(name, sa.Integer(), server_default='0', nullable=False) for name in (
+        'needs_submitted', 'needs_in_time', 'needs_resolved', 'needs_rated', 'needs_satisfied', 'needs_unsatisfied')),
+    sa.ForeignKeyConstraint(['household_id'], ['central_households.id'], name=op.f('fk_agg_household_years_household_id_central_households'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('household_id', 'year', name=op.f('pk_agg_household_years'))
+    )
+    aggregates.recount_all(op.get_bind(), only=['checkin_member_months', 'member_years', 'household_years'])
     with op.batch_alter_table('agg_points_months', schema=None) as batch_op:
         batch_op.drop_index('ix_agg_points_months_month')
         batch_op.create_index('ix_agg_points_months_month_points', ['month', 'points', 'member_id'],
@@ -51,4 +59,5 @@ def downgrade():
         for name in ('needs_unsatisfied', 'needs_satisfied', 'needs_rated', 'needs_resolved', 'needs_in_time',
                      'needs_submitted'):
             batch_op.drop_column(name)
+    op.drop_table('agg_household_years')
     op.drop_table('agg_checkin_member_months')

@@ -42,6 +42,7 @@ from app.models import (
     EvaluationOutcome,
     EvaluationWeight,
     HouseholdStatus,
+    HouseholdYear,
     Member,
     MemberCoverage,
     MemberStatus,
@@ -59,7 +60,6 @@ from app.services.evaluation.figures import (
     figures,
     household_activity_parts,
     mentoring_select,
-    needs_select,
     objections_select,
 )
 from app.services.privacy import audit
@@ -343,11 +343,11 @@ def _figure_columns(subject: Subject, node: OrgNode, y: Year) -> tuple[sa.Subque
                 "covered": own.c.covered, "visited": own.c.visited, "minutes": own.c.minutes}
     needs_figures = ("submitted", "in_time", "resolved", "rated", "satisfied", "unsatisfied")
     if subject is Subject.MEMBERS:  # kept with the member's other figures of the year
-        cols.update({name: getattr(MemberYear, f"needs_{name}") for name in needs_figures})
-    else:
-        needs = needs_select(subject, None, y).subquery("needs")
-        joined = joined.outerjoin(needs, needs.c.key == subjects.c.id)
-        cols.update({name: needs.c[name] for name in needs_figures})
+        kept: type = MemberYear
+    else:  # kept per household and year
+        kept = HouseholdYear
+        joined = joined.outerjoin(kept, sa.and_(kept.household_id == subjects.c.id, kept.year == y.year))
+    cols.update({name: getattr(kept, f"needs_{name}") for name in needs_figures})
     mentoring = mentoring_select(Subject.HOUSEHOLDS, None, y).subquery("mentoring")
     objections = objections_select(subject, None, y).subquery("objections")
     joined = (joined.outerjoin(mentoring, mentoring.c.key == subjects.c.household_id)
