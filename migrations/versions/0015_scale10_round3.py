@@ -1,6 +1,7 @@
 """scale 10, round 3: who checked in per station and month (the monthly ledger's 签到党员数); the
 needs routed to a member counted per year with their other figures, and those routed to a
-central household per year (the evaluation sheets' rankings group no needs per request); a month's points rows best first (the admin home's leaders)
+central household per year (the evaluation sheets' rankings group no needs per request); users
+by name with their id; a month's points rows best first (the admin home's leaders)
 
 Revision ID: 0015_scale10_round3
 Revises: 0014_member_kinds_index
@@ -45,6 +46,11 @@ def upgrade():
     sa.PrimaryKeyConstraint('household_id', 'year', name=op.f('pk_agg_household_years'))
     )
     aggregates.recount_all(op.get_bind(), only=['checkin_member_months', 'member_years', 'household_years'])
+    # Users by name with their id (PostgreSQL INCLUDE): a search by part of a name walks the index
+    # alone, in the list's order.
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_index('ix_users_name')
+        batch_op.create_index('ix_users_name', ['name'], unique=False, postgresql_include=['id'])
     with op.batch_alter_table('agg_points_months', schema=None) as batch_op:
         batch_op.drop_index('ix_agg_points_months_month')
         batch_op.create_index('ix_agg_points_months_month_points', ['month', 'points', 'member_id'],
@@ -52,6 +58,9 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_index('ix_users_name')
+        batch_op.create_index('ix_users_name', ['name'], unique=False)
     with op.batch_alter_table('agg_points_months', schema=None) as batch_op:
         batch_op.drop_index('ix_agg_points_months_month_points')
         batch_op.create_index('ix_agg_points_months_month', ['month'], unique=False)
