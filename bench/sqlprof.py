@@ -65,6 +65,8 @@ def pages(year: int) -> dict[str, tuple[str, str]]:
         "members": ("district", "/structure/members"),
         "members-q": ("district", "/structure/members?q=王"),
         "gaps": ("community", "/households/gaps"),
+        "household": ("district", "/households/1"),
+        "station-ledger": ("station", "/stations/1/ledger"),
         "households": ("district", "/structure/households"),
         "dispatch": ("district", "/needs/dispatch"),
         "training-offline": ("district", f"/training/sessions/{_training_session('offline')}"),
