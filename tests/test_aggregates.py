@@ -22,10 +22,19 @@ from app.models import (
     ActivityMonth,
     Checkin,
     CheckinDay,
+    CheckinMemberMonth,
     CheckinMethod,
     DiaryEntry,
+    HouseholdYear,
     MemberStatus,
     MemberVisitYear,
+    MemberYear,
+    Need,
+    NeedCategory,
+    NeedOrigin,
+    NeedOutcome,
+    NeedRating,
+    NeedStatus,
     PointsEntry,
     PointsYear,
     ResidentHousehold,
@@ -47,6 +56,7 @@ from app.services.evaluation.figures import (
     training_sessions,
     visited_residents,
 )
+from app.services.needs import submit_need
 from app.services.points import lists
 from tests.factories import make_household, make_member, make_personas, make_resident, make_station
 
@@ -101,8 +111,9 @@ def test_random_operations_keep_every_aggregate_equal_to_a_recount(app, seed):
     activities: list[Activity] = []
     checkins: list[Checkin] = []
     diary: list[DiaryEntry] = []
-    for step in range(160):
-        op = rng.randrange(12)
+    needs: list[Need] = []
+    for step in range(200):
+        op = rng.randrange(18)
         if op == 0 or not activities:
             author = rng.choice(members)
             at_station = rng.random() < 0.5
@@ -201,21 +212,76 @@ def test_random_operations_keep_every_aggregate_equal_to_a_recount(app, seed):
                     TrainingCompletion.member_id == m.id, TrainingCompletion.session_id == sessions[2].id)) is None:
                 db.session.add(TrainingCompletion(member_id=m.id, session_id=sessions[2].id,
                                                   completed_at=rng.choice(INSTANTS), reflection="学习了"))
-        else:
+        elif op == 11:
             m = rng.choice(members)
             m.status = rng.choice([MemberStatus.ACTIVE, MemberStatus.ACTIVE, MemberStatus.INACTIVE])
+        elif op in (12, 13) or not needs:  # a need routed to a member: filed, then moved along or hidden
+            needs.append(submit_need(NeedCategory.REPAIR, "路灯坏了", origin=NeedOrigin.CARD,
+                                     household=rng.choice(residents), contact_phone="13911112222", consent=True,
+                                     now=rng.choice(INSTANTS)))
+        else:
+            need = rng.choice(needs)
+            if _change_need(rng, need, members, [hh, hh2]):
+                needs.remove(need)
         if rng.random() < 0.3:
             if rng.random() < 0.2:
                 db.session.rollback()
-                activities = [a for a in activities if sa.inspect(a).persistent]
-                checkins = [c for c in checkins if sa.inspect(c).persistent]
-                diary = [e for e in diary if sa.inspect(e).persistent]
+                # What the database holds again: a row deleted in the rolled-back part is back.
+                activities = list(db.session.scalars(sa.select(Activity).order_by(Activity.id)))
+                checkins = list(db.session.scalars(sa.select(Checkin).order_by(Checkin.id)))
+                diary = list(db.session.scalars(sa.select(DiaryEntry).order_by(DiaryEntry.id)))
+                # A need is filed in Core and then loaded: after a rollback its object is still
+                # in the session, its row gone. Keep those whose row is there.
+                by_id = {sa.inspect(n).identity[0]: n for n in needs if sa.inspect(n).identity}
+                alive = set(db.session.scalars(sa.select(Need.id).where(Need.id.in_(list(by_id)))))
+                needs = [n for i, n in by_id.items() if i in alive]
             else:
                 db.session.commit()
         db.session.flush()
         assert _differences() == [], f"after step {step} (operation {op})"
     db.session.commit()
+    # The needs' counts were exercised (routed, resolved, rated, in time).
+    kept = db.session.execute(sa.select(*(sa.func.sum(getattr(MemberYear, f"needs_{f}")) for f in (
+        "submitted", "in_time", "resolved", "rated", "unsatisfied")))).one()
+    assert all(kept), kept
+    assert db.session.scalar(sa.select(sa.func.sum(HouseholdYear.needs_submitted))) > 0
     _figures_equal_the_rows(p, members)
+
+
+def _change_need(rng: random.Random, need: Need, members: list, households: list) -> bool:
+    """One of the changes the needs workflow makes to what the needs' counts read (or the need
+    deleted: True)."""
+    what = rng.randrange(10)
+    if what == 0:  # accepted, in time or late
+        need.status = NeedStatus.ACCEPTED if need.status not in (NeedStatus.RESOLVED, NeedStatus.RATED) else need.status
+        need.accepted_at = need.first_accept_due_at + timedelta(hours=rng.choice([-2, 3]))
+    elif what == 1:  # resolved, or reopened
+        if need.status in (NeedStatus.RESOLVED, NeedStatus.RATED):
+            need.status, need.outcome, need.resolved_at, need.rating = NeedStatus.IN_PROGRESS, None, None, None
+        else:
+            need.status, need.outcome, need.resolved_at = NeedStatus.RESOLVED, NeedOutcome.SOLVED, need.submitted_at
+            if rng.random() < 0.5:
+                need.status, need.rating = NeedStatus.RATED, rng.choice(list(NeedRating))
+    elif what == 2:  # rated, once resolved
+        if need.status in (NeedStatus.RESOLVED, NeedStatus.RATED):
+            need.status, need.rating = NeedStatus.RATED, rng.choice(list(NeedRating))
+    elif what == 3:  # hidden, or shown again
+        need.hidden_at, need.hidden_reason = (None, None) if need.hidden_at else (need.submitted_at, "重复")
+    elif what == 4:  # routed to another member (or none), and their household
+        m = rng.choice(members + [None])
+        need.member_id = m.id if m is not None else None
+        need.central_household_id = rng.choice([None, *(h.id for h in households)])
+    elif what == 5:  # its submission moved (a correction across a year's end)
+        need.submitted_at = rng.choice(INSTANTS)
+    elif what < 9:  # resolved and rated in one step
+        if need.status not in (NeedStatus.RESOLVED, NeedStatus.RATED):
+            need.outcome, need.resolved_at = NeedOutcome.SOLVED, need.submitted_at
+            need.accepted_at = need.accepted_at or need.first_accept_due_at - timedelta(hours=1)
+        need.status, need.rating = NeedStatus.RATED, rng.choice(list(NeedRating))
+    else:
+        db.session.delete(need)
+        return True
+    return False
 
 
 def _figures_equal_the_rows(p, members) -> None:  # type: ignore[no-untyped-def]
@@ -312,12 +378,13 @@ def test_the_recount_command_reports_a_wrong_aggregate_and_repairs_it(app):
     db.session.execute(sa.update(CheckinDay).values(checkins=7))
     db.session.execute(sa.delete(ActivityMonth))
     db.session.execute(sa.update(PointsYear).values(points=99))
+    db.session.execute(sa.update(CheckinMemberMonth).values(checkins=3))
     db.session.commit()
     runner = app.test_cli_runner()
     result = runner.invoke(args=["recount-counters"])
     assert result.exit_code == 1
     assert "checkin_days" in result.output and "activity_months" in result.output
-    assert "points_years" in result.output
+    assert "points_years" in result.output and "checkin_member_months" in result.output
     result = runner.invoke(args=["recount-counters", "--repair"])
     assert result.exit_code == 0, result.output
     assert runner.invoke(args=["recount-counters"]).exit_code == 0

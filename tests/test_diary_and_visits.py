@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 import time_machine
 
 from app.extensions import db
-from app.models import DiaryEntry, User, VisitPolicy
+from app.models import DiaryEntry, MemberStatus, User, VisitPolicy
 from app.services import visits
 from tests.factories import (
     login,
@@ -173,6 +174,32 @@ def test_the_head_and_admins_see_coverage_others_do_not(app):
     login(member, user_of(a))
     assert member.get("/visits/coverage").status_code == 403
     assert member.get("/visits/policy").status_code == 403
+
+
+def test_the_admin_coverage_lists_as_many_members_as_its_total_says(app):
+    """The list's total (from the grid counters) is the number of members it lists, page after
+    page: active members in the admin's scope only."""
+    w, a, b, c, _ = _coverage_fixture()
+    for i in range(35):
+        make_member(w.p.tree.grid_b, name=f"新党员{i:02d}")
+    make_member(w.p.tree.grid2, name="别村党员")  # another community
+    gone = make_member(w.p.tree.grid, name="停用党员")
+    gone.status = MemberStatus.INACTIVE
+    db.session.commit()
+    from app.services import visits as service
+
+    expected = db.session.scalar(sa.select(sa.func.count()).select_from(
+        service.members_in_scope(w.p.community_admin).subquery()))
+    assert service.members_in_scope_total(w.p.community_admin) == expected
+    client = app.test_client()
+    login(client, w.p.community_admin)
+    listed = []
+    for page in (1, 2, 3):
+        html = client.get(f"/visits/coverage?page={page}").get_data(as_text=True)
+        assert f"共 {expected} 条" in html
+        listed += re.findall(r'<tr class="[^"]*"><td>([^<]*)</td>', html)
+    assert len(listed) == expected == len(set(listed)) > 30
+    assert "停用党员" not in listed and "别村党员" not in listed and "新党员34" in listed
 
 
 def test_the_admin_coverage_page_runs_a_fixed_number_of_queries(app):

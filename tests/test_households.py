@@ -20,12 +20,14 @@ from app.models import (
     HouseholdType,
     Member,
     ModelTitle,
+    OrgLevel,
     ResidentHousehold,
 )
 from app.services import households as svc
 from app.services import model_titles
 from app.services.errors import NotAllowed
 from app.services.gaps import find_gaps
+from app.services.org import create_node
 from app.services.workflow import WorkflowError
 from tests.factories import (
     login,
@@ -398,6 +400,40 @@ def test_gap_finder_exact_output_and_a_suggestion_applied(client, app):
     assert report.unlinked_members == [] and report.households_below[0].linked == 3
     assert [(f.member.name, [r.id for r in f.residents]) for f in report.uncovered] == [
         ("一号", [r3.id]), ("三号", [r4.id])]
+
+
+def test_uncovered_households_go_to_the_member_the_rule_names(app):
+    """Step 3 on a random community (grids with and without members, members of one grid covering
+    another's buildings): each uncovered household goes, in address order, to the least member by
+    (not in its grid, not covering its building, households covered so far, id) — the rule,
+    computed here by comparing every member."""
+    import random
+
+    from app.services.gaps import _resident_order
+
+    rng = random.Random(7)
+    tree = make_tree()
+    empty = create_node("无人网格", OrgLevel.GRID, tree.community)
+    grids = [tree.grid, tree.grid_b, empty]
+    members = [make_member(rng.choice(grids[:2]), name=f"党员{i}") for i in range(7)]
+    for i in range(60):
+        make_resident(rng.choice(grids), rng.choice(members + [None] * 4), building=str(rng.randrange(4)),
+                      room=str(1000 + i))
+    report = find_gaps(tree.community)
+    node_members = [m for m in db.session.scalars(sa.select(Member)) if m.grid_id in {g.id for g in grids}]
+    residents = [r for r in db.session.scalars(sa.select(ResidentHousehold)) if r.grid_id in {g.id for g in grids}]
+    counts = {m.id: sum(r.covering_member_id == m.id for r in residents) for m in node_members}
+    buildings = {m.id: {(r.grid_id, r.building) for r in residents if r.covering_member_id == m.id}
+                 for m in node_members}
+    expected: dict[int, list[int]] = {}
+    for r in sorted((r for r in residents if r.covering_member_id is None), key=_resident_order):
+        m = min(node_members, key=lambda m: (m.grid_id != r.grid_id, (r.grid_id, r.building) not in buildings[m.id],
+                                            counts[m.id], m.id))
+        counts[m.id] += 1
+        buildings[m.id].add((r.grid_id, r.building))
+        expected.setdefault(m.id, []).append(r.id)
+    assert {f.member.id: [r.id for r in f.residents] for f in report.uncovered} == expected
+    assert any(r.grid_id == empty.id for f in report.uncovered for r in f.residents)
 
 
 def test_gap_fix_outside_scope_is_404(client, p):

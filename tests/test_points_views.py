@@ -247,6 +247,68 @@ def test_the_ranking_orders_members_ties_share_a_place_and_units_rank_by_points_
     assert "2026-06-30 至 2026-07-01" in custom
 
 
+def test_the_home_pages_leaders_are_the_top_of_the_ranking_with_points(app, now):
+    """lists.leaders (the admin home's 积分榜) reads the members with points, best first; it is
+    the head of the full ranking with those at 0 or below left out — ties by id, inactive members
+    and other nodes' members out, for a month, a year and days across a month's end."""
+    from app.services.points import lists
+
+    p = make_personas()
+    others = [make_member(p.tree.grid_b, name=f"党员{i}") for i in range(6)]
+    away = make_member(p.tree.grid2, name="别村党员")
+    add(p.member, 6, date(2026, 7, 1))
+    for m, points in zip(others, [6, 9, -2, 3, 5, 4], strict=True):
+        add(m, points, date(2026, 7, 2))
+    add(others[4], -5, date(2026, 7, 3))  # 0 in July
+    add(others[4], 20, date(2026, 6, 30))  # last month
+    add(away, 50, date(2026, 7, 3))
+    others[1].status = MemberStatus.INACTIVE
+    db.session.commit()
+    node = p.tree.community
+    for period in [lists.period_of("m:2026-07", None, None, date(2026, 7, 15)),
+                   lists.period_of("y:2026", None, None, date(2026, 7, 15)),
+                   lists.Period("c", date(2026, 6, 30), date(2026, 7, 2), "")]:
+        ranked = list(db.session.scalars(lists.ranking(node, "member", period)))
+        rows = lists.ranking_rows(node, "member", period, [m.id for m in ranked])
+        expected = [(m.id, rows[m.id].total) for m in ranked if rows[m.id].total > 0]
+        for n in (1, 3, 10):
+            got = lists.leaders(node, period, n)
+            assert [(m.id, total) for m, total in got] == expected[:n], (period, n)
+    july = lists.leaders(node, lists.period_of("m:2026-07", None, None, date(2026, 7, 15)), 5)
+    assert [m.name for m, _t in july] == ["李党员", "党员0", "党员5", "党员3"]  # 6, 6 (by id), 4, 3
+
+
+def test_units_rank_by_the_members_of_every_grid_below_them(app, now):
+    """Communities and townships sum the members of all their grids (a unit with no member counts
+    0 members and 0 points); counted here from the members independently."""
+    from app.models import OrgLevel, OrgNode
+    from app.services.org import create_node
+    from app.services.points import lists
+
+    p = make_personas()
+    empty = create_node("空社区", OrgLevel.COMMUNITY, p.tree.township2)  # no grid at all
+    create_node("空网格", OrgLevel.GRID, empty)
+    far = make_member(p.tree.grid2, name="杨桥党员")
+    add(p.member, 6, date(2026, 7, 1))
+    add(make_member(p.tree.grid_b, name="第二网格党员"), 3, date(2026, 7, 2))
+    add(far, 5, date(2026, 7, 3))
+    db.session.commit()
+    period = lists.period_of("m:2026-07", None, None, date(2026, 7, 15))
+    members = db.session.scalars(sa.select(Member).where(Member.status == MemberStatus.ACTIVE)).all()
+    points = dict(db.session.execute(sa.select(PointsEntry.member_id, sa.func.sum(PointsEntry.points))
+                                     .group_by(PointsEntry.member_id)).all())
+    for group in ("grid", "community", "township"):
+        units = db.session.scalars(sa.select(OrgNode).where(OrgNode.level == lists.GROUP_LEVEL[group])).all()
+        rows = lists.ranking_rows(p.tree.district, group, period, [u.id for u in units])
+        for u in units:
+            mine = [m for m in members if db.session.get(OrgNode, m.grid_id).path.startswith(u.path)]
+            assert (rows[u.id].members, rows[u.id].total) == (len(mine), sum(points.get(m.id, 0) for m in mine)), (
+                group, u.name)
+        ranked = [n.id for n in db.session.scalars(lists.ranking(p.tree.district, group, period))]
+        assert ranked == sorted(ranked, key=lambda i: (-rows[i].average, db.session.get(OrgNode, i).path))
+    assert lists.ranking_rows(p.tree.district, "community", period, [empty.id])[empty.id].members == 0
+
+
 def test_the_ranking_exports_to_xlsx_with_node_period_and_formulas_escaped(app, now):
     p = make_personas()
     evil = make_member(p.tree.grid, name="=HYPERLINK(1)")

@@ -17,6 +17,7 @@ from app.models import (
     CheckinDay,
     CheckinMethod,
     EventKind,
+    MemberYear,
     Need,
     NeedEvent,
     NeedHandler,
@@ -40,10 +41,14 @@ from tests.helpers import count_queries
 CARD_SUBMISSION_READS = 4  # was 9 reads, 7 of them holding the lock: the card's household with its
 # covering member, their central household and the grid's path; an open need like it (the duplicate
 # warning); the grid's ancestors with their deadline rows; whether the new tracking code is taken
-# was 5 + 2 flushes; and the owner's home stamp (their kept home shows the need: services/stamps.py)
-CARD_SUBMISSION_WRITES = ["needs", "need_events", "need_handlers", "notifications", "home_stamps"]
+# was 5 + 2 flushes; the member's and the household's yearly needs figures (agg_member_years and
+# agg_household_years, recounted for the need's year); the owner's home stamp (their kept home shows
+# the need: services/stamps.py)
+CARD_SUBMISSION_WRITES = ["needs", "need_events", "need_handlers", "notifications", "agg_household_years",
+                          "agg_member_years", "home_stamps"]
+CARD_SUBMISSION_LOCKED_READS = 4  # the need's keys; the household's year; the member's year's parts and needs
 FIRST_SCAN_READS = 4  # was 5: the principal, the open station, today's check-in, a running event
-FIRST_SCAN_WRITES = ["checkins", "agg_checkin_days", "home_stamps"]  # was 8 holding the lock (the event,
+FIRST_SCAN_WRITES = ["checkins", "agg_checkin_days", "agg_checkin_member_months", "home_stamps"]  # was 8 holding the lock (the event,
 # the check-in again, a savepoint, the row, its keys, a recount of the day, its upsert, the savepoint's
 # release); the member's home stamp (their kept home counts it)
 
@@ -60,7 +65,13 @@ def _split(statements: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _tables(writes: list[str]) -> list[str]:
-    return [s.split()[2].strip('"') if s.upper().startswith("INSERT") else s for s in writes]
+    """The tables written, in order (the reads among the writes left out: ``_locked_reads``)."""
+    return [s.split()[2].strip('"') if s.upper().startswith("INSERT") else s for s in writes
+            if not s.upper().startswith("SELECT")]
+
+
+def _locked_reads(writes: list[str]) -> list[str]:
+    return [s for s in writes if s.upper().startswith("SELECT")]
 
 
 def test_a_card_submission_reads_first_then_writes_four_inserts_and_routes_the_need(client):
@@ -73,6 +84,7 @@ def test_a_card_submission_reads_first_then_writes_four_inserts_and_routes_the_n
     reads, writes = _split(statements)
     assert len(reads) <= CARD_SUBMISSION_READS, "\n".join(reads)
     assert _tables(writes) == CARD_SUBMISSION_WRITES, "\n".join(writes)
+    assert len(_locked_reads(writes)) <= CARD_SUBMISSION_LOCKED_READS, "\n".join(writes)
     # Everything the submission did before: routed to the covering member, who holds it, is told,
     # and the resident's contact on record is used; the timeline says so; the tracking page answers.
     need = db.session.scalar(sa.select(Need))
@@ -145,8 +157,15 @@ def test_two_first_scans_of_one_member_at_once_leave_one_row_counted_once(app):
     assert aggregates.check(db.session.connection()) == []
 
 
-def test_nothing_counts_the_rows_a_submission_writes_in_core():
+def test_a_submission_counts_the_need_it_writes_in_core(client):
     """The submission's four inserts bypass the ORM's flush, and with it the listeners that keep
-    the counters and aggregates: right only while none of them counts these tables."""
+    the counters and aggregates. Of its tables only the needs are counted (each member's and
+    central household's year): the submission counts its need itself (``aggregates.inserted``)."""
     written = {Need, NeedEvent, NeedHandler, Notification}
-    assert not written & (set(aggregates._SOURCES) | set(counters._TRACKED))
+    assert written & (set(aggregates._SOURCES) | set(counters._TRACKED)) == {Need}
+    w = make_need_world()
+    token = entry_tokens.current_token(w.household).token
+    db.session.commit()
+    assert client.post(f"/c/{token}", data=GOOD).status_code == 303
+    assert db.session.scalar(sa.select(sa.func.sum(MemberYear.needs_submitted))) == 1
+    assert aggregates.check(db.session.connection()) == []

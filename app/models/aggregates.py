@@ -31,6 +31,21 @@ class CheckinDay(db.Model):
     checkins: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
+class CheckinMemberMonth(db.Model):
+    """A member's check-ins at a station in a month (by ``Checkin.day``): a row per member who
+    checked in there then, so the members who checked in (签到党员数, the monthly ledger) are
+    counted from these rows, not from the check-ins."""
+
+    __tablename__ = "agg_checkin_member_months"
+
+    station_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("stations.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    checkins: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
 class ActivityMonth(db.Model):
     """Activities recorded in a grid (``Activity.grid_id``) that started in a month, per kind,
     whatever their verification (the activity ledger's and the 工作看板's condition)."""
@@ -49,7 +64,9 @@ class PointsMonth(db.Model):
     """A member's points entries in a month (by ``occurred_on``): how many, and their net points."""
 
     __tablename__ = "agg_points_months"
-    __table_args__ = (sa.Index("ix_agg_points_months_month", "month"),)
+    # A month's rows, best first: the month's leaders (an admin's home) are the first few rows of
+    # the month that belong to the node, not a sort of every member's (24,000 at scale 10).
+    __table_args__ = (sa.Index("ix_agg_points_months_month_points", "month", "points", "member_id"),)
 
     member_id: Mapped[int] = mapped_column(
         sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
@@ -146,8 +163,11 @@ class MemberYear(db.Model):
     """A member's kept figures of a calendar year side by side — net points (``PointsYear``),
     activities recorded or taken part in and those recorded (``MemberActivityYear`` over the
     kinds), covered households visited (``MemberVisitYear``), training minutes
-    (``MemberTrainingYear``): one row per member and year, what the evaluation sheet ranks every
-    member of a node by with one join instead of four. Recounted from those four after they are
+    (``MemberTrainingYear``), and the needs routed to them (``Need.member_id``) submitted in the
+    year, hidden ones left out, with the counts of the three rates (``needs_*``: submitted,
+    accepted in time, resolved, rated, satisfied or basically, unsatisfied): one row per member
+    and year, what the evaluation sheet ranks every member of a node by with one join and no
+    grouping. Recounted from those four after they are, and from the needs
     (``app/services/aggregates.py``); a row where any of them has one."""
 
     __tablename__ = "agg_member_years"
@@ -160,3 +180,28 @@ class MemberYear(db.Model):
     authored: Mapped[int] = mapped_column(default=0, server_default="0")
     visited: Mapped[int] = mapped_column(default=0, server_default="0")
     minutes: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_submitted: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_in_time: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_resolved: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_rated: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_satisfied: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_unsatisfied: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class HouseholdYear(db.Model):
+    """The needs routed to a central household (``Need.central_household_id``) submitted in a
+    calendar year, hidden ones left out, with the counts of the three rates (as ``MemberYear``'s
+    ``needs_*``): the households' evaluation sheet ranks every household of a node by them
+    without grouping the year's needs. A row where any was counted."""
+
+    __tablename__ = "agg_household_years"
+
+    household_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("central_households.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    needs_submitted: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_in_time: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_resolved: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_rated: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_satisfied: Mapped[int] = mapped_column(default=0, server_default="0")
+    needs_unsatisfied: Mapped[int] = mapped_column(default=0, server_default="0")

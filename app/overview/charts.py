@@ -12,6 +12,7 @@ from app.charts import Chart, Series, bar_chart
 from app.models import ActivityKind, OrgNode
 from app.services.overview import CommunityCoverage
 from app.services.points.lists import Band, Period
+from app.web import id_url
 
 
 def _month_last(first: date) -> date:
@@ -47,7 +48,8 @@ def kinds_chart(kinds: list[tuple[ActivityKind, int]], first: date, last: date) 
 
 def coverage_chart(rows: list[CommunityCoverage]) -> Chart:
     """Share of resident households covered, per community; each bar opens the uncovered list."""
-    hrefs = [url_for("structure.residents", node=r.node.id, below=1) for r in rows]
+    residents = id_url("structure.residents", "node", below=1)  # one URL pattern for every community
+    hrefs = [residents(r.node.id) for r in rows]
     return bar_chart(_("各村/社区群众户联系覆盖率"), [r.node.name for r in rows],
                      [Series(_("覆盖率"), [r.covered_pct for r in rows], hrefs)], unit="%", top=100,
                      axis=[r.node.name[:3] for r in rows], header=_("村/社区"))

@@ -10,7 +10,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import policy
-from app.authz import admin_required, current_member, get_or_404, require, roles_required
+from app.authz import (
+    admin_required,
+    current_member,
+    get_or_404,
+    node_or_404,
+    require,
+    roles_required,
+)
 from app.clock import local_today, parse_month
 from app.extensions import client_address
 from app.htmx import render
@@ -67,14 +74,21 @@ def _band() -> lists.Band | None:
     return lists.Band.of(request.args.get("min", type=int), request.args.get("max", type=int))
 
 
-def _ranking_args() -> tuple[list[OrgNode], OrgNode, str, lists.Period]:
-    """The ranking's node (one in the admin's scope, else 404; their first by default), what it
-    ranks and the period, from the query string."""
-    nodes = lists.ranking_nodes(policy.admin_paths(current_user))
+def _chosen_node() -> tuple[list[lists.NodeChoice], OrgNode]:
+    """The nodes the admin may choose from, and the node ``?node=`` chose (one in their scope,
+    else 404; their first by default)."""
+    nodes = lists.node_choices(policy.admin_paths(current_user))
     node_id = request.args.get("node", type=int)
-    node = next((n for n in nodes if n.id == node_id or node_id is None), None)
-    if node is None:
+    chosen = next((n for n in nodes if n.id == node_id or node_id is None), None)
+    if chosen is None:
         abort(404)
+    return nodes, node_or_404(chosen.id)
+
+
+def _ranking_args() -> tuple[list[lists.NodeChoice], OrgNode, str, lists.Period]:
+    """The ranking's node (:func:`_chosen_node`), what it ranks and the period, from the query
+    string."""
+    nodes, node = _chosen_node()
     group = request.args.get("by", "member")
     group = group if group in lists.groups_for(node) else "member"
     period = lists.period_of(request.args.get("period", ""), _day("from"), _day("to"), local_today())
@@ -159,11 +173,7 @@ def correct(entry_id: int):
 def rules():
     """积分规则 at a node of the admin's scope: each rule in force (its own, inherited from
     above, or the built-in default) and the versions still to start."""
-    nodes = lists.ranking_nodes(policy.admin_paths(current_user))
-    node_id = request.args.get("node", type=int)
-    node = next((n for n in nodes if n.id == node_id or node_id is None), None)
-    if node is None:
-        abort(404)
+    nodes, node = _chosen_node()
     today = local_today()
     return render_template("points/rules.html", nodes=nodes, node=node, today=today,
                            rows=rule_service.in_force_at(node, today),

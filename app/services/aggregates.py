@@ -1,5 +1,7 @@
 """Maintained aggregates (``app/models/aggregates.py``), the sibling of ``counters.py`` for the
-history rows: check-ins per station and day, activities per grid, month and kind, points per
+history rows: check-ins per station and day (and per station, month and member: who checked
+in), activities per grid, month and kind, the needs routed to a member or a central household
+per year (with the counts of their rates), points per
 member and month / year, the evaluation's yearly figures per member (activities by kind,
 households visited, training) and per household (activities recorded on its behalf), the
 members who took part in each training session, and a member's yearly figures side by side
@@ -51,12 +53,16 @@ from app.models import (
     ActivityMonth,
     Checkin,
     CheckinDay,
+    CheckinMemberMonth,
     DiaryEntry,
     HouseholdActivityYear,
+    HouseholdYear,
     MemberActivityYear,
     MemberTrainingYear,
     MemberVisitYear,
     MemberYear,
+    Need,
+    NeedRating,
     PointsEntry,
     PointsMonth,
     PointsYear,
@@ -69,6 +75,7 @@ from app.models import (
     activity_members,
     activity_residents,
 )
+from app.services.needs.common import CLOSED_STATES
 
 Key = tuple
 Values = tuple[int, ...]
@@ -118,6 +125,18 @@ def _count_checkin_days(conn: sa.Connection, keys: list[Key] | None) -> dict[Key
         stmt = stmt.where(Checkin.station_id.in_(_ids(k[0] for k in keys)),
                           Checkin.day.in_(_ids(k[1] for k in keys)))
     return {(s, d): (n,) for s, d, n in conn.execute(stmt)}
+
+
+def _count_checkin_member_months(conn: sa.Connection, keys: list[Key] | None) -> dict[Key, Values]:
+    year, month = sa.extract("year", Checkin.day), sa.extract("month", Checkin.day)
+    stmt = (sa.select(Checkin.station_id, year, month, Checkin.member_id, sa.func.count())
+            .group_by(Checkin.station_id, year, month, Checkin.member_id))
+    if keys is not None:
+        months = sorted({k[1] for k in keys})
+        stmt = stmt.where(Checkin.station_id.in_(_ids(k[0] for k in keys)),
+                          Checkin.member_id.in_(_ids(k[2] for k in keys)),
+                          Checkin.day >= months[0], Checkin.day < next_month(months[-1]))
+    return {(s, date(int(y), int(m), 1), mid): (int(n),) for s, y, m, mid, n in _rows(conn, stmt, keys)}
 
 
 def _count_activity_months(conn: sa.Connection, keys: list[Key] | None) -> dict[Key, Values]:
@@ -276,10 +295,27 @@ def _count_session_participants(conn: sa.Connection, keys: list[Key] | None) -> 
         sa.select(taken.c.sid, sa.func.count()).group_by(taken.c.sid))}
 
 
+_NEED_FIGURES = ("needs_submitted", "needs_in_time", "needs_resolved", "needs_rated", "needs_satisfied",
+                 "needs_unsatisfied")
+
+
+def _need_flags() -> list[sa.ColumnElement[int]]:
+    """A need's part in each of ``_NEED_FIGURES`` (0 or 1): the counts of the evaluation's
+    ``needs_select`` (the needs rates' definitions, plus 不满意)."""
+    def one(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.case((condition, 1), else_=0)
+
+    return [sa.literal(1), one(Need.accepted_at <= Need.first_accept_due_at), one(Need.status.in_(CLOSED_STATES)),
+            one(Need.rating.is_not(None)), one(Need.rating.in_((NeedRating.SATISFIED, NeedRating.BASICALLY))),
+            one(Need.rating == NeedRating.UNSATISFIED)]
+
+
 def _count_member_years(conn: sa.Connection, keys: list[Key] | None) -> dict[Key, Values]:
     """Each member's yearly figures side by side, read from the four aggregates that keep them
     (``recount`` stores those first, in ``AGGREGATES``' order; ``check`` compares them each with
-    the source rows): points, activities and authored (over the kinds), visited, minutes."""
+    the source rows): points, activities and authored (over the kinds), visited, minutes; and
+    counted from the needs routed to them submitted in the year (hidden ones left out): the
+    ``needs_*`` figures."""
     figures = ("points", "activities", "authored", "visited", "minutes")
     parts: list[tuple[type, tuple[str, ...]]] = [
         (PointsYear, ("points",)), (MemberActivityYear, ("activities", "authored")),
@@ -294,11 +330,39 @@ def _count_member_years(conn: sa.Connection, keys: list[Key] | None) -> dict[Key
         if keys is not None:
             stmt = stmt.where(member_id.in_(_ids(k[0] for k in keys)), year.in_(_ids(k[1] for k in keys)))
         selects.append(stmt)
-    found: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    width = len(figures) + len(_NEED_FIGURES)
+    found: dict[Key, list[int]] = defaultdict(lambda: [0] * width)
     for mid, y, *values in conn.execute(sa.union_all(*selects)):
         cell = found[(mid, y)]
         for i, v in enumerate(values):
             cell[i] += int(v or 0)
+    needs = sa.select(Need.member_id, Need.submitted_at, *_need_flags()).where(
+        Need.member_id.is_not(None), Need.hidden_at.is_(None))
+    if keys is not None:
+        start, end = _year_bounds(k[1] for k in keys)
+        needs = needs.where(Need.member_id.in_(_ids(k[0] for k in keys)), Need.submitted_at >= start,
+                            Need.submitted_at < end)
+    for mid, at, *flags in _rows(conn, needs, keys):
+        cell = found[(mid, _local(at).year)]
+        for i, v in enumerate(flags, start=len(figures)):
+            cell[i] += int(v)
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def _count_household_years(conn: sa.Connection, keys: list[Key] | None) -> dict[Key, Values]:
+    """The needs routed to each central household submitted in the year (hidden ones left out):
+    the ``needs_*`` figures, as ``_count_member_years`` counts a member's."""
+    needs = sa.select(Need.central_household_id, Need.submitted_at, *_need_flags()).where(
+        Need.central_household_id.is_not(None), Need.hidden_at.is_(None))
+    if keys is not None:
+        start, end = _year_bounds(k[1] for k in keys)
+        needs = needs.where(Need.central_household_id.in_(_ids(k[0] for k in keys)), Need.submitted_at >= start,
+                            Need.submitted_at < end)
+    found: dict[Key, list[int]] = defaultdict(lambda: [0] * len(_NEED_FIGURES))
+    for hid, at, *flags in _rows(conn, needs, keys):
+        cell = found[(hid, _local(at).year)]
+        for i, v in enumerate(flags):
+            cell[i] += int(v)
     return {k: tuple(v) for k, v in found.items()}
 
 
@@ -317,6 +381,8 @@ class Aggregate:
 
 AGGREGATES: list[Aggregate] = [
     Aggregate("checkin_days", CheckinDay, ("station_id", "day"), ("checkins",), _count_checkin_days),
+    Aggregate("checkin_member_months", CheckinMemberMonth, ("station_id", "month", "member_id"), ("checkins",),
+              _count_checkin_member_months),
     Aggregate("activity_months", ActivityMonth, ("grid_id", "month", "kind"), ("activities",),
               _count_activity_months),
     Aggregate("points_months", PointsMonth, ("member_id", "month"), ("entries", "points"),
@@ -332,9 +398,10 @@ AGGREGATES: list[Aggregate] = [
               _count_member_training),
     Aggregate("session_participants", SessionParticipants, ("session_id",), ("participants",),
               _count_session_participants),
+    Aggregate("household_years", HouseholdYear, ("household_id", "year"), _NEED_FIGURES, _count_household_years),
     # Last: read from the four above once they are stored.
     Aggregate("member_years", MemberYear, ("member_id", "year"),
-              ("points", "activities", "authored", "visited", "minutes"), _count_member_years),
+              ("points", "activities", "authored", "visited", "minutes", *_NEED_FIGURES), _count_member_years),
 ]
 BY_NAME = {a.name: a for a in AGGREGATES}
 
@@ -348,7 +415,7 @@ Sums = dict[str, dict[Key, list[int]]]
 # so a change is applied as the difference of the shares, ``n = n + delta`` — exact, and no
 # recount. The others count distinct things (households visited, sessions taken part in, a
 # member's year side by side) and are recounted for the keys touched.
-ADDITIVE = frozenset({"checkin_days", "activity_months", "points_months", "points_years",
+ADDITIVE = frozenset({"checkin_days", "checkin_member_months", "activity_months", "points_months", "points_years",
                       "member_activity_years", "household_activity_years"})
 
 
@@ -375,6 +442,7 @@ def _checkin_keys(conn: sa.Connection, ids: list[int], out: Tally) -> None:
             .outerjoin(TrainingSession, TrainingSession.station_event_id == Checkin.event_id)
             .where(Checkin.id.in_(ids))):  # one row per check-in: a station event has one session at most
         out.add("checkin_days", (station_id, day), 1)
+        out.add("checkin_member_months", (station_id, month_of(day), member_id), 1)
         if session_id is not None:
             out.add("member_training_years", (member_id, _local(starts).year))
             out.add("session_participants", (session_id,))
@@ -467,6 +535,16 @@ def _completion_keys(conn: sa.Connection, ids: list[int], out: Tally) -> None:
         out.add("session_participants", (session_id,))
 
 
+def _need_keys(conn: sa.Connection, ids: list[int], out: Tally) -> None:
+    for member_id, household_id, at in conn.execute(
+            sa.select(Need.member_id, Need.central_household_id, Need.submitted_at).where(Need.id.in_(ids))):
+        year = _local(at).year
+        if member_id is not None:
+            out.add("member_years", (member_id, year))
+        if household_id is not None:
+            out.add("household_years", (household_id, year))
+
+
 # The models whose rows the aggregates count: the attributes whose change moves a count, and how
 # to read what a row counts in.
 _SOURCES: dict[type, tuple[tuple[str, ...], Callable[[sa.Connection, list[int], Tally], None]]] = {
@@ -479,6 +557,8 @@ _SOURCES: dict[type, tuple[tuple[str, ...], Callable[[sa.Connection, list[int], 
     TrainingSession: (("mode", "cancelled_at", "starts_at", "duration_minutes", "station_event_id"),
                       _session_keys),
     TrainingCompletion: (("member_id", "session_id", "completed_at"), _completion_keys),
+    Need: (("member_id", "central_household_id", "submitted_at", "hidden_at", "accepted_at", "first_accept_due_at",
+            "status", "rating"), _need_keys),
 }
 # A member's row of the year (``member_years``) moves with any of the four figures it holds.
 _MEMBER_YEAR_PARTS = ("points_years", "member_activity_years", "member_visit_years", "member_training_years")
@@ -594,13 +674,19 @@ def apply(conn: sa.Connection, before: Tally, after: Tally) -> None:
             deltas[name] = moved
     again: Touched = {name: before.keys[name] | after.keys[name]
                       for name in BY_NAME if name not in ADDITIVE and name != "member_years"}
-    years = set()
+    years = before.keys["member_years"] | after.keys["member_years"]  # the needs' (read from the rows)
     for name in _MEMBER_YEAR_PARTS:
         years |= {k[:2] for k in (deltas.get(name, {}) if name in ADDITIVE else again[name])}
     again["member_years"] = years
     add(conn, deltas)
     if any(again.values()):
         recount(conn, again)
+
+
+def inserted(conn: sa.Connection, rows: dict[type, Iterable[int]]) -> None:
+    """Count rows a writer inserted without the ORM (the flush never saw them) in every aggregate
+    they count in: a need filed on a card."""
+    apply(conn, Tally(), tally(conn, rows))
 
 
 def add(conn: sa.Connection, deltas: Sums) -> None:
@@ -811,6 +897,25 @@ def checkins_by_station(stations: sa.Select, first: date, last: date) -> dict[in
         sa.select(CheckinDay.station_id, sa.func.sum(CheckinDay.checkins))
         .where(CheckinDay.station_id.in_(stations), CheckinDay.day >= first, CheckinDay.day <= last)
         .group_by(CheckinDay.station_id)) if n}
+
+
+def checkin_members_by_station(stations: sa.Select, first: date, last: date) -> dict[int, int]:
+    """The members who checked in at each station ``stations`` selects on the days
+    ``first``..``last``, each once (stations with none absent): whole months from the maintained
+    check-ins per station, month and member, the days at the edges from the check-ins."""
+    months, edges = split_months(first, last)
+    parts: list[sa.Select] = []
+    if months:
+        parts.append(sa.select(CheckinMemberMonth.station_id, CheckinMemberMonth.member_id)
+                     .where(CheckinMemberMonth.station_id.in_(stations), CheckinMemberMonth.month.in_(months)))
+    parts += [sa.select(Checkin.station_id, Checkin.member_id)
+              .where(Checkin.station_id.in_(stations), Checkin.day >= a, Checkin.day <= b) for a, b in edges]
+    if not parts:
+        return {}
+    # A member counts once per station, whether found in a month's rows or on an edge's days.
+    rows = (sa.union(*parts) if len(parts) > 1 else parts[0].distinct()).subquery()
+    return {station_id: int(n) for station_id, n in db.session.execute(
+        sa.select(rows.c.station_id, sa.func.count()).group_by(rows.c.station_id))}
 
 
 def activities_by_grid_and_kind(grids: sa.Select, first: date, last: date) -> dict[tuple[int, ActivityKind], int]:

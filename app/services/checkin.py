@@ -179,7 +179,8 @@ class FirstScan:
             "station_id": self.station_id, "member_id": self.member_id, "day": day, "checked_in_at": self.at,
             "method": self.method, "event_id": None, "recorded_by_id": None}).first()
         if inserted is not None:
-            aggregates.add(conn, {"checkin_days": {(self.station_id, day): [1]}})
+            aggregates.add(conn, {"checkin_days": {(self.station_id, day): [1]},
+                                  "checkin_member_months": {(self.station_id, aggregates.month_of(day), self.member_id): [1]}})
             stamps.note(db.session, [self.member_id])  # the member's home counts it
             return CheckinResult(SeenCheckin(self.at, self.method, _Named(self.member_name), None), True)
         at, method, event_id, title = conn.execute(

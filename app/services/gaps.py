@@ -94,6 +94,18 @@ def _resident_order(r: ResidentHousehold) -> tuple:
     return (r.grid_id, r.building, r.unit, r.room, r.id)
 
 
+def _best_member(r: ResidentHousehold, in_grid: dict[int, list[int]], grid_of: dict[int, int],
+                 covering: dict[tuple[int, str], set[int]], counts: dict[int, int], everyone: list[int]) -> int:
+    """The member an uncovered household goes to: the least of every member by (not in its grid,
+    not covering its building, households covered, id) — found among the few that can win (its
+    grid's members, those covering its building) rather than by comparing every member."""
+    place = (r.grid_id, r.building)
+    pool = in_grid.get(r.grid_id) or everyone  # same grid first (no one there: anyone)
+    near = [m for m in covering.get(place, ()) if grid_of[m] == r.grid_id] if r.grid_id in in_grid \
+        else list(covering.get(place, ()))
+    return min(near or pool, key=lambda m: (counts[m], m))
+
+
 def find_gaps(node: OrgNode) -> GapReport:
     under = OrgNode.under(node.path)
     households = list(db.session.scalars(
@@ -120,7 +132,8 @@ def find_gaps(node: OrgNode) -> GapReport:
         linked.update({hid: n for hid, n in rows})
     # Counting needs four columns of every household; only the uncovered ones become objects
     # (a community has thousands of households, a handful uncovered).
-    resident_rows = db.session.execute(
+    # (A community has thousands: plain rows on the session's connection, not the ORM's.)
+    resident_rows = db.session.connection().execute(
         sa.select(ResidentHousehold.id, ResidentHousehold.grid_id, ResidentHousehold.building,
                   ResidentHousehold.covering_member_id)
         .join(OrgNode, OrgNode.id == ResidentHousehold.grid_id).where(under)
@@ -172,15 +185,24 @@ def find_gaps(node: OrgNode) -> GapReport:
     uncovered = sorted((r for r in residents if r.covering_member_id is None), key=_resident_order)
     counts = dict(covered)
     groups: dict[int, CoverFix] = {}
+    by_id = {m.id: m for m in members}
+    grid_of = {m.id: m.grid_id for m in members}
+    in_grid: dict[int, list[int]] = {}
+    for m in members:
+        in_grid.setdefault(m.grid_id, []).append(m.id)
+    covering: dict[tuple[int, str], set[int]] = {}  # (grid, building) → the members covering it
+    for mid, seen in buildings.items():
+        for place in seen:
+            covering.setdefault(place, set()).add(mid)
     for r in uncovered:
         if not members:
             report.uncovered_without_member.append(r)
             continue
-        m = min(members, key=lambda m, r=r: (
-            m.grid_id != r.grid_id, (r.grid_id, r.building) not in buildings[m.id], counts[m.id], m.id))
-        counts[m.id] += 1
-        buildings[m.id].add((r.grid_id, r.building))
-        groups.setdefault(m.id, CoverFix(m, [])).residents.append(r)
+        best = _best_member(r, in_grid, grid_of, covering, counts, list(by_id))
+        counts[best] += 1
+        buildings[best].add((r.grid_id, r.building))
+        covering.setdefault((r.grid_id, r.building), set()).add(best)
+        groups.setdefault(best, CoverFix(by_id[best], [])).residents.append(r)
 
     # 4. Members below 15, fewest first, with what the plan gives them.
     for m in sorted(members, key=lambda m: (covered[m.id], m.id)):

@@ -18,7 +18,6 @@ from app.clock import day_start, month_bounds
 from app.extensions import db
 from app.models import (
     ActivityKind,
-    Checkin,
     GridStanding,
     OrgLevel,
     OrgNode,
@@ -67,19 +66,16 @@ def structure_sheet(node: OrgNode, first: date, last: date) -> ledger.Sheet:
 
 @sheet
 def checkins_sheet(node: OrgNode, first: date, last: date) -> ledger.Sheet:
-    """Check-ins per station in the period: person-times (from the maintained check-ins per
-    station and day) and distinct members (counted from the check-ins: no aggregate holds who)."""
+    """Check-ins per station in the period: person-times (the maintained check-ins per station
+    and day) and the members who checked in, each once (the maintained check-ins per station,
+    month and member)."""
     stations = sa.select(Station.id).join(OrgNode, OrgNode.id == Station.org_node_id).where(_under(node))
     listed = db.session.execute(
         sa.select(Station.id, OrgNode.name, Station.name).join(OrgNode, OrgNode.id == Station.org_node_id)
         .where(_under(node)).order_by(OrgNode.path, Station.name, Station.id)
     ).all()
     times = aggregates.checkins_by_station(stations, first, last)
-    members = dict(db.session.execute(
-        sa.select(Checkin.station_id, sa.func.count(sa.distinct(Checkin.member_id)))
-        .where(Checkin.station_id.in_(stations), Checkin.day >= first, Checkin.day <= last)
-        .group_by(Checkin.station_id)
-    ).all())
+    members = aggregates.checkin_members_by_station(stations, first, last)
     body: list[list[object]] = [[unit, name, times.get(sid, 0), members.get(sid, 0)] for sid, unit, name in listed]
     body.append([_("合计"), "", sum(times.get(sid, 0) for sid, _u, _n in listed), ""])
     return ledger.Sheet(_("驿站签到"), node.name, _period(first, last),

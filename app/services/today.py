@@ -513,10 +513,7 @@ def _leaders(user: User, today: date, n: int = 5) -> list[tuple[Member, int]]:
     roots = scope_roots(user)
     if not roots:
         return []
-    period = lists.period_of("", None, None, today)
-    members = list(db.session.scalars(lists.ranking(roots[0], "member", period).limit(n)))
-    rows = lists.ranking_rows(roots[0], "member", period, [m.id for m in members])
-    return [(m, rows[m.id].total) for m in members if m.id in rows and rows[m.id].total > 0]
+    return lists.leaders(roots[0], lists.period_of("", None, None, today), n)
 
 
 def _training_counts(user: User, year: int, now: datetime) -> object:

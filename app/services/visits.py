@@ -25,6 +25,7 @@ from app.models import (
     ActivityKind,
     CentralHousehold,
     DiaryEntry,
+    GridStanding,
     Member,
     MemberStatus,
     OrgNode,
@@ -185,6 +186,14 @@ def members_in_scope(user: User) -> sa.Select[tuple[Member]]:
             .join(User, User.id == Member.user_id)
             .where(scope_condition(user), Member.status == MemberStatus.ACTIVE)
             .order_by(OrgNode.path, User.name, Member.id))
+
+
+def members_in_scope_total(user: User) -> int:
+    """How many members :func:`members_in_scope` lists: the active members the grid counters
+    keep, summed over the grids in scope (not a count of every member joined to their names)."""
+    return int(db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(GridStanding.members), 0))
+        .join(OrgNode, OrgNode.id == GridStanding.grid_id).where(scope_condition(user))) or 0)
 
 
 @dataclass

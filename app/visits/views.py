@@ -45,7 +45,8 @@ def household(household_id: int):
 @admin_required
 def coverage():
     """Every member in the admin's scope with their visit coverage this period (paginated)."""
-    page = paginate(service.members_in_scope(current_user), per_page=30)
+    page = paginate(service.members_in_scope(current_user), per_page=30,
+                    total=service.members_in_scope_total(current_user))
     rows = service.coverage(list(page.items), local_today())
     return render_template("visits/coverage.html", rows=rows, household=None, page=page)
 

@@ -42,6 +42,7 @@ from app.models import (
     EvaluationOutcome,
     EvaluationWeight,
     HouseholdStatus,
+    HouseholdYear,
     Member,
     MemberCoverage,
     MemberStatus,
@@ -59,7 +60,6 @@ from app.services.evaluation.figures import (
     figures,
     household_activity_parts,
     mentoring_select,
-    needs_select,
     objections_select,
 )
 from app.services.privacy import audit
@@ -300,7 +300,7 @@ def _named(subject: Subject, node: OrgNode) -> sa.Select:
 
 def _member_years(member_id: sa.ColumnElement[int], y: Year, joined: sa.FromClause) -> sa.FromClause:
     """``joined`` with the member's kept figures of the year (``MemberYear``: points, activities,
-    visited, training — :func:`figures.figures`' sources side by side) and their coverage (the
+    visited, training, the needs' counts — :func:`figures.figures`' sources side by side) and their coverage (the
     households they cover, if any), each joined on its key."""
     return (joined
             .outerjoin(MemberYear, sa.and_(MemberYear.member_id == member_id, MemberYear.year == y.year))
@@ -341,15 +341,18 @@ def _figure_columns(subject: Subject, node: OrgNode, y: Year) -> tuple[sa.Subque
         cols = {"points": own.c.points,
                 "activities": sa.func.coalesce(own.c.authored, 0) + sa.func.coalesce(behalf.c.n, 0),
                 "covered": own.c.covered, "visited": own.c.visited, "minutes": own.c.minutes}
-    needs = needs_select(subject, None, y).subquery("needs")
+    needs_figures = ("submitted", "in_time", "resolved", "rated", "satisfied", "unsatisfied")
+    if subject is Subject.MEMBERS:  # kept with the member's other figures of the year
+        kept: type = MemberYear
+    else:  # kept per household and year
+        kept = HouseholdYear
+        joined = joined.outerjoin(kept, sa.and_(kept.household_id == subjects.c.id, kept.year == y.year))
+    cols.update({name: getattr(kept, f"needs_{name}") for name in needs_figures})
     mentoring = mentoring_select(Subject.HOUSEHOLDS, None, y).subquery("mentoring")
     objections = objections_select(subject, None, y).subquery("objections")
-    joined = (joined.outerjoin(needs, needs.c.key == subjects.c.id)
-              .outerjoin(mentoring, mentoring.c.key == subjects.c.household_id)
+    joined = (joined.outerjoin(mentoring, mentoring.c.key == subjects.c.household_id)
               .outerjoin(objections, objections.c.key == subjects.c.id))
-    cols.update({name: needs.c[name] for name in ("submitted", "in_time", "resolved", "rated", "satisfied",
-                                                  "unsatisfied")},
-                mentoring=mentoring.c.mentoring, objections=objections.c.objections)
+    cols.update(mentoring=mentoring.c.mentoring, objections=objections.c.objections)
     return subjects, joined, cols
 
 

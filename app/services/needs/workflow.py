@@ -41,7 +41,7 @@ from app.models import (
 )
 from app.phones import normalize_phone, phone_refusal
 from app.policy import node_in_scope
-from app.services import notify, photos, stamps, voice
+from app.services import aggregates, notify, photos, stamps, voice
 from app.services.needs.common import (
     CLOSED_STATES,
     CODE_ALPHABET,
@@ -232,7 +232,8 @@ def file_need(plan: NeedPlan, photo: Photo | None = None, voice_clip: VoiceClip 
         conn.execute(_INSERT_NOTIFICATION, [
             {"user_id": uid, "title": plan.title, "body": plan.body, "url": f"/needs/{need_id}", "kind": "need",
              "read_at": None} for uid in plan.told])
-    if plan.row.get("owner_member_id") is not None:  # Core inserts: the ORM's flush notes nothing
+    aggregates.inserted(conn, {Need: [need_id]})  # Core inserts: the ORM's flush counts nothing
+    if plan.row.get("owner_member_id") is not None:
         stamps.note(db.session, [plan.row["owner_member_id"]])  # the owner's home shows it
     return FiledNeed(need_id, str(plan.row["token"]), str(plan.row["code"]))
 

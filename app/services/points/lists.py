@@ -10,7 +10,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, outerjoin, selectinload
 
 from app.clock import local_day, month_bounds
 from app.extensions import db
@@ -313,17 +313,28 @@ def _member_totals(node: OrgNode, period: Period, ranked: bool = True) -> sa.Sub
 
 def _unit_totals(node: OrgNode, group: str, period: Period, ranked: bool = True) -> sa.Subquery:
     """The grids, communities or townships under ``node`` with their members, points, points per
-    member and rank (by points per member: a large unit does not win by its size)."""
-    unit, grid = aliased(OrgNode), aliased(OrgNode)
+    member and rank (by points per member: a large unit does not win by its size). The members'
+    figures are summed per grid first, then each unit takes its grids by the parent links down to
+    them (a community its grids, a township its communities' grids: equality joins over a few
+    hundred rows, not a path prefix compared for every pair of nodes)."""
     members = _member_totals(node, period, ranked=False)
-    count = sa.func.count(members.c.id)
-    # A sum of sums is NUMERIC on PostgreSQL (a Decimal, which a ledger cell would show as text).
-    total = sa.cast(sa.func.coalesce(sa.func.sum(members.c.total), 0), sa.Integer)
+    per_grid = (sa.select(members.c.grid_id, sa.func.count(members.c.id).label("members"),
+                          sa.func.sum(members.c.total).label("total"))
+                .group_by(members.c.grid_id).subquery("per_grid"))
+    unit = aliased(OrgNode)
+    below, joined = unit, unit
+    for _hop in range(OrgLevel.GRID.depth - GROUP_LEVEL[group].depth):
+        child = aliased(OrgNode)
+        joined = outerjoin(joined, child, child.parent_id == below.id)
+        below = child
+    joined = outerjoin(joined, per_grid, per_grid.c.grid_id == below.id)
+    # Sums of counts and sums are NUMERIC on PostgreSQL (a Decimal, which a ledger cell would show
+    # as text): cast back to integers.
+    count = sa.cast(sa.func.coalesce(sa.func.sum(per_grid.c.members), 0), sa.Integer)
+    total = sa.cast(sa.func.coalesce(sa.func.sum(per_grid.c.total), 0), sa.Integer)
     stats = (
         sa.select(unit.id.label("id"), count.label("members"), total.label("total"))
-        .select_from(unit)
-        .outerjoin(grid, sa.and_(grid.level == OrgLevel.GRID, grid.path.startswith(unit.path)))
-        .outerjoin(members, members.c.grid_id == grid.id)
+        .select_from(joined)
         .where(unit.level == GROUP_LEVEL[group], unit.path.startswith(node.path, autoescape=True))
         .group_by(unit.id).subquery()
     )
@@ -353,6 +364,22 @@ def ranking(node: OrgNode, group: str, period: Period) -> sa.Select:
                 .options(selectinload(Member.user), selectinload(Member.grid)))
     t = _unit_totals(node, group, period, ranked=False)
     return sa.select(OrgNode).join(t, t.c.id == OrgNode.id).order_by(t.c.average.desc(), OrgNode.path)
+
+
+def leaders(node: OrgNode, period: Period, n: int) -> list[tuple[Member, int]]:
+    """The top ``n`` of the members' ranking (:func:`ranking`) who have points in the period, with
+    their points (one query): read from the members with points — for a whole month or year the
+    maintained rows of that period, best first (``ix_agg_points_*_points``) — not by ranking
+    every member under the node."""
+    from app.services.aggregates import points_totals
+
+    sums = points_totals(period.first, period.last)
+    return [(m, int(total)) for m, total in db.session.execute(
+        sa.select(Member, sums.c.total).join(sums, sums.c.member_id == Member.id)
+        .join(OrgNode, OrgNode.id == Member.grid_id)
+        .where(OrgNode.under(node.path), Member.status == MemberStatus.ACTIVE, sums.c.total > 0)
+        .order_by(sums.c.total.desc(), Member.id).limit(n)
+        .options(joinedload(Member.user), joinedload(Member.grid)))]
 
 
 def ranking_rows(node: OrgNode, group: str, period: Period, ids: list[int]) -> dict[int, RankRow]:
@@ -393,13 +420,27 @@ def export_ranking(user: User, node: OrgNode, group: str, period: Period, ip: st
     return data
 
 
-def ranking_nodes(paths: list[str]) -> list[OrgNode]:
-    """The nodes an admin holding ``paths`` may rank within, in tree order."""
+@dataclass(frozen=True)
+class NodeChoice:
+    """A node as the ranking's and the rules' node selector lists it: its id, name and how many
+    levels it sits below the first node listed."""
+
+    id: int
+    name: str
+    indent: int
+
+
+def node_choices(paths: list[str]) -> list[NodeChoice]:
+    """The nodes an admin holding ``paths`` may rank within, in tree order, as plain rows for a
+    selector (a district lists some 650 nodes: no ORM object each)."""
     if not paths:
         return []
-    return list(db.session.scalars(
-        sa.select(OrgNode).where(sa.or_(*(OrgNode.under(p) for p in paths))).order_by(OrgNode.path)
-    ))
+    rows = db.session.execute(
+        sa.select(OrgNode.id, OrgNode.name, OrgNode.level)
+        .where(sa.or_(*(OrgNode.under(p) for p in paths))).order_by(OrgNode.path)).all()
+    depth = {level: i for i, level in enumerate(OrgLevel)}
+    top = depth[rows[0].level] if rows else 0
+    return [NodeChoice(i, name, depth[level] - top) for i, name, level in rows]
 
 
 # --- points bands: the distribution chart and the ranking's filter ----------------------------------
