@@ -160,16 +160,18 @@ def generate_csrf(secret_key: str | None = None, token_key: str | None = None) -
     field = token_key or config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     if field in g:
         return g.get(field)  # type: ignore[no-any-return]
-    raw = session.get(field)
-    if config.get("WTF_CSRF_TIME_LIMIT", 3600) is not None or not isinstance(raw, str):
+    if config.get("WTF_CSRF_TIME_LIMIT", 3600) is not None:
         return _flask_wtf_generate_csrf(secret_key, token_key)  # type: ignore[no-any-return]
-    key = (secret_key or config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, field, raw)
-    token = _signed_csrf.get(key)
+    raw = session.get(field)
+    secret = secret_key or config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
+    token = _signed_csrf.get((secret, field, raw)) if isinstance(raw, str) else None
     if token is None:
+        # Signed by Flask-WTF (which puts a new raw token in a session that has none: the first
+        # page after logging in), and kept under the raw token the session now holds.
         token = _flask_wtf_generate_csrf(secret_key, token_key)
         if len(_signed_csrf) >= 8192:
             _signed_csrf.clear()
-        _signed_csrf[key] = token
+        _signed_csrf[(secret, field, session.get(field))] = token
     setattr(g, field, token)
     return token
 
