@@ -4,13 +4,15 @@ The schema always comes from the migrations: once per session into a template (S
 each test copies; PostgreSQL: the ``test`` database, emptied after each test).
 
 Under pytest-xdist (``-n 2``) each worker is a session of its own: its own template file, and on
-PostgreSQL its own database, ``<TEST_DATABASE_URL's database>_<worker>`` (``test_gw0``), made on
-first use and kept, like ``test``, for the next run.
+PostgreSQL its own database, ``<TEST_DATABASE_URL's database>_<worker>`` (``test_gw0``; with
+``_2``… when another run on the same server holds that one), made on first use and kept, like
+``test``, for the next run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -29,9 +31,36 @@ from app.extensions import db, limiter
 # "gw0", "gw1"… in a pytest-xdist worker; "" in a plain run.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+_claim: sa.Connection | None = None  # holds this worker's database while the worker runs
+
+
+def _worker_database(url: str) -> str:
+    """This worker's own database beside ``url``'s: ``test_gw0``, or ``test_gw0_2``… when another
+    run (another checkout on the same server) holds that one. Held by an advisory lock on a
+    connection kept open while the process lives (the server lets it go when the process ends)."""
+    global _claim
+    base = sa.engine.make_url(url)
+    try:
+        conn = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT",
+                                poolclass=sa.pool.NullPool).connect()
+    except sa.exc.OperationalError:  # no server: the fixtures say so
+        return base.set(database=f"{base.database}_{WORKER}").render_as_string(hide_password=False)
+    for n in range(1, 100):
+        name = f"{base.database}_{WORKER}" + (f"_{n}" if n > 1 else "")
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        if not conn.scalar(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": key}):
+            continue
+        if conn.scalar(sa.text("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = :name)"),
+                       {"name": name}):  # in use all the same (a run that takes no lock)
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            continue
+        _claim = conn
+        return base.set(database=name).render_as_string(hide_password=False)
+    raise RuntimeError(f"no free test database beside {base.database}")
+
+
 if WORKER and TEST_DATABASE_URL.startswith("postgresql"):
-    _url = sa.engine.make_url(TEST_DATABASE_URL)
-    TEST_DATABASE_URL = _url.set(database=f"{_url.database}_{WORKER}").render_as_string(hide_password=False)
+    TEST_DATABASE_URL = _worker_database(TEST_DATABASE_URL)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 BASE_CONFIG = {

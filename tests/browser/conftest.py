@@ -23,6 +23,9 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 PHONE = {"width": 360, "height": 740}
 TABLET = {"width": 1024, "height": 768}
+# How often the live server's loop looks for shutdown(): its default, 0.5 s, was ~0.4 s of each
+# browser test's teardown spent waiting.
+POLL = {"poll_interval": 0.05}
 
 
 
@@ -45,7 +48,7 @@ def live_server(tmp_path: Path, _template_db: str) -> Iterator[LiveServer]:
     """The app on a fresh database, served by Werkzeug in a thread on a free port."""
     app = make_app(tmp_path, _template_db)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs=POLL, daemon=True)
     thread.start()
     ctx = app.app_context()
     ctx.push()
@@ -131,7 +134,7 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory, _template_db: str) -> It
 
     app = make_app(tmp_path_factory.mktemp("demo"), _template_db)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs=POLL, daemon=True)
     thread.start()
     ctx = app.app_context()
     ctx.push()
