@@ -20,9 +20,11 @@ from app.models import (
     HouseholdStatus,
     ModelCampaign,
     ModelTitle,
+    OrgNode,
     OutcomeKind,
     User,
 )
+from app.services.evaluation import Subject, compute
 from tests.factories import login
 from tests.test_demo import run_demo
 
@@ -39,6 +41,12 @@ def test_the_demo_has_last_years_outcomes_and_both_campaigns(app, client):
     assert kinds.count(OutcomeKind.EXCELLENT_MEMBER) == 3
     assert kinds.count(OutcomeKind.RESERVE_POOL) >= 5 and kinds.count(OutcomeKind.ADJUST) == 1
     assert {o.year for o in outcomes} == {last_year} and all(o.reason for o in outcomes)
+    # The three 优秀党员 are the best three of the township's sheet as it stands (the demo ranks
+    # once every figure is written and counted).
+    excellent = {o.member_id for o in outcomes if o.kind is OutcomeKind.EXCELLENT_MEMBER}
+    township_id = next(o.org_node_id for o in outcomes if o.kind is OutcomeKind.EXCELLENT_MEMBER)
+    top = compute(Subject.MEMBERS, db.session.get(OrgNode, township_id), last_year, page=1, per_page=3)
+    assert {r.subject_id for r in top.rows} == excellent
     adjust = next(o for o in outcomes if o.kind is OutcomeKind.ADJUST)
     adjustment = db.session.get(HouseholdAdjustment, adjust.adjustment_id)
     assert adjustment.household_id == adjust.household_id

@@ -1,7 +1,9 @@
 """Demo data for the yearly evaluation (评先选优) and the model-household campaign (创建示范中心户).
 
 In the first township (the demo accounts' branch), from the real sheets of last year as the
-services compute them from the history already generated:
+services compute them from the history already generated — run by ``demo.generate`` once every
+other area's history is written and the counters and aggregates are counted from it, so the
+outcomes go to the members the sheet ranks best:
 
 - last year's outcomes, recorded by the township's admin at the end of the year: the three
   best-ranked members 优秀党员, the next five (and the best of the first community) 纳入村级后备人才库,
@@ -23,7 +25,7 @@ from datetime import UTC, datetime, time, timedelta
 import sqlalchemy as sa
 
 from app.clock import TZ, local_day
-from app.demo.context import DemoContext, demo_extension, insert_rows
+from app.demo.context import DemoContext, insert_rows
 from app.extensions import db
 from app.models import (
     AdjustmentStatus,
@@ -71,7 +73,6 @@ def _at(year: int, month: int, day: int, hour: int = 10) -> datetime:
     return datetime.combine(datetime(year, month, day).date(), time(hour), TZ).astimezone(UTC)
 
 
-@demo_extension
 def generate_evaluation(ctx: DemoContext) -> dict[str, int]:
     """Last year's outcomes, last year's closed campaign with its titles, this year's open one."""
     if not ctx.township_ids:
