@@ -33,7 +33,6 @@ import app.demo.training  # noqa: F401 — registers its extension
 from app.clock import local_day
 from app.demo import activities, checkin, needs
 from app.demo import points as demo_points
-from app.demo.evaluation import generate_evaluation
 from app.demo.context import (
     EXTENSIONS,
     Bulk,
@@ -42,6 +41,7 @@ from app.demo.context import (
     max_id,
     reset_sequences,
 )
+from app.demo.evaluation import generate_evaluation
 from app.demo.names import (
     ESTATE_SUFFIX,
     TOWNSHIPS,
