@@ -42,11 +42,11 @@ CARD_SUBMISSION_READS = 4  # was 9 reads, 7 of them holding the lock: the card's
 # covering member, their central household and the grid's path; an open need like it (the duplicate
 # warning); the grid's ancestors with their deadline rows; whether the new tracking code is taken
 # was 5 + 2 flushes; the member's and the household's yearly needs figures (agg_member_years and
-# agg_household_years, recounted for the need's year); the owner's home stamp (their kept home shows
-# the need: services/stamps.py)
+# agg_household_years: + 1 submitted, aggregates.need_filed); the owner's home stamp (their kept home
+# shows the need: services/stamps.py)
 CARD_SUBMISSION_WRITES = ["needs", "need_events", "need_handlers", "notifications", "agg_household_years",
                           "agg_member_years", "home_stamps"]
-CARD_SUBMISSION_LOCKED_READS = 4  # the need's keys; the household's year; the member's year's parts and needs
+CARD_SUBMISSION_LOCKED_READS = 0  # nothing read holding the write lock (the years are added to, not recounted)
 FIRST_SCAN_READS = 4  # was 5: the principal, the open station, today's check-in, a running event
 FIRST_SCAN_WRITES = ["checkins", "agg_checkin_days", "agg_checkin_member_months", "home_stamps"]  # was 8 holding the lock (the event,
 # the check-in again, a savepoint, the row, its keys, a recount of the day, its upsert, the savepoint's

@@ -685,8 +685,21 @@ def apply(conn: sa.Connection, before: Tally, after: Tally) -> None:
 
 def inserted(conn: sa.Connection, rows: dict[type, Iterable[int]]) -> None:
     """Count rows a writer inserted without the ORM (the flush never saw them) in every aggregate
-    they count in: a need filed on a card."""
+    they count in, by reading them back and recounting their keys."""
     apply(conn, Tally(), tally(conn, rows))
+
+
+def need_filed(conn: sa.Connection, member_id: int | None, household_id: int | None, submitted_at: datetime) -> None:
+    """A need just filed without the ORM (a card's submission: submitted, not hidden, nothing
+    accepted, closed or rated yet) counts one ``needs_submitted`` in its member's and its central
+    household's year, and nothing else (``_need_flags``): added, not recounted — two upserts
+    instead of reading the need back and recounting both years under the write lock."""
+    year = _local(submitted_at).year
+    deltas: Sums = {}
+    for name, owner in (("member_years", member_id), ("household_years", household_id)):
+        if owner is not None:
+            deltas[name] = {(owner, year): [int(v == "needs_submitted") for v in BY_NAME[name].values]}
+    add(conn, deltas)
 
 
 def add(conn: sa.Connection, deltas: Sums) -> None:

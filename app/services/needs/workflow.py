@@ -232,7 +232,8 @@ def file_need(plan: NeedPlan, photo: Photo | None = None, voice_clip: VoiceClip 
         conn.execute(_INSERT_NOTIFICATION, [
             {"user_id": uid, "title": plan.title, "body": plan.body, "url": f"/needs/{need_id}", "kind": "need",
              "read_at": None} for uid in plan.told])
-    aggregates.inserted(conn, {Need: [need_id]})  # Core inserts: the ORM's flush counts nothing
+    # Core inserts: the ORM's flush counts nothing, so the need counts itself in its years.
+    aggregates.need_filed(conn, plan.row["member_id"], plan.row["central_household_id"], plan.row["submitted_at"])
     if plan.row.get("owner_member_id") is not None:
         stamps.note(db.session, [plan.row["owner_member_id"]])  # the owner's home shows it
     return FiledNeed(need_id, str(plan.row["token"]), str(plan.row["code"]))
